@@ -1,0 +1,35 @@
+// Errors that cross a boundary carry their exit status and a one-line message.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace brig {
+
+// crosvm-compatible exit statuses (see README "Exit codes").
+enum class ExitCode : int {
+    GuestShutdown = 0,
+    Internal = 1,
+    GuestReset = 32,
+    DeviceCrash = 33,
+    GuestPanic = 34,
+    InvalidArguments = 35,
+    Hangup = 36,
+};
+
+// Thrown for anything the user can fix: bad flags, bad files, bad images. Exit 35.
+class InvalidArgument : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Thrown when the host cannot do what brig needs (no /dev/kvm, a failed ioctl). Exit 1.
+class HostError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// "what: strerror(errno)" for a failed system call, as a HostError.
+[[noreturn]] void throw_errno(const std::string& what);
+
+}  // namespace brig

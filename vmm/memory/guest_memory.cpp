@@ -1,0 +1,81 @@
+#include "guest_memory.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+#include "error.h"
+#include "memory/layout.h"
+
+namespace brig {
+
+GuestMemory GuestMemory::create(uint64_t size) {
+    if (size < 16 * layout::MiB) throw InvalidArgument("--mem: at least 16 MiB of guest memory is needed");
+    if (size % (2 * layout::MiB) != 0) throw InvalidArgument("--mem: must be a multiple of 2 MiB");
+
+    UniqueFd memfd(memfd_create("brig-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (!memfd) throw_errno("memfd_create(guest ram)");
+    if (ftruncate(memfd.get(), static_cast<off_t>(size)) != 0) throw_errno("ftruncate(guest ram)");
+    // A device process maps this memfd; sealing stops anyone shrinking it under the VMM
+    // (SIGBUS on access) or growing it behind KVM's back.
+    if (fcntl(memfd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
+        throw_errno("fcntl(F_ADD_SEALS, guest ram)");
+
+    void* map = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, memfd.get(), 0);
+    if (map == MAP_FAILED) throw_errno("mmap(guest ram)");
+    auto* host = static_cast<uint8_t*>(map);
+    madvise(map, size, MADV_DONTDUMP);  // guest secrets stay out of core dumps
+
+    std::vector<MemoryRegion> regions;
+    const uint64_t low = std::min(size, layout::kMmioHoleStart);
+    regions.push_back({0, low, 0, host});
+    if (size > low) regions.push_back({layout::kMmioHoleEnd, size - low, low, host + low});
+    return GuestMemory(std::move(memfd), size, host, std::move(regions));
+}
+
+GuestMemory::GuestMemory(UniqueFd memfd, uint64_t size, uint8_t* mapping, std::vector<MemoryRegion> regions)
+    : memfd_(std::move(memfd)), size_(size), mapping_(mapping), regions_(std::move(regions)) {}
+
+GuestMemory::GuestMemory(GuestMemory&& other) noexcept
+    : memfd_(std::move(other.memfd_)),
+      size_(std::exchange(other.size_, 0)),
+      mapping_(std::exchange(other.mapping_, nullptr)),
+      regions_(std::move(other.regions_)) {}
+
+GuestMemory::~GuestMemory() {
+    if (mapping_) munmap(mapping_, size_);
+}
+
+uint64_t GuestMemory::low_ram_end() const { return regions_.front().size; }
+
+bool GuestMemory::contains(uint64_t addr, uint64_t len) const {
+    for (const auto& r : regions_) {
+        if (addr >= r.guest_addr && addr - r.guest_addr <= r.size && len <= r.size - (addr - r.guest_addr))
+            return true;
+    }
+    return false;
+}
+
+std::span<uint8_t> GuestMemory::slice(uint64_t addr, uint64_t len) const {
+    for (const auto& r : regions_) {
+        if (addr >= r.guest_addr && addr - r.guest_addr <= r.size && len <= r.size - (addr - r.guest_addr))
+            return {r.host + (addr - r.guest_addr), len};
+    }
+    throw std::out_of_range("guest range [" + std::to_string(addr) + ", +" + std::to_string(len) +
+                            ") is outside guest memory");
+}
+
+void GuestMemory::write(uint64_t addr, std::span<const uint8_t> bytes) const {
+    auto dst = slice(addr, bytes.size());
+    std::memcpy(dst.data(), bytes.data(), bytes.size());
+}
+
+void GuestMemory::read(uint64_t addr, std::span<uint8_t> bytes) const {
+    auto src = slice(addr, bytes.size());
+    std::memcpy(bytes.data(), src.data(), bytes.size());
+}
+
+}  // namespace brig

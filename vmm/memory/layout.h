@@ -1,0 +1,58 @@
+// Guest physical address map for x86-64. One place, so the loader, the ACPI tables,
+// the e820 map and the device buses can never disagree.
+#pragma once
+
+#include <cstdint>
+
+namespace brig::layout {
+
+constexpr uint64_t KiB = 1024;
+constexpr uint64_t MiB = 1024 * KiB;
+constexpr uint64_t GiB = 1024 * MiB;
+
+// Low memory: real-mode era structures the boot protocols expect below 1 MiB.
+constexpr uint64_t kBootGdt = 0x500;
+constexpr uint64_t kBootIdt = 0x520;
+constexpr uint64_t kPvhStartInfo = 0x6000;   // hvm_start_info, modlist, memmap: one page
+constexpr uint64_t kZeroPage = 0x7000;       // Linux boot_params
+constexpr uint64_t kBootStackTop = 0x8ff0;
+constexpr uint64_t kPml4 = 0x9000;
+constexpr uint64_t kPdpt = 0xa000;
+constexpr uint64_t kPageDirs = 0xb000;       // 4 pages: identity map of the low 4 GiB
+constexpr uint64_t kCmdline = 0x20000;
+constexpr uint64_t kCmdlineMax = 0x10000;
+constexpr uint64_t kEbdaStart = 0x9fc00;     // end of usable conventional memory
+constexpr uint64_t kAcpiTables = 0xe0000;    // RSDP first: Linux also scans 0xe0000..0xfffff
+constexpr uint64_t kAcpiTablesMax = 0x100000 - kAcpiTables;
+constexpr uint64_t kHighMemory = 0x100000;   // 1 MiB: protected-mode kernel load address
+
+// The 32-bit MMIO hole: RAM stops at 3 GiB and resumes at 4 GiB.
+constexpr uint64_t kMmioHoleStart = 3 * GiB;
+constexpr uint64_t kMmioHoleEnd = 4 * GiB;
+constexpr uint64_t kVirtioMmioBase = 0xd0000000;
+constexpr uint64_t kVirtioMmioStride = 0x1000;
+constexpr uint64_t kIoapic = 0xfec00000;
+constexpr uint64_t kLapic = 0xfee00000;
+// KVM needs three pages for the TSS and one for the identity map, inside the hole.
+constexpr uint64_t kKvmTss = 0xfffbd000;
+constexpr uint64_t kKvmIdentityMap = 0xfffbc000;
+
+// Legacy port I/O.
+constexpr uint16_t kCom1Port = 0x3f8;
+constexpr uint16_t kCom1Size = 8;
+constexpr uint32_t kCom1Irq = 4;
+constexpr uint16_t kI8042DataPort = 0x60;
+constexpr uint16_t kI8042CommandPort = 0x64;
+// ACPI hardware-reduced power management registers (FADT sleep control/status, reset).
+constexpr uint16_t kAcpiPmPort = 0x600;
+constexpr uint16_t kAcpiSleepControlPort = kAcpiPmPort + 0;
+constexpr uint16_t kAcpiSleepStatusPort = kAcpiPmPort + 1;
+constexpr uint16_t kAcpiResetPort = kAcpiPmPort + 2;
+constexpr uint16_t kAcpiPmSize = 3;
+constexpr uint8_t kAcpiResetValue = 0x01;
+constexpr uint8_t kAcpiS5SleepType = 5;  // _S5 package value; SLP_TYP in sleep control
+
+// The first interrupt handed to virtio-mmio devices (GSIs below are ISA).
+constexpr uint32_t kVirtioFirstIrq = 5;
+
+}  // namespace brig::layout

@@ -1,0 +1,85 @@
+// RAII wrappers for the three kinds of KVM file descriptor: the system (/dev/kvm),
+// the VM and the vCPU. Every ioctl failure becomes a HostError naming the ioctl.
+#pragma once
+
+#include <linux/kvm.h>
+
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "unique_fd.h"
+
+namespace brig {
+
+class Kvm {
+public:
+    // Opens /dev/kvm and checks the API version and every capability brig relies on.
+    static Kvm open();
+
+    int fd() const { return fd_.get(); }
+    int check_extension(long cap) const;
+    int vcpu_mmap_size() const;
+    std::vector<kvm_cpuid_entry2> supported_cpuid() const;
+
+private:
+    explicit Kvm(UniqueFd fd) : fd_(std::move(fd)) {}
+    UniqueFd fd_;
+};
+
+class VmFd {
+public:
+    static VmFd create(const Kvm& kvm);
+
+    int fd() const { return fd_.get(); }
+    void set_tss_address(uint64_t addr) const;
+    void set_identity_map_address(uint64_t addr) const;
+    void create_irqchip() const;
+    void create_pit() const;
+    void set_user_memory_region(uint32_t slot, uint64_t guest_addr, uint64_t size, void* host) const;
+    // Drives an ISA/IOAPIC line; an edge is set(1) followed by set(0).
+    void set_irq_line(uint32_t irq, bool level) const;
+    // Makes KVM inject `gsi` whenever `eventfd` is written (edge semantics).
+    void register_irqfd(int eventfd, uint32_t gsi) const;
+
+private:
+    explicit VmFd(UniqueFd fd) : fd_(std::move(fd)) {}
+    UniqueFd fd_;
+};
+
+class VcpuFd {
+public:
+    static VcpuFd create(const Kvm& kvm, const VmFd& vm, unsigned index);
+    VcpuFd(VcpuFd&&) noexcept;
+    VcpuFd& operator=(VcpuFd&&) = delete;
+    VcpuFd(const VcpuFd&) = delete;
+    ~VcpuFd();
+
+    int fd() const { return fd_.get(); }
+    unsigned index() const { return index_; }
+    kvm_run* run_area() const { return run_; }
+
+    // KVM_RUN. Returns false when interrupted by a signal (EINTR) or immediate_exit (EAGAIN/EINTR).
+    bool run() const;
+
+    kvm_regs get_regs() const;
+    void set_regs(const kvm_regs& regs) const;
+    kvm_sregs get_sregs() const;
+    void set_sregs(const kvm_sregs& sregs) const;
+    void set_fpu(const kvm_fpu& fpu) const;
+    void set_cpuid(std::span<const kvm_cpuid_entry2> entries) const;
+    void set_msrs(std::span<const kvm_msr_entry> entries) const;
+    kvm_lapic_state get_lapic() const;
+    void set_lapic(const kvm_lapic_state& lapic) const;
+    void set_mp_state(uint32_t state) const;
+
+private:
+    VcpuFd(UniqueFd fd, unsigned index, kvm_run* run, size_t run_size)
+        : fd_(std::move(fd)), index_(index), run_(run), run_size_(run_size) {}
+    UniqueFd fd_;
+    unsigned index_;
+    kvm_run* run_;
+    size_t run_size_;
+};
+
+}  // namespace brig

@@ -1,0 +1,21 @@
+/* The PVH command line and the one option the guest understands: mode=NAME. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pvh_start_info.h"
+
+/* A slice of the command line; not NUL-terminated. */
+struct text_span {
+	const char *start;
+	uint32_t length;
+};
+
+/* The command line as a NUL-terminated string; "" when the loader gave none. */
+const char *cmdline_from_start_info(const struct hvm_start_info *start_info);
+
+/* The value of the last "mode=" word, or "info" when there is none. */
+struct text_span cmdline_mode(const char *cmdline);
+
+bool text_span_equals(struct text_span span, const char *text);

@@ -1,0 +1,71 @@
+/* The modes that need no more than a call or a short loop. */
+#include "modes.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "console.h"
+#include "cpu.h"
+#include "power.h"
+#include "uart.h"
+
+/* Roughly half a second per line under brig's ring-0 emulator (see busy_wait). */
+#define SPIN_ITERATIONS_PER_LINE 200000
+
+#define ECHO_QUIT_BYTE 'q'
+
+void mode_poweroff(const struct hvm_start_info *start_info) {
+	(void)start_info;
+	power_off();
+}
+
+void mode_reset_acpi(const struct hvm_start_info *start_info) {
+	(void)start_info;
+	reset_via_acpi();
+}
+
+void mode_reset_kbd(const struct hvm_start_info *start_info) {
+	(void)start_info;
+	reset_via_keyboard_controller();
+}
+
+void mode_reset_triple(const struct hvm_start_info *start_info) {
+	(void)start_info;
+	reset_via_triple_fault();
+}
+
+void mode_echo(const struct hvm_start_info *start_info) {
+	(void)start_info;
+	console_write_line("echo: ready");
+	bool at_line_start = true;
+	for (;;) {
+		uint8_t byte = uart_read_byte();
+		if (byte == ECHO_QUIT_BYTE) {
+			break;
+		}
+		uart_write_byte(byte);
+		at_line_start = byte == '\n';
+	}
+	/* The quit byte is not echoed; keep "echo: done" on a line of its own. */
+	if (!at_line_start) {
+		console_write("\n");
+	}
+	console_write_line("echo: done");
+	power_off();
+}
+
+void mode_spin(const struct hvm_start_info *start_info) {
+	(void)start_info;
+	for (uint64_t line = 0;; line++) {
+		console_write("spin: ");
+		console_write_decimal(line);
+		console_write("\n");
+		busy_wait(SPIN_ITERATIONS_PER_LINE);
+	}
+}
+
+void mode_panic(const struct hvm_start_info *start_info) {
+	(void)start_info;
+	console_write_line("panic: requested");
+	halt_forever();
+}

@@ -1,0 +1,75 @@
+#include "board/board.h"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include "error.h"
+
+namespace brig {
+namespace {
+constexpr std::chrono::milliseconds kVcpuResponseTimeout(2000);
+}
+
+Board::Board() : stop_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+    if (!stop_fd_) throw_errno("eventfd(board stop)");
+}
+
+void Board::add_vcpu(std::unique_ptr<Vcpu> vcpu) { vcpus_.push_back(std::move(vcpu)); }
+
+Vcpu::StopHandler Board::stop_handler() {
+    return [this](StopReason reason) { request_stop(std::move(reason)); };
+}
+
+void Board::start() {
+    {
+        std::lock_guard lock(mutex_);
+        state_ = board_transition(state_, BoardEvent::Start);
+        if (state_ != BoardState::Running) return;
+    }
+    for (auto& vcpu : vcpus_) vcpu->start();
+    for (auto& vcpu : vcpus_) {
+        const auto response = vcpu->send(VcpuEvent::Resume, kVcpuResponseTimeout);
+        if (response != VcpuResponse::Resumed)
+            request_stop({StopKind::Internal, "vCPU " + std::to_string(vcpu->index()) + " did not resume"});
+    }
+}
+
+void Board::request_stop(StopReason reason) {
+    std::lock_guard lock(mutex_);
+    const BoardState next = board_transition(state_, board_event_for(reason.kind));
+    if (reason_) {
+        spdlog::debug("[board] already stopping ({}); also: {}", to_string(reason_->kind), reason.detail);
+        return;
+    }
+    spdlog::debug("[board] {} -> {}: {}", to_string(state_), to_string(next), reason.detail);
+    state_ = next;
+    reason_ = std::move(reason);
+    const uint64_t one = 1;
+    if (::write(stop_fd_.get(), &one, sizeof one) != sizeof one) spdlog::error("[board] cannot signal stop");
+}
+
+BoardState Board::state() const {
+    std::lock_guard lock(mutex_);
+    return state_;
+}
+
+std::optional<StopReason> Board::stop_reason() const {
+    std::lock_guard lock(mutex_);
+    return reason_;
+}
+
+void Board::wind_down() {
+    // Pause everyone first so no vCPU touches a device while the others are finishing.
+    for (auto& vcpu : vcpus_) {
+        if (!vcpu->send(VcpuEvent::Pause, kVcpuResponseTimeout))
+            spdlog::error("[board] vCPU {} did not pause within {} ms", vcpu->index(), kVcpuResponseTimeout.count());
+    }
+    for (auto& vcpu : vcpus_) {
+        vcpu->send(VcpuEvent::Finish, kVcpuResponseTimeout);
+        if (!vcpu->join()) spdlog::error("[board] vCPU {} did not exit", vcpu->index());
+    }
+}
+
+}  // namespace brig

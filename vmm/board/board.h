@@ -1,0 +1,45 @@
+// Owns the vCPUs as a group: starts them together and, when any one of them (or a
+// device, or a signal) ends the run, stops all the others so no thread is left
+// running or waiting forever.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "board/board_state.h"
+#include "board/stop_reason.h"
+#include "unique_fd.h"
+#include "vcpu/vcpu.h"
+
+namespace brig {
+
+class Board {
+public:
+    Board();
+
+    // The vCPUs must be added before start(); their stop handler is request_stop.
+    void add_vcpu(std::unique_ptr<Vcpu> vcpu);
+    Vcpu::StopHandler stop_handler();
+
+    void start();
+    // Any thread. The first request decides the outcome; later ones are logged only.
+    void request_stop(StopReason reason);
+    // Readable once a stop was requested: the supervisor polls it.
+    int stop_fd() const { return stop_fd_.get(); }
+    BoardState state() const;
+    std::optional<StopReason> stop_reason() const;
+
+    // Pauses, then finishes and joins every vCPU. Safe to call more than once.
+    void wind_down();
+
+private:
+    mutable std::mutex mutex_;
+    BoardState state_ = BoardState::Paused;
+    std::optional<StopReason> reason_;
+    UniqueFd stop_fd_;
+    std::vector<std::unique_ptr<Vcpu>> vcpus_;
+};
+
+}  // namespace brig

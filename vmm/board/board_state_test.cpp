@@ -1,0 +1,31 @@
+#include "board/board_state.h"
+
+#include <catch2/catch.hpp>
+
+using namespace brig;
+
+TEST_CASE("board starts, then the first stop event decides the outcome", "[board]") {
+    auto s = board_transition(BoardState::Paused, BoardEvent::Start);
+    CHECK(s == BoardState::Running);
+    CHECK(board_transition(s, BoardEvent::PowerOff) == BoardState::Shutdown);
+    CHECK(board_transition(s, BoardEvent::Reset) == BoardState::RebootPending);
+    CHECK(board_transition(s, BoardEvent::Fail) == BoardState::Shutdown);
+    CHECK(board_transition(BoardState::RebootPending, BoardEvent::PowerOff) == BoardState::RebootPending);
+    CHECK(board_transition(BoardState::Shutdown, BoardEvent::Reset) == BoardState::Shutdown);
+    CHECK(board_transition(BoardState::Shutdown, BoardEvent::Start) == BoardState::Shutdown);
+}
+
+TEST_CASE("a failure before start still shuts the board down", "[board]") {
+    CHECK(board_transition(BoardState::Paused, BoardEvent::Fail) == BoardState::Shutdown);
+}
+
+TEST_CASE("stop kinds map to crosvm exit codes and board events", "[board]") {
+    CHECK(exit_code_for(StopKind::GuestPowerOff) == ExitCode::GuestShutdown);
+    CHECK(exit_code_for(StopKind::GuestReset) == ExitCode::GuestReset);
+    CHECK(exit_code_for(StopKind::DeviceCrash) == ExitCode::DeviceCrash);
+    CHECK(exit_code_for(StopKind::GuestPanic) == ExitCode::GuestPanic);
+    CHECK(exit_code_for(StopKind::VcpuFailure) == ExitCode::Internal);
+    CHECK(board_event_for(StopKind::GuestReset) == BoardEvent::Reset);
+    CHECK(board_event_for(StopKind::DeviceCrash) == BoardEvent::Fail);
+    CHECK(board_event_for(StopKind::HostSignal) == BoardEvent::PowerOff);
+}

@@ -1,0 +1,13 @@
+// Builds a VM ready to boot, paused: one linear recipe of named steps (see builder.cpp).
+#pragma once
+
+#include <memory>
+
+#include "cli/cli.h"
+#include "vm.h"
+
+namespace brig {
+
+std::unique_ptr<Vm> build_vm(const RunOptions& options);
+
+}  // namespace brig

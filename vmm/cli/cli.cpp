@@ -1,0 +1,148 @@
+#include "cli/cli.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <set>
+
+#include "error.h"
+
+namespace brig {
+namespace {
+
+constexpr uint64_t kMinMemMib = 16;
+constexpr uint64_t kMaxMemMib = 1024 * 1024;  // 1 TiB
+constexpr unsigned kMaxCpus = 254;            // APIC ids below the broadcast id, one IOAPIC id spare
+
+[[noreturn]] void fail(std::string_view flag, const std::string& problem) {
+    throw InvalidArgument(std::string(flag) + ": " + problem);
+}
+
+uint64_t parse_number(std::string_view flag, std::string_view text, uint64_t min, uint64_t max) {
+    uint64_t value = 0;
+    const auto* end = text.data() + text.size();
+    const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    if (text.empty() || ec != std::errc() || ptr != end)
+        fail(flag, "'" + std::string(text) + "' is not a number");
+    if (value < min || value > max)
+        fail(flag, std::to_string(value) + " is out of range (" + std::to_string(min) + ".." + std::to_string(max) + ")");
+    return value;
+}
+
+std::filesystem::path readable_file(std::string_view flag, std::string_view text) {
+    if (text.empty()) fail(flag, "empty path");
+    std::filesystem::path path(text);
+    if (access(path.c_str(), R_OK) != 0) fail(flag, "cannot open " + path.string() + ": " + std::strerror(errno));
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec)) fail(flag, path.string() + " is not a regular file");
+    return path;
+}
+
+ConsoleOutput parse_console(std::string_view flag, std::string_view text) {
+    if (text == "stdout") return {ConsoleOutput::Kind::Stdout, {}};
+    if (text == "sink") return {ConsoleOutput::Kind::Sink, {}};
+    if (text.starts_with("file=") && text.size() > 5) return {ConsoleOutput::Kind::File, std::string(text.substr(5))};
+    fail(flag, "'" + std::string(text) + "' is not one of stdout, file=PATH, sink");
+}
+
+spdlog::level::level_enum parse_log_level(std::string_view flag, std::string_view text) {
+    static constexpr std::pair<std::string_view, spdlog::level::level_enum> kLevels[] = {
+        {"trace", spdlog::level::trace}, {"debug", spdlog::level::debug}, {"info", spdlog::level::info},
+        {"warn", spdlog::level::warn},   {"error", spdlog::level::err},   {"off", spdlog::level::off},
+    };
+    for (const auto& [name, level] : kLevels)
+        if (text == name) return level;
+    fail(flag, "'" + std::string(text) + "' is not one of trace, debug, info, warn, error, off");
+}
+
+RunOptions parse_run(const std::vector<std::string_view>& args, size_t first) {
+    RunOptions opts;
+    bool have_kernel = false;
+    std::set<std::string_view> seen;
+    for (size_t i = first; i < args.size(); ++i) {
+        std::string_view flag = args[i];
+        std::optional<std::string_view> inline_value;
+        if (auto eq = flag.find('='); flag.starts_with("--") && eq != std::string_view::npos) {
+            inline_value = flag.substr(eq + 1);
+            flag = flag.substr(0, eq);
+        }
+        if (!flag.starts_with("--")) fail(flag, "unexpected argument (flags start with --)");
+        if (flag == "--help") throw InvalidArgument("--help: give it alone, as `brig run --help`");
+        if (!seen.insert(flag).second) fail(flag, "given more than once");
+        auto value = [&]() -> std::string_view {
+            if (inline_value) return *inline_value;
+            if (i + 1 >= args.size()) fail(flag, "missing value");
+            return args[++i];
+        };
+        if (flag == "--kernel") {
+            opts.kernel = readable_file(flag, value());
+            have_kernel = true;
+        } else if (flag == "--initrd") {
+            opts.initrd = readable_file(flag, value());
+        } else if (flag == "--cmdline") {
+            opts.cmdline = std::string(value());
+        } else if (flag == "--mem") {
+            opts.mem_mib = parse_number(flag, value(), kMinMemMib, kMaxMemMib);
+            if (opts.mem_mib % 2 != 0) fail(flag, "must be a multiple of 2 MiB");
+        } else if (flag == "--cpus") {
+            opts.cpus = static_cast<unsigned>(parse_number(flag, value(), 1, kMaxCpus));
+        } else if (flag == "--serial") {
+            opts.serial = parse_console(flag, value());
+        } else if (flag == "--log-level") {
+            opts.log_level = parse_log_level(flag, value());
+        } else {
+            fail(flag, "unknown flag (see `brig run --help`)");
+        }
+    }
+    if (!have_kernel) fail("--kernel", "required (see `brig run --help`)");
+    return opts;
+}
+
+}  // namespace
+
+std::string main_help() {
+    return "brig " BRIG_VERSION " - a privilege-separated virtual machine monitor for Linux/KVM\n"
+           "\n"
+           "Usage:\n"
+           "  brig run --kernel PATH [options]   boot a guest (see `brig run --help`)\n"
+           "  brig --help                        this text\n"
+           "  brig --version                     print the version\n"
+           "\n"
+           "Exit status: 0 guest powered off, 32 guest reset, 33 a device crashed,\n"
+           "34 guest panic, 35 invalid arguments, 1 internal error.\n";
+}
+
+std::string run_help() {
+    return "Usage: brig run --kernel PATH [options]\n"
+           "\n"
+           "  --kernel PATH        bzImage, or an ELF kernel with a PVH entry note (vmlinux)\n"
+           "  --initrd PATH        initial ramdisk\n"
+           "  --cmdline STR        kernel command line (default: \"console=ttyS0 reboot=k panic=-1\")\n"
+           "  --mem MIB            guest memory in MiB, a multiple of 2 (default 256, minimum 16)\n"
+           "  --cpus N             number of vCPUs, 1..254 (default 1)\n"
+           "  --serial OUT         COM1 output: stdout (default; reads stdin too), file=PATH, sink\n"
+           "  --log-level LEVEL    trace, debug, info (default), warn, error, off; logs go to stderr\n";
+}
+
+Command parse_command_line(const std::vector<std::string_view>& args) {
+    if (args.empty()) throw InvalidArgument("missing command (see `brig --help`)");
+    const std::string_view command = args[0];
+    if (command == "--help" || command == "-h" || command == "help") {
+        if (args.size() > 1) fail(command, "takes no arguments");
+        return HelpRequest{main_help()};
+    }
+    if (command == "--version" || command == "-V") {
+        if (args.size() > 1) fail(command, "takes no arguments");
+        return VersionRequest{};
+    }
+    if (command == "run") {
+        if (args.size() == 2 && (args[1] == "--help" || args[1] == "-h")) return HelpRequest{run_help()};
+        return parse_run(args, 1);
+    }
+    if (command.starts_with("-")) fail(command, "unknown flag (see `brig --help`)");
+    throw InvalidArgument("unknown command '" + std::string(command) + "' (see `brig --help`)");
+}
+
+}  // namespace brig

@@ -1,0 +1,47 @@
+// The command line: `brig run ...`, `brig --help`, `brig --version`. Parsing is pure
+// (no side effects beyond checking that named files are readable) so it is tested
+// directly; every error is one line naming the flag, and exits 35.
+#pragma once
+
+#include <spdlog/common.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace brig {
+
+struct ConsoleOutput {
+    enum class Kind { Stdout, File, Sink };
+    Kind kind = Kind::Stdout;
+    std::filesystem::path path;  // Kind::File only
+};
+
+struct RunOptions {
+    std::filesystem::path kernel;
+    std::optional<std::filesystem::path> initrd;
+    std::string cmdline = "console=ttyS0 reboot=k panic=-1";
+    uint64_t mem_mib = 256;
+    unsigned cpus = 1;
+    ConsoleOutput serial;
+    spdlog::level::level_enum log_level = spdlog::level::info;
+};
+
+struct HelpRequest {
+    std::string text;
+};
+struct VersionRequest {};
+
+using Command = std::variant<HelpRequest, VersionRequest, RunOptions>;
+
+// `args` excludes argv[0]. Throws InvalidArgument.
+Command parse_command_line(const std::vector<std::string_view>& args);
+
+std::string main_help();
+std::string run_help();
+
+}  // namespace brig

@@ -1,0 +1,89 @@
+#include "cli/cli.h"
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <fstream>
+
+#include "error.h"
+
+using namespace brig;
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+
+namespace {
+struct TempFile {
+    std::string path;
+    TempFile() {
+        char tmpl[] = "/tmp/brig-cli-test-XXXXXX";
+        const int fd = mkstemp(tmpl);
+        REQUIRE(fd >= 0);
+        close(fd);
+        path = tmpl;
+    }
+    ~TempFile() { std::remove(path.c_str()); }
+};
+
+Command parse(std::vector<std::string_view> args) { return parse_command_line(args); }
+
+std::string error_of(std::vector<std::string_view> args) {
+    try {
+        parse_command_line(args);
+    } catch (const InvalidArgument& e) {
+        return e.what();
+    }
+    return "no error";
+}
+}  // namespace
+
+TEST_CASE("cli parses a full run command", "[cli]") {
+    TempFile kernel, initrd;
+    auto cmd = parse({"run", "--kernel", kernel.path, "--initrd=" + initrd.path, "--cmdline", "console=ttyS0 quiet",
+                      "--mem", "512", "--cpus", "4", "--serial", "file=/tmp/out.log", "--log-level", "debug"});
+    REQUIRE(std::holds_alternative<RunOptions>(cmd));
+    const auto& o = std::get<RunOptions>(cmd);
+    CHECK(o.kernel == kernel.path);
+    CHECK(o.initrd.value() == initrd.path);
+    CHECK(o.cmdline == "console=ttyS0 quiet");
+    CHECK(o.mem_mib == 512);
+    CHECK(o.cpus == 4);
+    CHECK(o.serial.kind == ConsoleOutput::Kind::File);
+    CHECK(o.serial.path == "/tmp/out.log");
+    CHECK(o.log_level == spdlog::level::debug);
+}
+
+TEST_CASE("cli defaults", "[cli]") {
+    TempFile kernel;
+    const auto o = std::get<RunOptions>(parse({"run", "--kernel", kernel.path}));
+    CHECK(o.mem_mib == 256);
+    CHECK(o.cpus == 1);
+    CHECK(o.serial.kind == ConsoleOutput::Kind::Stdout);
+    CHECK_FALSE(o.initrd.has_value());
+}
+
+TEST_CASE("cli help and version", "[cli]") {
+    CHECK_THAT(std::get<HelpRequest>(parse({"--help"})).text, Contains("brig run"));
+    CHECK_THAT(std::get<HelpRequest>(parse({"run", "--help"})).text, Contains("--kernel PATH"));
+    CHECK(std::holds_alternative<VersionRequest>(parse({"--version"})));
+}
+
+TEST_CASE("cli errors are one line naming the flag", "[cli]") {
+    TempFile kernel;
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--bogus"}), StartsWith("--bogus: unknown flag"));
+    CHECK_THAT(error_of({"run", "--kernel", "/nonexistent/vmlinux"}),
+               StartsWith("--kernel: cannot open /nonexistent/vmlinux: No such file"));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--mem", "12x"}), StartsWith("--mem: '12x' is not a number"));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--mem", "-5"}), StartsWith("--mem: '-5' is not a number"));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--mem", "8"}), StartsWith("--mem: 8 is out of range"));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--mem", "33"}), StartsWith("--mem: must be a multiple"));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--cpus", "0"}), StartsWith("--cpus: 0 is out of range"));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--cpus", "99999999999999999999999"}),
+               StartsWith("--cpus: '99999999999999999999999' is not a number"));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--serial", "tcp"}), StartsWith("--serial: 'tcp' is not one of"));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--log-level", "loud"}), StartsWith("--log-level:"));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--cpus"}), StartsWith("--cpus: missing value"));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--cpus", "2", "--cpus", "3"}), StartsWith("--cpus: given more than once"));
+    CHECK_THAT(error_of({"run"}), StartsWith("--kernel: required"));
+    CHECK_THAT(error_of({"fly"}), StartsWith("unknown command 'fly'"));
+    CHECK_THAT(error_of({}), StartsWith("missing command"));
+    CHECK_THAT(error_of({"run", "--kernel", "/tmp"}), StartsWith("--kernel: /tmp is not a regular file"));
+}

@@ -1,0 +1,68 @@
+// One vCPU and the thread that runs it. The owner drives it only through events
+// (vcpu_state.h); the thread answers each with a response. A vCPU whose guest stops
+// the run (power off, reset, failure) reports it once through `on_stop` and parks
+// itself in Paused until it is told to Finish.
+#pragma once
+
+#include <pthread.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "board/stop_reason.h"
+#include "kvm/kvm.h"
+#include "vcpu/vcpu_exit.h"
+#include "vcpu/vcpu_state.h"
+
+namespace brig {
+
+class Vcpu {
+public:
+    using StopHandler = std::function<void(StopReason)>;
+
+    Vcpu(VcpuFd fd, VcpuExitContext ctx, StopHandler on_stop);
+    ~Vcpu();
+    Vcpu(const Vcpu&) = delete;
+    Vcpu& operator=(const Vcpu&) = delete;
+
+    // Installs the process-wide kick signal handler; call once before any start().
+    static void install_kick_handler();
+
+    void start();
+    // Delivers `event`, kicks the thread out of KVM_RUN, and waits for its response.
+    // Nothing on timeout: the thread is stuck and the caller must not join it.
+    std::optional<VcpuResponse> send(VcpuEvent event, std::chrono::milliseconds timeout);
+    // Joins the thread once it has exited; returns false if it never got there.
+    bool join();
+
+    const VcpuFd& fd() const { return fd_; }
+    unsigned index() const { return fd_.index(); }
+
+private:
+    void thread_main();
+    VcpuState paused();
+    VcpuState running();
+    bool apply_pending_event(VcpuState& state);  // true if one was applied
+    void kick();
+
+    VcpuFd fd_;
+    VcpuExitContext ctx_;
+    StopHandler on_stop_;
+
+    std::mutex mutex_;
+    std::condition_variable events_cv_;
+    std::condition_variable responses_cv_;
+    std::deque<VcpuEvent> events_;
+    std::deque<VcpuResponse> responses_;
+    bool exited_ = false;
+
+    std::thread thread_;
+    pthread_t native_ = {};
+};
+
+}  // namespace brig

@@ -1,0 +1,106 @@
+// Bad command lines, bad images and a host without KVM: each gives exactly one line
+// on stderr naming the problem and the documented exit status, never a crash.
+#include <sched.h>
+#include <sys/mount.h>
+
+#include <catch2/catch.hpp>
+#include <fstream>
+
+#include "brig_process.h"
+
+using namespace brig::test;
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+
+namespace {
+
+struct TempFile {
+    std::string path;
+    explicit TempFile(const std::string& content) {
+        char tmpl[] = "/tmp/brig-bad-input-XXXXXX";
+        const int fd = mkstemp(tmpl);
+        REQUIRE(fd >= 0);
+        close(fd);
+        path = tmpl;
+        std::ofstream(path, std::ios::binary) << content;
+    }
+    ~TempFile() { std::remove(path.c_str()); }
+};
+
+void require_one_line_error(const BrigResult& r, int code, const std::string& fragment) {
+    INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+    REQUIRE_FALSE(r.timed_out);
+    REQUIRE(r.term_signal == 0);
+    CHECK(r.exit_code == code);
+    REQUIRE(r.err_lines().size() == 1);
+    CHECK_THAT(r.err_lines()[0], StartsWith("brig: "));
+    CHECK_THAT(r.err_lines()[0], Contains(fragment));
+}
+
+// A file that starts like a bzImage (boot sector signature and "HdrS") but stops early.
+std::string truncated_bzimage() {
+    std::string image(0x210, '\0');
+    image[0x1fe] = 0x55;
+    image[0x1ff] = static_cast<char>(0xaa);
+    image.replace(0x202, 4, "HdrS");
+    return image;
+}
+
+}  // namespace
+
+TEST_CASE("command line errors exit 35 with one line naming the flag", "[bad-input]") {
+    const std::string guest = test_guest();
+    require_one_line_error(run_brig({{"run", "--kernel", guest, "--frobnicate"}}), 35, "--frobnicate: unknown flag");
+    require_one_line_error(run_brig({{"run", "--kernel", "/nonexistent/kernel"}}), 35, "--kernel: cannot open");
+    require_one_line_error(run_brig({{"run", "--kernel", guest, "--initrd", "/nonexistent/initrd"}}), 35,
+                           "--initrd: cannot open");
+    require_one_line_error(run_brig({{"run", "--kernel", guest, "--mem", "lots"}}), 35, "--mem: 'lots' is not a number");
+    require_one_line_error(run_brig({{"run", "--kernel", guest, "--cpus", "1000"}}), 35, "--cpus: 1000 is out of range");
+    require_one_line_error(run_brig({{"run", "--kernel", guest, "--serial", "file=/nonexistent/dir/out"}}), 35,
+                           "--serial: cannot open");
+    require_one_line_error(run_brig({{"run"}}), 35, "--kernel: required");
+    require_one_line_error(run_brig({{"launch"}}), 35, "unknown command 'launch'");
+}
+
+TEST_CASE("help and version go to stdout and exit 0", "[bad-input]") {
+    auto r = run_brig({{"--help"}});
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.out, Contains("brig run"));
+    r = run_brig({{"run", "--help"}});
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.out, Contains("--serial"));
+    r = run_brig({{"--version"}});
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.out, StartsWith("brig "));
+}
+
+TEST_CASE("bad kernel images exit 35 with one line", "[bad-input]") {
+    TempFile empty("");
+    require_one_line_error(run_brig({{"run", "--kernel", empty.path}}), 35, "--kernel");
+    TempFile text("this is not a kernel, just some text that is long enough to look at\n");
+    require_one_line_error(run_brig({{"run", "--kernel", text.path}}), 35, "neither an ELF with a PVH entry note nor a bzImage");
+    TempFile truncated(truncated_bzimage());
+    require_one_line_error(run_brig({{"run", "--kernel", truncated.path}}), 35, "--kernel");
+    TempFile elf_head(std::string("\x7f" "ELF\x02\x01\x01", 7) + std::string(20, '\0'));
+    require_one_line_error(run_brig({{"run", "--kernel", elf_head.path}}), 35, "--kernel");
+}
+
+TEST_CASE("a kernel or initrd too big for guest memory exits 35", "[bad-input]") {
+    // A 40 MiB initrd cannot fit in 16 MiB of guest memory.
+    TempFile big(std::string(40u << 20, 'x'));
+    require_one_line_error(run_brig({{"run", "--kernel", test_guest(), "--initrd", big.path, "--mem", "16"}}), 35,
+                           "--initrd");
+}
+
+TEST_CASE("a host without /dev/kvm gets one line and exit 1", "[bad-input]") {
+    BrigRun run{{"run", "--kernel", test_guest()}};
+    run.in_child = [] {
+        // Hide /dev/kvm in a private mount namespace: a tmpfs over /dev.
+        if (unshare(CLONE_NEWNS) != 0) _exit(90);
+        if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) _exit(91);
+        if (mount("tmpfs", "/dev", "tmpfs", 0, nullptr) != 0) _exit(92);
+    };
+    const auto r = run_brig(run);
+    INFO("exit " << r.exit_code << " (90-92: the test could not set up its namespace; it needs root)");
+    require_one_line_error(r, 1, "/dev/kvm does not exist");
+}

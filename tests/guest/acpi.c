@@ -98,11 +98,10 @@ static const struct acpi_rsdp *search_bios_area(void) {
 	return NULL;
 }
 
-void acpi_init(const struct hvm_start_info *start_info) {
+void acpi_init(uint64_t rsdp_paddr) {
 	rsdp = NULL;
-	if (start_info->rsdp_paddr != 0) {
-		const struct acpi_rsdp *candidate =
-			physical_to_pointer(start_info->rsdp_paddr, sizeof(struct acpi_rsdp));
+	if (rsdp_paddr != 0) {
+		const struct acpi_rsdp *candidate = physical_to_pointer(rsdp_paddr, sizeof(struct acpi_rsdp));
 		if (candidate == NULL) {
 			console_write_line("acpi: rsdp unreachable");
 		} else if (!rsdp_valid(candidate)) {
@@ -324,7 +323,7 @@ bool acpi_write_register(const struct acpi_generic_address *reg, uint32_t value)
 		if (physical_to_pointer(reg->address, bytes) == NULL) {
 			return false;
 		}
-		uint32_t address = (uint32_t)reg->address;
+		uintptr_t address = (uintptr_t)reg->address; /* below 4 GiB: checked above */
 		if (bytes == 1) {
 			mmio_write8(address, (uint8_t)value);
 		} else if (bytes == 2) {

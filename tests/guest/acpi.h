@@ -8,8 +8,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "pvh_start_info.h"
-
 #define ACPI_SIGNATURE_LENGTH 4
 
 struct acpi_table_header {
@@ -48,8 +46,11 @@ enum {
 _Static_assert(sizeof(struct acpi_table_header) == 36, "ACPI header layout");
 _Static_assert(sizeof(struct acpi_generic_address) == 12, "GAS layout");
 
-/* Remembers where the RSDP is so later lookups need not repeat the search. */
-void acpi_init(const struct hvm_start_info *start_info);
+/*
+ * Remembers where the RSDP is so later lookups need not repeat the search.
+ * rsdp_paddr comes from the boot protocol; 0 means search the BIOS area.
+ */
+void acpi_init(uint64_t rsdp_paddr);
 
 /* Prints "acpi: SIG" (or "acpi: SIG bad-checksum") for each table the root table lists. */
 void acpi_report_tables(void);

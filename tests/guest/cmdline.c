@@ -9,8 +9,8 @@
 #define MODE_OPTION "mode="
 #define MODE_OPTION_LENGTH (sizeof MODE_OPTION - 1)
 
-const char *cmdline_from_start_info(const struct hvm_start_info *start_info) {
-	const char *cmdline = physical_to_pointer(start_info->cmdline_paddr, CMDLINE_MAX_LENGTH);
+const char *cmdline_from_physical(uint64_t address) {
+	const char *cmdline = physical_to_pointer(address, CMDLINE_MAX_LENGTH);
 	if (cmdline == NULL) {
 		return "";
 	}

@@ -1,10 +1,8 @@
-/* The PVH command line and the one option the guest understands: mode=NAME. */
+/* The kernel command line and the one option the guest understands: mode=NAME. */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
-
-#include "pvh_start_info.h"
 
 /* A slice of the command line; not NUL-terminated. */
 struct text_span {
@@ -12,8 +10,11 @@ struct text_span {
 	uint32_t length;
 };
 
-/* The command line as a NUL-terminated string; "" when the loader gave none. */
-const char *cmdline_from_start_info(const struct hvm_start_info *start_info);
+/*
+ * The command line at guest-physical `address` as a NUL-terminated string; "" when
+ * the loader gave none (address 0, unreachable, or no NUL within the limit).
+ */
+const char *cmdline_from_physical(uint64_t address);
 
 /* The value of the last "mode=" word, or "info" when there is none. */
 struct text_span cmdline_mode(const char *cmdline);

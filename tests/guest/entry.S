@@ -27,9 +27,9 @@ pvh_entry:
 3:
 	/* Zero EBP so a debugger's backtrace stops here. */
 	xorl %ebp, %ebp
-	pushl %ebx			/* guest_main(const struct hvm_start_info *) */
-	call guest_main
-	/* guest_main never returns; if it did, stop here rather than run off the end. */
+	pushl %ebx			/* pvh_main(const struct hvm_start_info *) */
+	call pvh_main
+	/* pvh_main never returns; if it did, stop here rather than run off the end. */
 1:	cli
 	hlt
 	jmp 1b

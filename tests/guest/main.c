@@ -1,22 +1,26 @@
 /*
- * brig test guest: a tiny PVH kernel whose behaviour is picked by "mode=NAME" on
- * its command line, so integration tests can drive each VMM exit path (serial
- * output and input, ACPI power off, the three reset paths, a hung or busy guest)
- * and compare against QEMU running the same file.
+ * brig test guest: a tiny kernel whose behaviour is picked by "mode=NAME" on its
+ * command line, so integration tests can drive each VMM exit path (serial output
+ * and input, ACPI power off, the three reset paths, a hung or busy guest) and
+ * compare against QEMU running the same scenario.
+ *
+ * Two builds share this code: the PVH ELF (entry.S -> pvh_boot.c) and the bzImage
+ * (bzimage_entry.S -> linux64_boot.c). Each entry path turns its boot structure
+ * into a struct boot_info and calls guest_main.
  */
 #include <stddef.h>
 
 #include "acpi.h"
+#include "boot_info.h"
 #include "cmdline.h"
 #include "console.h"
 #include "modes.h"
 #include "power.h"
-#include "pvh_start_info.h"
 #include "uart.h"
 
 struct mode {
 	const char *name;
-	__attribute__((noreturn)) void (*run)(const struct hvm_start_info *start_info);
+	__attribute__((noreturn)) void (*run)(const struct boot_info *info);
 };
 
 static const struct mode modes[] = {
@@ -30,33 +34,23 @@ static const struct mode modes[] = {
 	{"panic", mode_panic},
 };
 
-/* Used instead of a start_info with a wrong magic: every pointer in it is absent. */
-static const struct hvm_start_info no_start_info = {.magic = HVM_START_MAGIC};
-
-__attribute__((noreturn)) void guest_main(const struct hvm_start_info *start_info);
-
-void guest_main(const struct hvm_start_info *start_info) {
+void guest_main(const struct boot_info *info) {
 	uart_init();
-	bool start_info_valid = start_info != NULL && start_info->magic == HVM_START_MAGIC;
-	if (!start_info_valid) {
-		start_info = &no_start_info;
-	}
-	const char *cmdline = cmdline_from_start_info(start_info);
-	struct text_span mode_name = cmdline_mode(cmdline);
+	struct text_span mode_name = cmdline_mode(info->cmdline);
 
 	console_write("brig-test-guest: start mode=");
 	console_write_bytes(mode_name.start, mode_name.length);
 	console_write("\n");
 	console_write("cmdline: ");
-	console_write_line(cmdline);
-	if (!start_info_valid) {
-		console_write_line("error: bad start_info magic");
+	console_write_line(info->cmdline);
+	if (info->error != NULL) {
+		console_write_line(info->error);
 	}
 
-	acpi_init(start_info);
+	acpi_init(info->rsdp_paddr);
 	for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
 		if (text_span_equals(mode_name, modes[i].name)) {
-			modes[i].run(start_info);
+			modes[i].run(info);
 		}
 	}
 	console_write("error: unknown mode ");

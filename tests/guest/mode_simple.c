@@ -14,28 +14,28 @@
 
 #define ECHO_QUIT_BYTE 'q'
 
-void mode_poweroff(const struct hvm_start_info *start_info) {
-	(void)start_info;
+void mode_poweroff(const struct boot_info *info) {
+	(void)info;
 	power_off();
 }
 
-void mode_reset_acpi(const struct hvm_start_info *start_info) {
-	(void)start_info;
+void mode_reset_acpi(const struct boot_info *info) {
+	(void)info;
 	reset_via_acpi();
 }
 
-void mode_reset_kbd(const struct hvm_start_info *start_info) {
-	(void)start_info;
+void mode_reset_kbd(const struct boot_info *info) {
+	(void)info;
 	reset_via_keyboard_controller();
 }
 
-void mode_reset_triple(const struct hvm_start_info *start_info) {
-	(void)start_info;
+void mode_reset_triple(const struct boot_info *info) {
+	(void)info;
 	reset_via_triple_fault();
 }
 
-void mode_echo(const struct hvm_start_info *start_info) {
-	(void)start_info;
+void mode_echo(const struct boot_info *info) {
+	(void)info;
 	console_write_line("echo: ready");
 	bool at_line_start = true;
 	for (;;) {
@@ -54,8 +54,8 @@ void mode_echo(const struct hvm_start_info *start_info) {
 	power_off();
 }
 
-void mode_spin(const struct hvm_start_info *start_info) {
-	(void)start_info;
+void mode_spin(const struct boot_info *info) {
+	(void)info;
 	for (uint64_t line = 0;; line++) {
 		console_write("spin: ");
 		console_write_decimal(line);
@@ -64,8 +64,8 @@ void mode_spin(const struct hvm_start_info *start_info) {
 	}
 }
 
-void mode_panic(const struct hvm_start_info *start_info) {
-	(void)start_info;
+void mode_panic(const struct boot_info *info) {
+	(void)info;
 	console_write_line("panic: requested");
 	halt_forever();
 }

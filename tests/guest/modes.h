@@ -4,13 +4,13 @@
  */
 #pragma once
 
-#include "pvh_start_info.h"
+#include "boot_info.h"
 
-__attribute__((noreturn)) void mode_info(const struct hvm_start_info *start_info);
-__attribute__((noreturn)) void mode_poweroff(const struct hvm_start_info *start_info);
-__attribute__((noreturn)) void mode_reset_acpi(const struct hvm_start_info *start_info);
-__attribute__((noreturn)) void mode_reset_kbd(const struct hvm_start_info *start_info);
-__attribute__((noreturn)) void mode_reset_triple(const struct hvm_start_info *start_info);
-__attribute__((noreturn)) void mode_echo(const struct hvm_start_info *start_info);
-__attribute__((noreturn)) void mode_spin(const struct hvm_start_info *start_info);
-__attribute__((noreturn)) void mode_panic(const struct hvm_start_info *start_info);
+__attribute__((noreturn)) void mode_info(const struct boot_info *info);
+__attribute__((noreturn)) void mode_poweroff(const struct boot_info *info);
+__attribute__((noreturn)) void mode_reset_acpi(const struct boot_info *info);
+__attribute__((noreturn)) void mode_reset_kbd(const struct boot_info *info);
+__attribute__((noreturn)) void mode_reset_triple(const struct boot_info *info);
+__attribute__((noreturn)) void mode_echo(const struct boot_info *info);
+__attribute__((noreturn)) void mode_spin(const struct boot_info *info);
+__attribute__((noreturn)) void mode_panic(const struct boot_info *info);

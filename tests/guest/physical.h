@@ -1,7 +1,10 @@
 /*
  * Turning 64-bit guest-physical addresses from boot structures into pointers.
- * Paging is off, so only the low 4 GiB are reachable; anything above is reported
- * as unreachable (NULL) instead of being silently truncated to a wrong address.
+ * Only the low 4 GiB are reachable, in both builds: the PVH build runs with paging
+ * off, the bzImage build on the loader's identity map of 0..4 GiB (boot.rst's
+ * 64-bit protocol maps at least the kernel, zero page and command line; brig maps
+ * all of the low 4 GiB). Anything above is reported as unreachable (NULL) instead
+ * of being silently truncated to a wrong address.
  */
 #pragma once
 

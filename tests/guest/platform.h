@@ -12,6 +12,6 @@
 /* i8042 keyboard controller command port (brig::layout::kI8042CommandPort). */
 #define I8042_COMMAND_PORT 0x64
 
-/* Where legacy BIOSes leave the RSDP; searched only when start_info has none. */
+/* Where legacy BIOSes leave the RSDP; searched only when the boot protocol gives none. */
 #define BIOS_ROM_AREA_START 0xe0000u
 #define BIOS_ROM_AREA_END 0x100000u

@@ -1,6 +1,7 @@
 /*
- * Port and memory-mapped I/O. Paging is off in this guest, so a physical address
- * below 4 GiB is used as a pointer directly. volatile keeps the compiler from
+ * Port and memory-mapped I/O. Physical addresses below 4 GiB are used as pointers
+ * directly: paging is off in the PVH build, and the bzImage build runs on the
+ * loader's identity map of the low 4 GiB. volatile keeps the compiler from
  * merging or dropping device accesses.
  */
 #pragma once
@@ -25,14 +26,14 @@ static inline uint8_t inb(uint16_t port) {
 	return value;
 }
 
-static inline void mmio_write8(uint32_t address, uint8_t value) {
-	*(volatile uint8_t *)(uintptr_t)address = value;
+static inline void mmio_write8(uintptr_t address, uint8_t value) {
+	*(volatile uint8_t *)address = value;
 }
 
-static inline void mmio_write16(uint32_t address, uint16_t value) {
-	*(volatile uint16_t *)(uintptr_t)address = value;
+static inline void mmio_write16(uintptr_t address, uint16_t value) {
+	*(volatile uint16_t *)address = value;
 }
 
-static inline void mmio_write32(uint32_t address, uint32_t value) {
-	*(volatile uint32_t *)(uintptr_t)address = value;
+static inline void mmio_write32(uintptr_t address, uint32_t value) {
+	*(volatile uint32_t *)address = value;
 }

@@ -92,9 +92,10 @@ void reset_via_keyboard_controller(void) {
 void reset_via_triple_fault(void) {
 	interrupts_disable();
 	console_write_line("reset: via triple");
+	/* lidt reads a 2-byte limit and a pointer-sized base: 6 bytes, or 10 in long mode. */
 	static const struct {
 		uint16_t limit;
-		uint32_t base;
+		uintptr_t base;
 	} __attribute__((packed)) empty_idt = {0, 0};
 	__asm__ volatile("lidt %0\n\tud2" : : "m"(empty_idt) : "memory");
 	/* Unreachable on a conforming CPU; kept so a broken VMM is reported, not hidden. */

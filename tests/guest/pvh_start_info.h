@@ -35,5 +35,14 @@ struct hvm_memmap_table_entry {
 	uint32_t reserved;
 };
 
+/* modlist_paddr points at nr_modules of these; the first one is the initrd. */
+struct hvm_modlist_entry {
+	uint64_t paddr;
+	uint64_t size;
+	uint64_t cmdline_paddr;
+	uint64_t reserved;
+};
+
 _Static_assert(sizeof(struct hvm_start_info) == 56, "hvm_start_info layout");
 _Static_assert(sizeof(struct hvm_memmap_table_entry) == 24, "memmap entry layout");
+_Static_assert(sizeof(struct hvm_modlist_entry) == 32, "modlist entry layout");

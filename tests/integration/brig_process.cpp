@@ -34,6 +34,7 @@ std::string env_or_fail(const char* name) {
 
 std::string brig_binary() { return env_or_fail("BRIG"); }
 std::string test_guest() { return env_or_fail("BRIG_TEST_GUEST"); }
+std::string test_guest_bzimage() { return env_or_fail("BRIG_TEST_GUEST_BZIMAGE"); }
 
 std::vector<std::string> guest_args(const std::string& mode, std::vector<std::string> extra) {
     std::vector<std::string> args = {"run", "--kernel", test_guest(), "--cmdline", "mode=" + mode, "--mem", "64"};
@@ -74,8 +75,12 @@ BrigResult run_brig(const BrigRun& run) {
     close(in_pipe[1]);
 
     BrigResult result;
-    bool out_open = true, err_open = true, killed = false;
+    bool out_open = true, err_open = true, killed = false, terminated = false;
     while (out_open || err_open) {
+        if (run.sigterm_after && !terminated && since(start) >= *run.sigterm_after) {
+            kill(pid, SIGTERM);
+            terminated = true;
+        }
         pollfd fds[2] = {{out_open ? out_pipe[0] : -1, POLLIN, 0}, {err_open ? err_pipe[0] : -1, POLLIN, 0}};
         const auto left = run.timeout - since(start);
         if (left.count() <= 0) {
@@ -85,7 +90,9 @@ BrigResult run_brig(const BrigRun& run) {
                 result.timed_out = true;
             }
         }
-        poll(fds, 2, left.count() > 0 ? static_cast<int>(left.count()) : 100);
+        auto wait = left.count() > 0 ? left : std::chrono::milliseconds(100);
+        if (run.sigterm_after && !terminated) wait = std::min(wait, *run.sigterm_after - since(start));
+        poll(fds, 2, static_cast<int>(std::max<long>(wait.count(), 0)));
         char buf[4096];
         if (out_open && (fds[0].revents & (POLLIN | POLLHUP))) {
             const ssize_t n = read(out_pipe[0], buf, sizeof buf);

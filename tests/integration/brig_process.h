@@ -24,9 +24,12 @@ struct BrigResult {
 };
 
 struct BrigRun {
+    BrigRun(std::vector<std::string> arguments) : args(std::move(arguments)) {}  // NOLINT: implicit on purpose
+
     std::vector<std::string> args;  // after the binary name
     std::string stdin_data;         // written to brig's stdin, then closed
-    std::chrono::milliseconds timeout{20000};
+    std::chrono::milliseconds timeout{20000};  // then SIGKILL, and the run counts as timed out
+    std::optional<std::chrono::milliseconds> sigterm_after;  // a clean stop request
     // Called after each read of stdout with everything so far; may signal `pid`.
     std::function<void(const std::string& out, pid_t pid)> on_output;
     // Runs in the child before exec (e.g. to hide /dev/kvm in a new mount namespace).
@@ -37,7 +40,8 @@ BrigResult run_brig(const BrigRun& run);
 
 // Paths from the environment set by meson; a missing one fails the test loudly.
 std::string brig_binary();
-std::string test_guest();
+std::string test_guest();          // PVH ELF
+std::string test_guest_bzimage();  // the same guest as a bzImage
 std::string env_or_fail(const char* name);
 
 // The guest's command line for a test-guest mode.

@@ -83,23 +83,30 @@ TEST_CASE("Linux early boot shows brig's command line, e820, ACPI tables, CPUs a
     }
 }
 
-TEST_CASE("a bzImage enters through the 64-bit boot protocol and starts decompressing", "[linux]") {
+TEST_CASE("the Debian bzImage enters through the 64-bit boot protocol and relocates its decompressor", "[linux]") {
     const bool emulated = host_emulates_guest_kernel();
-    const std::string cmdline = "console=ttyS0 earlyprintk=serial,ttyS0,115200 reboot=k panic=-1";
     BrigRun run{{"run", "--kernel", kit_file("vmlinuz"), "--initrd", kit_file("initramfs.cpio.gz"), "--cmdline",
-                 cmdline, "--mem", "256"}};
+                 "console=ttyS0 reboot=k panic=-1", "--mem", "256", "--log-level", "debug"}};
     run.timeout = std::chrono::seconds(60);
-    bool sent = false;
-    const std::string marker = emulated ? "Decompressing Linux" : "GUEST-READY";
-    run.on_output = [&](const std::string& out, pid_t pid) {
-        if (emulated && !sent && out.find(marker) != std::string::npos) {
-            kill(pid, SIGTERM);
-            sent = true;
-        }
-    };
+    if (emulated) {
+        // Debian's decompressor prints nothing (no CONFIG_X86_VERBOSE_BOOTUP) and takes
+        // minutes in the emulator, so look at where it runs instead: within seconds it
+        // must have copied itself above the 1 MiB load address and jumped there, with
+        // no triple fault or emulation failure on the way.
+        run.sigterm_after = std::chrono::seconds(6);
+    }
     const auto r = run_brig(run);
     INFO("console:\n" << r.out << "\nstderr:\n" << r.err);
     REQUIRE_FALSE(r.timed_out);
-    CHECK_THAT(r.out, Contains(marker));
     CHECK(r.exit_code == 0);
+    if (emulated) {
+        CHECK_THAT(r.err, Contains("stopped by SIGTERM"));
+        const std::string marker = "[vcpu0] stopped at RIP 0x";
+        const auto at = r.err.find(marker);
+        REQUIRE(at != std::string::npos);
+        const uint64_t rip = std::stoull(r.err.substr(at + marker.size()), nullptr, 16);
+        CHECK(rip > 0x1000000);
+    } else {
+        CHECK_THAT(r.out, Contains("GUEST-READY"));
+    }
 }

@@ -20,22 +20,44 @@ void require_clean_exit(const BrigResult& r, int code) {
 }
 }  // namespace
 
-TEST_CASE("test guest sees brig's e820 map, ACPI tables and one CPU", "[guest]") {
-    const auto r = run_brig({guest_args("info")});
+TEST_CASE("test guest sees brig's memory map, ACPI tables and one CPU through both boot protocols", "[guest]") {
+    const std::string protocol = GENERATE(as<std::string>{}, "pvh", "linux64");
+    auto args = guest_args("info");
+    if (protocol == "linux64") args[2] = test_guest_bzimage();
+    const auto r = run_brig({args});
     require_clean_exit(r, 0);
     CHECK_THAT(r.out, Contains("brig-test-guest: start mode=info"));
     CHECK_THAT(r.out, Contains("cmdline: mode=info"));
+    CHECK_THAT(r.out, Contains("boot: protocol=" + protocol));
     // 64 MiB: conventional memory, the EBDA/BIOS hole with the ACPI tables, then RAM from 1 MiB.
     CHECK_THAT(r.out, Contains("memmap: 3 entries"));
     CHECK_THAT(r.out, Contains("memmap: addr=0x0 size=0x9fc00 type=1"));
     CHECK_THAT(r.out, Contains("memmap: addr=0x9fc00 size=0x60400 type=2"));
     CHECK_THAT(r.out, Contains("memmap: addr=0x100000 size=0x3f00000 type=1"));
+    CHECK_THAT(r.out, Contains("initrd: none"));
     CHECK_THAT(r.out, Contains("acpi: FACP"));
     CHECK_THAT(r.out, Contains("acpi: APIC"));
     CHECK_THAT(r.out, !Contains("bad-checksum"));
     CHECK_THAT(r.out, Contains("cpus: 1"));
     CHECK_THAT(r.out, Contains("poweroff: via sleep-control"));
     CHECK_THAT(r.err, Contains("guest powered off via acpi-sleep-control"));
+}
+
+TEST_CASE("the initrd reaches the guest page-aligned at the top of low memory", "[guest]") {
+    const std::string protocol = GENERATE(as<std::string>{}, "pvh", "linux64");
+    char tmpl[] = "/tmp/brig-initrd-XXXXXX";
+    const int fd = mkstemp(tmpl);
+    REQUIRE(fd >= 0);
+    const std::string content(12345, 'i');
+    REQUIRE(write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()));
+    close(fd);
+    auto args = guest_args("info", {"--initrd", tmpl});
+    if (protocol == "linux64") args[2] = test_guest_bzimage();
+    const auto r = run_brig({args});
+    std::remove(tmpl);
+    require_clean_exit(r, 0);
+    // 12345 bytes round up to 4 pages below the 64 MiB end of RAM.
+    CHECK_THAT(r.out, Contains("initrd: addr=0x3ffc000 size=0x3039"));
 }
 
 TEST_CASE("--cpus 4 puts four local APICs in the MADT", "[guest]") {
@@ -61,7 +83,10 @@ TEST_CASE("guest power off through the ACPI sleep control register exits 0", "[g
 
 TEST_CASE("guest resets exit 32", "[guest]") {
     const std::string mode = GENERATE(as<std::string>{}, "reset-acpi", "reset-kbd", "reset-triple");
-    const auto r = run_brig({guest_args(mode)});
+    const bool bzimage = GENERATE(false, true);
+    auto args = guest_args(mode);
+    if (bzimage) args[2] = test_guest_bzimage();
+    const auto r = run_brig({args});
     require_clean_exit(r, 32);
     const std::string via = mode == "reset-acpi" ? "acpi-reset-register" : mode == "reset-kbd" ? "i8042-reset" : "triple fault";
     CHECK_THAT(r.err, Contains(via));

@@ -84,7 +84,8 @@ TEST_CASE("guest power off through the ACPI sleep control register exits 0", "[g
 TEST_CASE("guest resets exit 32", "[guest]") {
     const std::string mode = GENERATE(as<std::string>{}, "reset-acpi", "reset-kbd", "reset-triple");
     const bool bzimage = GENERATE(false, true);
-    auto args = guest_args(mode);
+    // Two vCPUs: the one that resets must take its idle peer down with it.
+    auto args = guest_args(mode, {"--cpus", "2"});
     if (bzimage) args[2] = test_guest_bzimage();
     const auto r = run_brig({args});
     require_clean_exit(r, 32);

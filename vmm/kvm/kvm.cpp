@@ -70,13 +70,11 @@ int Kvm::vcpu_mmap_size() const { return checked_ioctl(fd_.get(), KVM_GET_VCPU_M
 std::vector<kvm_cpuid_entry2> Kvm::supported_cpuid() const {
     // Grow until KVM stops answering E2BIG.
     for (size_t n = 64;; n *= 2) {
-        const size_t bytes = sizeof(kvm_abi::Cpuid2Header) + n * sizeof(kvm_cpuid_entry2);
-        auto buf = std::make_unique<uint64_t[]>(bytes / sizeof(uint64_t) + 1);
-        auto* header = reinterpret_cast<kvm_abi::Cpuid2Header*>(buf.get());
-        header->nent = static_cast<uint32_t>(n);
-        if (ioctl(fd_.get(), kvm_abi::kGetSupportedCpuid, header) == 0) {
-            const auto* entries = reinterpret_cast<const kvm_cpuid_entry2*>(header + 1);
-            return {entries, entries + std::min<size_t>(header->nent, n)};
+        auto buf = kvm_abi::FlexBuffer<kvm_abi::Cpuid2Header, kvm_cpuid_entry2>(n);
+        buf.header()->nent = static_cast<uint32_t>(n);
+        if (ioctl(fd_.get(), kvm_abi::kGetSupportedCpuid, buf.header()) == 0) {
+            const auto* entries = buf.entries();
+            return {entries, entries + std::min<size_t>(buf.header()->nent, n)};
         }
         if (errno != E2BIG || n > 4096) throw_errno("KVM_GET_SUPPORTED_CPUID");
     }
@@ -116,13 +114,6 @@ void VmFd::set_user_memory_region(uint32_t slot, uint64_t guest_addr, uint64_t s
     region.memory_size = size;
     region.userspace_addr = reinterpret_cast<uint64_t>(host);
     checked_ioctl(fd_.get(), KVM_SET_USER_MEMORY_REGION, &region, "KVM_SET_USER_MEMORY_REGION");
-}
-
-void VmFd::set_irq_line(uint32_t irq, bool level) const {
-    kvm_irq_level line{};
-    line.irq = irq;
-    line.level = level ? 1 : 0;
-    checked_ioctl(fd_.get(), KVM_IRQ_LINE, &line, "KVM_IRQ_LINE");
 }
 
 void VmFd::register_irqfd(int eventfd, uint32_t gsi) const {
@@ -175,21 +166,15 @@ void VcpuFd::set_sregs(const kvm_sregs& sregs) const {
 void VcpuFd::set_fpu(const kvm_fpu& fpu) const { checked_ioctl(fd_.get(), KVM_SET_FPU, &fpu, "KVM_SET_FPU"); }
 
 void VcpuFd::set_cpuid(std::span<const kvm_cpuid_entry2> entries) const {
-    const size_t bytes = sizeof(kvm_abi::Cpuid2Header) + entries.size_bytes();
-    auto buf = std::make_unique<uint64_t[]>(bytes / sizeof(uint64_t) + 1);
-    auto* header = reinterpret_cast<kvm_abi::Cpuid2Header*>(buf.get());
-    header->nent = static_cast<uint32_t>(entries.size());
-    std::memcpy(header + 1, entries.data(), entries.size_bytes());
-    checked_ioctl(fd_.get(), kvm_abi::kSetCpuid2, header, "KVM_SET_CPUID2");
+    auto buf = kvm_abi::FlexBuffer<kvm_abi::Cpuid2Header, kvm_cpuid_entry2>(entries);
+    buf.header()->nent = static_cast<uint32_t>(entries.size());
+    checked_ioctl(fd_.get(), kvm_abi::kSetCpuid2, buf.header(), "KVM_SET_CPUID2");
 }
 
 void VcpuFd::set_msrs(std::span<const kvm_msr_entry> entries) const {
-    const size_t bytes = sizeof(kvm_abi::MsrsHeader) + entries.size_bytes();
-    auto buf = std::make_unique<uint64_t[]>(bytes / sizeof(uint64_t) + 1);
-    auto* header = reinterpret_cast<kvm_abi::MsrsHeader*>(buf.get());
-    header->nmsrs = static_cast<uint32_t>(entries.size());
-    std::memcpy(header + 1, entries.data(), entries.size_bytes());
-    const int set = checked_ioctl(fd_.get(), kvm_abi::kSetMsrs, header, "KVM_SET_MSRS");
+    auto buf = kvm_abi::FlexBuffer<kvm_abi::MsrsHeader, kvm_msr_entry>(entries);
+    buf.header()->nmsrs = static_cast<uint32_t>(entries.size());
+    const int set = checked_ioctl(fd_.get(), kvm_abi::kSetMsrs, buf.header(), "KVM_SET_MSRS");
     // KVM_SET_MSRS returns how many it set and stops at the first it refuses.
     if (static_cast<size_t>(set) != entries.size())
         throw HostError("KVM_SET_MSRS: KVM refused MSR 0x" + [&] {
@@ -206,10 +191,6 @@ kvm_lapic_state VcpuFd::get_lapic() const {
 }
 void VcpuFd::set_lapic(const kvm_lapic_state& lapic) const {
     checked_ioctl(fd_.get(), KVM_SET_LAPIC, &lapic, "KVM_SET_LAPIC");
-}
-void VcpuFd::set_mp_state(uint32_t state) const {
-    kvm_mp_state mp{state};
-    checked_ioctl(fd_.get(), KVM_SET_MP_STATE, &mp, "KVM_SET_MP_STATE");
 }
 
 }  // namespace brig

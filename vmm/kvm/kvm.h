@@ -37,8 +37,6 @@ public:
     void create_irqchip() const;
     void create_pit() const;
     void set_user_memory_region(uint32_t slot, uint64_t guest_addr, uint64_t size, void* host) const;
-    // Drives an ISA/IOAPIC line; an edge is set(1) followed by set(0).
-    void set_irq_line(uint32_t irq, bool level) const;
     // Makes KVM inject `gsi` whenever `eventfd` is written (edge semantics).
     void register_irqfd(int eventfd, uint32_t gsi) const;
 
@@ -71,7 +69,6 @@ public:
     void set_msrs(std::span<const kvm_msr_entry> entries) const;
     kvm_lapic_state get_lapic() const;
     void set_lapic(const kvm_lapic_state& lapic) const;
-    void set_mp_state(uint32_t state) const;
 
 private:
     VcpuFd(UniqueFd fd, unsigned index, kvm_run* run, size_t run_size)

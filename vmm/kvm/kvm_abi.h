@@ -9,6 +9,9 @@
 #include <linux/kvm.h>
 
 #include <cstdint>
+#include <cstring>
+#include <memory>
+#include <span>
 
 namespace brig::kvm_abi {
 
@@ -22,6 +25,22 @@ struct MsrsHeader {
 };
 static_assert(sizeof(Cpuid2Header) == 8 && sizeof(MsrsHeader) == 8);
 static_assert(sizeof(kvm_cpuid_entry2) == 40 && sizeof(kvm_msr_entry) == 16);
+
+// A header followed by `count` entries, suitably aligned, for one of the ioctls below.
+template <typename Header, typename Entry>
+class FlexBuffer {
+public:
+    explicit FlexBuffer(size_t count)
+        : storage_(std::make_unique<uint64_t[]>((sizeof(Header) + count * sizeof(Entry)) / sizeof(uint64_t) + 1)) {}
+    explicit FlexBuffer(std::span<const Entry> entries) : FlexBuffer(entries.size()) {
+        std::memcpy(this->entries(), entries.data(), entries.size_bytes());
+    }
+    Header* header() { return reinterpret_cast<Header*>(storage_.get()); }
+    Entry* entries() { return reinterpret_cast<Entry*>(header() + 1); }
+
+private:
+    std::unique_ptr<uint64_t[]> storage_;
+};
 
 constexpr unsigned long kGetSupportedCpuid = _IOWR(KVMIO, 0x05, Cpuid2Header);
 constexpr unsigned long kSetCpuid2 = _IOW(KVMIO, 0x90, Cpuid2Header);

@@ -1,0 +1,31 @@
+# Control path between the VMM (client) and a device process (server).
+# Guest I/O never crosses this: MMIO/PIO accesses go through the shared-memory
+# mailbox (mailbox.h), queue notifies through ioeventfds and interrupts through irqfds.
+@0xc1b3a1d2e4f50617;
+
+$import "/capnp/c++.capnp".namespace("brig::ipc::schema");
+
+# A capability that carries a file descriptor (Capability::Server::getFd()).
+interface FileDescriptor {}
+
+struct Resource {
+  name @0 :Text;              # "irq", "output", "input", "mailbox", "guest-memory", ...
+  fd @1 :FileDescriptor;
+}
+
+interface Device {
+  # Hands over everything the device needs; it starts serving the mailbox after this.
+  activate @0 (resources :List(Resource)) -> ();
+  pause @1 () -> ();
+  resume @2 () -> ();
+  # Flush, stop, and answer; the process exits 0 after the reply.
+  shutdown @3 () -> ();
+  # Slow-path accesses (tests and benchmarks); the vCPUs use the mailbox.
+  read @4 (offset :UInt64, size :UInt8) -> (data :UInt64);
+  write @5 (offset :UInt64, size :UInt8, data :UInt64) -> ();
+}
+
+# Exported by the VMM on the same connection.
+interface Supervisor {
+  reportError @0 (message :Text) -> ();
+}

@@ -1,0 +1,208 @@
+#include "device_service.h"
+
+#include <fcntl.h>
+#include <poll.h>
+
+#include <capnp/rpc-twoparty.h>
+#include <capnp/rpc.capnp.h>
+#include <kj/async-io.h>
+#include <kj/async-unix.h>
+#include <kj/timer.h>
+
+#include <exception>
+#include <memory>
+#include <set>
+#include <stdexcept>
+
+#include "control_text.h"
+#include "device.capnp.h"
+
+namespace brig::ipc {
+
+namespace {
+
+namespace schema = brig::ipc::schema;
+using Side = capnp::rpc::twoparty::Side;
+
+// Bounds on what the device accepts from the VMM.
+constexpr unsigned kMaxResources = 16;
+constexpr size_t kMaxResourceName = 32;
+// How long the device waits for the VMM to hang up after answering shutdown().
+constexpr auto kShutdownLinger = 1 * kj::SECONDS;
+
+capnp::ReaderOptions control_reader_options() {
+    capnp::ReaderOptions options;
+    options.traversalLimitInWords = 64 * 1024;
+    options.nestingLimit = 16;
+    return options;
+}
+
+bool valid_size(uint8_t size) { return size == 1 || size == 2 || size == 4 || size == 8; }
+
+uint64_t mask_to_size(uint64_t value, uint8_t size) {
+    return size >= 8 ? value : value & ((uint64_t{1} << (size * 8)) - 1);
+}
+
+class DeviceServer final : public schema::Device::Server {
+public:
+    DeviceServer(DeviceService& service, kj::Own<kj::PromiseFulfiller<void>> on_shutdown)
+        : service_(service), on_shutdown_(kj::mv(on_shutdown)) {}
+
+    kj::Promise<void> activate(ActivateContext context) override {
+        auto resources = context.getParams().getResources();
+        KJ_REQUIRE(resources.size() <= kMaxResources, "too many resources", resources.size());
+        std::vector<std::string> names;
+        std::set<std::string> seen;
+        auto fds = kj::heapArrayBuilder<kj::Promise<kj::Maybe<int>>>(resources.size());
+        for (auto resource : resources) {
+            auto name = resource.getName();
+            KJ_REQUIRE(name.size() > 0 && name.size() <= kMaxResourceName, "bad resource name length", name.size());
+            for (char c : name) KJ_REQUIRE(c > 0x20 && c < 0x7f, "resource name is not printable ASCII");
+            KJ_REQUIRE(seen.insert(name.cStr()).second, "duplicate resource", name.cStr());
+            names.emplace_back(name.cStr());
+            fds.add(resource.getFd().getFd());
+        }
+        // The received fds belong to the RPC layer (they close with the message), so each
+        // one is duplicated before the call returns.
+        return kj::joinPromises(fds.finish()).then([this, names = std::move(names)](kj::Array<kj::Maybe<int>> got) {
+            std::map<std::string, UniqueFd> owned;
+            for (size_t i = 0; i < names.size(); ++i) {
+                KJ_IF_MAYBE (fd, got[i]) {
+                    UniqueFd dup(::fcntl(*fd, F_DUPFD_CLOEXEC, 0));
+                    KJ_REQUIRE(dup.valid(), "cannot duplicate a received fd", names[i]);
+                    owned.emplace(names[i], std::move(dup));
+                } else {
+                    KJ_FAIL_REQUIRE("resource arrived without an fd", names[i]);
+                }
+            }
+            service_.activate(std::move(owned));
+        });
+    }
+
+    kj::Promise<void> pause(PauseContext) override {
+        service_.pause();
+        return kj::READY_NOW;
+    }
+
+    kj::Promise<void> resume(ResumeContext) override {
+        service_.resume();
+        return kj::READY_NOW;
+    }
+
+    kj::Promise<void> shutdown(ShutdownContext) override {
+        service_.shutdown();
+        on_shutdown_->fulfill();  // serve_device() returns once this reply is out
+        return kj::READY_NOW;
+    }
+
+    kj::Promise<void> read(ReadContext context) override {
+        const auto params = context.getParams();
+        const uint8_t size = params.getSize();
+        KJ_REQUIRE(valid_size(size), "bad access size", size);
+        context.getResults().setData(mask_to_size(service_.read(params.getOffset(), size), size));
+        return kj::READY_NOW;
+    }
+
+    kj::Promise<void> write(WriteContext context) override {
+        const auto params = context.getParams();
+        const uint8_t size = params.getSize();
+        KJ_REQUIRE(valid_size(size), "bad access size", size);
+        service_.write(params.getOffset(), size, mask_to_size(params.getData(), size));
+        return kj::READY_NOW;
+    }
+
+private:
+    DeviceService& service_;
+    kj::Own<kj::PromiseFulfiller<void>> on_shutdown_;
+};
+
+// Calls a watched fd's callback whenever it is readable. kj's observer is edge-triggered,
+// so after each callback the fd is polled and, if still readable, served again on a later
+// turn: a callback that reads only part of what is pending is not left hanging.
+class FdWatch {
+public:
+    FdWatch(kj::UnixEventPort& port, WatchedFd watched, std::exception_ptr& failure, kj::PromiseFulfiller<void>& failed)
+        : watched_(std::move(watched)), observer_(port, watched_.fd, kj::UnixEventPort::FdObserver::OBSERVE_READ),
+          failure_(failure), failed_(failed) {}
+
+    kj::Promise<void> run() {
+        return observer_.whenBecomesReadable().then([this] { return serve(); });
+    }
+
+private:
+    kj::Promise<void> serve() {
+        try {
+            watched_.on_readable();
+        } catch (...) {
+            if (!failure_) failure_ = std::current_exception();
+            if (failed_.isWaiting()) failed_.fulfill();
+            return kj::NEVER_DONE;
+        }
+        pollfd p{watched_.fd, POLLIN, 0};
+        if (::poll(&p, 1, 0) == 1 && (p.revents & POLLIN) && !(p.revents & (POLLHUP | POLLERR | POLLNVAL)))
+            return kj::evalLater([this] { return serve(); });
+        return run();
+    }
+
+    WatchedFd watched_;
+    kj::UnixEventPort::FdObserver observer_;
+    std::exception_ptr& failure_;
+    kj::PromiseFulfiller<void>& failed_;
+};
+
+class IgnoreErrors final : public kj::TaskSet::ErrorHandler {
+public:
+    void taskFailed(kj::Exception&&) override {}  // a lost report changes nothing
+};
+
+}  // namespace
+
+void serve_device(UniqueFd control_socket, DeviceService& service, std::vector<WatchedFd> watched,
+                  std::function<void(std::function<void(const std::string&)>)> set_error_reporter) {
+    auto io = kj::setupAsyncIo();
+    auto stream = io.lowLevelProvider->wrapUnixSocketFd(control_socket.release(),
+                                                         kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP);
+    capnp::TwoPartyVatNetwork network(*stream, kMaxResources, Side::SERVER, control_reader_options());
+    auto shutdown = kj::newPromiseAndFulfiller<void>();
+    auto rpc = capnp::makeRpcServer(network, kj::heap<DeviceServer>(service, kj::mv(shutdown.fulfiller)));
+
+    capnp::MallocMessageBuilder vat_message(8);
+    auto vmm = vat_message.initRoot<capnp::rpc::twoparty::VatId>();
+    vmm.setSide(Side::CLIENT);
+    auto supervisor = rpc.bootstrap(vmm).castAs<schema::Supervisor>();
+
+    IgnoreErrors ignore_errors;
+    kj::TaskSet reports(ignore_errors);
+    if (set_error_reporter) {
+        set_error_reporter([&supervisor, &reports](const std::string& message) {
+            auto request = supervisor.reportErrorRequest();
+            request.setMessage(sanitize_report(message));
+            reports.add(request.send().ignoreResult());
+        });
+    }
+
+    std::exception_ptr failure;
+    auto failed = kj::newPromiseAndFulfiller<void>();
+    std::vector<std::unique_ptr<FdWatch>> watches;
+    kj::TaskSet watch_tasks(ignore_errors);
+    for (auto& w : watched) {
+        watches.push_back(std::make_unique<FdWatch>(io.unixEventPort, std::move(w), failure, *failed.fulfiller));
+        watch_tasks.add(watches.back()->run());
+    }
+
+    // Done when shutdown() was answered (then linger for the VMM to hang up, so the
+    // reply is flushed), when the VMM disconnects, or when a watched callback throws.
+    auto answered = shutdown.promise.then([&] {
+        return network.onDisconnect().exclusiveJoin(io.provider->getTimer().afterDelay(kShutdownLinger));
+    });
+    auto done = answered.exclusiveJoin(network.onDisconnect()).exclusiveJoin(kj::mv(failed.promise));
+    try {
+        done.wait(io.waitScope);
+    } catch (const kj::Exception&) {
+        // A broken connection is the VMM going away: nothing left to serve.
+    }
+    if (set_error_reporter) set_error_reporter({});
+    if (failure) std::rethrow_exception(failure);
+}
+
+}  // namespace brig::ipc

@@ -1,0 +1,39 @@
+// Device side of the control path: serves the Device interface of device.capnp on
+// the process's control socket, on the calling thread, until shutdown() has been
+// answered or the VMM hangs up.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "unique_fd.h"
+
+namespace brig::ipc {
+
+class DeviceService {
+public:
+    virtual ~DeviceService() = default;
+    // `resources` maps each name to an fd now owned by the device.
+    virtual void activate(std::map<std::string, UniqueFd> resources) = 0;
+    virtual void pause() = 0;
+    virtual void resume() = 0;
+    virtual void shutdown() = 0;  // flush; the reply goes out after it returns
+    virtual uint64_t read(uint64_t offset, uint8_t size) = 0;
+    virtual void write(uint64_t offset, uint8_t size, uint64_t data) = 0;
+};
+
+// Runs the RPC loop. Extra fds to watch (e.g. console input) are given as
+// {fd, callback} and their callbacks run on the same thread when readable.
+struct WatchedFd {
+    int fd;
+    std::function<void()> on_readable;
+};
+// `report_error` is set before the loop starts: a function the device may call (on the
+// serving thread) to send the VMM's Supervisor a one-line error report.
+void serve_device(UniqueFd control_socket, DeviceService& service, std::vector<WatchedFd> watched,
+                  std::function<void(std::function<void(const std::string&)>)> set_error_reporter = {});
+
+}  // namespace brig::ipc

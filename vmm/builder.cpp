@@ -16,9 +16,19 @@
 #include "memory/layout.h"
 #include "platform/acpi_pm.h"
 #include "platform/i8042.h"
+#include "devices/console_activity.h"
+#include "minijail/policy.h"
+#include "sandbox/sandbox_files.h"
+#include "sandbox/vmm_sigsys.h"
+#include <spdlog/fmt/fmt.h>
 
 namespace brig {
 namespace {
+
+constexpr std::chrono::milliseconds kDeviceControlTimeout(2000);
+// A forwarded access the device has not answered in this long is a device failure.
+constexpr std::chrono::milliseconds kDeviceReplyTimeout(1000);
+constexpr unsigned kSerialLineStatusShadow = 0;
 
 // --- step helpers, in the order build_vm() calls them ---
 
@@ -71,23 +81,92 @@ devices::Serial16550::Writer console_writer(int fd) {
     };
 }
 
-void attach_serial(Vm& vm, const ConsoleOutput& output) {
-    devices::Serial16550::Writer writer;
+// The fd COM1 output goes to: stdout, the --serial file, or none (sink).
+int open_console_output(Vm& vm, const ConsoleOutput& output) {
     switch (output.kind) {
         case ConsoleOutput::Kind::Stdout:
-            writer = console_writer(STDOUT_FILENO);
-            break;
+            return STDOUT_FILENO;
         case ConsoleOutput::Kind::File:
             vm.serial_output.reset(::open(output.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
             if (!vm.serial_output)
                 throw InvalidArgument("--serial: cannot open " + output.path.string() + ": " + std::strerror(errno));
-            writer = console_writer(vm.serial_output.get());
-            break;
+            return vm.serial_output.get();
         case ConsoleOutput::Kind::Sink:
             break;
     }
-    vm.serial = std::make_shared<devices::Serial16550>("serial", create_irq_line(vm, layout::kCom1Irq), std::move(writer));
-    vm.pio.insert(vm.serial, layout::kCom1Port, layout::kCom1Size);
+    return -1;
+}
+
+std::function<void()> note_console_output(Vm& vm) {
+    return [&vm] { vm.guest_alive = true; };
+}
+
+void attach_serial_in_process(Vm& vm, int output_fd) {
+    vm.in_process_serial = std::make_shared<devices::Serial16550>(
+        "serial", create_irq_line(vm, layout::kCom1Irq),
+        output_fd >= 0 ? console_writer(output_fd) : devices::Serial16550::Writer());
+    vm.pio.insert(std::make_shared<ConsoleActivityWatch>(vm.in_process_serial, note_console_output(vm)),
+                  layout::kCom1Port, layout::kCom1Size);
+}
+
+void attach_serial_process(Vm& vm, const RunOptions& options, int output_fd, bool forward_stdin) {
+    const std::string name = "serial";
+    const auto started = std::chrono::steady_clock::now();
+    DeviceProcessConfig config{"serial", name, find_device_executable(),
+                               compile_device_policy(find_policy_dir(), "serial"), options.jail_uid, options.jail_gid};
+    auto process = DeviceProcess::spawn(config, *vm.ipc, [](const std::string& device, const std::string& message) {
+        spdlog::warn("[{}] device reports: {}", device, message);
+    });
+
+    UniqueFd irq(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!irq) throw_errno("eventfd(serial irq)");
+    vm.vm_fd.register_irqfd(irq.get(), layout::kCom1Irq);
+    auto mailbox = std::make_shared<ipc::SharedMailbox>(ipc::SharedMailbox::create());
+    std::vector<ipc::NamedFd> resources = {{"irq", irq.get()}, {"mailbox", mailbox->fd()}};
+    if (output_fd >= 0) resources.push_back({"output", output_fd});
+    if (forward_stdin) resources.push_back({"input", STDIN_FILENO});
+    try {
+        process->control().activate(resources, kDeviceControlTimeout);
+    } catch (const ipc::DeviceControlError& e) {
+        // Most likely it died: say how, as the supervisor would once the guest runs.
+        process->wait_or_kill(kDeviceControlTimeout);
+        throw DeviceCrashed(fmt::format("{} (pid {}) {} during activation ({})", name, process->pid(), process->reap(),
+                                        e.what()));
+    }
+    vm.irq_eventfds.push_back(std::move(irq));
+    spdlog::debug("[{}] device process pid {} jailed and active in {} us", name, process->pid(),
+                  std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count());
+
+    const pid_t pid = process->pid();
+    auto proxy = std::make_shared<DeviceProxy>(
+        name, mailbox, kDeviceReplyTimeout,
+        std::map<uint64_t, unsigned>{{devices::Serial16550::kLineStatusOffset, kSerialLineStatusShadow}},
+        [&vm, pid](const std::string& device, const std::string& why) {
+            vm.board.request_stop({StopKind::DeviceCrash, fmt::format("{} (pid {}): {}", device, pid, why),
+                                   fmt::format("{} pid={} reason=bad-reply", device, pid)});
+        });
+    vm.pio.insert(std::make_shared<ConsoleActivityWatch>(proxy, note_console_output(vm)), layout::kCom1Port,
+                  layout::kCom1Size);
+    vm.devices.push_back({std::move(process), std::move(proxy)});
+}
+
+void attach_serial(Vm& vm, const RunOptions& options, bool forward_stdin) {
+    const int output_fd = open_console_output(vm, options.serial);
+    if (options.disable_sandbox)
+        attach_serial_in_process(vm, output_fd);
+    else
+        attach_serial_process(vm, options, output_fd, forward_stdin);
+}
+
+void prepare_sandbox(Vm& vm, const RunOptions& options) {
+    if (options.disable_sandbox) {
+        spdlog::warn("[sandbox] *** --disable-sandbox: devices run INSIDE the brig process with no jail and no "
+                     "seccomp filter; a guest that exploits a device owns brig. Use only for debugging. ***");
+        return;
+    }
+    vm.thread_filters = compile_vmm_policies(find_policy_dir());
+    install_vmm_sigsys_reporter();
+    vm.ipc = std::make_unique<ipc::IpcThread>();
 }
 
 uint64_t write_acpi_tables(const Vm& vm, unsigned cpus) {
@@ -127,6 +206,11 @@ void configure_vcpu(const Vm& vm, const VcpuFd& vcpu, unsigned count, const std:
 
 void create_vcpus(Vm& vm, unsigned count, const boot::BootEntry& entry) {
     Vcpu::install_kick_handler();
+    // Each vCPU thread puts itself under the vCPU filter before its first KVM_RUN.
+    std::function<void()> on_thread_start;
+    if (vm.thread_filters) {
+        on_thread_start = [&filter = vm.thread_filters->vcpu] { install_thread_filter("vcpu", filter); };
+    }
     const auto cpuid = vm.kvm.supported_cpuid();
     const VcpuExitContext ctx{vm.pio, vm.mmio, vm.memory};
     for (unsigned i = 0; i < count; ++i) {
@@ -140,17 +224,18 @@ void create_vcpus(Vm& vm, unsigned count, const boot::BootEntry& entry) {
             fd.set_sregs(sregs);
             fd.set_regs(regs);
         }
-        vm.board.add_vcpu(std::make_unique<Vcpu>(std::move(fd), ctx, vm.board.stop_handler()));
+        vm.board.add_vcpu(std::make_unique<Vcpu>(std::move(fd), ctx, vm.board.stop_handler(), on_thread_start));
     }
 }
 
 }  // namespace
 
-std::unique_ptr<Vm> build_vm(const RunOptions& options) {
+std::unique_ptr<Vm> build_vm(const RunOptions& options, bool forward_stdin) {
     auto vm = create_vm_with_memory(options);
     register_guest_memory(*vm);
+    prepare_sandbox(*vm, options);
     attach_platform_devices(*vm);
-    attach_serial(*vm, options.serial);
+    attach_serial(*vm, options, forward_stdin);
     const uint64_t rsdp = write_acpi_tables(*vm, options.cpus);
     const boot::BootEntry entry = boot::load_guest_kernel(
         vm->memory, boot::BootConfig{options.kernel, options.initrd, options.cmdline, rsdp});

@@ -8,6 +8,7 @@
 
 namespace brig {
 
-std::unique_ptr<Vm> build_vm(const RunOptions& options);
+// `forward_stdin`: the serial console reads the guest's input from brig's stdin.
+std::unique_ptr<Vm> build_vm(const RunOptions& options, bool forward_stdin);
 
 }  // namespace brig

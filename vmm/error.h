@@ -29,6 +29,12 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// Thrown when a device process dies or misbehaves before the guest runs. Exit 33.
+class DeviceCrashed : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
 // "what: strerror(errno)" for a failed system call, as a HostError.
 [[noreturn]] void throw_errno(const std::string& what);
 

@@ -1,6 +1,12 @@
 // brig: parse the command line, build the VM, run it under the supervisor, and turn
 // the outcome into one line on stderr and a crosvm-compatible exit status.
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <optional>
 
 #include <cstdio>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -21,20 +27,40 @@ int report(brig::ExitCode code, const std::string& line) {
 }
 
 void setup_logging(spdlog::level::level_enum level) {
+    tzset();  // log timestamps read /etc/localtime once, now, before any seccomp filter
     auto logger = spdlog::stderr_logger_mt("brig");
     logger->set_pattern("[%H:%M:%S.%e] %l %v");
     logger->set_level(level);
     spdlog::set_default_logger(logger);
 }
 
+// Opened before the guest starts (and before the main thread's seccomp filter),
+// written once at the end.
+brig::UniqueFd open_failure_file(const std::optional<std::filesystem::path>& path) {
+    if (!path) return {};
+    brig::UniqueFd fd(::open(path->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd) throw brig::InvalidArgument("--failure-file: cannot open " + path->string() + ": " + std::strerror(errno));
+    return fd;
+}
+
+void write_failure_record(int fd, const brig::StopReason& reason) {
+    if (fd < 0) return;
+    const std::string line = brig::failure_record(reason) + "\n";
+    if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+        std::fprintf(stderr, "brig: --failure-file: write failed: %s\n", std::strerror(errno));
+}
+
 int run(const brig::RunOptions& options) {
     const sigset_t signals = brig::block_supervisor_signals();
     setup_logging(options.log_level);
-    auto vm = brig::build_vm(options);
+    brig::UniqueFd failure_file = open_failure_file(options.failure_file);
     const bool forward_stdin = options.serial.kind == brig::ConsoleOutput::Kind::Stdout;
-    const brig::StopReason reason = brig::supervise(*vm, signals, forward_stdin);
+    auto vm = brig::build_vm(options, forward_stdin);
+    const brig::StopReason reason =
+        brig::supervise(*vm, signals, {forward_stdin, options.boot_timeout_seconds});
     const brig::ExitCode code = brig::exit_code_for(reason.kind);
-    vm.reset();  // every thread joined and fd closed before the status is final
+    vm.reset();  // every thread joined, every device reaped, every fd closed
+    write_failure_record(failure_file.get(), reason);
     if (code == brig::ExitCode::GuestShutdown || code == brig::ExitCode::GuestReset) {
         spdlog::info("[board] {}", reason.detail);
         return static_cast<int>(code);
@@ -59,6 +85,8 @@ int main(int argc, char** argv) {
         return run(std::get<brig::RunOptions>(command));
     } catch (const brig::InvalidArgument& e) {
         return report(brig::ExitCode::InvalidArguments, e.what());
+    } catch (const brig::DeviceCrashed& e) {
+        return report(brig::ExitCode::DeviceCrash, std::string("device crashed: ") + e.what());
     } catch (const brig::HostError& e) {
         return report(brig::ExitCode::Internal, e.what());
     } catch (const std::exception& e) {

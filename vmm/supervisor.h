@@ -1,9 +1,12 @@
-// The main thread's loop once the guest runs: it waits for the board to stop, for a
-// host signal (SIGTERM, SIGINT, SIGHUP), and for console input, then drives the
-// coordinated stop and returns why the VM ended.
+// The main thread's loop once the guest runs. It waits for the board to stop, for
+// a host signal (SIGTERM, SIGINT, SIGHUP), for a device process to die, for the boot
+// watchdog, and (in-process devices only) for console input; then it drives the
+// coordinated stop: vCPUs paused and finished, every device asked to flush and stop
+// within a deadline, then killed, everything reaped. It returns why the VM ended.
 #pragma once
 
 #include <csignal>
+#include <optional>
 
 #include "board/stop_reason.h"
 #include "vm.h"
@@ -14,6 +17,11 @@ namespace brig {
 // before any thread exists, so every thread inherits the mask.
 sigset_t block_supervisor_signals();
 
-StopReason supervise(Vm& vm, const sigset_t& signals, bool forward_stdin);
+struct SupervisorOptions {
+    bool forward_stdin = false;                        // console input for an in-process serial device
+    std::optional<unsigned> boot_timeout_seconds;      // --boot-timeout
+};
+
+StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& options);
 
 }  // namespace brig

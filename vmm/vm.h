@@ -1,18 +1,30 @@
 // Everything one running VM owns. Members are declared in dependency order, so they
-// are destroyed in reverse: vCPUs (in the board) stop before the buses, devices and
-// memory they use go away.
+// are destroyed in reverse: the vCPUs (in the board) stop first, then the device
+// processes are reaped, then the IPC thread, buses and memory go away.
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "board/board.h"
 #include "bus/bus.h"
+#include "device_control.h"
+#include "devices/device_process.h"
+#include "devices/device_proxy.h"
 #include "kvm/kvm.h"
 #include "memory/guest_memory.h"
+#include "sandbox/policies.h"
 #include "serial/serial_16550.h"
 
 namespace brig {
+
+// A device in its own process and its stand-in on the bus.
+struct SandboxedDevice {
+    std::unique_ptr<DeviceProcess> process;
+    std::shared_ptr<DeviceProxy> proxy;
+};
 
 struct Vm {
     Vm(Kvm kvm_, VmFd vm_fd_, GuestMemory memory_)
@@ -23,9 +35,18 @@ struct Vm {
     GuestMemory memory;
     Bus pio{"pio"};
     Bus mmio{"mmio"};
-    std::shared_ptr<devices::Serial16550> serial;
+    std::vector<UniqueFd> irq_eventfds;  // registered as irqfds; kept for the VM's life
+
+    // --disable-sandbox: the serial device lives here and the supervisor feeds it stdin.
+    std::shared_ptr<devices::Serial16550> in_process_serial;
     UniqueFd serial_output;  // the file behind --serial file=PATH
-    Board board;              // last: its vCPU threads are joined first on destruction
+
+    std::optional<VmmThreadFilters> thread_filters;  // absent with --disable-sandbox
+    std::unique_ptr<ipc::IpcThread> ipc;
+    std::vector<SandboxedDevice> devices;
+
+    std::atomic<bool> guest_alive{false};  // the guest has written to its console
+    Board board;                           // last: its vCPU threads are joined first
 };
 
 }  // namespace brig

@@ -80,6 +80,11 @@ size_t Serial16550::queue_input(std::span<const uint8_t> bytes) {
     return n;
 }
 
+uint8_t Serial16550::line_status() {
+    std::lock_guard lock(mutex_);
+    return read_register(kLineStatus);
+}
+
 bool Serial16550::loopback() const { return (mcr_ & kMcrLoop) != 0; }
 
 uint8_t Serial16550::read_register(uint64_t offset) {

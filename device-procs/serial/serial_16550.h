@@ -32,6 +32,11 @@ public:
     // Queues host input for the guest; returns how many bytes were accepted.
     size_t queue_input(std::span<const uint8_t> bytes);
 
+    // The line status register as a read would return it. Reading LSR has no side
+    // effect, so a proxy may serve it from a published copy without a round trip.
+    uint8_t line_status();
+    static constexpr uint64_t kLineStatusOffset = 5;
+
 private:
     uint8_t read_register(uint64_t offset);
     void write_register(uint64_t offset, uint8_t value);

@@ -32,6 +32,8 @@ static const struct mode modes[] = {
 	{"echo", mode_echo},
 	{"spin", mode_spin},
 	{"panic", mode_panic},
+	{"hook-syscall", mode_hook_syscall},
+	{"hook-malformed", mode_hook_malformed},
 };
 
 void guest_main(const struct boot_info *info) {

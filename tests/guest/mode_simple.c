@@ -6,6 +6,8 @@
 
 #include "console.h"
 #include "cpu.h"
+#include "platform.h"
+#include "port_io.h"
 #include "power.h"
 #include "uart.h"
 
@@ -68,4 +70,30 @@ void mode_panic(const struct boot_info *info) {
 	(void)info;
 	console_write_line("panic: requested");
 	halt_forever();
+}
+
+/*
+ * Test hooks of brig's test device build (brig-device-test): a write of a magic value
+ * to COM1's scratch register asks the serial device process to misbehave, so the
+ * tests can check that brig reports it. A normal brig-device just stores the byte.
+ */
+#define UART_REG_SCRATCH 7
+#define HOOK_FORBIDDEN_SYSCALL 0xf1
+#define HOOK_MALFORMED_REPLY 0xf2
+
+__attribute__((noreturn)) static void run_hook(uint8_t hook) {
+	console_write_line("hook: sending");
+	outb(COM1_PORT + UART_REG_SCRATCH, hook);
+	/* Keep the device busy so the misbehaviour is noticed on the next access. */
+	mode_spin(0);
+}
+
+void mode_hook_syscall(const struct boot_info *info) {
+	(void)info;
+	run_hook(HOOK_FORBIDDEN_SYSCALL);
+}
+
+void mode_hook_malformed(const struct boot_info *info) {
+	(void)info;
+	run_hook(HOOK_MALFORMED_REPLY);
 }

@@ -14,3 +14,5 @@ __attribute__((noreturn)) void mode_reset_triple(const struct boot_info *info);
 __attribute__((noreturn)) void mode_echo(const struct boot_info *info);
 __attribute__((noreturn)) void mode_spin(const struct boot_info *info);
 __attribute__((noreturn)) void mode_panic(const struct boot_info *info);
+__attribute__((noreturn)) void mode_hook_syscall(const struct boot_info *info);
+__attribute__((noreturn)) void mode_hook_malformed(const struct boot_info *info);

@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <fstream>
 
 #include "brig_process.h"
 
@@ -109,4 +110,24 @@ TEST_CASE("the Debian bzImage enters through the 64-bit boot protocol and reloca
     } else {
         CHECK_THAT(r.out, Contains("GUEST-READY"));
     }
+}
+
+TEST_CASE("--boot-timeout stops a guest that stays silent: HANGUP, exit 36", "[linux]") {
+    // Without console= or earlyprintk the kernel writes nothing to COM1 for seconds.
+    char tmpl[] = "/tmp/brig-hangup-XXXXXX";
+    const int fd = mkstemp(tmpl);
+    REQUIRE(fd >= 0);
+    close(fd);
+    const auto r = run_brig({{"run", "--kernel", kit_file("vmlinux"), "--cmdline", "quiet panic=-1", "--mem", "256",
+                              "--boot-timeout", "2", "--failure-file", tmpl}});
+    std::ifstream in(tmpl);
+    std::string record;
+    std::getline(in, record);
+    std::remove(tmpl);
+    INFO("stderr:\n" << r.err);
+    REQUIRE_FALSE(r.timed_out);
+    CHECK(r.exit_code == 36);
+    CHECK_THAT(r.err, Contains("no console output within --boot-timeout 2 s"));
+    CHECK(record == "HANGUP after=2s");
+    CHECK(r.elapsed < std::chrono::seconds(6));
 }

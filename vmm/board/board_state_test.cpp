@@ -29,3 +29,12 @@ TEST_CASE("stop kinds map to crosvm exit codes and board events", "[board]") {
     CHECK(board_event_for(StopKind::DeviceCrash) == BoardEvent::Fail);
     CHECK(board_event_for(StopKind::HostSignal) == BoardEvent::PowerOff);
 }
+
+TEST_CASE("failure records are one machine-readable line", "[board]") {
+    CHECK(failure_record({StopKind::GuestPowerOff, "guest powered off via acpi"}) == "SHUTDOWN");
+    CHECK(failure_record({StopKind::GuestReset, "triple fault"}) == "REBOOT");
+    CHECK(failure_record({StopKind::Hangup, "no output", "after=5s"}) == "HANGUP after=5s");
+    CHECK(failure_record({StopKind::DeviceCrash, "x", "serial pid=7 signal=SIGSYS syscall=openat"}) ==
+          "DEVICE_CRASHED serial pid=7 signal=SIGSYS syscall=openat");
+    CHECK(exit_code_for(StopKind::Hangup) == ExitCode::Hangup);
+}

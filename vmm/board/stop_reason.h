@@ -14,13 +14,19 @@ enum class StopKind {
     VcpuFailure,     // KVM could not run the guest (internal error, failed entry)
     DeviceCrash,     // a device died
     HostSignal,      // SIGTERM/SIGINT/SIGHUP to brig: a clean stop on request
+    Hangup,          // the guest showed no sign of life before --boot-timeout
     Internal,        // brig itself failed
 };
 
 struct StopReason {
     StopKind kind;
     std::string detail;  // one line for the user: what happened and where
+    // Extra machine-readable fields for --failure-file, e.g. "serial pid=12 signal=SIGSYS syscall=openat".
+    std::string fields = {};
 };
+
+// The one line --failure-file holds: "SHUTDOWN", "REBOOT", "DEVICE_CRASHED serial pid=12 ...".
+std::string failure_record(const StopReason& reason);
 
 ExitCode exit_code_for(StopKind kind);
 const char* to_string(StopKind kind);

@@ -15,6 +15,8 @@ namespace {
 constexpr uint64_t kMinMemMib = 16;
 constexpr uint64_t kMaxMemMib = 1024 * 1024;  // 1 TiB
 constexpr unsigned kMaxCpus = 254;            // APIC ids below the broadcast id, one IOAPIC id spare
+constexpr uint64_t kMaxBootTimeoutSeconds = 24 * 3600;
+constexpr uint64_t kMaxJailId = 0xfffffffe;   // (uid_t)-1 means "unchanged" to setresuid
 
 [[noreturn]] void fail(std::string_view flag, const std::string& problem) {
     throw InvalidArgument(std::string(flag) + ": " + problem);
@@ -57,6 +59,15 @@ spdlog::level::level_enum parse_log_level(std::string_view flag, std::string_vie
     fail(flag, "'" + std::string(text) + "' is not one of trace, debug, info, warn, error, off");
 }
 
+// UID or UID:GID; a bare UID uses the same number as the group.
+void parse_jail_user(std::string_view flag, std::string_view text, RunOptions& opts) {
+    const auto colon = text.find(':');
+    const auto uid = parse_number(flag, text.substr(0, colon), 1, kMaxJailId);
+    const auto gid = colon == std::string_view::npos ? uid : parse_number(flag, text.substr(colon + 1), 1, kMaxJailId);
+    opts.jail_uid = static_cast<uint32_t>(uid);
+    opts.jail_gid = static_cast<uint32_t>(gid);
+}
+
 RunOptions parse_run(const std::vector<std::string_view>& args, size_t first) {
     RunOptions opts;
     bool have_kernel = false;
@@ -92,6 +103,17 @@ RunOptions parse_run(const std::vector<std::string_view>& args, size_t first) {
             opts.serial = parse_console(flag, value());
         } else if (flag == "--log-level") {
             opts.log_level = parse_log_level(flag, value());
+        } else if (flag == "--disable-sandbox") {
+            if (inline_value) fail(flag, "takes no value");
+            opts.disable_sandbox = true;
+        } else if (flag == "--jail-user") {
+            parse_jail_user(flag, value(), opts);
+        } else if (flag == "--failure-file") {
+            const std::string_view path = value();
+            if (path.empty()) fail(flag, "empty path");
+            opts.failure_file = std::filesystem::path(path);
+        } else if (flag == "--boot-timeout") {
+            opts.boot_timeout_seconds = static_cast<unsigned>(parse_number(flag, value(), 1, kMaxBootTimeoutSeconds));
         } else {
             fail(flag, "unknown flag (see `brig run --help`)");
         }
@@ -111,7 +133,7 @@ std::string main_help() {
            "  brig --version                     print the version\n"
            "\n"
            "Exit status: 0 guest powered off, 32 guest reset, 33 a device crashed,\n"
-           "34 guest panic, 35 invalid arguments, 1 internal error.\n";
+           "34 guest panic, 35 invalid arguments, 36 boot timeout (hang), 1 internal error.\n";
 }
 
 std::string run_help() {
@@ -123,7 +145,11 @@ std::string run_help() {
            "  --mem MIB            guest memory in MiB, a multiple of 2 (default 256, minimum 16)\n"
            "  --cpus N             number of vCPUs, 1..254 (default 1)\n"
            "  --serial OUT         COM1 output: stdout (default; reads stdin too), file=PATH, sink\n"
-           "  --log-level LEVEL    trace, debug, info (default), warn, error, off; logs go to stderr\n";
+           "  --log-level LEVEL    trace, debug, info (default), warn, error, off; logs go to stderr\n"
+           "  --jail-user UID[:GID]  the unprivileged ids device processes run as (default 65534:65534)\n"
+           "  --failure-file PATH  write why brig stopped, one machine-readable line (SHUTDOWN, REBOOT, ...)\n"
+           "  --boot-timeout SEC   stop with HANGUP (exit 36) if the guest prints nothing on the console in time\n"
+           "  --disable-sandbox    run devices inside the brig process (debugging only: no jails, no seccomp)\n";
 }
 
 Command parse_command_line(const std::vector<std::string_view>& args) {

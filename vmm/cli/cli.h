@@ -29,6 +29,13 @@ struct RunOptions {
     unsigned cpus = 1;
     ConsoleOutput serial;
     spdlog::level::level_enum log_level = spdlog::level::info;
+    // Devices run in-process instead of in jailed brig-device processes (debugging only).
+    bool disable_sandbox = false;
+    // The unprivileged ids a device process runs as, inside and outside its user namespace.
+    uint32_t jail_uid = 65534;
+    uint32_t jail_gid = 65534;
+    std::optional<std::filesystem::path> failure_file;
+    std::optional<unsigned> boot_timeout_seconds;
 };
 
 struct HelpRequest {

@@ -51,6 +51,25 @@ TEST_CASE("cli parses a full run command", "[cli]") {
     CHECK(o.log_level == spdlog::level::debug);
 }
 
+TEST_CASE("cli parses the sandbox and supervision flags", "[cli]") {
+    TempFile kernel;
+    auto o = std::get<RunOptions>(parse({"run", "--kernel", kernel.path, "--jail-user", "1234:5678", "--failure-file",
+                                         "/tmp/why", "--boot-timeout", "30", "--disable-sandbox"}));
+    CHECK(o.jail_uid == 1234);
+    CHECK(o.jail_gid == 5678);
+    CHECK(o.failure_file.value() == "/tmp/why");
+    CHECK(o.boot_timeout_seconds.value() == 30);
+    CHECK(o.disable_sandbox);
+    o = std::get<RunOptions>(parse({"run", "--kernel", kernel.path, "--jail-user", "4321"}));
+    CHECK(o.jail_uid == 4321);
+    CHECK(o.jail_gid == 4321);
+    CHECK_FALSE(o.disable_sandbox);
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--jail-user", "0"}), StartsWith("--jail-user: 0 is out of range"));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--jail-user", "12:x"}), StartsWith("--jail-user: 'x' is not a number"));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--boot-timeout", "0"}), StartsWith("--boot-timeout: 0 is out of range"));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--disable-sandbox=yes"}), StartsWith("--disable-sandbox: takes no value"));
+}
+
 TEST_CASE("cli defaults", "[cli]") {
     TempFile kernel;
     const auto o = std::get<RunOptions>(parse({"run", "--kernel", kernel.path}));
@@ -58,6 +77,9 @@ TEST_CASE("cli defaults", "[cli]") {
     CHECK(o.cpus == 1);
     CHECK(o.serial.kind == ConsoleOutput::Kind::Stdout);
     CHECK_FALSE(o.initrd.has_value());
+    CHECK(o.jail_uid == 65534);
+    CHECK_FALSE(o.failure_file.has_value());
+    CHECK_FALSE(o.boot_timeout_seconds.has_value());
 }
 
 TEST_CASE("cli help and version", "[cli]") {

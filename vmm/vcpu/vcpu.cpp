@@ -16,8 +16,8 @@ void on_kick(int) {}
 
 }  // namespace
 
-Vcpu::Vcpu(VcpuFd fd, VcpuExitContext ctx, StopHandler on_stop)
-    : fd_(std::move(fd)), ctx_(ctx), on_stop_(std::move(on_stop)) {}
+Vcpu::Vcpu(VcpuFd fd, VcpuExitContext ctx, StopHandler on_stop, std::function<void()> on_thread_start)
+    : fd_(std::move(fd)), ctx_(ctx), on_stop_(std::move(on_stop)), on_thread_start_(std::move(on_thread_start)) {}
 
 Vcpu::~Vcpu() {
     if (thread_.joinable()) {
@@ -88,6 +88,16 @@ bool Vcpu::apply_pending_event(VcpuState& state) {
 
 void Vcpu::thread_main() {
     VcpuState state = VcpuState::Paused;
+    if (on_thread_start_) {
+        try {
+            on_thread_start_();
+        } catch (const std::exception& e) {
+            // Never run a guest without the thread's filter: report, and only accept Finish.
+            on_stop_({StopKind::Internal, "vCPU " + std::to_string(index()) + ": " + e.what()});
+            while (state != VcpuState::Exited) state = paused();
+            return;
+        }
+    }
     while (state != VcpuState::Exited) state = state == VcpuState::Paused ? paused() : running();
 }
 

@@ -25,7 +25,8 @@ class Vcpu {
 public:
     using StopHandler = std::function<void(StopReason)>;
 
-    Vcpu(VcpuFd fd, VcpuExitContext ctx, StopHandler on_stop);
+    // `on_thread_start` runs first on the new thread (it installs the vCPU seccomp filter).
+    Vcpu(VcpuFd fd, VcpuExitContext ctx, StopHandler on_stop, std::function<void()> on_thread_start = {});
     ~Vcpu();
     Vcpu(const Vcpu&) = delete;
     Vcpu& operator=(const Vcpu&) = delete;
@@ -53,6 +54,7 @@ private:
     VcpuFd fd_;
     VcpuExitContext ctx_;
     StopHandler on_stop_;
+    std::function<void()> on_thread_start_;
 
     std::mutex mutex_;
     std::condition_variable events_cv_;

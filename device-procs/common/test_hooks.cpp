@@ -1,0 +1,24 @@
+// Compiled only into brig-device-test (see test_hooks.h).
+#include "common/test_hooks.h"
+
+#include <fcntl.h>
+
+
+namespace brig::devices::test_hooks {
+namespace {
+constexpr uint64_t kScratchOffset = 7;
+constexpr uint8_t kForbiddenSyscall = 0xf1;
+constexpr uint8_t kMalformedReply = 0xf2;
+}  // namespace
+
+void on_serial_write(uint64_t offset, uint8_t value, ipc::MailboxServer& mailbox) {
+    if (offset != kScratchOffset) return;
+    if (value == kForbiddenSyscall) {
+        // No device policy allows opening files: the filter must kill us here.
+        [[maybe_unused]] int fd = ::open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+    } else if (value == kMalformedReply) {
+        mailbox.inject_malformed_reply_for_testing();
+    }
+}
+
+}  // namespace brig::devices::test_hooks

@@ -1,0 +1,126 @@
+// brig-device: one emulated device in its own process. brig starts it with fork+exec
+// in a new pid namespace, with exactly these fds:
+//   3  the control socket (Cap'n Proto, device.capnp)
+//   4  the compiled seccomp filter (BPF, read once and closed)
+//   5  the violation report pipe (see sigsys_reporter.h)
+// and argv: brig-device KIND NAME JAIL_UID JAIL_GID
+// It jails itself before it reads a single byte from the VMM or the guest.
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <ctime>
+#include <cstring>
+#include <cstdio>
+#include <memory>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/sigsys_reporter.h"
+#include "device_service.h"
+#include "minijail/jail.h"
+#include "minijail/policy.h"
+#include "serial/serial_service.h"
+#include "unique_fd.h"
+
+namespace {
+
+constexpr int kControlFd = 3;
+constexpr int kFilterFd = 4;
+constexpr int kReportFd = 5;
+constexpr size_t kMaxFilterBytes = 64 * 1024;
+
+struct Arguments {
+    std::string kind;
+    std::string name;
+    uint32_t uid = 0, gid = 0;
+};
+
+uint32_t parse_id(std::string_view text) {
+    uint32_t value = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || ptr != text.data() + text.size()) throw std::runtime_error("bad id '" + std::string(text) + "'");
+    return value;
+}
+
+Arguments parse(int argc, char** argv) {
+    if (argc != 5) throw std::runtime_error("usage: brig-device KIND NAME JAIL_UID JAIL_GID");
+    return Arguments{argv[1], argv[2], parse_id(argv[3]), parse_id(argv[4])};
+}
+
+std::vector<sock_filter> read_filter(int fd) {
+    std::vector<uint8_t> bytes;
+    uint8_t buf[4096];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw std::runtime_error("read seccomp filter: " + std::string(strerror(errno)));
+        if (n == 0) break;
+        bytes.insert(bytes.end(), buf, buf + n);
+        if (bytes.size() > kMaxFilterBytes) throw std::runtime_error("seccomp filter too large");
+    }
+    if (bytes.empty() || bytes.size() % sizeof(sock_filter) != 0) throw std::runtime_error("malformed seccomp filter");
+    std::vector<sock_filter> program(bytes.size() / sizeof(sock_filter));
+    std::memcpy(program.data(), bytes.data(), bytes.size());
+    return program;
+}
+
+minijail::JailSpec jail_spec(const Arguments& args) {
+    minijail::JailSpec spec;
+    spec.uid = args.uid;
+    spec.gid = args.gid;
+    spec.hostname = "brig-" + args.kind;
+    // A device holds a handful of fds, starts a couple of threads, writes no files
+    // beyond a console log, and never dumps core (guest memory would be in it).
+    spec.rlimits = {
+        {RLIMIT_NOFILE, 64, 64},
+        {RLIMIT_NPROC, 64, 64},
+        {RLIMIT_FSIZE, 1ull << 30, 1ull << 30},
+        {RLIMIT_CORE, 0, 0},
+    };
+    return spec;
+}
+
+std::unique_ptr<brig::ipc::DeviceService> create_device(const Arguments& args) {
+    if (args.kind == "serial") return std::make_unique<brig::devices::SerialService>(args.name);
+    throw std::runtime_error("unknown device kind '" + args.kind + "'");
+}
+
+void setup_logging(const std::string& name) {
+    auto logger = spdlog::stderr_logger_mt("brig-device");
+    logger->set_pattern("[%H:%M:%S.%e] %l [" + name + " pid " + std::to_string(getpid()) + "] %v");
+    logger->set_level(spdlog::level::warn);
+    spdlog::set_default_logger(logger);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    std::string name = argc > 2 ? argv[2] : "device";
+    try {
+        const Arguments args = parse(argc, argv);
+        tzset();  // log timestamps read /etc/localtime once, now, not under the filter
+        setup_logging(args.name);
+        brig::UniqueFd control(kControlFd);
+        std::vector<sock_filter> filter;
+        {
+            brig::UniqueFd filter_fd(kFilterFd);
+            filter = read_filter(filter_fd.get());
+        }
+        brig::devices::install_sigsys_reporter(kReportFd);
+        minijail::enter_jail(jail_spec(args));
+        auto device = create_device(args);
+        // Last step before serving: from here on every thread of this process runs
+        // under the device's policy (TSYNC), and a violation kills the process.
+        minijail::install_filter(filter, /*tsync=*/true);
+        brig::ipc::serve_device(std::move(control), *device, {});
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "brig-device %s: %s\n", name.c_str(), e.what());
+        return 1;
+    }
+}

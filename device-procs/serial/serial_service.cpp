@@ -1,0 +1,137 @@
+#include "serial/serial_service.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <spdlog/spdlog.h>
+#include <stdexcept>
+
+#include "eventfd_interrupt.h"
+#include "common/test_hooks.h"
+
+namespace brig::devices {
+namespace {
+
+constexpr unsigned kLineStatusShadow = 0;
+constexpr int kInputPollMs = 100;  // how soon the input thread notices a stop
+
+UniqueFd take(std::map<std::string, UniqueFd>& resources, const std::string& name, bool required) {
+    auto it = resources.find(name);
+    if (it == resources.end()) {
+        if (required) throw std::runtime_error("activate: missing resource '" + name + "'");
+        return UniqueFd();
+    }
+    UniqueFd fd = std::move(it->second);
+    resources.erase(it);
+    return fd;
+}
+
+Serial16550::Writer fd_writer(int fd) {
+    return [fd](std::span<const uint8_t> bytes) {
+        size_t done = 0;
+        while (done < bytes.size()) {
+            const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) return;  // a closed console must not stop the guest
+            done += static_cast<size_t>(n);
+        }
+    };
+}
+
+}  // namespace
+
+SerialService::~SerialService() { stop_threads(); }
+
+void SerialService::activate(std::map<std::string, UniqueFd> resources) {
+    if (uart_) throw std::runtime_error("activate: already active");
+    auto irq = std::make_shared<EventFdInterrupt>(take(resources, "irq", true));
+    output_ = take(resources, "output", false);
+    input_ = take(resources, "input", false);
+    mailbox_.emplace(ipc::SharedMailbox::attach(take(resources, "mailbox", true)));
+    if (!resources.empty()) throw std::runtime_error("activate: unexpected resource '" + resources.begin()->first + "'");
+
+    uart_ = std::make_shared<Serial16550>(name_, irq, output_ ? fd_writer(output_.get()) : Serial16550::Writer());
+    server_ = std::make_unique<ipc::MailboxServer>(*mailbox_);
+    publish_line_status();
+    mailbox_thread_ = std::thread([this] {
+        server_->serve([this](const ipc::Access& access) { return handle_access(access); });
+    });
+    if (input_) input_thread_ = std::thread([this] { forward_input(); });
+    spdlog::debug("[{}] active (input: {}, output: {})", name_, input_ ? "yes" : "no", output_ ? "yes" : "sink");
+}
+
+uint64_t SerialService::handle_access(const ipc::Access& access) {
+    uint64_t value = 0;
+    if (access.op == ipc::AccessOp::Read) {
+        value = read(access.offset, static_cast<uint8_t>(access.size));
+    } else {
+        write(access.offset, static_cast<uint8_t>(access.size), access.data);
+    }
+    return value;
+}
+
+void SerialService::publish_line_status() {
+    if (server_) server_->publish_shadow(kLineStatusShadow, uart_->line_status());
+}
+
+void SerialService::forward_input() {
+    uint8_t buf[256];
+    size_t have = 0;
+    while (!stopping_) {
+        if (have == 0) {
+            pollfd pfd{input_.get(), POLLIN, 0};
+            if (poll(&pfd, 1, kInputPollMs) <= 0) continue;
+            const ssize_t n = ::read(input_.get(), buf, sizeof buf);
+            if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN)) return;  // EOF: no more input
+            if (n < 0) continue;
+            have = static_cast<size_t>(n);
+        }
+        const size_t taken = paused_ ? 0 : uart_->queue_input(std::span(buf, have));
+        publish_line_status();
+        if (taken < have) {
+            std::memmove(buf, buf + taken, have - taken);
+            if (taken == 0) usleep(10000);  // the guest is not reading; wait for room
+        }
+        have -= taken;
+    }
+}
+
+void SerialService::pause() { paused_ = true; }
+void SerialService::resume() { paused_ = false; }
+
+void SerialService::shutdown() {
+    stop_threads();
+    // Console output is unbuffered; make a file sink durable before saying we are done.
+    if (output_) fdatasync(output_.get());
+}
+
+void SerialService::stop_threads() {
+    stopping_ = true;
+    if (server_) server_->stop();
+    if (mailbox_thread_.joinable()) mailbox_thread_.join();
+    if (input_thread_.joinable()) input_thread_.join();
+}
+
+uint64_t SerialService::read(uint64_t offset, uint8_t size) {
+    if (!uart_) return 0;
+    uint8_t bytes[8] = {};
+    uart_->read(offset, std::span(bytes, std::min<size_t>(size, sizeof bytes)));
+    publish_line_status();
+    uint64_t value = 0;
+    std::memcpy(&value, bytes, sizeof value);
+    return value;
+}
+
+void SerialService::write(uint64_t offset, uint8_t size, uint64_t data) {
+    if (!uart_) return;
+    uint8_t bytes[8];
+    std::memcpy(bytes, &data, sizeof bytes);
+    if (server_) test_hooks::on_serial_write(offset, bytes[0], *server_);
+    uart_->write(offset, std::span<const uint8_t>(bytes, std::min<size_t>(size, sizeof bytes)));
+    publish_line_status();
+}
+
+}  // namespace brig::devices

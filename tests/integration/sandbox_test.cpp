@@ -1,0 +1,229 @@
+// The jailed serial device seen from outside, through /proc, and every way brig
+// handles a device that dies or misbehaves: exit 33 with one line naming the device,
+// its pid and the cause, a machine-readable --failure-file, and nothing left behind.
+#include <dirent.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "brig_process.h"
+
+using namespace brig::test;
+using Catch::Matchers::Contains;
+using Catch::Matchers::StartsWith;
+
+namespace {
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+std::string status_field(pid_t pid, const std::string& field) {
+    std::istringstream in(read_file("/proc/" + std::to_string(pid) + "/status"));
+    for (std::string line; std::getline(in, line);)
+        if (line.rfind(field + ":", 0) == 0) {
+            auto value = line.substr(field.size() + 1);
+            value.erase(0, value.find_first_not_of(" \t"));
+            return value;
+        }
+    return "<missing>";
+}
+
+// brig's children: the device processes.
+std::vector<pid_t> children_of(pid_t parent) {
+    std::vector<pid_t> out;
+    DIR* dir = opendir("/proc");
+    if (!dir) return out;
+    while (dirent* e = readdir(dir)) {
+        const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+        if (pid <= 0) continue;
+        if (status_field(pid, "PPid") == std::to_string(parent)) out.push_back(pid);
+    }
+    closedir(dir);
+    return out;
+}
+
+std::string ns_of(pid_t pid, const char* ns) {
+    char buf[64] = {};
+    const std::string path = "/proc/" + std::to_string(pid) + "/ns/" + ns;
+    const ssize_t n = readlink(path.c_str(), buf, sizeof buf - 1);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "<unreadable>";
+}
+
+bool process_exists(pid_t pid) { return kill(pid, 0) == 0 || errno != ESRCH; }
+
+struct TempPath {
+    std::string path;
+    TempPath() {
+        char tmpl[] = "/tmp/brig-sandbox-XXXXXX";
+        const int fd = mkstemp(tmpl);
+        REQUIRE(fd >= 0);
+        close(fd);
+        path = tmpl;
+    }
+    ~TempPath() { std::remove(path.c_str()); }
+    std::string content() const { return read_file(path); }
+};
+
+struct DeviceObservation {
+    pid_t brig = 0;
+    pid_t device = 0;
+};
+
+// Runs the spin guest; once it prints, `act` looks at (and may kill) the device.
+BrigResult run_spin_and(std::vector<std::string> extra, const std::function<void(DeviceObservation&)>& act,
+                        DeviceObservation& seen, const std::string& mode = "spin") {
+    BrigRun run{guest_args(mode, std::move(extra))};
+    bool done = false;
+    run.on_output = [&](const std::string& out, pid_t pid) {
+        if (done || out.find("spin: 1") == std::string::npos) return;
+        done = true;
+        seen.brig = pid;
+        const auto children = children_of(pid);
+        REQUIRE(children.size() == 1);
+        seen.device = children[0];
+        act(seen);
+    };
+    run.timeout = std::chrono::seconds(30);
+    return run_brig(run);
+}
+
+}  // namespace
+
+TEST_CASE("the serial device runs jailed: namespaces, seccomp, no privileges, no filesystem, few fds", "[sandbox]") {
+    DeviceObservation seen;
+    const auto r = run_spin_and({}, [](DeviceObservation& s) {
+        for (const char* ns : {"pid", "mnt", "net", "user", "ipc", "uts", "cgroup"}) {
+            INFO("namespace " << ns);
+            CHECK(ns_of(s.device, ns) != ns_of(s.brig, ns));
+        }
+        CHECK(status_field(s.device, "Seccomp") == "2");
+        CHECK(status_field(s.device, "NoNewPrivs") == "1");
+        for (const char* caps : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"}) {
+            INFO(caps);
+            CHECK(status_field(s.device, caps) == "0000000000000000");
+        }
+        CHECK_THAT(status_field(s.device, "Uid"), StartsWith("65534\t65534\t65534"));
+        CHECK_THAT(status_field(s.device, "Gid"), StartsWith("65534\t65534\t65534"));
+        CHECK(status_field(s.device, "NSpid").find("\t1") != std::string::npos);  // pid 1 of its namespace
+
+        struct stat host_root {}, device_root {};
+        REQUIRE(stat("/", &host_root) == 0);
+        REQUIRE(stat(("/proc/" + std::to_string(s.device) + "/root/").c_str(), &device_root) == 0);
+        CHECK((host_root.st_dev != device_root.st_dev || host_root.st_ino != device_root.st_ino));
+
+        // Only what it was handed (control socket, report pipe, irqfd, console, mailbox)
+        // and what its event loop made: no file or directory of the host.
+        const std::string fd_dir = "/proc/" + std::to_string(s.device) + "/fd";
+        DIR* dir = opendir(fd_dir.c_str());
+        REQUIRE(dir != nullptr);
+        int count = 0;
+        while (dirent* e = readdir(dir)) {
+            if (e->d_name[0] == '.') continue;
+            ++count;
+            char target[256] = {};
+            REQUIRE(readlink((fd_dir + "/" + e->d_name).c_str(), target, sizeof target - 1) > 0);
+            const std::string t = target;
+            INFO("fd " << e->d_name << " -> " << t);
+            const bool allowed = t.rfind("socket:", 0) == 0 || t.rfind("pipe:", 0) == 0 ||
+                                 t.rfind("anon_inode:", 0) == 0 || t.rfind("/memfd:brig", 0) == 0 ||
+                                 t == "/dev/null" || t.rfind("/dev/pts/", 0) == 0;
+            CHECK(allowed);
+        }
+        closedir(dir);
+        CHECK(count <= 16);
+
+        // Its network namespace holds nothing but loopback.
+        std::istringstream dev(read_file("/proc/" + std::to_string(s.device) + "/net/dev"));
+        std::set<std::string> interfaces;
+        std::string line;
+        std::getline(dev, line);
+        std::getline(dev, line);
+        while (std::getline(dev, line)) interfaces.insert(line.substr(line.find_first_not_of(' '), line.find(':') - line.find_first_not_of(' ')));
+        CHECK(interfaces == std::set<std::string>{"lo"});
+        kill(s.brig, SIGTERM);
+    }, seen);
+    INFO("stderr:\n" << r.err);
+    REQUIRE(seen.device > 0);
+    CHECK(r.exit_code == 0);
+    CHECK_FALSE(process_exists(seen.device));
+}
+
+TEST_CASE("kill -9 of the serial process: exit 33 within a second, naming device, pid and signal", "[sandbox]") {
+    TempPath failure;
+    DeviceObservation seen;
+    std::chrono::steady_clock::time_point killed;
+    const auto r = run_spin_and({"--failure-file", failure.path}, [&](DeviceObservation& s) {
+        killed = std::chrono::steady_clock::now();
+        kill(s.device, SIGKILL);
+    }, seen);
+    const auto stop_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - killed).count();
+    INFO("stderr:\n" << r.err);
+    REQUIRE_FALSE(r.timed_out);
+    CHECK(r.exit_code == 33);
+    CHECK(stop_ms < 1000);
+    const std::string pid = std::to_string(seen.device);
+    CHECK_THAT(r.err, Contains("device crashed: serial (pid " + pid + ") killed by SIGKILL"));
+    CHECK(failure.content() == "DEVICE_CRASHED serial pid=" + pid + " signal=SIGKILL\n");
+    CHECK_FALSE(process_exists(seen.device));
+}
+
+TEST_CASE("a device that makes a forbidden syscall is stopped and the syscall is named", "[sandbox]") {
+    setenv("BRIG_DEVICE_BINARY", env_or_fail("BRIG_DEVICE_TEST_BINARY").c_str(), 1);
+    TempPath failure;
+    BrigRun run{guest_args("hook-syscall", {"--failure-file", failure.path})};
+    const auto r = run_brig(run);
+    unsetenv("BRIG_DEVICE_BINARY");
+    INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+    REQUIRE_FALSE(r.timed_out);
+    CHECK(r.exit_code == 33);
+    CHECK_THAT(r.err, Contains("killed by SIGSYS: blocked syscall openat("));
+    CHECK_THAT(failure.content(), StartsWith("DEVICE_CRASHED serial pid="));
+    CHECK_THAT(failure.content(), Contains(" signal=SIGSYS syscall=openat\n"));
+}
+
+TEST_CASE("a malformed reply from a device stops brig with 33, not a crash", "[sandbox]") {
+    setenv("BRIG_DEVICE_BINARY", env_or_fail("BRIG_DEVICE_TEST_BINARY").c_str(), 1);
+    TempPath failure;
+    const auto r = run_brig({guest_args("hook-malformed", {"--failure-file", failure.path})});
+    unsetenv("BRIG_DEVICE_BINARY");
+    INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+    REQUIRE_FALSE(r.timed_out);
+    CHECK(r.term_signal == 0);
+    CHECK(r.exit_code == 33);
+    CHECK_THAT(r.err, Contains("serial (pid "));
+    CHECK_THAT(r.err, Contains("malformed reply"));
+    CHECK_THAT(failure.content(), Contains("reason=bad-reply"));
+}
+
+TEST_CASE("--failure-file records power-off, reset and signals", "[sandbox]") {
+    TempPath failure;
+    auto r = run_brig({guest_args("poweroff", {"--failure-file", failure.path})});
+    CHECK(r.exit_code == 0);
+    CHECK(failure.content() == "SHUTDOWN\n");
+    r = run_brig({guest_args("reset-kbd", {"--failure-file", failure.path})});
+    CHECK(r.exit_code == 32);
+    CHECK(failure.content() == "REBOOT\n");
+    BrigRun run{guest_args("spin", {"--failure-file", failure.path})};
+    run.sigterm_after = std::chrono::milliseconds(1500);
+    r = run_brig(run);
+    CHECK(r.exit_code == 0);
+    CHECK(failure.content() == "KILLED signal=SIGTERM\n");
+}
+
+TEST_CASE("--disable-sandbox runs the device in-process with a loud warning", "[sandbox]") {
+    DeviceObservation seen;
+    const auto r = run_brig({guest_args("info", {"--disable-sandbox"})});
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.out, Contains("cpus: 1"));
+    CHECK_THAT(r.err, Contains("--disable-sandbox: devices run INSIDE the brig process"));
+}

@@ -1,0 +1,13 @@
+#include "devices/console_activity.h"
+
+namespace brig {
+
+void ConsoleActivityWatch::write(uint64_t offset, std::span<const uint8_t> data) {
+    if (!data.empty()) {
+        if (offset == kLineControlOffset) divisor_latch_ = (data[0] & kDivisorLatch) != 0;
+        if (offset == kTransmitOffset && !divisor_latch_ && !seen_.exchange(true)) on_first_output_();
+    }
+    uart_->write(offset, data);
+}
+
+}  // namespace brig

@@ -1,0 +1,61 @@
+// A device running in its own jailed brig-device process, seen from the VMM: how it
+// was started, how to talk to it, and, once it is gone, why it died.
+#pragma once
+
+#include <linux/filter.h>
+#include <sys/types.h>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "device_control.h"
+#include "unique_fd.h"
+
+namespace brig {
+
+struct DeviceProcessConfig {
+    std::string kind;  // "serial"
+    std::string name;  // "serial", "virtio-blk0"
+    std::filesystem::path executable;
+    std::vector<sock_filter> filter;  // the device's compiled seccomp policy
+    uint32_t jail_uid;
+    uint32_t jail_gid;
+};
+
+class DeviceProcess {
+public:
+    static std::unique_ptr<DeviceProcess> spawn(const DeviceProcessConfig& config, ipc::IpcThread& ipc,
+                                                 ipc::IpcThread::ErrorReportHandler on_report);
+    ~DeviceProcess();  // kills and reaps the process if it is still there
+
+    const std::string& name() const { return name_; }
+    pid_t pid() const { return pid_; }
+    int pidfd() const { return pidfd_.get(); }
+    ipc::DeviceControl& control() const { return *control_; }
+    bool reaped() const { return exit_description_.has_value(); }
+
+    // Reaps the exited process (pidfd readable) and returns how it ended, e.g.
+    // "killed by SIGSYS: blocked syscall openat(0x..., ...)" or "exited with status 1".
+    const std::string& reap();
+    // Short machine-readable form for --failure-file: "signal=SIGSYS syscall=openat".
+    const std::string& failure_fields() const { return failure_fields_; }
+    // Waits up to `timeout` for the process to exit after a shutdown; SIGKILL after.
+    void wait_or_kill(std::chrono::milliseconds timeout);
+
+private:
+    DeviceProcess() = default;
+    std::string read_violation_report();
+
+    std::string name_;
+    pid_t pid_ = -1;
+    UniqueFd pidfd_;
+    UniqueFd report_read_;
+    std::shared_ptr<ipc::DeviceControl> control_;
+    std::optional<std::string> exit_description_;
+    std::string failure_fields_;
+};
+
+}  // namespace brig

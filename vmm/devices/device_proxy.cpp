@@ -1,0 +1,45 @@
+#include "devices/device_proxy.h"
+
+#include <cstring>
+
+namespace brig {
+
+DeviceProxy::DeviceProxy(std::string name, std::shared_ptr<ipc::SharedMailbox> mailbox,
+                         std::chrono::milliseconds reply_timeout, std::map<uint64_t, unsigned> shadowed_offsets,
+                         FailureHandler on_failure)
+    : name_(std::move(name)),
+      mailbox_(std::move(mailbox)),
+      client_(*mailbox_, reply_timeout),
+      shadowed_offsets_(std::move(shadowed_offsets)),
+      on_failure_(std::move(on_failure)) {}
+
+void DeviceProxy::fail(const std::string& why) { on_failure_(name_, why); }
+
+void DeviceProxy::read(uint64_t offset, std::span<uint8_t> data) {
+    std::memset(data.data(), 0xff, data.size());  // what the guest sees if the device fails
+    uint64_t value = 0;
+    try {
+        auto shadow = shadowed_offsets_.find(offset);
+        if (shadow != shadowed_offsets_.end() && data.size() == 1) {
+            value = client_.read_shadow(shadow->second);
+        } else {
+            value = client_.read(offset, static_cast<uint32_t>(data.size()));
+        }
+    } catch (const ipc::MailboxError& e) {
+        fail(e.what());
+        return;
+    }
+    std::memcpy(data.data(), &value, std::min(data.size(), sizeof value));
+}
+
+void DeviceProxy::write(uint64_t offset, std::span<const uint8_t> data) {
+    uint64_t value = 0;
+    std::memcpy(&value, data.data(), std::min(data.size(), sizeof value));
+    try {
+        client_.post_write(offset, static_cast<uint32_t>(data.size()), value);
+    } catch (const ipc::MailboxError& e) {
+        fail(e.what());
+    }
+}
+
+}  // namespace brig

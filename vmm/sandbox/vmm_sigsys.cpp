@@ -1,0 +1,68 @@
+#include "sandbox/vmm_sigsys.h"
+
+#include <signal.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstring>
+#include <string>
+
+#include "error.h"
+#include "minijail/policy.h"
+
+namespace brig {
+namespace {
+
+constexpr size_t kMaxSyscall = 512;
+constexpr size_t kNameLength = 32;
+std::array<std::array<char, kNameLength>, kMaxSyscall> g_names{};
+thread_local const char* t_thread_class = "unfiltered";
+
+void write_text(const char* text) { [[maybe_unused]] auto n = ::write(STDERR_FILENO, text, std::strlen(text)); }
+
+void on_sigsys(int, siginfo_t* info, void* context) {
+    const auto* uc = static_cast<const ucontext_t*>(context);
+    const greg_t* r = uc->uc_mcontext.gregs;
+    // Only syscalls every brig filter allows (write, gettid) may run here.
+    char tid[24];
+    char* p = tid + sizeof tid;
+    *--p = '\0';
+    for (auto t = static_cast<unsigned long>(syscall(SYS_gettid)); p > tid;) {
+        *--p = static_cast<char>('0' + t % 10);
+        t /= 10;
+        if (t == 0) break;
+    }
+    write_text("brig: seccomp: blocked syscall ");
+    const int nr = info->si_syscall;
+    write_text(nr >= 0 && static_cast<size_t>(nr) < kMaxSyscall ? g_names[static_cast<size_t>(nr)].data() : "unknown");
+    write_text(" in ");
+    write_text(t_thread_class);
+    write_text(" thread ");
+    write_text(p);
+    write_text("\n");
+    // Trap again with SIGSYS blocked: the kernel resets it to SIG_DFL and kills brig.
+    syscall(nr, r[REG_RDI], r[REG_RSI], r[REG_RDX], r[REG_R10], r[REG_R8], r[REG_R9]);
+    _exit(128 + SIGSYS);
+}
+
+}  // namespace
+
+void install_vmm_sigsys_reporter() {
+    for (size_t nr = 0; nr < kMaxSyscall; ++nr) {
+        const std::string name = minijail::syscall_name(static_cast<int>(nr));
+        std::strncpy(g_names[nr].data(), name.c_str(), kNameLength - 1);
+    }
+    struct sigaction sa {};
+    sa.sa_sigaction = on_sigsys;
+    sa.sa_flags = SA_SIGINFO;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGSYS, &sa, nullptr) != 0) throw_errno("sigaction(SIGSYS)");
+}
+
+void install_thread_filter(const char* thread_class, const std::vector<sock_filter>& filter) {
+    t_thread_class = thread_class;
+    minijail::install_filter(filter, /*tsync=*/false);
+}
+
+}  // namespace brig

@@ -101,7 +101,7 @@ BrigResult run_spin_and(std::vector<std::string> extra, const std::function<void
 
 TEST_CASE("the serial device runs jailed: namespaces, seccomp, no privileges, no filesystem, few fds", "[sandbox]") {
     DeviceObservation seen;
-    const auto r = run_spin_and({}, [](DeviceObservation& s) {
+    const auto r = run_spin_and({"--cpus", "2"}, [](DeviceObservation& s) {
         for (const char* ns : {"pid", "mnt", "net", "user", "ipc", "uts", "cgroup"}) {
             INFO("namespace " << ns);
             CHECK(ns_of(s.device, ns) != ns_of(s.brig, ns));
@@ -150,6 +150,21 @@ TEST_CASE("the serial device runs jailed: namespaces, seccomp, no privileges, no
         std::getline(dev, line);
         while (std::getline(dev, line)) interfaces.insert(line.substr(line.find_first_not_of(' '), line.find(':') - line.find_first_not_of(' ')));
         CHECK(interfaces == std::set<std::string>{"lo"});
+
+        // brig itself: every thread (main, IPC, each vCPU) runs under a seccomp filter.
+        const std::string task_dir = "/proc/" + std::to_string(s.brig) + "/task";
+        DIR* tasks = opendir(task_dir.c_str());
+        REQUIRE(tasks != nullptr);
+        int threads = 0;
+        while (dirent* e = readdir(tasks)) {
+            if (e->d_name[0] == '.') continue;
+            ++threads;
+            const std::string status = read_file(task_dir + "/" + e->d_name + "/status");
+            INFO("brig thread " << e->d_name << " (" << read_file(task_dir + "/" + e->d_name + "/comm") << ")");
+            CHECK(status.find("Seccomp:\t2") != std::string::npos);
+        }
+        closedir(tasks);
+        CHECK(threads >= 4);  // main, IPC, two vCPUs
         kill(s.brig, SIGTERM);
     }, seen);
     INFO("stderr:\n" << r.err);

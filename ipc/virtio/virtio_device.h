@@ -1,0 +1,49 @@
+// What a virtio device implements. The transport (virtio_mmio.h) owns the register
+// file, feature negotiation, status and the queues; a device never names a transport
+// and never walks a ring itself (crosvm's VirtioDevice has this shape).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "virtio/virtqueue.h"
+
+namespace brig::virtio {
+
+// Device ids (virtio 1.2, 5).
+constexpr uint32_t kDeviceIdBlock = 2;
+constexpr uint32_t kDeviceIdConsole = 3;
+constexpr uint32_t kDeviceIdEntropy = 4;
+
+// Given to a device while its queues run: the queues and a way to interrupt the driver.
+struct QueueContext {
+    std::vector<SplitQueue>& queues;
+    const GuestMemoryView& memory;
+    std::function<void(unsigned queue)> signal_used;  // raises the used-buffer interrupt (if the driver wants it)
+};
+
+class VirtioDevice {
+public:
+    virtual ~VirtioDevice() = default;
+    virtual uint32_t device_id() const = 0;
+    // Device-specific feature bits (the transport adds VERSION_1, EVENT_IDX, INDIRECT_DESC).
+    virtual uint64_t device_features() const = 0;
+    virtual unsigned queue_count() const = 0;
+    virtual uint16_t queue_max_size() const { return 256; }
+    // Config space: reads/writes are bounds-checked by the transport against config_size().
+    virtual uint32_t config_size() const = 0;
+    virtual void read_config(uint32_t offset, std::span<uint8_t> data) = 0;
+    virtual void write_config(uint32_t /*offset*/, std::span<const uint8_t> /*data*/) {}
+    // DRIVER_OK: the negotiated features; the queues are configured.
+    virtual void activate(uint64_t /*driver_features*/) {}
+    // The driver notified `queue` (or the device's own event source fired, e.g. input).
+    // Throws QueueError for a hostile queue; the transport puts the device in NEEDS_RESET.
+    virtual void process_queue(unsigned queue, QueueContext& ctx) = 0;
+    // The driver wrote 0 to status: drop all queue state.
+    virtual void reset() {}
+};
+
+}  // namespace brig::virtio

@@ -26,6 +26,10 @@
 #include "minijail/policy.h"
 #include "serial/serial_service.h"
 #include "unique_fd.h"
+#include "virtio/virtio_blk.h"
+#include "virtio/virtio_console.h"
+#include "virtio/virtio_rng.h"
+#include "virtio/virtio_service.h"
 
 namespace {
 
@@ -86,7 +90,38 @@ minijail::JailSpec jail_spec(const Arguments& args) {
 }
 
 std::unique_ptr<brig::ipc::DeviceService> create_device(const Arguments& args) {
+    using brig::devices::HostedVirtioDevice;
+    using Resources = std::map<std::string, brig::UniqueFd>;
     if (args.kind == "serial") return std::make_unique<brig::devices::SerialService>(args.name);
+    if (args.kind == "virtio-blk") {
+        // GET_ID: "virtio-blk0" -> "brig-blk0".
+        const std::string id = "brig-" + (args.name.rfind("virtio-", 0) == 0 ? args.name.substr(7) : args.name);
+        return std::make_unique<brig::devices::VirtioService>(args.name, [id](Resources& r) -> std::unique_ptr<HostedVirtioDevice> {
+            auto it = r.find("disk");
+            if (it == r.end()) throw std::runtime_error("activate: missing resource 'disk'");
+            brig::UniqueFd disk = std::move(it->second);
+            r.erase(it);
+            return std::make_unique<brig::devices::VirtioBlk>(std::move(disk), id);
+        });
+    }
+    if (args.kind == "virtio-rng")
+        return std::make_unique<brig::devices::VirtioService>(args.name, [](Resources&) -> std::unique_ptr<HostedVirtioDevice> {
+            return std::make_unique<brig::devices::VirtioRng>();
+        });
+    if (args.kind == "virtio-console")
+        return std::make_unique<brig::devices::VirtioService>(args.name, [](Resources& r) -> std::unique_ptr<HostedVirtioDevice> {
+            auto take = [&r](const char* name) {
+                brig::UniqueFd fd;
+                if (auto it = r.find(name); it != r.end()) {
+                    fd = std::move(it->second);
+                    r.erase(it);
+                }
+                return fd;
+            };
+            brig::UniqueFd output = take("output");
+            brig::UniqueFd input = take("input");
+            return std::make_unique<brig::devices::VirtioConsole>(std::move(output), std::move(input));
+        });
     throw std::runtime_error("unknown device kind '" + args.kind + "'");
 }
 

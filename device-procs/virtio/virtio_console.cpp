@@ -1,0 +1,112 @@
+#include "virtio/virtio_console.h"
+
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "virtio/chain_io.h"
+
+namespace brig::devices {
+
+VirtioConsole::VirtioConsole(UniqueFd output, UniqueFd input)
+    : output_(std::move(output)), input_(std::move(input)), input_open_(input_.valid()) {}
+
+void VirtioConsole::read_config(uint32_t offset, std::span<uint8_t> data) {
+    uint8_t config[kConfigSize] = {};
+    const uint32_t max_nr_ports = 1;
+    std::memcpy(config + 4, &max_nr_ports, sizeof max_nr_ports);
+    std::fill(data.begin(), data.end(), 0);
+    if (offset >= kConfigSize) return;
+    std::memcpy(data.data(), config + offset, std::min<size_t>(data.size(), kConfigSize - offset));
+}
+
+void VirtioConsole::process_queue(unsigned queue, virtio::QueueContext& ctx) {
+    if (queue >= ctx.queues.size()) return;
+    if (queue == kTransmitQueue) transmit(ctx);
+    if (queue == kReceiveQueue) receive(ctx);
+}
+
+void VirtioConsole::write_output(const uint8_t* data, size_t len) {
+    if (!output_) return;  // a sink
+    size_t done = 0;
+    while (done < len) {
+        const ssize_t n = ::write(output_.get(), data + done, len - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EAGAIN) {
+            pollfd p{output_.get(), POLLOUT, 0};
+            ::poll(&p, 1, 100);
+            continue;
+        }
+        if (n <= 0) return;  // a closed console must not stop the guest
+        done += static_cast<size_t>(n);
+    }
+}
+
+void VirtioConsole::transmit(virtio::QueueContext& ctx) {
+    auto& q = ctx.queues[kTransmitQueue];
+    unsigned completed = 0;
+    try {
+        while (auto chain = q.pop()) {
+            for (const auto& piece : virtio::buffer_iovecs(ctx.memory, chain->readable, 0, chain->readable_bytes()))
+                write_output(static_cast<const uint8_t*>(piece.iov_base), piece.iov_len);
+            q.push_used(chain->head, 0);
+            ++completed;
+        }
+    } catch (...) {
+        if (completed > 0) ctx.signal_used(kTransmitQueue);
+        throw;
+    }
+    if (completed > 0) ctx.signal_used(kTransmitQueue);
+}
+
+void VirtioConsole::receive(virtio::QueueContext& ctx) {
+    auto& q = ctx.queues[kReceiveQueue];
+    std::lock_guard lock(mutex_);
+    unsigned completed = 0;
+    try {
+        while (!pending_.empty()) {
+            auto chain = q.pop();
+            if (!chain) break;  // no buffer: keep the bytes for the next notify
+            const size_t n = virtio::copy_to_buffers(ctx.memory, chain->writable, 0, pending_);
+            pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+            q.push_used(chain->head, static_cast<uint32_t>(n));
+            ++completed;
+        }
+    } catch (...) {
+        if (completed > 0) ctx.signal_used(kReceiveQueue);
+        throw;
+    }
+    if (completed > 0) ctx.signal_used(kReceiveQueue);
+}
+
+int VirtioConsole::input_fd() const { return input_.get(); }
+
+bool VirtioConsole::wants_input() const {
+    std::lock_guard lock(mutex_);
+    return input_open_ && pending_.empty();
+}
+
+void VirtioConsole::pull_input() {
+    std::lock_guard lock(mutex_);
+    if (!input_open_ || !pending_.empty()) return;
+    // Only what is there now: the fd may be blocking (a terminal).
+    pollfd p{input_.get(), POLLIN, 0};
+    if (::poll(&p, 1, 0) != 1) return;
+    uint8_t buf[kInputChunk];
+    const ssize_t n = (p.revents & POLLIN) ? ::read(input_.get(), buf, sizeof buf) : 0;
+    if (n > 0) {
+        pending_.assign(buf, buf + n);
+    } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+        input_open_ = false;  // end of input (or a broken fd): stop watching it
+    }
+}
+
+void VirtioConsole::flush() {
+    // Output is unbuffered; make a file sink durable (a pipe or terminal says EINVAL).
+    if (output_) ::fdatasync(output_.get());
+}
+
+}  // namespace brig::devices

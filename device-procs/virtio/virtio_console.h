@@ -1,0 +1,53 @@
+// virtio-console (virtio 1.2, 5.3) without MULTIPORT: one port, receiveq (0) and
+// transmitq (1).
+//
+// Resources: "output" (optional; absent: output is discarded) and "input" (optional).
+// transmitq: every readable buffer is written to output. Input: the service's event
+// thread watches "input" while nothing is pending, pull_input() reads what is there
+// and receiveq hands it to the driver; bytes that find no buffer wait for the next
+// receiveq notify (and input is not read meanwhile).
+#pragma once
+
+#include <mutex>
+#include <vector>
+
+#include "unique_fd.h"
+#include "virtio/virtio_service.h"
+
+namespace brig::devices {
+
+class VirtioConsole final : public HostedVirtioDevice {
+public:
+    static constexpr unsigned kReceiveQueue = 0;
+    static constexpr unsigned kTransmitQueue = 1;
+    static constexpr uint32_t kConfigSize = 12;  // cols u16, rows u16, max_nr_ports u32, emerg_wr u32
+    static constexpr size_t kInputChunk = 4096;
+
+    VirtioConsole(UniqueFd output, UniqueFd input);
+
+    uint32_t device_id() const override { return virtio::kDeviceIdConsole; }
+    uint64_t device_features() const override { return 0; }
+    unsigned queue_count() const override { return 2; }
+    uint32_t config_size() const override { return kConfigSize; }
+    void read_config(uint32_t offset, std::span<uint8_t> data) override;
+    void process_queue(unsigned queue, virtio::QueueContext& ctx) override;
+
+    int input_fd() const override;
+    bool wants_input() const override;
+    void pull_input() override;
+    unsigned input_queue() const override { return kReceiveQueue; }
+    void flush() override;
+
+private:
+    void transmit(virtio::QueueContext& ctx);
+    void receive(virtio::QueueContext& ctx);
+    void write_output(const uint8_t* data, size_t len);
+
+    UniqueFd output_;
+    UniqueFd input_;
+    mutable std::mutex mutex_;
+    std::vector<uint8_t> pending_;  // input read from the host, not yet in a guest buffer
+    bool input_open_ = false;       // guarded by mutex_, like pending_
+};
+
+}  // namespace brig::devices

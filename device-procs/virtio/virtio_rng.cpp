@@ -1,0 +1,45 @@
+#include "virtio/virtio_rng.h"
+
+#include <sys/random.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "virtio/chain_io.h"
+
+namespace brig::devices {
+
+void VirtioRng::read_config(uint32_t, std::span<uint8_t> data) { std::fill(data.begin(), data.end(), 0); }
+
+void VirtioRng::process_queue(unsigned queue, virtio::QueueContext& ctx) {
+    if (queue != 0 || ctx.queues.empty()) return;
+    auto& q = ctx.queues[0];
+    unsigned completed = 0;
+    try {
+        while (auto chain = q.pop()) {
+            const auto iov = virtio::buffer_iovecs(ctx.memory, chain->writable, 0,
+                                                   std::min<uint64_t>(chain->writable_bytes(), kMaxBytesPerChain));
+            uint32_t written = 0;
+            for (const auto& piece : iov) {
+                size_t done = 0;
+                while (done < piece.iov_len) {
+                    const ssize_t n = ::getrandom(static_cast<uint8_t*>(piece.iov_base) + done, piece.iov_len - done, 0);
+                    if (n < 0 && errno == EINTR) continue;
+                    if (n < 0) throw std::runtime_error(std::string("virtio-rng: getrandom: ") + std::strerror(errno));
+                    done += static_cast<size_t>(n);
+                }
+                written += static_cast<uint32_t>(done);
+            }
+            q.push_used(chain->head, written);
+            ++completed;
+        }
+    } catch (...) {
+        if (completed > 0) ctx.signal_used(0);
+        throw;
+    }
+    if (completed > 0) ctx.signal_used(0);
+}
+
+}  // namespace brig::devices

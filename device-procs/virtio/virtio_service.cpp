@@ -1,0 +1,208 @@
+#include "virtio/virtio_service.h"
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <spdlog/spdlog.h>
+#include <stdexcept>
+
+namespace brig::devices {
+namespace {
+
+// While the driver is not ready, pending device input is left in its fd and the event
+// thread looks again this often.
+constexpr int kInputRecheckMs = 100;
+// pause() waits this long for the event thread to finish the request it is on.
+constexpr auto kPauseWait = std::chrono::seconds(1);
+
+UniqueFd take(std::map<std::string, UniqueFd>& resources, const std::string& name, bool required) {
+    auto it = resources.find(name);
+    if (it == resources.end()) {
+        if (required) throw std::runtime_error("activate: missing resource '" + name + "'");
+        return UniqueFd();
+    }
+    UniqueFd fd = std::move(it->second);
+    resources.erase(it);
+    return fd;
+}
+
+void signal_eventfd(int fd) {
+    const uint64_t one = 1;
+    // EAGAIN: the counter is at its maximum, so the reader will wake anyway.
+    [[maybe_unused]] auto n = ::write(fd, &one, sizeof one);
+}
+
+void drain_eventfd(int fd) {
+    uint64_t count;
+    [[maybe_unused]] auto n = ::read(fd, &count, sizeof count);
+}
+
+}  // namespace
+
+VirtioService::VirtioService(std::string name, VirtioDeviceFactory factory)
+    : name_(std::move(name)), factory_(std::move(factory)) {}
+
+VirtioService::~VirtioService() { stop_threads(); }
+
+void VirtioService::activate(std::map<std::string, UniqueFd> resources) {
+    if (transport_) throw std::runtime_error("activate: already active");
+    auto irq = std::make_shared<EventFdInterrupt>(take(resources, "irq", true));
+    UniqueFd mailbox_fd = take(resources, "mailbox", true);
+    UniqueFd memory_fd = take(resources, "guest-memory", true);
+    std::vector<UniqueFd> queue_fds;
+    for (unsigned q = 0;; ++q) {
+        UniqueFd fd = take(resources, "queue" + std::to_string(q), false);
+        if (!fd) break;
+        queue_fds.push_back(std::move(fd));
+    }
+    auto device = factory_(resources);
+    if (!device) throw std::runtime_error("activate: no device");
+    if (!resources.empty()) throw std::runtime_error("activate: unexpected resource '" + resources.begin()->first + "'");
+    if (queue_fds.size() != device->queue_count())
+        throw std::runtime_error("activate: " + std::to_string(queue_fds.size()) + " queue eventfds for " +
+                                 std::to_string(device->queue_count()) + " queues");
+
+    UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!wake) throw std::runtime_error(std::string("activate: eventfd: ") + std::strerror(errno));
+
+    device_ = std::move(device);
+    queue_fds_ = std::move(queue_fds);
+    wake_fd_ = std::move(wake);
+    memory_.emplace(virtio::GuestMemoryView::map(std::move(memory_fd)));
+    mailbox_.emplace(ipc::SharedMailbox::attach(std::move(mailbox_fd)));
+    server_ = std::make_unique<ipc::MailboxServer>(*mailbox_);
+    server_->publish_shadow(kVirtioInterruptStatusShadow, 0);
+    transport_ = std::make_unique<virtio::VirtioMmioTransport>(
+        *device_, *memory_, std::move(irq),
+        [this](uint32_t status) { server_->publish_shadow(kVirtioInterruptStatusShadow, status); },
+        // The simplest correct report: one line on the device's stderr (brig's). The
+        // transport has already put the device in NEEDS_RESET; the VM keeps running.
+        [this](const std::string& message) { spdlog::error("{}", message); });
+    // A notify that no ioeventfd caught (and the re-check at DRIVER_OK) goes to the event
+    // thread, which runs every queue.
+    transport_->set_deferred_notify([this](unsigned queue) {
+        if (queue < queue_fds_.size()) signal_eventfd(queue_fds_[queue].get());
+    });
+
+    mailbox_thread_ = std::thread([this] {
+        server_->serve([this](const ipc::Access& access) { return handle_access(access); });
+    });
+    event_thread_ = std::thread([this] { event_loop(); });
+    spdlog::debug("active: device id {}, {} queues", device_->device_id(), queue_fds_.size());
+}
+
+uint64_t VirtioService::handle_access(const ipc::Access& access) {
+    try {
+        if (access.op == ipc::AccessOp::Read) return transport_->read(access.offset, access.size);
+        transport_->write(access.offset, access.size, access.data);
+    } catch (const std::exception& e) {
+        spdlog::error("register access at {:#x}: {}", access.offset, e.what());
+    }
+    return 0;
+}
+
+void VirtioService::event_loop() {
+    std::vector<pollfd> fds;
+    while (!stopping_) {
+        bool paused;
+        {
+            std::lock_guard lock(mutex_);
+            paused = paused_;
+            if (parked_ != paused) {
+                parked_ = paused;
+                parked_changed_.notify_all();
+            }
+        }
+        fds.clear();
+        fds.push_back({wake_fd_.get(), POLLIN, 0});
+        int timeout = -1;
+        bool input_watched = false;
+        if (!paused) {
+            for (const auto& q : queue_fds_) fds.push_back({q.get(), POLLIN, 0});
+            if (device_->input_fd() >= 0 && device_->wants_input()) {
+                if (transport_->driver_ok()) {
+                    fds.push_back({device_->input_fd(), POLLIN, 0});
+                    input_watched = true;
+                } else {
+                    timeout = kInputRecheckMs;
+                }
+            }
+        }
+        const int n = ::poll(fds.data(), fds.size(), timeout);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            spdlog::error("event thread: poll: {}", std::strerror(errno));
+            break;
+        }
+        if (fds[0].revents) drain_eventfd(wake_fd_.get());
+        if (paused || stopping_) continue;
+        try {
+            for (size_t q = 0; q < queue_fds_.size(); ++q) {
+                if (!(fds[q + 1].revents & POLLIN)) continue;
+                drain_eventfd(queue_fds_[q].get());
+                transport_->notify(static_cast<unsigned>(q));
+            }
+            if (input_watched && fds.back().revents) {
+                device_->pull_input();
+                transport_->kick(device_->input_queue());
+            }
+        } catch (const std::exception& e) {
+            // The transport turns a hostile queue into NEEDS_RESET itself; anything that
+            // still escapes is logged and the device keeps serving the other queues.
+            spdlog::error("event thread: {}", e.what());
+        }
+    }
+    std::lock_guard lock(mutex_);
+    parked_ = true;
+    parked_changed_.notify_all();
+}
+
+void VirtioService::wake_event_thread() {
+    if (wake_fd_) signal_eventfd(wake_fd_.get());
+}
+
+void VirtioService::pause() {
+    std::unique_lock lock(mutex_);
+    paused_ = true;
+    if (!event_thread_.joinable()) return;
+    wake_event_thread();
+    // Wait for the request in flight (a disk write, say) so that nothing touches guest
+    // memory once we answer; bounded, because a console output fd may block forever.
+    if (!parked_changed_.wait_for(lock, kPauseWait, [this] { return parked_; }))
+        spdlog::warn("pause: the event thread is still busy");
+}
+
+void VirtioService::resume() {
+    std::lock_guard lock(mutex_);
+    paused_ = false;
+    wake_event_thread();
+}
+
+void VirtioService::shutdown() {
+    stop_threads();
+    if (device_) device_->flush();
+}
+
+void VirtioService::stop_threads() {
+    stopping_ = true;
+    wake_event_thread();
+    if (event_thread_.joinable()) event_thread_.join();
+    if (server_) server_->stop();
+    if (mailbox_thread_.joinable()) mailbox_thread_.join();
+}
+
+uint64_t VirtioService::read(uint64_t offset, uint8_t size) {
+    if (!transport_) return 0;
+    return handle_access(ipc::Access{ipc::AccessOp::Read, size, offset, 0});
+}
+
+void VirtioService::write(uint64_t offset, uint8_t size, uint64_t data) {
+    if (!transport_) return;
+    handle_access(ipc::Access{ipc::AccessOp::Write, size, offset, data});
+}
+
+}  // namespace brig::devices

@@ -1,0 +1,107 @@
+// A virtio device as a device process: one VirtioDevice behind a VirtioMmioTransport,
+// hosted the way serial_service.h hosts the UART.
+//
+// activate() resources:
+//   "irq"            the irqfd (eventfd) of the device's interrupt line
+//   "mailbox"        the forwarding mailbox memfd; a thread of its own serves it and
+//                    every access goes to the transport
+//   "guest-memory"   the guest RAM memfd, mapped through virtio::GuestMemoryView
+//   "queue0".."queueN-1"
+//                    one ioeventfd per queue, signalled by KVM on a QueueNotify write of
+//                    that index; an event thread polls them and calls transport.notify()
+//   anything else    handed to the device's factory (e.g. "disk", "output", "input"),
+//                    which takes what it uses; a leftover resource is an error.
+//
+// Threads: the mailbox thread (register accesses) and the event thread (queue
+// notifies and device input). Every process_queue() runs on the event thread: the
+// transport's deferred notifies (a QueueNotify write no ioeventfd caught, the re-check
+// at DRIVER_OK) become a signal on that queue's eventfd.
+//
+// InterruptStatus is published in mailbox shadow kVirtioInterruptStatusShadow, which
+// the VMM's proxy serves without a round trip. Errors the transport reports (a hostile
+// queue) are logged at error level to the device's stderr, which is brig's.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "device_service.h"
+#include "eventfd_interrupt.h"
+#include "mailbox.h"
+#include "unique_fd.h"
+#include "virtio/guest_memory_view.h"
+#include "virtio/virtio_device.h"
+#include "virtio/virtio_mmio.h"
+
+namespace brig::devices {
+
+// The mailbox shadow that carries the virtio-mmio InterruptStatus register. The VMM
+// has its own copy of this number (vmm/builder.cpp); both must agree.
+constexpr unsigned kVirtioInterruptStatusShadow = 1;
+
+// What the service needs from a device beyond virtio::VirtioDevice. Everything here
+// is called on the event thread, except flush() (on the control thread, after the
+// event thread has stopped).
+class HostedVirtioDevice : public virtio::VirtioDevice {
+public:
+    // An fd the event thread watches for readability while wants_input() is true; -1: none.
+    virtual int input_fd() const { return -1; }
+    virtual bool wants_input() const { return false; }
+    // input_fd() is readable (or hung up): take what is there. The service then kicks
+    // input_queue(), so the device can hand it to the driver.
+    virtual void pull_input() {}
+    virtual unsigned input_queue() const { return 0; }
+    // Shutdown: make everything the guest was told is done durable (blk: fdatasync).
+    virtual void flush() {}
+};
+
+// Builds the device from the resources left after the service took its own. It must
+// erase every resource it uses from the map.
+using VirtioDeviceFactory = std::function<std::unique_ptr<HostedVirtioDevice>(std::map<std::string, UniqueFd>&)>;
+
+class VirtioService final : public ipc::DeviceService {
+public:
+    VirtioService(std::string name, VirtioDeviceFactory factory);
+    ~VirtioService() override;
+
+    void activate(std::map<std::string, UniqueFd> resources) override;
+    void pause() override;
+    void resume() override;
+    void shutdown() override;
+    uint64_t read(uint64_t offset, uint8_t size) override;
+    void write(uint64_t offset, uint8_t size, uint64_t data) override;
+
+private:
+    uint64_t handle_access(const ipc::Access& access);
+    void event_loop();
+    void wake_event_thread();
+    void stop_threads();
+
+    std::string name_;
+    VirtioDeviceFactory factory_;
+    std::unique_ptr<HostedVirtioDevice> device_;
+    std::optional<virtio::GuestMemoryView> memory_;
+    std::unique_ptr<virtio::VirtioMmioTransport> transport_;
+    std::optional<ipc::SharedMailbox> mailbox_;
+    std::unique_ptr<ipc::MailboxServer> server_;
+    std::vector<UniqueFd> queue_fds_;
+    UniqueFd wake_fd_;  // pause/resume/stop wake the event thread through it
+    std::thread mailbox_thread_;
+    std::thread event_thread_;
+
+    std::mutex mutex_;
+    std::condition_variable parked_changed_;
+    bool paused_ = false;        // guarded by mutex_
+    bool parked_ = false;        // the event thread saw paused_ and does nothing; guarded by mutex_
+    std::atomic<bool> stopping_{false};
+};
+
+}  // namespace brig::devices

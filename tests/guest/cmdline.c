@@ -64,3 +64,57 @@ bool text_span_equals(struct text_span span, const char *text) {
 	}
 	return text[span.length] == '\0';
 }
+
+static bool parse_number(const char *text, const char *end, uint64_t *out) {
+	uint64_t value = 0;
+	uint32_t base = 10;
+	if (end - text > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X')) {
+		base = 16;
+		text += 2;
+	}
+	if (text == end) {
+		return false;
+	}
+	for (; text < end; text++) {
+		char c = *text;
+		uint32_t digit;
+		if (c >= '0' && c <= '9') {
+			digit = (uint32_t)(c - '0');
+		} else if (base == 16 && c >= 'a' && c <= 'f') {
+			digit = (uint32_t)(c - 'a' + 10);
+		} else if (base == 16 && c >= 'A' && c <= 'F') {
+			digit = (uint32_t)(c - 'A' + 10);
+		} else {
+			return false;
+		}
+		/* Multiply by shifts and adds: no 64-bit library multiply is needed either way. */
+		value = base == 16 ? (value << 4) | digit : (value << 3) + (value << 1) + digit;
+	}
+	*out = value;
+	return true;
+}
+
+uint64_t cmdline_number(const char *cmdline, const char *name_with_equals, uint64_t fallback) {
+	uint64_t result = fallback;
+	const char *word = cmdline;
+	while (*word) {
+		while (is_separator(*word)) {
+			word++;
+		}
+		const char *end = word;
+		while (*end && !is_separator(*end)) {
+			end++;
+		}
+		if (starts_with(word, name_with_equals)) {
+			const char *value = word;
+			while (*value != '=') {
+				value++;
+			}
+			uint64_t parsed;
+			/* Last one wins, like mode=. */
+			result = parse_number(value + 1, end, &parsed) ? parsed : fallback;
+		}
+		word = end;
+	}
+	return result;
+}

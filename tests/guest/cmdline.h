@@ -20,3 +20,9 @@ const char *cmdline_from_physical(uint64_t address);
 struct text_span cmdline_mode(const char *cmdline);
 
 bool text_span_equals(struct text_span span, const char *text);
+
+/*
+ * The value of the last "NAME=" word (name given with its '='), as a number:
+ * decimal, or hex with a 0x prefix. `fallback` when absent or not a number.
+ */
+uint64_t cmdline_number(const char *cmdline, const char *name_with_equals, uint64_t fallback);

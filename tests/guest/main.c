@@ -34,6 +34,22 @@ static const struct mode modes[] = {
 	{"panic", mode_panic},
 	{"hook-syscall", mode_hook_syscall},
 	{"hook-malformed", mode_hook_malformed},
+	{"virtio-info", mode_virtio_info},
+	{"rng", mode_rng},
+	{"console", mode_console},
+	{"blk-write", mode_blk_write},
+	{"blk-checksum", mode_blk_checksum},
+	{"blk-ro", mode_blk_ro},
+	{"blk-past-end", mode_blk_past_end},
+	{"blk-id", mode_blk_id},
+	{"blk-bench", mode_blk_bench},
+	{"hostile-oob", mode_hostile_oob},
+	{"hostile-len-overflow", mode_hostile_len_overflow},
+	{"hostile-loop", mode_hostile_loop},
+	{"hostile-avail-jump", mode_hostile_avail_jump},
+	{"hostile-qsize", mode_hostile_qsize},
+	{"hostile-indirect-oob", mode_hostile_indirect_oob},
+	{"hostile-notify-early", mode_hostile_notify_early},
 };
 
 void guest_main(const struct boot_info *info) {

@@ -16,3 +16,21 @@ __attribute__((noreturn)) void mode_spin(const struct boot_info *info);
 __attribute__((noreturn)) void mode_panic(const struct boot_info *info);
 __attribute__((noreturn)) void mode_hook_syscall(const struct boot_info *info);
 __attribute__((noreturn)) void mode_hook_malformed(const struct boot_info *info);
+
+/* virtio (mode_virtio.c, mode_blk.c, mode_blk_bench.c, mode_hostile.c) */
+__attribute__((noreturn)) void mode_virtio_info(const struct boot_info *info);
+__attribute__((noreturn)) void mode_rng(const struct boot_info *info);
+__attribute__((noreturn)) void mode_console(const struct boot_info *info);
+__attribute__((noreturn)) void mode_blk_write(const struct boot_info *info);
+__attribute__((noreturn)) void mode_blk_checksum(const struct boot_info *info);
+__attribute__((noreturn)) void mode_blk_ro(const struct boot_info *info);
+__attribute__((noreturn)) void mode_blk_past_end(const struct boot_info *info);
+__attribute__((noreturn)) void mode_blk_id(const struct boot_info *info);
+__attribute__((noreturn)) void mode_blk_bench(const struct boot_info *info);
+__attribute__((noreturn)) void mode_hostile_oob(const struct boot_info *info);
+__attribute__((noreturn)) void mode_hostile_len_overflow(const struct boot_info *info);
+__attribute__((noreturn)) void mode_hostile_loop(const struct boot_info *info);
+__attribute__((noreturn)) void mode_hostile_avail_jump(const struct boot_info *info);
+__attribute__((noreturn)) void mode_hostile_qsize(const struct boot_info *info);
+__attribute__((noreturn)) void mode_hostile_indirect_oob(const struct boot_info *info);
+__attribute__((noreturn)) void mode_hostile_notify_early(const struct boot_info *info);

@@ -26,6 +26,14 @@ static inline uint8_t inb(uint16_t port) {
 	return value;
 }
 
+static inline uint32_t mmio_read32(uintptr_t address) {
+	return *(volatile uint32_t *)address;
+}
+
+static inline uint8_t mmio_read8(uintptr_t address) {
+	return *(volatile uint8_t *)address;
+}
+
 static inline void mmio_write8(uintptr_t address, uint8_t value) {
 	*(volatile uint8_t *)address = value;
 }

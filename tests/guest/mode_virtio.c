@@ -1,0 +1,138 @@
+/* mode=virtio-info, mode=rng, mode=console: virtio devices other than the disk. */
+#include "modes.h"
+
+#include "console.h"
+#include "dma.h"
+#include "power.h"
+#include "virtio_mmio.h"
+#include "virtqueue.h"
+
+#define RNG_BYTES 32u
+/* A device may return fewer bytes than asked; give up after this many requests. */
+#define RNG_MAX_REQUESTS 64u
+
+/* virtio-console (5.3.2): port 0's receive queue is 0, its transmit queue 1. */
+#define CONSOLE_RECEIVE_QUEUE 0
+#define CONSOLE_TRANSMIT_QUEUE 1
+static const char console_text[] = "hello from hvc0\n";
+
+static struct vq_page queue_pages[2] DMA_AREA;
+static uint8_t buffer[DMA_PAGE_SIZE] DMA_AREA;
+
+void mode_virtio_info(const struct boot_info *info) {
+	(void)info;
+	struct virtio_device found[VIRTIO_MAX_DEVICES];
+	uint32_t count = virtio_probe(found, VIRTIO_MAX_DEVICES);
+	for (uint32_t i = 0; i < count; i++) {
+		struct virtio_device *dev = &found[i];
+		/* QueueNumMax is read where the spec reads it: after FEATURES_OK, before DRIVER_OK. */
+		uint32_t queue_max = 0;
+		if (virtio_negotiate(dev, 0)) {
+			virtio_write(dev, VIRTIO_MMIO_QUEUE_SEL, 0);
+			queue_max = virtio_read(dev, VIRTIO_MMIO_QUEUE_NUM_MAX);
+		}
+		virtio_reset(dev);
+		console_write("virtio: dev=");
+		console_write_decimal(i);
+		console_write(" id=");
+		console_write_decimal(dev->device_id);
+		console_write(" base=");
+		console_write_hex(dev->base);
+		console_write(" queues-max=");
+		console_write_decimal(queue_max);
+		console_write("\n");
+	}
+	console_write("virtio: devices=");
+	console_write_decimal(count);
+	console_write("\n");
+	power_off();
+}
+
+/* Brings up `dev` with queue `index` ready; other queues stay off. */
+static bool open_device(uint32_t device_id, const char *name, struct virtio_device *dev, struct virtqueue *vq,
+                        uint16_t index) {
+	if (!virtio_find(device_id, dev)) {
+		console_write(name);
+		console_write_line(": no device");
+		return false;
+	}
+	if (!virtio_negotiate(dev, 0) || !vq_setup(vq, dev, index, &queue_pages[0], VQ_DEFAULT_SIZE)) {
+		return false;
+	}
+	return true;
+}
+
+static bool wait_one(struct virtqueue *vq, const char *name, uint32_t *len) {
+	uint32_t head;
+	enum vq_wait_result result = vq_wait(vq, &head, len);
+	if (result == VQ_DONE) {
+		return true;
+	}
+	console_write(name);
+	console_write_line(result == VQ_NEEDS_RESET ? ": device needs reset" : ": timeout");
+	return false;
+}
+
+void mode_rng(const struct boot_info *info) {
+	(void)info;
+	struct virtio_device dev;
+	struct virtqueue vq;
+	if (!open_device(VIRTIO_ID_RNG, "rng", &dev, &vq, 0)) {
+		power_off();
+	}
+	virtio_driver_ok(&dev);
+	uint32_t have = 0;
+	for (uint32_t request = 0; have < RNG_BYTES && request < RNG_MAX_REQUESTS; request++) {
+		struct vq_buffer out = {dma_address(buffer + have), RNG_BYTES - have, true};
+		vq_add(&vq, &out, 1);
+		vq_kick(&vq);
+		uint32_t len;
+		if (!wait_one(&vq, "rng", &len)) {
+			power_off();
+		}
+		/* len is the device's word: never trust it past what was offered. */
+		have += len > RNG_BYTES - have ? RNG_BYTES - have : len;
+	}
+	static const char digits[] = "0123456789abcdef";
+	bool nonzero = false;
+	console_write("rng: bytes=");
+	for (uint32_t i = 0; i < have; i++) {
+		char pair[2] = {digits[buffer[i] >> 4], digits[buffer[i] & 0xf]};
+		console_write_bytes(pair, 2);
+		nonzero |= buffer[i] != 0;
+	}
+	console_write("\n");
+	if (have < RNG_BYTES) {
+		console_write("rng: short=");
+		console_write_decimal(have);
+		console_write("\n");
+	}
+	console_write(nonzero ? "rng: nonzero=1\n" : "rng: nonzero=0\n");
+	power_off();
+}
+
+void mode_console(const struct boot_info *info) {
+	(void)info;
+	struct virtio_device dev;
+	struct virtqueue receive;
+	struct virtqueue transmit;
+	/* No MULTIPORT: one port, queues 0 (receive) and 1 (transmit). */
+	if (!open_device(VIRTIO_ID_CONSOLE, "console", &dev, &receive, CONSOLE_RECEIVE_QUEUE) ||
+	    !vq_setup(&transmit, &dev, CONSOLE_TRANSMIT_QUEUE, &queue_pages[1], VQ_DEFAULT_SIZE)) {
+		power_off();
+	}
+	virtio_driver_ok(&dev);
+	uint32_t length = sizeof console_text - 1;
+	for (uint32_t i = 0; i < length; i++) {
+		buffer[i] = (uint8_t)console_text[i];
+	}
+	struct vq_buffer out = {dma_address(buffer), length, false};
+	vq_add(&transmit, &out, 1);
+	vq_kick(&transmit);
+	uint32_t len;
+	if (!wait_one(&transmit, "console", &len)) {
+		power_off();
+	}
+	console_write_line("console: sent");
+	power_off();
+}

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "acpi/acpi_tables.h"
+#include "virtio/virtio_mmio.h"
 #include "boot/kernel_loader.h"
 #include "error.h"
 #include "eventfd_interrupt.h"
@@ -29,6 +30,8 @@ constexpr std::chrono::milliseconds kDeviceControlTimeout(2000);
 // A forwarded access the device has not answered in this long is a device failure.
 constexpr std::chrono::milliseconds kDeviceReplyTimeout(1000);
 constexpr unsigned kSerialLineStatusShadow = 0;
+constexpr unsigned kVirtioInterruptStatusShadow = 1;  // virtio_service.h publishes it there
+constexpr uint32_t kMaxVirtioDevices = 8;
 
 // --- step helpers, in the order build_vm() calls them ---
 
@@ -81,16 +84,16 @@ devices::Serial16550::Writer console_writer(int fd) {
     };
 }
 
-// The fd COM1 output goes to: stdout, the --serial file, or none (sink).
-int open_console_output(Vm& vm, const ConsoleOutput& output) {
+// The fd console output goes to: stdout, a file (kept open in `file`), or none (sink).
+int open_console_output(Vm& vm, const ConsoleOutput& output, UniqueFd& file) {
+    (void)vm;
     switch (output.kind) {
         case ConsoleOutput::Kind::Stdout:
             return STDOUT_FILENO;
         case ConsoleOutput::Kind::File:
-            vm.serial_output.reset(::open(output.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
-            if (!vm.serial_output)
-                throw InvalidArgument("--serial: cannot open " + output.path.string() + ": " + std::strerror(errno));
-            return vm.serial_output.get();
+            file.reset(::open(output.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
+            if (!file) throw InvalidArgument(output.flag + ": cannot open " + output.path.string() + ": " + std::strerror(errno));
+            return file.get();
         case ConsoleOutput::Kind::Sink:
             break;
     }
@@ -109,22 +112,35 @@ void attach_serial_in_process(Vm& vm, int output_fd) {
                   layout::kCom1Port, layout::kCom1Size);
 }
 
-void attach_serial_process(Vm& vm, const RunOptions& options, int output_fd, bool forward_stdin) {
-    const std::string name = "serial";
+// Everything a device process needs beyond its irqfd and mailbox, and where its
+// proxy sits.
+struct DeviceAttachment {
+    std::string kind;
+    std::string name;
+    std::vector<ipc::NamedFd> resources;
+    std::map<uint64_t, unsigned> shadowed_offsets;
+    Bus* bus;
+    uint64_t base;
+    uint64_t size;
+    uint32_t irq;
+};
+
+void attach_device_process(Vm& vm, const RunOptions& options, const DeviceAttachment& attachment) {
+    const std::string& name = attachment.name;
     const auto started = std::chrono::steady_clock::now();
-    DeviceProcessConfig config{"serial", name, find_device_executable(),
-                               compile_device_policy(find_policy_dir(), "serial"), options.jail_uid, options.jail_gid};
+    DeviceProcessConfig config{attachment.kind, name, find_device_executable(),
+                               compile_device_policy(find_policy_dir(), attachment.kind), options.jail_uid,
+                               options.jail_gid};
     auto process = DeviceProcess::spawn(config, *vm.ipc, [](const std::string& device, const std::string& message) {
         spdlog::warn("[{}] device reports: {}", device, message);
     });
 
     UniqueFd irq(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!irq) throw_errno("eventfd(serial irq)");
-    vm.vm_fd.register_irqfd(irq.get(), layout::kCom1Irq);
+    if (!irq) throw_errno("eventfd(" + name + " irq)");
+    vm.vm_fd.register_irqfd(irq.get(), attachment.irq);
     auto mailbox = std::make_shared<ipc::SharedMailbox>(ipc::SharedMailbox::create());
     std::vector<ipc::NamedFd> resources = {{"irq", irq.get()}, {"mailbox", mailbox->fd()}};
-    if (output_fd >= 0) resources.push_back({"output", output_fd});
-    if (forward_stdin) resources.push_back({"input", STDIN_FILENO});
+    resources.insert(resources.end(), attachment.resources.begin(), attachment.resources.end());
     try {
         process->control().activate(resources, kDeviceControlTimeout);
     } catch (const ipc::DeviceControlError& e) {
@@ -139,23 +155,81 @@ void attach_serial_process(Vm& vm, const RunOptions& options, int output_fd, boo
 
     const pid_t pid = process->pid();
     auto proxy = std::make_shared<DeviceProxy>(
-        name, mailbox, kDeviceReplyTimeout,
-        std::map<uint64_t, unsigned>{{devices::Serial16550::kLineStatusOffset, kSerialLineStatusShadow}},
+        name, mailbox, kDeviceReplyTimeout, attachment.shadowed_offsets,
         [&vm, pid](const std::string& device, const std::string& why) {
             vm.board.request_stop({StopKind::DeviceCrash, fmt::format("{} (pid {}): {}", device, pid, why),
                                    fmt::format("{} pid={} reason=bad-reply", device, pid)});
         });
-    vm.pio.insert(std::make_shared<ConsoleActivityWatch>(proxy, note_console_output(vm)), layout::kCom1Port,
-                  layout::kCom1Size);
+    std::shared_ptr<BusDevice> on_bus = proxy;
+    if (attachment.kind == "serial") on_bus = std::make_shared<ConsoleActivityWatch>(proxy, note_console_output(vm));
+    attachment.bus->insert(on_bus, attachment.base, attachment.size);
     vm.devices.push_back({std::move(process), std::move(proxy)});
 }
 
+void attach_serial_process(Vm& vm, const RunOptions& options, int output_fd, bool forward_stdin) {
+    DeviceAttachment serial{"serial", "serial", {}, {{devices::Serial16550::kLineStatusOffset, kSerialLineStatusShadow}},
+                            &vm.pio, layout::kCom1Port, layout::kCom1Size, layout::kCom1Irq};
+    if (output_fd >= 0) serial.resources.push_back({"output", output_fd});
+    if (forward_stdin) serial.resources.push_back({"input", STDIN_FILENO});
+    attach_device_process(vm, options, serial);
+}
+
 void attach_serial(Vm& vm, const RunOptions& options, bool forward_stdin) {
-    const int output_fd = open_console_output(vm, options.serial);
+    const int output_fd = open_console_output(vm, options.serial, vm.serial_output);
     if (options.disable_sandbox)
         attach_serial_in_process(vm, output_fd);
     else
         attach_serial_process(vm, options, output_fd, forward_stdin);
+}
+
+// One virtio-mmio window: the device process gets the guest memory and one ioeventfd
+// per queue (KVM signals it on a QueueNotify write of that queue's index, so a
+// notify never leaves the kernel); InterruptStatus is served from a shadow.
+void attach_virtio(Vm& vm, const RunOptions& options, const std::string& kind, const std::string& name,
+                   unsigned queues, std::vector<ipc::NamedFd> extra_resources) {
+    const auto index = static_cast<uint32_t>(vm.virtio_windows.size());
+    if (index >= kMaxVirtioDevices) throw InvalidArgument("too many virtio devices (at most 8)");
+    const uint64_t base = layout::kVirtioMmioBase + index * layout::kVirtioMmioStride;
+    const uint32_t irq = layout::kVirtioFirstIrq + index;
+
+    DeviceAttachment attachment{kind, name, std::move(extra_resources),
+                                {{virtio::kMmioInterruptStatus, kVirtioInterruptStatusShadow}},
+                                &vm.mmio, base, virtio::kMmioWindowSize, irq};
+    attachment.resources.push_back({"guest-memory", vm.memory.memfd()});
+    for (unsigned q = 0; q < queues; ++q) {
+        UniqueFd notify(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+        if (!notify) throw_errno("eventfd(" + name + " queue notify)");
+        vm.vm_fd.register_ioeventfd(notify.get(), base + virtio::kMmioQueueNotify, q);
+        attachment.resources.push_back({"queue" + std::to_string(q), notify.get()});
+        vm.irq_eventfds.push_back(std::move(notify));
+    }
+    attach_device_process(vm, options, attachment);
+    vm.virtio_windows.push_back({base, virtio::kMmioWindowSize, irq});
+}
+
+UniqueFd open_disk(const DiskOption& disk) {
+    UniqueFd fd(::open(disk.path.c_str(), (disk.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC));
+    if (!fd) throw InvalidArgument("--disk: cannot open " + disk.path.string() + ": " + std::strerror(errno));
+    return fd;
+}
+
+void attach_virtio_devices(Vm& vm, const RunOptions& options, std::vector<UniqueFd>& keep) {
+    const bool any = !options.disks.empty() || options.rng || options.virtio_console;
+    if (any && options.disable_sandbox) {
+        spdlog::warn("[sandbox] --disable-sandbox: virtio devices run only as device processes; none attached");
+        return;
+    }
+    for (size_t i = 0; i < options.disks.size(); ++i) {
+        keep.push_back(open_disk(options.disks[i]));
+        attach_virtio(vm, options, "virtio-blk", "virtio-blk" + std::to_string(i), 1, {{"disk", keep.back().get()}});
+    }
+    if (options.rng) attach_virtio(vm, options, "virtio-rng", "virtio-rng", 1, {});
+    if (options.virtio_console) {
+        std::vector<ipc::NamedFd> fds;
+        const int out = open_console_output(vm, *options.virtio_console, vm.virtio_console_output);
+        if (out >= 0) fds.push_back({"output", out});
+        attach_virtio(vm, options, "virtio-console", "virtio-console", 2, std::move(fds));
+    }
 }
 
 void prepare_sandbox(Vm& vm, const RunOptions& options) {
@@ -173,6 +247,7 @@ uint64_t write_acpi_tables(const Vm& vm, unsigned cpus) {
     acpi::AcpiConfig config;
     config.num_cpus = cpus;
     config.com1 = true;
+    config.virtio_mmio = vm.virtio_windows;
     const auto blob = acpi::build_acpi_tables(config, layout::kAcpiTables);
     vm.memory.write(blob.base, blob.bytes);
     return blob.rsdp_addr;
@@ -236,6 +311,7 @@ std::unique_ptr<Vm> build_vm(const RunOptions& options, bool forward_stdin) {
     prepare_sandbox(*vm, options);
     attach_platform_devices(*vm);
     attach_serial(*vm, options, forward_stdin);
+    attach_virtio_devices(*vm, options, vm->disk_fds);
     const uint64_t rsdp = write_acpi_tables(*vm, options.cpus);
     const boot::BootEntry entry = boot::load_guest_kernel(
         vm->memory, boot::BootConfig{options.kernel, options.initrd, options.cmdline, rsdp});

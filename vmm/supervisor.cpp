@@ -92,11 +92,13 @@ void on_host_signal(Vm& vm, int sigfd) {
 
 void on_device_exit(Vm& vm, SandboxedDevice& device) {
     const std::string& how = device.process->reap();
-    device.proxy->mark_peer_dead();  // a vCPU waiting on it gives up at once
     vm.board.request_stop({StopKind::DeviceCrash,
                            fmt::format("{} (pid {}) {}", device.process->name(), device.process->pid(), how),
                            fmt::format("{} pid={} {}", device.process->name(), device.process->pid(),
                                        device.process->failure_fields())});
+    // Only now wake a vCPU waiting on it: its "device is gone" must not win the race
+    // against the real cause of death recorded above.
+    device.proxy->mark_peer_dead();
 }
 
 // Every device still alive is asked to flush and stop, then given a deadline to exit.

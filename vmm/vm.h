@@ -8,6 +8,7 @@
 #include <optional>
 #include <vector>
 
+#include "acpi/acpi_tables.h"
 #include "board/board.h"
 #include "bus/bus.h"
 #include "device_control.h"
@@ -39,7 +40,10 @@ struct Vm {
 
     // --disable-sandbox: the serial device lives here and the supervisor feeds it stdin.
     std::shared_ptr<devices::Serial16550> in_process_serial;
-    UniqueFd serial_output;  // the file behind --serial file=PATH
+    UniqueFd serial_output;          // the file behind --serial file=PATH
+    UniqueFd virtio_console_output;  // the file behind --console file=PATH
+    std::vector<UniqueFd> disk_fds;  // opened by brig, handed to the virtio-blk processes
+    std::vector<acpi::VirtioMmioEntry> virtio_windows;  // declared in the DSDT
 
     std::optional<VmmThreadFilters> thread_filters;  // absent with --disable-sandbox
     std::unique_ptr<ipc::IpcThread> ipc;

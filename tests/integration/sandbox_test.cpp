@@ -9,6 +9,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -76,8 +77,25 @@ struct TempPath {
 
 struct DeviceObservation {
     pid_t brig = 0;
-    pid_t device = 0;
+    pid_t device = 0;                 // the serial device
+    std::map<std::string, pid_t> by_name;  // every device process, by its device name
 };
+
+// argv of a brig-device process: brig-device KIND NAME UID GID.
+std::string device_name(pid_t pid) {
+    const std::string cmdline = read_file("/proc/" + std::to_string(pid) + "/cmdline");
+    std::vector<std::string> parts;
+    std::string part;
+    for (char c : cmdline) {
+        if (c == '\0') {
+            parts.push_back(part);
+            part.clear();
+        } else {
+            part += c;
+        }
+    }
+    return parts.size() >= 3 ? parts[2] : "?";
+}
 
 // Runs the spin guest; once it prints, `act` looks at (and may kill) the device.
 BrigResult run_spin_and(std::vector<std::string> extra, const std::function<void(DeviceObservation&)>& act,
@@ -88,9 +106,9 @@ BrigResult run_spin_and(std::vector<std::string> extra, const std::function<void
         if (done || out.find("spin: 1") == std::string::npos) return;
         done = true;
         seen.brig = pid;
-        const auto children = children_of(pid);
-        REQUIRE(children.size() == 1);
-        seen.device = children[0];
+        for (pid_t child : children_of(pid)) seen.by_name[device_name(child)] = child;
+        REQUIRE(seen.by_name.count("serial") == 1);
+        seen.device = seen.by_name["serial"];
         act(seen);
     };
     run.timeout = std::chrono::seconds(30);
@@ -99,9 +117,18 @@ BrigResult run_spin_and(std::vector<std::string> extra, const std::function<void
 
 }  // namespace
 
-TEST_CASE("the serial device runs jailed: namespaces, seccomp, no privileges, no filesystem, few fds", "[sandbox]") {
+TEST_CASE("every device runs jailed: namespaces, seccomp, no privileges, no filesystem, few fds", "[sandbox]") {
     DeviceObservation seen;
-    const auto r = run_spin_and({"--cpus", "2"}, [](DeviceObservation& s) {
+    char disk_tmpl[] = "/tmp/brig-jail-disk-XXXXXX";
+    const int disk_fd = mkstemp(disk_tmpl);
+    REQUIRE(disk_fd >= 0);
+    REQUIRE(ftruncate(disk_fd, 1 << 20) == 0);
+    close(disk_fd);
+    const auto r = run_spin_and({"--cpus", "2", "--disk", disk_tmpl, "--console", "sink"}, [disk = std::string(disk_tmpl)](DeviceObservation& all) {
+      CHECK(all.by_name.size() == 4);  // serial, virtio-blk0, virtio-rng, virtio-console
+      for (const auto& [name, pid] : all.by_name) {
+        INFO("device " << name << " pid " << pid);
+        DeviceObservation s{all.brig, pid, {}};
         for (const char* ns : {"pid", "mnt", "net", "user", "ipc", "uts", "cgroup"}) {
             INFO("namespace " << ns);
             CHECK(ns_of(s.device, ns) != ns_of(s.brig, ns));
@@ -121,8 +148,8 @@ TEST_CASE("the serial device runs jailed: namespaces, seccomp, no privileges, no
         REQUIRE(stat(("/proc/" + std::to_string(s.device) + "/root/").c_str(), &device_root) == 0);
         CHECK((host_root.st_dev != device_root.st_dev || host_root.st_ino != device_root.st_ino));
 
-        // Only what it was handed (control socket, report pipe, irqfd, console, mailbox)
-        // and what its event loop made: no file or directory of the host.
+        // Only what it was handed (control socket, report pipe, irqfd, console, mailbox,
+        // guest memory, the disk) and what its event loop made: no other host file.
         const std::string fd_dir = "/proc/" + std::to_string(s.device) + "/fd";
         DIR* dir = opendir(fd_dir.c_str());
         REQUIRE(dir != nullptr);
@@ -136,7 +163,7 @@ TEST_CASE("the serial device runs jailed: namespaces, seccomp, no privileges, no
             INFO("fd " << e->d_name << " -> " << t);
             const bool allowed = t.rfind("socket:", 0) == 0 || t.rfind("pipe:", 0) == 0 ||
                                  t.rfind("anon_inode:", 0) == 0 || t.rfind("/memfd:brig", 0) == 0 ||
-                                 t == "/dev/null" || t.rfind("/dev/pts/", 0) == 0;
+                                 t == "/dev/null" || t.rfind("/dev/pts/", 0) == 0 || t == disk;
             CHECK(allowed);
         }
         closedir(dir);
@@ -150,7 +177,9 @@ TEST_CASE("the serial device runs jailed: namespaces, seccomp, no privileges, no
         std::getline(dev, line);
         while (std::getline(dev, line)) interfaces.insert(line.substr(line.find_first_not_of(' '), line.find(':') - line.find_first_not_of(' ')));
         CHECK(interfaces == std::set<std::string>{"lo"});
-
+      }
+      {
+        const DeviceObservation& s = all;
         // brig itself: every thread (main, IPC, each vCPU) runs under a seccomp filter.
         const std::string task_dir = "/proc/" + std::to_string(s.brig) + "/task";
         DIR* tasks = opendir(task_dir.c_str());
@@ -166,11 +195,16 @@ TEST_CASE("the serial device runs jailed: namespaces, seccomp, no privileges, no
         closedir(tasks);
         CHECK(threads >= 4);  // main, IPC, two vCPUs
         kill(s.brig, SIGTERM);
+      }
     }, seen);
+    std::remove(disk_tmpl);
     INFO("stderr:\n" << r.err);
     REQUIRE(seen.device > 0);
     CHECK(r.exit_code == 0);
-    CHECK_FALSE(process_exists(seen.device));
+    for (const auto& [name, pid] : seen.by_name) {
+        INFO(name);
+        CHECK_FALSE(process_exists(pid));
+    }
 }
 
 TEST_CASE("kill -9 of the serial process: exit 33 within a second, naming device, pid and signal", "[sandbox]") {

@@ -15,6 +15,7 @@ namespace {
 constexpr uint64_t kMinMemMib = 16;
 constexpr uint64_t kMaxMemMib = 1024 * 1024;  // 1 TiB
 constexpr unsigned kMaxCpus = 254;            // APIC ids below the broadcast id, one IOAPIC id spare
+constexpr size_t kMaxDisks = 4;  // with rng and console, within the 8 virtio-mmio windows
 constexpr uint64_t kMaxBootTimeoutSeconds = 24 * 3600;
 constexpr uint64_t kMaxJailId = 0xfffffffe;   // (uid_t)-1 means "unchanged" to setresuid
 
@@ -43,9 +44,10 @@ std::filesystem::path readable_file(std::string_view flag, std::string_view text
 }
 
 ConsoleOutput parse_console(std::string_view flag, std::string_view text) {
-    if (text == "stdout") return {ConsoleOutput::Kind::Stdout, {}};
-    if (text == "sink") return {ConsoleOutput::Kind::Sink, {}};
-    if (text.starts_with("file=") && text.size() > 5) return {ConsoleOutput::Kind::File, std::string(text.substr(5))};
+    if (text == "stdout") return {ConsoleOutput::Kind::Stdout, {}, std::string(flag)};
+    if (text == "sink") return {ConsoleOutput::Kind::Sink, {}, std::string(flag)};
+    if (text.starts_with("file=") && text.size() > 5)
+        return {ConsoleOutput::Kind::File, std::string(text.substr(5)), std::string(flag)};
     fail(flag, "'" + std::string(text) + "' is not one of stdout, file=PATH, sink");
 }
 
@@ -57,6 +59,19 @@ spdlog::level::level_enum parse_log_level(std::string_view flag, std::string_vie
     for (const auto& [name, level] : kLevels)
         if (text == name) return level;
     fail(flag, "'" + std::string(text) + "' is not one of trace, debug, info, warn, error, off");
+}
+
+// PATH or PATH,ro. The file must exist: brig never creates disks.
+DiskOption parse_disk(std::string_view flag, std::string_view text) {
+    DiskOption disk;
+    if (text.ends_with(",ro")) {
+        disk.read_only = true;
+        text.remove_suffix(3);
+    }
+    if (text.find(',') != std::string_view::npos)
+        fail(flag, "'" + std::string(text) + "': the only option is ,ro");
+    disk.path = readable_file(flag, text);
+    return disk;
 }
 
 // UID or UID:GID; a bare UID uses the same number as the group.
@@ -81,7 +96,7 @@ RunOptions parse_run(const std::vector<std::string_view>& args, size_t first) {
         }
         if (!flag.starts_with("--")) fail(flag, "unexpected argument (flags start with --)");
         if (flag == "--help") throw InvalidArgument("--help: give it alone, as `brig run --help`");
-        if (!seen.insert(flag).second) fail(flag, "given more than once");
+        if (flag != "--disk" && !seen.insert(flag).second) fail(flag, "given more than once");
         auto value = [&]() -> std::string_view {
             if (inline_value) return *inline_value;
             if (i + 1 >= args.size()) fail(flag, "missing value");
@@ -103,6 +118,17 @@ RunOptions parse_run(const std::vector<std::string_view>& args, size_t first) {
             opts.serial = parse_console(flag, value());
         } else if (flag == "--log-level") {
             opts.log_level = parse_log_level(flag, value());
+        } else if (flag == "--disk") {
+            opts.disks.push_back(parse_disk(flag, value()));
+            if (opts.disks.size() > kMaxDisks) fail(flag, "at most " + std::to_string(kMaxDisks) + " disks");
+        } else if (flag == "--rng") {
+            if (inline_value) fail(flag, "takes no value");
+            opts.rng = true;
+        } else if (flag == "--no-rng") {
+            if (inline_value) fail(flag, "takes no value");
+            opts.rng = false;
+        } else if (flag == "--console") {
+            opts.virtio_console = parse_console(flag, value());
         } else if (flag == "--disable-sandbox") {
             if (inline_value) fail(flag, "takes no value");
             opts.disable_sandbox = true;
@@ -145,6 +171,9 @@ std::string run_help() {
            "  --mem MIB            guest memory in MiB, a multiple of 2 (default 256, minimum 16)\n"
            "  --cpus N             number of vCPUs, 1..254 (default 1)\n"
            "  --serial OUT         COM1 output: stdout (default; reads stdin too), file=PATH, sink\n"
+           "  --disk PATH[,ro]     a raw disk image as virtio-blk (repeatable, up to 4; ,ro: read-only)\n"
+           "  --rng, --no-rng      virtio-rng entropy device (default: on)\n"
+           "  --console OUT        a virtio console (hvc0): stdout, file=PATH, sink (default: none)\n"
            "  --log-level LEVEL    trace, debug, info (default), warn, error, off; logs go to stderr\n"
            "  --jail-user UID[:GID]  the unprivileged ids device processes run as (default 65534:65534)\n"
            "  --failure-file PATH  write why brig stopped, one machine-readable line (SHUTDOWN, REBOOT, ...)\n"

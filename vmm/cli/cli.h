@@ -19,6 +19,12 @@ struct ConsoleOutput {
     enum class Kind { Stdout, File, Sink };
     Kind kind = Kind::Stdout;
     std::filesystem::path path;  // Kind::File only
+    std::string flag = "--serial";  // for error messages
+};
+
+struct DiskOption {
+    std::filesystem::path path;
+    bool read_only = false;
 };
 
 struct RunOptions {
@@ -28,6 +34,9 @@ struct RunOptions {
     uint64_t mem_mib = 256;
     unsigned cpus = 1;
     ConsoleOutput serial;
+    std::vector<DiskOption> disks;            // --disk, in order: virtio-blk0, 1, ...
+    bool rng = true;                          // virtio-rng, on unless --no-rng
+    std::optional<ConsoleOutput> virtio_console;  // --console
     spdlog::level::level_enum log_level = spdlog::level::info;
     // Devices run in-process instead of in jailed brig-device processes (debugging only).
     bool disable_sandbox = false;

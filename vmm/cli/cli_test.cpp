@@ -70,6 +70,22 @@ TEST_CASE("cli parses the sandbox and supervision flags", "[cli]") {
     CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--disable-sandbox=yes"}), StartsWith("--disable-sandbox: takes no value"));
 }
 
+TEST_CASE("cli parses virtio devices", "[cli]") {
+    TempFile kernel, disk0, disk1;
+    auto o = std::get<RunOptions>(parse({"run", "--kernel", kernel.path, "--disk", disk0.path, "--disk",
+                                         disk1.path + ",ro", "--no-rng", "--console", "file=/tmp/hvc0"}));
+    REQUIRE(o.disks.size() == 2);
+    CHECK(o.disks[0].path == disk0.path);
+    CHECK_FALSE(o.disks[0].read_only);
+    CHECK(o.disks[1].read_only);
+    CHECK_FALSE(o.rng);
+    REQUIRE(o.virtio_console.has_value());
+    CHECK(o.virtio_console->kind == ConsoleOutput::Kind::File);
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--disk", "/nonexistent.img"}), StartsWith("--disk: cannot open"));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--disk", disk0.path + ",rw"}), StartsWith("--disk: "));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--console", "tty"}), StartsWith("--console: 'tty' is not one of"));
+}
+
 TEST_CASE("cli defaults", "[cli]") {
     TempFile kernel;
     const auto o = std::get<RunOptions>(parse({"run", "--kernel", kernel.path}));
@@ -78,6 +94,9 @@ TEST_CASE("cli defaults", "[cli]") {
     CHECK(o.serial.kind == ConsoleOutput::Kind::Stdout);
     CHECK_FALSE(o.initrd.has_value());
     CHECK(o.jail_uid == 65534);
+    CHECK(o.rng);
+    CHECK(o.disks.empty());
+    CHECK_FALSE(o.virtio_console.has_value());
     CHECK_FALSE(o.failure_file.has_value());
     CHECK_FALSE(o.boot_timeout_seconds.has_value());
 }

@@ -20,7 +20,7 @@ void DeviceProxy::read(uint64_t offset, std::span<uint8_t> data) {
     uint64_t value = 0;
     try {
         auto shadow = shadowed_offsets_.find(offset);
-        if (shadow != shadowed_offsets_.end() && data.size() == 1) {
+        if (shadow != shadowed_offsets_.end()) {
             value = client_.read_shadow(shadow->second);
         } else {
             value = client_.read(offset, static_cast<uint32_t>(data.size()));

@@ -35,7 +35,7 @@ private:
     std::string name_;
     std::shared_ptr<ipc::SharedMailbox> mailbox_;
     ipc::MailboxClient client_;
-    std::map<uint64_t, unsigned> shadowed_offsets_;  // offset -> shadow index (byte registers)
+    std::map<uint64_t, unsigned> shadowed_offsets_;  // register offset -> shadow index
     FailureHandler on_failure_;
 };
 

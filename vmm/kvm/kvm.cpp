@@ -123,6 +123,16 @@ void VmFd::register_irqfd(int eventfd, uint32_t gsi) const {
     checked_ioctl(fd_.get(), KVM_IRQFD, &irqfd, "KVM_IRQFD");
 }
 
+void VmFd::register_ioeventfd(int eventfd, uint64_t addr, uint32_t datamatch) const {
+    kvm_ioeventfd ioeventfd{};
+    ioeventfd.datamatch = datamatch;
+    ioeventfd.addr = addr;
+    ioeventfd.len = 4;
+    ioeventfd.fd = eventfd;
+    ioeventfd.flags = KVM_IOEVENTFD_FLAG_DATAMATCH;
+    checked_ioctl(fd_.get(), KVM_IOEVENTFD, &ioeventfd, "KVM_IOEVENTFD");
+}
+
 VcpuFd VcpuFd::create(const Kvm& kvm, const VmFd& vm, unsigned index) {
     int raw;
     do {

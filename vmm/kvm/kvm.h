@@ -39,6 +39,9 @@ public:
     void set_user_memory_region(uint32_t slot, uint64_t guest_addr, uint64_t size, void* host) const;
     // Makes KVM inject `gsi` whenever `eventfd` is written (edge semantics).
     void register_irqfd(int eventfd, uint32_t gsi) const;
+    // Makes a guest write of `datamatch` (4 bytes) to MMIO `addr` signal `eventfd` inside
+    // KVM, without a VM exit to user space: a virtio queue notify.
+    void register_ioeventfd(int eventfd, uint64_t addr, uint32_t datamatch) const;
 
 private:
     explicit VmFd(UniqueFd fd) : fd_(std::move(fd)) {}

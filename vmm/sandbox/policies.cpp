@@ -17,7 +17,11 @@ BpfProgram compile(const std::filesystem::path& file) {
 }  // namespace
 
 BpfProgram compile_device_policy(const std::filesystem::path& dir, const std::string& kind) {
-    return compile(dir / (kind + "_device.policy"));
+    // Device kinds use dashes ("virtio-blk"), policy files underscores (virtio_blk_device.policy).
+    std::string file = kind;
+    for (auto& c : file)
+        if (c == '-') c = '_';
+    return compile(dir / (file + "_device.policy"));
 }
 
 VmmThreadFilters compile_vmm_policies(const std::filesystem::path& dir) {

@@ -41,6 +41,7 @@ static const struct mode modes[] = {
 	{"blk-checksum", mode_blk_checksum},
 	{"blk-ro", mode_blk_ro},
 	{"blk-past-end", mode_blk_past_end},
+	{"blk-write-log", mode_blk_write_log},
 	{"blk-id", mode_blk_id},
 	{"blk-bench", mode_blk_bench},
 	{"hostile-oob", mode_hostile_oob},

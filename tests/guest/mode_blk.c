@@ -233,3 +233,30 @@ void mode_blk_id(const struct boot_info *info) {
 	}
 	power_off();
 }
+
+/* --- blk-write-log ------------------------------------------------------------ */
+
+/*
+ * For the crash test: writes one sector at a time, in order, and prints
+ * "blk: done N" only after the device has completed sector N. The host kills the
+ * blk device mid-run and then checks that every sector reported done is on disk.
+ */
+void mode_blk_write_log(const struct boot_info *info) {
+	struct virtio_blk blk;
+	open_or_power_off(&blk, info);
+	const uint32_t seed = (uint32_t)cmdline_number(info->cmdline, "seed=", 0);
+	struct pattern pattern = {.seed = seed};
+	uint8_t *buffer = blk_slot_buffer(0);
+	for (uint64_t sector = 0; sector < blk.capacity; sector++) {
+		fill_pattern(&pattern, buffer, sector, 1);
+		const int result = blk_request(&blk, VIRTIO_BLK_T_OUT, sector, dma_address(buffer), BLK_SECTOR_SIZE);
+		if (result != VIRTIO_BLK_S_OK) {
+			blk_report_failure("write", result);
+			power_off();
+		}
+		console_write("blk: done ");
+		console_write_decimal(sector);
+		console_write("\n");
+	}
+	power_off();
+}

@@ -25,6 +25,7 @@ __attribute__((noreturn)) void mode_blk_write(const struct boot_info *info);
 __attribute__((noreturn)) void mode_blk_checksum(const struct boot_info *info);
 __attribute__((noreturn)) void mode_blk_ro(const struct boot_info *info);
 __attribute__((noreturn)) void mode_blk_past_end(const struct boot_info *info);
+__attribute__((noreturn)) void mode_blk_write_log(const struct boot_info *info);
 __attribute__((noreturn)) void mode_blk_id(const struct boot_info *info);
 __attribute__((noreturn)) void mode_blk_bench(const struct boot_info *info);
 __attribute__((noreturn)) void mode_hostile_oob(const struct boot_info *info);

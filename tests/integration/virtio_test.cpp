@@ -185,3 +185,60 @@ TEST_CASE("a notify before DRIVER_OK is ignored", "[virtio][hostile]") {
     require_exit(r, 0);
     CHECK_THAT(r.out, Contains("hostile: notify-early used=0 written=0"));
 }
+
+TEST_CASE("kill -9 of the blk device during writes: exit 33, and every completed write is on disk", "[virtio]") {
+    const unsigned seed = 9;
+    TempImage disk(1 << 20);
+    BrigRun run{{"run", "--kernel", test_guest(), "--cmdline", "mode=blk-write-log seed=" + std::to_string(seed),
+                 "--mem", "64", "--disk", disk.path}};
+    run.timeout = std::chrono::seconds(60);
+    pid_t device = 0;
+    run.on_output = [&](const std::string& out, pid_t brig) {
+        if (device != 0 || out.find("blk: done 40\n") == std::string::npos) return;
+        // Find brig's virtio-blk0 process by its argv (brig-device KIND NAME ...).
+        DIR* proc = opendir("/proc");
+        while (dirent* e = readdir(proc)) {
+            const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
+            if (pid <= 0) continue;
+            std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+            std::string line, ppid;
+            while (std::getline(status, line))
+                if (line.rfind("PPid:", 0) == 0) ppid = line.substr(line.find_first_not_of(" \t", 5));
+            if (ppid != std::to_string(brig)) continue;
+            std::ifstream cmd("/proc/" + std::to_string(pid) + "/cmdline");
+            std::string argv((std::istreambuf_iterator<char>(cmd)), {});
+            if (argv.find(std::string("virtio-blk0\0", 12)) != std::string::npos) device = pid;
+        }
+        closedir(proc);
+        REQUIRE(device > 0);
+        kill(device, SIGKILL);
+    };
+    const auto r = run_brig(run);
+    INFO("stderr:\n" << r.err);
+    REQUIRE(device > 0);
+    REQUIRE_FALSE(r.timed_out);
+    CHECK(r.exit_code == 33);
+    CHECK_THAT(r.err, Contains("virtio-blk0 (pid " + std::to_string(device) + ") killed by SIGKILL"));
+    // The last sector the guest saw completed, and every one before it, hold the pattern.
+    const std::regex done("blk: done ([0-9]+)\n");
+    uint64_t last = 0;
+    for (std::sregex_iterator it(r.out.begin(), r.out.end(), done), end; it != end; ++it) last = std::stoull((*it)[1]);
+    REQUIRE(last >= 40);
+    const auto image = disk.bytes();
+    for (uint64_t s = 0; s <= last; ++s)
+        for (uint64_t i = 0; i < kSector; ++i) {
+            if (image[s * kSector + i] != pattern(s, i, seed)) FAIL("sector " << s << " byte " << i << " is not on disk");
+        }
+}
+
+TEST_CASE("EVENT_IDX and a small queue carry data as well", "[virtio]") {
+    TempImage disk(1 << 20);
+    std::vector<uint8_t> data(1 << 20);
+    for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<uint8_t>(i * 2654435761u >> 24);
+    disk.set(data);
+    const auto r = run_guest("mode=blk-checksum sectors=128 event-idx=1 qsize=8", {"--disk", disk.path});
+    require_exit(r, 0);
+    char want[32];
+    std::snprintf(want, sizeof want, "0x%016llx", static_cast<unsigned long long>(fnv1a64(data.data(), 128 * kSector)));
+    CHECK_THAT(r.out, Contains(std::string("blk: fnv1a64=") + want));
+}

@@ -12,6 +12,7 @@ usage: bench/virtio_blk.py [--build build] [--mib 16] [--runs 3]
 """
 import argparse
 import os
+import re
 import select
 import statistics
 import subprocess
@@ -22,9 +23,14 @@ RANDREADS = 1000  # the guest's blk-bench mode does this many 4 KiB random reads
 MARKERS = ["seqwrite", "seqread", "randread"]
 
 
+STATS = re.compile(rb"\[virtio-blk0\] (\d+) queue notifies \(ioeventfd\), (\d+) interrupts")
+
+
 def timed_markers(cmd, timeout=600):
+    """Returns ({phase: seconds}, (notifies, interrupts) or None, wall seconds)."""
     start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    err_file = tempfile.TemporaryFile()
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err_file)
     seen, out, fd = {}, b"", proc.stdout.fileno()
     while time.monotonic() - start < timeout:
         ready, _, _ = select.select([fd], [], [], 1)
@@ -42,10 +48,17 @@ def timed_markers(cmd, timeout=600):
                 key = f"bench: {m} {edge}"
                 if key not in seen and key.encode() in out:
                     seen[key] = now
-    proc.kill()
-    proc.wait()
-    return {m: seen.get(f"bench: {m} done", 0) - seen.get(f"bench: {m} start", 0)
-            for m in MARKERS if f"bench: {m} done" in seen}
+    try:
+        proc.wait(timeout=30)  # the guest powers off after its last phase
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    wall = time.monotonic() - start
+    err_file.seek(0)
+    stats = STATS.search(err_file.read())
+    phases = {m: seen.get(f"bench: {m} done", 0) - seen.get(f"bench: {m} start", 0)
+              for m in MARKERS if f"bench: {m} done" in seen}
+    return phases, (int(stats.group(1)), int(stats.group(2))) if stats else None, wall
 
 
 def main():
@@ -61,7 +74,7 @@ def main():
         img.truncate(256 << 20)
         img.flush()
         brig_cmd = [brig, "run", "--kernel", guest, "--cmdline", append, "--mem", "128", "--disk", img.name,
-                    "--log-level", "warn"]
+                    "--no-rng", "--log-level", "info"]
         qemu_cmd = ["qemu-system-x86_64", "-M", "microvm", "-accel", "kvm", "-m", "128", "-nodefaults",
                     "-no-user-config", "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot",
                     "-global", "virtio-mmio.force-legacy=false",
@@ -73,7 +86,7 @@ def main():
             results["qemu"].append(timed_markers(qemu_cmd))
 
     def med(vmm, m):
-        vals = [r[m] for r in results[vmm] if m in r and r[m] > 0]
+        vals = [r[0][m] for r in results[vmm] if m in r[0] and r[0][m] > 0]
         return statistics.median(vals) if vals else float("nan")
 
     print(f"virtio-blk, 256 MiB image, test guest blk-bench ({args.mib} MiB sequential, {RANDREADS} x 4 KiB random reads), "
@@ -85,6 +98,11 @@ def main():
         else:
             bv, qv, unit = args.mib / b, args.mib / q, "MB/s"
         print(f"  {m:9s} brig {bv:9.1f} {unit:4s}  qemu-microvm {qv:9.1f} {unit:4s}  brig/qemu {bv / qv:5.2f}")
+    counted = [(r[1], r[2]) for r in results["brig"] if r[1]]
+    if counted:
+        (notifies, interrupts), wall = counted[-1]
+        print(f"  brig virtio-blk0, whole run: {notifies} queue notifies ({notifies / wall:.0f}/s), "
+              f"{interrupts} interrupts ({interrupts / wall:.0f}/s) over {wall:.1f} s")
 
 
 if __name__ == "__main__":

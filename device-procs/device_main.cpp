@@ -3,7 +3,7 @@
 //   3  the control socket (Cap'n Proto, device.capnp)
 //   4  the compiled seccomp filter (BPF, read once and closed)
 //   5  the violation report pipe (see sigsys_reporter.h)
-// and argv: brig-device KIND NAME JAIL_UID JAIL_GID
+// and argv: brig-device KIND NAME JAIL_UID JAIL_GID [LOG_LEVEL]
 // It jails itself before it reads a single byte from the VMM or the guest.
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -42,6 +42,7 @@ struct Arguments {
     std::string kind;
     std::string name;
     uint32_t uid = 0, gid = 0;
+    spdlog::level::level_enum log_level = spdlog::level::warn;
 };
 
 uint32_t parse_id(std::string_view text) {
@@ -52,8 +53,10 @@ uint32_t parse_id(std::string_view text) {
 }
 
 Arguments parse(int argc, char** argv) {
-    if (argc != 5) throw std::runtime_error("usage: brig-device KIND NAME JAIL_UID JAIL_GID");
-    return Arguments{argv[1], argv[2], parse_id(argv[3]), parse_id(argv[4])};
+    if (argc != 5 && argc != 6) throw std::runtime_error("usage: brig-device KIND NAME JAIL_UID JAIL_GID [LOG_LEVEL]");
+    Arguments args{argv[1], argv[2], parse_id(argv[3]), parse_id(argv[4])};
+    if (argc == 6) args.log_level = spdlog::level::from_str(argv[5]);
+    return args;
 }
 
 std::vector<sock_filter> read_filter(int fd) {
@@ -125,10 +128,11 @@ std::unique_ptr<brig::ipc::DeviceService> create_device(const Arguments& args) {
     throw std::runtime_error("unknown device kind '" + args.kind + "'");
 }
 
-void setup_logging(const std::string& name) {
+void setup_logging(const std::string& name, spdlog::level::level_enum level) {
     auto logger = spdlog::stderr_logger_mt("brig-device");
-    logger->set_pattern("[%H:%M:%S.%e] %l [" + name + " pid " + std::to_string(getpid()) + "] %v");
-    logger->set_level(spdlog::level::warn);
+    // No pid: inside its pid namespace the device is always pid 1; brig names the real one.
+    logger->set_pattern("[%H:%M:%S.%e] %l [" + name + "] %v");
+    logger->set_level(level);
     spdlog::set_default_logger(logger);
 }
 
@@ -139,7 +143,7 @@ int main(int argc, char** argv) {
     try {
         const Arguments args = parse(argc, argv);
         tzset();  // log timestamps read /etc/localtime once, now, not under the filter
-        setup_logging(args.name);
+        setup_logging(args.name, args.log_level);
         brig::UniqueFd control(kControlFd);
         std::vector<sock_filter> filter;
         {

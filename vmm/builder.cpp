@@ -30,7 +30,6 @@ constexpr std::chrono::milliseconds kDeviceControlTimeout(2000);
 // A forwarded access the device has not answered in this long is a device failure.
 constexpr std::chrono::milliseconds kDeviceReplyTimeout(1000);
 constexpr unsigned kSerialLineStatusShadow = 0;
-constexpr unsigned kVirtioInterruptStatusShadow = 1;  // virtio_service.h publishes it there
 constexpr uint32_t kMaxVirtioDevices = 8;
 
 // --- step helpers, in the order build_vm() calls them ---
@@ -193,7 +192,7 @@ void attach_virtio(Vm& vm, const RunOptions& options, const std::string& kind, c
     const uint32_t irq = layout::kVirtioFirstIrq + index;
 
     DeviceAttachment attachment{kind, name, std::move(extra_resources),
-                                {{virtio::kMmioInterruptStatus, kVirtioInterruptStatusShadow}},
+                                {{virtio::kMmioInterruptStatus, virtio::kInterruptStatusShadow}},
                                 &vm.mmio, base, virtio::kMmioWindowSize, irq};
     attachment.resources.push_back({"guest-memory", vm.memory.memfd()});
     for (unsigned q = 0; q < queues; ++q) {
@@ -228,6 +227,9 @@ void attach_virtio_devices(Vm& vm, const RunOptions& options, std::vector<Unique
         std::vector<ipc::NamedFd> fds;
         const int out = open_console_output(vm, *options.virtio_console, vm.virtio_console_output);
         if (out >= 0) fds.push_back({"output", out});
+        // stdin goes to one console only: the UART when it is on stdout, else hvc0.
+        if (options.virtio_console->kind == ConsoleOutput::Kind::Stdout && options.serial.kind != ConsoleOutput::Kind::Stdout)
+            fds.push_back({"input", STDIN_FILENO});
         attach_virtio(vm, options, "virtio-console", "virtio-console", 2, std::move(fds));
     }
 }

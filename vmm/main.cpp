@@ -56,8 +56,10 @@ int run(const brig::RunOptions& options) {
     brig::UniqueFd failure_file = open_failure_file(options.failure_file);
     const bool forward_stdin = options.serial.kind == brig::ConsoleOutput::Kind::Stdout;
     auto vm = brig::build_vm(options, forward_stdin);
-    const brig::StopReason reason =
-        brig::supervise(*vm, signals, {forward_stdin, options.boot_timeout_seconds});
+    const bool console_reads_stdin = !forward_stdin && options.virtio_console &&
+                                     options.virtio_console->kind == brig::ConsoleOutput::Kind::Stdout;
+    const brig::StopReason reason = brig::supervise(
+        *vm, signals, {forward_stdin, console_reads_stdin, options.boot_timeout_seconds});
     const brig::ExitCode code = brig::exit_code_for(reason.kind);
     vm.reset();  // every thread joined, every device reaped, every fd closed
     write_failure_record(failure_file.get(), reason);

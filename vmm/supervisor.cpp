@@ -135,7 +135,7 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
     UniqueFd sigfd = open_signalfd(signals);
     std::optional<TerminalRawMode> raw_mode;
     std::optional<ConsoleInput> input;
-    if (options.forward_stdin) raw_mode.emplace();
+    if (options.forward_stdin || options.console_reads_stdin) raw_mode.emplace();
     if (options.forward_stdin && vm.in_process_serial) input.emplace(*vm.in_process_serial);
     std::optional<Clock::time_point> boot_deadline;
     if (options.boot_timeout_seconds) boot_deadline = Clock::now() + std::chrono::seconds(*options.boot_timeout_seconds);

@@ -18,7 +18,8 @@ namespace brig {
 sigset_t block_supervisor_signals();
 
 struct SupervisorOptions {
-    bool forward_stdin = false;                        // console input for an in-process serial device
+    bool forward_stdin = false;         // the serial console reads stdin (the supervisor feeds an in-process one)
+    bool console_reads_stdin = false;   // the virtio console's process reads stdin
     std::optional<unsigned> boot_timeout_seconds;      // --boot-timeout
 };
 

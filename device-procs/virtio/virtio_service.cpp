@@ -36,10 +36,26 @@ void signal_eventfd(int fd) {
     [[maybe_unused]] auto n = ::write(fd, &one, sizeof one);
 }
 
-void drain_eventfd(int fd) {
-    uint64_t count;
-    [[maybe_unused]] auto n = ::read(fd, &count, sizeof count);
+// Returns how many signals the eventfd had collected.
+uint64_t drain_eventfd(int fd) {
+    uint64_t count = 0;
+    return ::read(fd, &count, sizeof count) == sizeof count ? count : 0;
 }
+
+// Counts the interrupts a device raises, for the statistics logged at shutdown.
+class CountingInterrupt final : public InterruptLine {
+public:
+    CountingInterrupt(std::shared_ptr<InterruptLine> line, std::atomic<uint64_t>& count)
+        : line_(std::move(line)), count_(count) {}
+    void trigger() override {
+        count_.fetch_add(1, std::memory_order_relaxed);
+        line_->trigger();
+    }
+
+private:
+    std::shared_ptr<InterruptLine> line_;
+    std::atomic<uint64_t>& count_;
+};
 
 }  // namespace
 
@@ -50,7 +66,8 @@ VirtioService::~VirtioService() { stop_threads(); }
 
 void VirtioService::activate(std::map<std::string, UniqueFd> resources) {
     if (transport_) throw std::runtime_error("activate: already active");
-    auto irq = std::make_shared<EventFdInterrupt>(take(resources, "irq", true));
+    auto irq = std::make_shared<CountingInterrupt>(std::make_shared<EventFdInterrupt>(take(resources, "irq", true)),
+                                                   interrupts_);
     UniqueFd mailbox_fd = take(resources, "mailbox", true);
     UniqueFd memory_fd = take(resources, "guest-memory", true);
     std::vector<UniqueFd> queue_fds;
@@ -143,7 +160,7 @@ void VirtioService::event_loop() {
         try {
             for (size_t q = 0; q < queue_fds_.size(); ++q) {
                 if (!(fds[q + 1].revents & POLLIN)) continue;
-                drain_eventfd(queue_fds_[q].get());
+                notifies_.fetch_add(drain_eventfd(queue_fds_[q].get()), std::memory_order_relaxed);
                 transport_->notify(static_cast<unsigned>(q));
             }
             if (input_watched && fds.back().revents) {
@@ -185,6 +202,7 @@ void VirtioService::resume() {
 void VirtioService::shutdown() {
     stop_threads();
     if (device_) device_->flush();
+    spdlog::info("{} queue notifies (ioeventfd), {} interrupts (irqfd)", notifies_.load(), interrupts_.load());
 }
 
 void VirtioService::stop_threads() {

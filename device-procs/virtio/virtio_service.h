@@ -43,9 +43,9 @@
 
 namespace brig::devices {
 
-// The mailbox shadow that carries the virtio-mmio InterruptStatus register. The VMM
-// has its own copy of this number (vmm/builder.cpp); both must agree.
-constexpr unsigned kVirtioInterruptStatusShadow = 1;
+// The mailbox shadow that carries the virtio-mmio InterruptStatus register (shared
+// with the VMM's proxy through ipc/virtio/virtio_mmio.h).
+constexpr unsigned kVirtioInterruptStatusShadow = virtio::kInterruptStatusShadow;
 
 // What the service needs from a device beyond virtio::VirtioDevice. Everything here
 // is called on the event thread, except flush() (on the control thread, after the
@@ -102,6 +102,8 @@ private:
     bool paused_ = false;        // guarded by mutex_
     bool parked_ = false;        // the event thread saw paused_ and does nothing; guarded by mutex_
     std::atomic<bool> stopping_{false};
+    std::atomic<uint64_t> notifies_{0};
+    std::atomic<uint64_t> interrupts_{0};
 };
 
 }  // namespace brig::devices

@@ -23,6 +23,8 @@ constexpr uint64_t kMmioInterruptStatus = 0x060;
 constexpr uint64_t kMmioInterruptAck = 0x064;
 constexpr uint64_t kMmioWindowSize = 0x1000;
 constexpr uint64_t kMmioConfigSpace = 0x100;
+// The mailbox shadow the device publishes InterruptStatus in, for the VMM's proxy.
+constexpr unsigned kInterruptStatusShadow = 1;
 
 constexpr uint32_t kMmioMagic = 0x74726976;   // "virt"
 constexpr uint32_t kMmioVersion = 2;

@@ -83,7 +83,7 @@ std::unique_ptr<DeviceProcess> DeviceProcess::spawn(const DeviceProcessConfig& c
     minijail::SpawnSpec spec;
     spec.executable = config.executable.string();
     spec.argv = {"brig-device", config.kind, config.name, std::to_string(config.jail_uid),
-                 std::to_string(config.jail_gid)};
+                 std::to_string(config.jail_gid), std::string(spdlog::level::to_string_view(spdlog::get_level()).data())};
     spec.keep_fds = {device_end.get(), filter.get(), report_write.get()};  // become 3, 4, 5
     spec.stderr_fd = STDERR_FILENO;
 

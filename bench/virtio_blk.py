@@ -74,7 +74,7 @@ def main():
         img.truncate(256 << 20)
         img.flush()
         brig_cmd = [brig, "run", "--kernel", guest, "--cmdline", append, "--mem", "128", "--disk", img.name,
-                    "--no-rng", "--log-level", "info"]
+                    "--no-rng", "--log-level", "debug"]
         qemu_cmd = ["qemu-system-x86_64", "-M", "microvm", "-accel", "kvm", "-m", "128", "-nodefaults",
                     "-no-user-config", "-display", "none", "-serial", "stdio", "-monitor", "none", "-no-reboot",
                     "-global", "virtio-mmio.force-legacy=false",

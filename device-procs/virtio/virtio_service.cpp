@@ -202,7 +202,7 @@ void VirtioService::resume() {
 void VirtioService::shutdown() {
     stop_threads();
     if (device_) device_->flush();
-    spdlog::info("{} queue notifies (ioeventfd), {} interrupts (irqfd)", notifies_.load(), interrupts_.load());
+    spdlog::debug("{} queue notifies (ioeventfd), {} interrupts (irqfd)", notifies_.load(), interrupts_.load());
 }
 
 void VirtioService::stop_threads() {

@@ -23,6 +23,7 @@
 #include "common/sigsys_reporter.h"
 #include "device_service.h"
 #include "minijail/jail.h"
+#include "sandbox/profiles.h"
 #include "minijail/policy.h"
 #include "serial/serial_service.h"
 #include "unique_fd.h"
@@ -76,21 +77,6 @@ std::vector<sock_filter> read_filter(int fd) {
     return program;
 }
 
-minijail::JailSpec jail_spec(const Arguments& args) {
-    minijail::JailSpec spec;
-    spec.uid = args.uid;
-    spec.gid = args.gid;
-    spec.hostname = "brig-" + args.kind;
-    // A device holds a handful of fds, starts a couple of threads, writes no files
-    // beyond a console log, and never dumps core (guest memory would be in it).
-    spec.rlimits = {
-        {RLIMIT_NOFILE, 64, 64},
-        {RLIMIT_NPROC, 64, 64},
-        {RLIMIT_FSIZE, 1ull << 30, 1ull << 30},
-        {RLIMIT_CORE, 0, 0},
-    };
-    return spec;
-}
 
 std::unique_ptr<brig::ipc::DeviceService> create_device(const Arguments& args) {
     using brig::devices::HostedVirtioDevice;
@@ -151,7 +137,7 @@ int main(int argc, char** argv) {
             filter = read_filter(filter_fd.get());
         }
         brig::devices::install_sigsys_reporter(kReportFd);
-        minijail::enter_jail(jail_spec(args));
+        minijail::enter_jail(brig::sandbox::jail_spec_for(brig::sandbox::device_context(args.kind), args.uid, args.gid));
         auto device = create_device(args);
         // Last step before serving: from here on every thread of this process runs
         // under the device's policy (TSYNC), and a violation kills the process.

@@ -2,6 +2,7 @@
 
 #include "error.h"
 #include "minijail/policy.h"
+#include "sandbox/profiles.h"
 
 namespace brig {
 namespace {
@@ -17,15 +18,16 @@ BpfProgram compile(const std::filesystem::path& file) {
 }  // namespace
 
 BpfProgram compile_device_policy(const std::filesystem::path& dir, const std::string& kind) {
-    // Device kinds use dashes ("virtio-blk"), policy files underscores (virtio_blk_device.policy).
-    std::string file = kind;
-    for (auto& c : file)
-        if (c == '-') c = '_';
-    return compile(dir / (file + "_device.policy"));
+    return compile(dir / sandbox::device_context(kind).policy_file);
 }
 
 VmmThreadFilters compile_vmm_policies(const std::filesystem::path& dir) {
-    return {compile(dir / "brig_vcpu.policy"), compile(dir / "brig_main.policy"), compile(dir / "brig_ipc.policy")};
+    auto thread_policy = [&](std::string_view name) {
+        for (const auto& c : sandbox::sandbox_contexts())
+            if (c.kind == sandbox::ContextKind::VmmThread && c.name == name) return compile(dir / c.policy_file);
+        throw HostError("no sandbox context for brig's " + std::string(name) + " thread");
+    };
+    return {thread_policy("vcpu"), thread_policy("main"), thread_policy("ipc")};
 }
 
 }  // namespace brig

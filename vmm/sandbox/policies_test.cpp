@@ -5,6 +5,7 @@
 
 #include "minijail/policy.h"
 #include "sandbox/policies.h"
+#include "sandbox/profiles.h"
 
 namespace {
 
@@ -59,9 +60,17 @@ TEST_CASE("the blk device does positioned I/O and flushes, nothing more", "[poli
     CHECK_FALSE(allows(policy, "getrandom"));
 }
 
-TEST_CASE("every shipped policy compiles to a filter", "[policies]") {
-    for (const char* kind : {"serial", "virtio_blk", "virtio_rng", "virtio_console"})
-        CHECK_FALSE(brig::compile_device_policy(policy_dir(), kind).empty());
+TEST_CASE("every sandbox context has a policy file that compiles", "[policies]") {
+    for (const auto& context : brig::sandbox::sandbox_contexts()) {
+        INFO(context.name << ": " << context.policy_file);
+        CHECK(std::filesystem::exists(policy_dir() / context.policy_file));
+        if (context.kind == brig::sandbox::ContextKind::DeviceProcess) {
+            CHECK_FALSE(brig::compile_device_policy(policy_dir(), context.name).empty());
+            CHECK(context.jail.own_process);
+            CHECK(context.jail.no_new_privs);
+            CHECK(context.jail.drops_all_capabilities);
+        }
+    }
     const auto vmm = brig::compile_vmm_policies(policy_dir());
     CHECK_FALSE(vmm.vcpu.empty());
     CHECK_FALSE(vmm.main.empty());

@@ -1,0 +1,54 @@
+// Every sandboxed context of brig, in one table: which seccomp policy applies and what
+// jail surrounds it. The launcher builds jails from this table and `brig policy`
+// prints and audits the same table, so the audit can never drift from what runs.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "minijail/jail.h"
+
+namespace brig::sandbox {
+
+enum class ContextKind {
+    DeviceProcess,  // a brig-device process: jailed, filtered
+    VmmThread,      // a thread class of brig itself: filtered, no jail of its own
+};
+
+struct Rlimit {
+    const char* name;  // "RLIMIT_NOFILE"
+    int resource;
+    uint64_t soft;
+    uint64_t hard;
+};
+
+struct JailProfile {
+    bool own_process = false;               // a separate, jailed process
+    std::vector<std::string> namespaces;     // new namespaces: "user", "pid", "mnt", "net", "ipc", "uts", "cgroup"
+    bool id_map_unprivileged = false;        // uid/gid map "J J 1" to the --jail-user ids
+    bool drops_all_capabilities = false;     // effective, permitted, inheritable, bounding, ambient
+    bool no_new_privs = false;
+    std::string root;                        // what "/" is
+    std::vector<Rlimit> rlimits;
+    std::vector<std::string> kept_fds;       // "3: control socket", ...
+    bool parent_death_signal = false;
+};
+
+struct SandboxContext {
+    std::string name;         // "serial", "virtio-blk", "vcpu"
+    ContextKind kind;
+    std::string policy_file;  // in the policy directory: "serial_device.policy"
+    std::string description;
+    JailProfile jail;
+};
+
+const std::vector<SandboxContext>& sandbox_contexts();
+// Throws std::out_of_range for an unknown device kind.
+const SandboxContext& device_context(std::string_view kind);
+
+// The jail a device process enters, from its profile.
+minijail::JailSpec jail_spec_for(const SandboxContext& context, uint32_t uid, uint32_t gid);
+
+}  // namespace brig::sandbox

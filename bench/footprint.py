@@ -71,10 +71,10 @@ def main():
             dpss.append(d["Pss"])
         spawn += s
     med = statistics.median
-    print(f"median of {args.runs} runs, {args.mem} MiB guest (spin test guest), sandboxed serial device:")
+    print(f"median of {args.runs} runs, {args.mem} MiB guest (spin test guest), devices: serial and virtio-rng:")
     print(f"  brig (VMM)             RSS {med(rss):7.0f} KiB   PSS {med(pss):7.0f} KiB   (includes guest pages touched)")
-    print(f"  device process         RSS {med(drss):7.0f} KiB   PSS {med(dpss):7.0f} KiB")
-    print(f"  device spawn (fork+exec to connected) {med(spawn):7.0f} us")
+    print(f"  each device process    RSS {med(drss):7.0f} KiB   PSS {med(dpss):7.0f} KiB")
+    print(f"  device spawn (fork+exec, jail, activate) {med(spawn):7.0f} us")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,17 @@
 // in a new pid namespace, with exactly these fds:
 //   3  the control socket (Cap'n Proto, device.capnp)
 //   4  the compiled seccomp filter (BPF, read once and closed)
-//   5  the violation report pipe (see sigsys_reporter.h)
-// and argv: brig-device KIND NAME JAIL_UID JAIL_GID [LOG_LEVEL]
+//   5  the report socket: one end of a SOCK_SEQPACKET socketpair. In kill mode the
+//      SIGSYS reporter writes its one-line violation report there (see
+//      sigsys_reporter.h); in notify mode the device sends its seccomp listener
+//      over it once (SCM_RIGHTS, see common/seccomp_listener.h)
+// and argv: brig-device KIND NAME JAIL_UID JAIL_GID [LOG_LEVEL [SECCOMP_MODE]]
+// where SECCOMP_MODE is
+//   kill    (default) the filter on fd 4 traps on a violation: report, then death by
+//           SIGSYS (brig run --seccomp=kill)
+//   notify  the filter's default action is SECCOMP_RET_USER_NOTIF; it is installed
+//           with NEW_LISTENER and the listener goes to brig, which logs or records
+//           each notified syscall and lets it run (brig run --seccomp=log|learn)
 // It jails itself before it reads a single byte from the VMM or the guest.
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -20,6 +29,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/seccomp_listener.h"
 #include "common/sigsys_reporter.h"
 #include "device_service.h"
 #include "minijail/jail.h"
@@ -44,6 +54,7 @@ struct Arguments {
     std::string name;
     uint32_t uid = 0, gid = 0;
     spdlog::level::level_enum log_level = spdlog::level::warn;
+    bool seccomp_notify = false;  // SECCOMP_MODE "notify"
 };
 
 uint32_t parse_id(std::string_view text) {
@@ -54,9 +65,15 @@ uint32_t parse_id(std::string_view text) {
 }
 
 Arguments parse(int argc, char** argv) {
-    if (argc != 5 && argc != 6) throw std::runtime_error("usage: brig-device KIND NAME JAIL_UID JAIL_GID [LOG_LEVEL]");
+    if (argc < 5 || argc > 7)
+        throw std::runtime_error("usage: brig-device KIND NAME JAIL_UID JAIL_GID [LOG_LEVEL [kill|notify]]");
     Arguments args{argv[1], argv[2], parse_id(argv[3]), parse_id(argv[4])};
-    if (argc == 6) args.log_level = spdlog::level::from_str(argv[5]);
+    if (argc >= 6) args.log_level = spdlog::level::from_str(argv[5]);
+    if (argc == 7) {
+        const std::string_view mode = argv[6];
+        if (mode == "notify") args.seccomp_notify = true;
+        else if (mode != "kill") throw std::runtime_error("bad seccomp mode '" + std::string(mode) + "'");
+    }
     return args;
 }
 
@@ -141,7 +158,22 @@ int main(int argc, char** argv) {
         auto device = create_device(args);
         // Last step before serving: from here on every thread of this process runs
         // under the device's policy (TSYNC), and a violation kills the process.
-        minijail::install_filter(filter, /*tsync=*/true);
+        if (!args.seccomp_notify) {
+            minijail::install_filter(filter, /*tsync=*/true);
+        } else {
+            // Notify mode: the filter asks brig instead of trapping. From the install
+            // until brig holds the listener, any syscall but the sendmsg below would
+            // block forever, so nothing runs in between (no logging, no allocation).
+            const int listener = minijail::install_filter_with_listener(filter, /*tsync=*/true);
+            if (!brig::devices::send_seccomp_listener(kReportFd, listener)) {
+                // Cannot even exit without brig's answer now; brig gives up on us and
+                // kills us when no listener arrives.
+                for (;;) pause();
+            }
+            // Our copy must go: a device holding its own listener could answer its own
+            // notifications and bypass brig. (This close is the first notified call.)
+            ::close(listener);
+        }
         brig::ipc::serve_device(std::move(control), *device, {});
         return 0;
     } catch (const std::exception& e) {

@@ -20,6 +20,7 @@
 #include "devices/console_activity.h"
 #include "minijail/policy.h"
 #include "sandbox/sandbox_files.h"
+#include "sandbox/seccomp_notifier.h"
 #include "sandbox/vmm_sigsys.h"
 #include <spdlog/fmt/fmt.h>
 
@@ -33,6 +34,14 @@ constexpr unsigned kSerialLineStatusShadow = 0;
 constexpr uint32_t kMaxVirtioDevices = 8;
 
 // --- step helpers, in the order build_vm() calls them ---
+
+// --policy-dir, or the installed/source policies/.
+std::filesystem::path policy_dir(const RunOptions& options) {
+    if (!options.policy_dir) return find_policy_dir();
+    if (!std::filesystem::is_directory(*options.policy_dir))
+        throw InvalidArgument("--policy-dir: " + options.policy_dir->string() + " is not a directory");
+    return *options.policy_dir;
+}
 
 std::unique_ptr<Vm> create_vm_with_memory(const RunOptions& options) {
     Kvm kvm = Kvm::open();
@@ -127,9 +136,26 @@ struct DeviceAttachment {
 void attach_device_process(Vm& vm, const RunOptions& options, const DeviceAttachment& attachment) {
     const std::string& name = attachment.name;
     const auto started = std::chrono::steady_clock::now();
-    DeviceProcessConfig config{attachment.kind, name, find_device_executable(),
-                               compile_device_policy(find_policy_dir(), attachment.kind), options.jail_uid,
-                               options.jail_gid};
+    DeviceProcessConfig config{attachment.kind, name, find_device_executable(), {}, options.jail_uid,
+                               options.jail_gid, {}};
+    switch (options.seccomp_mode) {
+        case RunOptions::SeccompMode::Kill:
+            config.filter = compile_device_policy(policy_dir(options), attachment.kind);
+            break;
+        case RunOptions::SeccompMode::Log:
+            config.filter = compile_device_policy_notifying(policy_dir(options), attachment.kind);
+            break;
+        case RunOptions::SeccompMode::Learn:
+            config.filter = compile_learn_filter(kDeviceReportFd);
+            break;
+    }
+    if (options.seccomp_mode != RunOptions::SeccompMode::Kill) {
+        SeccompNotifier* notifier = SeccompNotifier::active();
+        if (!notifier) throw HostError("--seccomp: no seccomp notifier is running");
+        config.on_seccomp_listener = [notifier, kind = attachment.kind, name](pid_t pid, UniqueFd listener) {
+            notifier->add_device(kind, name, pid, std::move(listener));
+        };
+    }
     auto process = DeviceProcess::spawn(config, *vm.ipc, [](const std::string& device, const std::string& message) {
         spdlog::warn("[{}] device reports: {}", device, message);
     });
@@ -240,7 +266,7 @@ void prepare_sandbox(Vm& vm, const RunOptions& options) {
                      "seccomp filter; a guest that exploits a device owns brig. Use only for debugging. ***");
         return;
     }
-    vm.thread_filters = compile_vmm_policies(find_policy_dir());
+    vm.thread_filters = compile_vmm_policies(policy_dir(options));
     install_vmm_sigsys_reporter();
     vm.ipc = std::make_unique<ipc::IpcThread>();
 }

@@ -17,6 +17,9 @@
 #include "builder.h"
 #include "cli/cli.h"
 #include "error.h"
+#include "policy_tool/policy_command.h"
+#include "sandbox/sandbox_files.h"
+#include "sandbox/seccomp_notifier.h"
 #include "supervisor.h"
 
 namespace {
@@ -50,11 +53,45 @@ void write_failure_record(int fd, const brig::StopReason& reason) {
         std::fprintf(stderr, "brig: --failure-file: write failed: %s\n", std::strerror(errno));
 }
 
-int run(const brig::RunOptions& options) {
+// The command line as one printable line, for the header of learned policies.
+std::string workload_line(int argc, char** argv) {
+    std::string line = "brig";
+    for (int i = 1; i < argc; ++i) {
+        std::string word = argv[i];
+        for (char& c : word)
+            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+        const bool quote = word.empty() || word.find_first_of(" \t'\"") != std::string::npos;
+        line += " " + (quote ? "'" + word + "'" : word);
+    }
+    return line;
+}
+
+// --seccomp=log|learn: the thread that answers the devices' seccomp notifications.
+// Started before anything else, so it is the one thread of brig without a seccomp
+// filter (it writes the learned policies at the end); see sandbox/seccomp_notifier.h.
+std::unique_ptr<brig::SeccompNotifier> start_seccomp_notifier(const brig::RunOptions& options,
+                                                               const std::string& workload) {
+    using Mode = brig::RunOptions::SeccompMode;
+    if (options.seccomp_mode == Mode::Kill) return nullptr;
+    if (options.disable_sandbox)
+        throw brig::InvalidArgument("--seccomp: log and learn watch device processes; --disable-sandbox has none");
+    spdlog::warn("[seccomp] --seccomp={}: {}; not for production", options.seccomp_mode == Mode::Log ? "log" : "learn",
+                 options.seccomp_mode == Mode::Log ? "device syscalls their policy refuses are logged and allowed"
+                                                   : "every device syscall is recorded and allowed");
+    return std::make_unique<brig::SeccompNotifier>(
+        options.seccomp_mode == Mode::Log ? brig::SeccompNotifier::Mode::Log : brig::SeccompNotifier::Mode::Learn,
+        workload);
+}
+
+int run(const brig::RunOptions& options, const std::string& workload) {
     const sigset_t signals = brig::block_supervisor_signals();
     setup_logging(options.log_level);
     brig::UniqueFd failure_file = open_failure_file(options.failure_file);
     const bool forward_stdin = options.serial.kind == brig::ConsoleOutput::Kind::Stdout;
+    // Declared before the VM: it must answer the devices until they are all reaped.
+    auto notifier = start_seccomp_notifier(options, workload);
+    const std::filesystem::path policy_dir =
+        !notifier ? std::filesystem::path() : options.policy_dir ? *options.policy_dir : brig::find_policy_dir();
     auto vm = brig::build_vm(options, forward_stdin);
     const bool console_reads_stdin = !forward_stdin && options.virtio_console &&
                                      options.virtio_console->kind == brig::ConsoleOutput::Kind::Stdout;
@@ -63,6 +100,12 @@ int run(const brig::RunOptions& options) {
     const brig::ExitCode code = brig::exit_code_for(reason.kind);
     vm.reset();  // every thread joined, every device reaped, every fd closed
     write_failure_record(failure_file.get(), reason);
+    if (notifier) {
+        // The notifier thread writes the learned policies: this thread's filter opens nothing.
+        const auto outcome = notifier->finish(options.policy_out, policy_dir);
+        for (const auto& line : outcome.lines) std::fprintf(stderr, "%s\n", line.c_str());
+        if (outcome.error) return report(brig::ExitCode::Internal, *outcome.error);
+    }
     if (code == brig::ExitCode::GuestShutdown || code == brig::ExitCode::GuestReset) {
         spdlog::info("[board] {}", reason.detail);
         return static_cast<int>(code);
@@ -80,11 +123,12 @@ int main(int argc, char** argv) {
             std::fputs(help->text.c_str(), stdout);
             return 0;
         }
+        if (const auto* policy = std::get_if<brig::PolicyCommand>(&command)) return brig::run_policy_command(policy->args);
         if (std::holds_alternative<brig::VersionRequest>(command)) {
             std::puts("brig " BRIG_VERSION);
             return 0;
         }
-        return run(std::get<brig::RunOptions>(command));
+        return run(std::get<brig::RunOptions>(command), workload_line(argc, argv));
     } catch (const brig::InvalidArgument& e) {
         return report(brig::ExitCode::InvalidArguments, e.what());
     } catch (const brig::DeviceCrashed& e) {

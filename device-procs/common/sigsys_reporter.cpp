@@ -1,7 +1,9 @@
 #include "common/sigsys_reporter.h"
 
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <ucontext.h>
 #include <unistd.h>
 
@@ -59,7 +61,16 @@ void on_sigsys(int, siginfo_t* info, void* context) {
         out = append_hex(out, end, args[i]);
     }
     *out++ = '\n';
-    if (g_report_fd >= 0) [[maybe_unused]] auto n = ::write(g_report_fd, line, static_cast<size_t>(out - line));
+    // sendmsg, not write: the report fd is a socket, and sendmsg is in every device
+    // policy, learned ones included (the listener hand-over of learn mode uses it), so
+    // the report itself can never be what the policy refuses.
+    if (g_report_fd >= 0) {
+        iovec iov{line, static_cast<size_t>(out - line)};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        [[maybe_unused]] auto n = ::sendmsg(g_report_fd, &msg, MSG_NOSIGNAL);
+    }
     // Trap again with SIGSYS blocked: the kernel resets it to SIG_DFL and kills us.
     syscall(info->si_syscall, args[0], args[1], args[2], args[3], args[4], args[5]);
     _exit(128 + SIGSYS);  // not reached while the filter is loaded

@@ -8,8 +8,9 @@
 
 namespace brig::devices {
 
-// `report_fd` is the write end of a pipe the VMM reads; it stays open for the
-// process's life. Install before the filter is loaded.
+// `report_fd` is the device's end of a SOCK_SEQPACKET socketpair the VMM reads (the
+// report is one message, sent with sendmsg); it stays open for the process's life.
+// Install before the filter is loaded.
 void install_sigsys_reporter(int report_fd);
 
 }  // namespace brig::devices

@@ -242,7 +242,12 @@ public:
             if (end == std::string::npos) end = text.size();
             ++line_no;
             std::string_view line(text.data() + start, end - start);
-            if (auto hash = line.find('#'); hash != std::string_view::npos) line = line.substr(0, hash);
+            if (auto hash = line.find('#'); hash != std::string_view::npos) {
+                std::string comment(line.substr(hash + 1));
+                if (!comment.empty() && comment.back() == '\r') comment.pop_back();
+                policy.comments.push_back({name, line_no, std::move(comment)});
+                line = line.substr(0, hash);
+            }
             parse_line(line, name, dir, line_no);
             start = end + 1;
         }
@@ -368,6 +373,7 @@ uint32_t default_ret(DefaultAction action, int default_errno) {
     case DefaultAction::KillProcess: return SCMP_ACT_KILL_PROCESS;
     case DefaultAction::Log: return SCMP_ACT_LOG;
     case DefaultAction::Errno: return SCMP_ACT_ERRNO(static_cast<uint32_t>(default_errno));
+    case DefaultAction::UserNotif: return SECCOMP_RET_USER_NOTIF;
     }
     return SCMP_ACT_KILL_PROCESS;
 }
@@ -428,7 +434,66 @@ void add_rule(scmp_filter_ctx ctx, const SyscallRule& rule, uint32_t action, con
     if (rc < 0) throw PolicyError(where, "libseccomp refused the rule for '" + rule.name + "': " + errno_text(-rc));
 }
 
+// Adds every rule of the policy to a context whose default action is kSentinel.
+// Returns (syscall nr, errno) for each `expr; return E` rule, for the tail.
+std::vector<std::pair<int, int>> add_policy_rules(scmp_filter_ctx ctx, const Policy& policy) {
+    std::vector<std::pair<int, int>> else_errno;
+    for (const auto& rule : policy.rules) {
+        if (rule.clauses.empty()) {
+            uint32_t action = rule.errno_value ? SCMP_ACT_ERRNO(static_cast<uint32_t>(*rule.errno_value)) : SCMP_ACT_ALLOW;
+            add_rule(ctx, rule, action, {}, rule.location);
+            continue;
+        }
+        for (const auto& clause : rule.clauses)
+            for (const auto& args : expand_clause(rule, clause)) add_rule(ctx, rule, SCMP_ACT_ALLOW, args, clause.front().location);
+        if (rule.errno_value) else_errno.emplace_back(rule.nr, *rule.errno_value);
+    }
+    return else_errno;
+}
+
+std::string pfc_action(DefaultAction action, int default_errno) {
+    switch (action) {
+    case DefaultAction::Trap: return "TRAP";
+    case DefaultAction::KillProcess: return "KILL_PROCESS";
+    case DefaultAction::Log: return "LOG";
+    case DefaultAction::Errno: return "ERRNO(" + std::to_string(default_errno) + ")";
+    case DefaultAction::UserNotif: return "NOTIFY";
+    }
+    return "KILL_PROCESS";
+}
+
 }  // namespace
+
+std::string export_pfc(const Policy& policy, DefaultAction default_action, int default_errno) {
+    if (default_action == DefaultAction::Errno && (default_errno < 1 || default_errno > 4095))
+        throw std::invalid_argument("export_pfc: default errno out of range");
+    SeccompCtx c{seccomp_init(kSentinel)};
+    if (!c.ctx) throw std::runtime_error("seccomp_init failed");
+    if (int rc = seccomp_attr_set(c.ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS); rc < 0)
+        throw_errno("seccomp_attr_set(ACT_BADARCH)", -rc);
+    const auto else_errno = add_policy_rules(c.ctx, policy);
+
+    Fd mem{memfd_create("seccomp-pfc", MFD_CLOEXEC)};
+    if (mem.fd < 0) throw_errno("memfd_create");
+    if (int rc = seccomp_export_pfc(c.ctx, mem.fd); rc < 0) throw_errno("seccomp_export_pfc", -rc);
+    off_t size = lseek(mem.fd, 0, SEEK_END);
+    if (size < 0) throw_errno("lseek");
+    std::string text(static_cast<size_t>(size), '\0');
+    if (pread(mem.fd, text.data(), text.size(), 0) != size) throw_errno("pread");
+
+    // libseccomp prints the sentinel as TRACE(n); compile_policy() turns each of those
+    // returns into a jump to its tail, so say that, and print the tail.
+    const std::string sentinel = "TRACE(" + std::to_string(kSentinel & SECCOMP_RET_DATA) + ")";
+    const std::string to_tail = "GOTO_TAIL";
+    for (size_t pos = 0; (pos = text.find(sentinel, pos)) != std::string::npos; pos += to_tail.size())
+        text.replace(pos, sentinel.size(), to_tail);
+    text += "# tail (GOTO_TAIL): `expr; return E` rules whose expression did not hold, then the default\n";
+    for (const auto& [nr, e] : else_errno)
+        text += "if ($syscall == " + std::to_string(nr) + ")  # " + syscall_name(nr) + "\n  action ERRNO(" +
+                std::to_string(e) + ");\n";
+    text += "action " + pfc_action(default_action, default_errno) + ";\n";
+    return text;
+}
 
 std::vector<sock_filter> compile_policy(const Policy& policy, DefaultAction default_action, int default_errno) {
     if (default_action == DefaultAction::Errno && (default_errno < 1 || default_errno > 4095))
@@ -438,17 +503,7 @@ std::vector<sock_filter> compile_policy(const Policy& policy, DefaultAction defa
     if (int rc = seccomp_attr_set(c.ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS); rc < 0)
         throw_errno("seccomp_attr_set(ACT_BADARCH)", -rc);
 
-    std::vector<std::pair<int, int>> else_errno;  // (syscall nr, errno) for `expr; return E`
-    for (const auto& rule : policy.rules) {
-        if (rule.clauses.empty()) {
-            uint32_t action = rule.errno_value ? SCMP_ACT_ERRNO(static_cast<uint32_t>(*rule.errno_value)) : SCMP_ACT_ALLOW;
-            add_rule(c.ctx, rule, action, {}, rule.location);
-            continue;
-        }
-        for (const auto& clause : rule.clauses)
-            for (const auto& args : expand_clause(rule, clause)) add_rule(c.ctx, rule, SCMP_ACT_ALLOW, args, clause.front().location);
-        if (rule.errno_value) else_errno.emplace_back(rule.nr, *rule.errno_value);
-    }
+    const auto else_errno = add_policy_rules(c.ctx, policy);
 
     Fd mem{memfd_create("seccomp-bpf", MFD_CLOEXEC)};
     if (mem.fd < 0) throw_errno("memfd_create");
@@ -491,6 +546,23 @@ void install_filter(const std::vector<sock_filter>& program, bool tsync) {
     if (rc > 0)
         throw std::runtime_error("seccomp(SET_MODE_FILTER, TSYNC): thread " + std::to_string(rc) +
                                  " could not be synchronized");
+}
+
+int install_filter_with_listener(const std::vector<sock_filter>& program, bool tsync) {
+    if (program.empty() || program.size() > BPF_MAXINSNS)
+        throw std::invalid_argument("install_filter_with_listener: bad program size");
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) throw_errno("prctl(PR_SET_NO_NEW_PRIVS)");
+    sock_fprog prog{static_cast<unsigned short>(program.size()), const_cast<sock_filter*>(program.data())};
+    unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    if (tsync) flags |= SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
+    long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+    if (rc < 0) throw_errno(tsync ? "seccomp(SET_MODE_FILTER, NEW_LISTENER|TSYNC)" : "seccomp(SET_MODE_FILTER, NEW_LISTENER)");
+    return static_cast<int>(rc);  // the listener fd, opened O_CLOEXEC by the kernel
+}
+
+int syscall_number(std::string_view name) {
+    const int nr = seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86_64, std::string(name).c_str());
+    return nr == __NR_SCMP_ERROR ? -1 : nr;
 }
 
 std::string syscall_name(int nr) {

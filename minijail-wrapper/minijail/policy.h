@@ -70,9 +70,19 @@ struct SyscallRule {
     bool allows_unconditionally() const { return clauses.empty() && !errno_value; }
 };
 
+// A comment in a policy file: the text after '#' (up to the end of the line), and
+// where it is. The parser keeps them so tools can read annotations; it gives them
+// no meaning itself.
+struct Comment {
+    std::filesystem::path file;
+    int line = 0;
+    std::string text;
+};
+
 struct Policy {
     std::filesystem::path file;      // the top-level file
     std::vector<SyscallRule> rules;  // in file order, includes expanded in place
+    std::vector<Comment> comments;   // every comment, in file order, includes expanded in place
 
     const SyscallRule* find(std::string_view syscall) const;
 };
@@ -91,6 +101,7 @@ enum class DefaultAction {
     KillProcess,
     Log,          // allow, but log to the audit log (for developing a policy)
     Errno,        // fail with default_errno
+    UserNotif,    // SECCOMP_RET_USER_NOTIF: the listener (install_filter_with_listener) decides
 };
 
 // Compiles to a BPF program for x86-64 (any other architecture kills the process).
@@ -98,9 +109,24 @@ enum class DefaultAction {
 std::vector<sock_filter> compile_policy(const Policy& policy, DefaultAction default_action,
                                         int default_errno = EPERM);
 
+// The filter compile_policy() builds, as libseccomp's pseudo-filter code
+// (seccomp_export_pfc), for people to read. `expr; return E` rules show as a tail
+// after libseccomp's output, as compile_policy() appends it. Throws like compile_policy().
+std::string export_pfc(const Policy& policy, DefaultAction default_action, int default_errno = EPERM);
+
 // Sets PR_SET_NO_NEW_PRIVS, then installs the program on the calling thread, or on
 // every thread of the process with tsync. Throws SystemError.
 void install_filter(const std::vector<sock_filter>& program, bool tsync);
+
+// Like install_filter, but with SECCOMP_FILTER_FLAG_NEW_LISTENER: returns the
+// seccomp user-notification listener fd (close-on-exec) that answers the program's
+// SECCOMP_RET_USER_NOTIF returns. With tsync, TSYNC_ESRCH makes the two flags
+// combinable (kernel >= 5.7). Once this returns, every syscall the filter sends to
+// the listener blocks until someone holding the fd answers it. Throws SystemError.
+int install_filter_with_listener(const std::vector<sock_filter>& program, bool tsync);
+
+// The x86-64 number of a syscall name, or -1 if unknown.
+int syscall_number(std::string_view name);
 
 // The x86-64 name of a syscall number, or "syscall_N" if unknown.
 std::string syscall_name(int nr);

@@ -129,6 +129,20 @@ RunOptions parse_run(const std::vector<std::string_view>& args, size_t first) {
             opts.rng = false;
         } else if (flag == "--console") {
             opts.virtio_console = parse_console(flag, value());
+        } else if (flag == "--policy-dir") {
+            const std::string_view dir = value();
+            if (dir.empty()) fail(flag, "empty path");
+            opts.policy_dir = std::filesystem::path(dir);
+        } else if (flag == "--seccomp") {
+            const std::string_view mode = value();
+            if (mode == "kill") opts.seccomp_mode = RunOptions::SeccompMode::Kill;
+            else if (mode == "log") opts.seccomp_mode = RunOptions::SeccompMode::Log;
+            else if (mode == "learn") opts.seccomp_mode = RunOptions::SeccompMode::Learn;
+            else fail(flag, "'" + std::string(mode) + "' is not one of kill, log, learn");
+        } else if (flag == "--policy-out") {
+            const std::string_view dir = value();
+            if (dir.empty()) fail(flag, "empty path");
+            opts.policy_out = std::filesystem::path(dir);
         } else if (flag == "--disable-sandbox") {
             if (inline_value) fail(flag, "takes no value");
             opts.disable_sandbox = true;
@@ -145,6 +159,10 @@ RunOptions parse_run(const std::vector<std::string_view>& args, size_t first) {
         }
     }
     if (!have_kernel) fail("--kernel", "required (see `brig run --help`)");
+    if (opts.seccomp_mode == RunOptions::SeccompMode::Learn && !opts.policy_out)
+        fail("--seccomp", "learn needs --policy-out DIR for the proposed policies");
+    if (opts.policy_out && opts.seccomp_mode != RunOptions::SeccompMode::Learn)
+        fail("--policy-out", "only with --seccomp=learn");
     return opts;
 }
 
@@ -155,6 +173,7 @@ std::string main_help() {
            "\n"
            "Usage:\n"
            "  brig run --kernel PATH [options]   boot a guest (see `brig run --help`)\n"
+           "  brig policy COMMAND ...            inspect and audit the sandboxes (see `brig policy help`)\n"
            "  brig --help                        this text\n"
            "  brig --version                     print the version\n"
            "\n"
@@ -178,6 +197,10 @@ std::string run_help() {
            "  --jail-user UID[:GID]  the unprivileged ids device processes run as (default 65534:65534)\n"
            "  --failure-file PATH  write why brig stopped, one machine-readable line (SHUTDOWN, REBOOT, ...)\n"
            "  --boot-timeout SEC   stop with HANGUP (exit 36) if the guest prints nothing on the console in time\n"
+           "  --policy-dir DIR     seccomp policies to use instead of the shipped ones\n"
+           "  --seccomp MODE       kill (default): a violation kills the device; log: report every violation,\n"
+           "                       allow it; learn: record every syscall, write proposed policies (--policy-out)\n"
+           "  --policy-out DIR     with --seccomp=learn: where the proposed minimal policies go\n"
            "  --disable-sandbox    run devices inside the brig process (debugging only: no jails, no seccomp)\n";
 }
 
@@ -192,6 +215,7 @@ Command parse_command_line(const std::vector<std::string_view>& args) {
         if (args.size() > 1) fail(command, "takes no arguments");
         return VersionRequest{};
     }
+    if (command == "policy") return PolicyCommand{std::vector<std::string>(args.begin() + 1, args.end())};
     if (command == "run") {
         if (args.size() == 2 && (args[1] == "--help" || args[1] == "-h")) return HelpRequest{run_help()};
         return parse_run(args, 1);

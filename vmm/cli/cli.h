@@ -44,6 +44,14 @@ struct RunOptions {
     uint32_t jail_uid = 65534;
     uint32_t jail_gid = 65534;
     std::optional<std::filesystem::path> failure_file;
+    // Where device and thread policies come from (default: the installed/source policies/).
+    std::optional<std::filesystem::path> policy_dir;
+    // kill: a violation kills the device (default). log: every violation is reported and
+    // allowed. learn: every syscall a device makes is recorded and allowed, and proposed
+    // minimal policies are written to policy_out at exit.
+    enum class SeccompMode { Kill, Log, Learn };
+    SeccompMode seccomp_mode = SeccompMode::Kill;
+    std::optional<std::filesystem::path> policy_out;
     std::optional<unsigned> boot_timeout_seconds;
 };
 
@@ -52,7 +60,12 @@ struct HelpRequest {
 };
 struct VersionRequest {};
 
-using Command = std::variant<HelpRequest, VersionRequest, RunOptions>;
+// `brig policy SUBCOMMAND ...`: the arguments after "policy", parsed by the policy tool.
+struct PolicyCommand {
+    std::vector<std::string> args;
+};
+
+using Command = std::variant<HelpRequest, VersionRequest, RunOptions, PolicyCommand>;
 
 // `args` excludes argv[0]. Throws InvalidArgument.
 Command parse_command_line(const std::vector<std::string_view>& args);

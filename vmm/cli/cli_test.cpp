@@ -86,6 +86,20 @@ TEST_CASE("cli parses virtio devices", "[cli]") {
     CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--console", "tty"}), StartsWith("--console: 'tty' is not one of"));
 }
 
+TEST_CASE("cli parses seccomp modes and the policy command", "[cli]") {
+    TempFile kernel;
+    auto o = std::get<RunOptions>(parse({"run", "--kernel", kernel.path, "--seccomp", "learn", "--policy-out", "/tmp/out",
+                                         "--policy-dir", "/tmp/policies"}));
+    CHECK(o.seccomp_mode == RunOptions::SeccompMode::Learn);
+    CHECK(o.policy_out.value() == "/tmp/out");
+    CHECK(o.policy_dir.value() == "/tmp/policies");
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--seccomp", "learn"}), StartsWith("--seccomp: learn needs --policy-out"));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--seccomp", "trap"}), StartsWith("--seccomp: 'trap' is not one of"));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--policy-out", "/tmp/x"}), StartsWith("--policy-out: only with"));
+    const auto policy = std::get<PolicyCommand>(parse({"policy", "audit", "--json"}));
+    CHECK(policy.args == std::vector<std::string>{"audit", "--json"});
+}
+
 TEST_CASE("cli defaults", "[cli]") {
     TempFile kernel;
     const auto o = std::get<RunOptions>(parse({"run", "--kernel", kernel.path}));

@@ -26,6 +26,16 @@ namespace {
 
 constexpr size_t kMaxReportBytes = 512;
 constexpr unsigned kMaxSyscallArgs = 6;
+constexpr std::chrono::milliseconds kListenerTimeout(5000);
+constexpr std::string_view kListenerTag = "seccomp-listener";  // device-procs/common/seccomp_listener.h
+
+// A listener from a device is checked to be one before brig serves it.
+bool is_seccomp_listener(int fd) {
+    char target[64] = {};
+    const std::string link = "/proc/self/fd/" + std::to_string(fd);
+    const ssize_t n = readlink(link.c_str(), target, sizeof target - 1);
+    return n > 0 && std::string_view(target, static_cast<size_t>(n)) == "anon_inode:seccomp notify";
+}
 
 UniqueFd filter_memfd(const std::vector<sock_filter>& filter) {
     UniqueFd fd(memfd_create("brig-device-filter", MFD_CLOEXEC | MFD_ALLOW_SEALING));
@@ -75,15 +85,19 @@ std::unique_ptr<DeviceProcess> DeviceProcess::spawn(const DeviceProcessConfig& c
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair(" + config.name + ")");
     UniqueFd vmm_end(sv[0]), device_end(sv[1]);
+    // The report channel is a socket, not a pipe, so that in notify mode it can carry
+    // the seccomp listener (SCM_RIGHTS); in kill mode it carries the SIGSYS report.
     int report[2];
-    if (pipe2(report, O_CLOEXEC) != 0) throw_errno("pipe(" + config.name + " report)");
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report) != 0)
+        throw_errno("socketpair(" + config.name + " report)");
     UniqueFd report_read(report[0]), report_write(report[1]);
     UniqueFd filter = filter_memfd(config.filter);
 
     minijail::SpawnSpec spec;
     spec.executable = config.executable.string();
     spec.argv = {"brig-device", config.kind, config.name, std::to_string(config.jail_uid),
-                 std::to_string(config.jail_gid), std::string(spdlog::level::to_string_view(spdlog::get_level()).data())};
+                 std::to_string(config.jail_gid), std::string(spdlog::level::to_string_view(spdlog::get_level()).data()),
+                 config.on_seccomp_listener ? "notify" : "kill"};
     spec.keep_fds = {device_end.get(), filter.get(), report_write.get()};  // become 3, 4, 5
     spec.stderr_fd = STDERR_FILENO;
 
@@ -94,6 +108,13 @@ std::unique_ptr<DeviceProcess> DeviceProcess::spawn(const DeviceProcessConfig& c
     process->pidfd_.reset(spawned.pidfd);
     process->report_read_ = std::move(report_read);
     fcntl(process->report_read_.get(), F_SETFL, O_NONBLOCK);
+    report_write.reset();  // only the device holds the write end: its death is our EOF
+    if (config.on_seccomp_listener) {
+        // The device jails itself, installs its filter and sends the listener before it
+        // serves; until we answer, its next syscall waits, so take it before connecting.
+        UniqueFd listener = process->receive_seccomp_listener(kListenerTimeout);
+        config.on_seccomp_listener(process->pid_, std::move(listener));
+    }
     process->control_ = ipc.connect(config.name, std::move(vmm_end), std::move(on_report));
     spdlog::debug("[{}] device process pid {} started", config.name, spawned.pid);
     return process;
@@ -110,6 +131,53 @@ std::string DeviceProcess::read_violation_report() {
     char buf[kMaxReportBytes];
     const ssize_t n = ::read(report_read_.get(), buf, sizeof buf);
     return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
+UniqueFd DeviceProcess::receive_seccomp_listener(std::chrono::milliseconds timeout) {
+    auto fail = [&](const std::string& why) -> UniqueFd {
+        if (!reaped()) {
+            syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
+            reap();
+        }
+        throw DeviceCrashed(fmt::format("{} (pid {}) {}: {}", name_, pid_, *exit_description_, why));
+    };
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) return fail("sent no seccomp listener within " + std::to_string(timeout.count()) + " ms");
+        pollfd pfd{report_read_.get(), POLLIN, 0};
+        const int ready = poll(&pfd, 1, static_cast<int>(left.count()));
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready < 0) throw_errno("poll(" + name_ + " report)");
+        if (ready == 0) continue;
+        char payload[32] = {};
+        alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)] = {};
+        iovec iov{payload, sizeof payload};
+        msghdr msg{};
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+        const ssize_t n = recvmsg(report_read_.get(), &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (n < 0) throw_errno("recvmsg(" + name_ + " report)");
+        // Take ownership of every fd that came along before judging the message.
+        std::vector<UniqueFd> fds;
+        for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+            if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+            const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            for (size_t i = 0; i < count; ++i) {
+                int fd;
+                std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+                fds.emplace_back(fd);
+            }
+        }
+        if (n == 0) return fail("closed its report socket before sending its seccomp listener");
+        if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || std::string_view(payload, static_cast<size_t>(n)) != kListenerTag ||
+            fds.size() != 1 || !is_seccomp_listener(fds[0].get()))
+            return fail("sent something other than its seccomp listener");
+        return std::move(fds[0]);
+    }
 }
 
 const std::string& DeviceProcess::reap() {

@@ -5,7 +5,9 @@
 #include <linux/filter.h>
 #include <sys/types.h>
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -23,7 +25,15 @@ struct DeviceProcessConfig {
     std::vector<sock_filter> filter;  // the device's compiled seccomp policy
     uint32_t jail_uid;
     uint32_t jail_gid;
+    // Set in --seccomp=log|learn: `filter` then returns SECCOMP_RET_USER_NOTIF instead of
+    // trapping, the device installs it with NEW_LISTENER and sends the listener over
+    // its report socket before it serves. spawn() waits for it, checks it, and hands it
+    // here together with the device's pid; the callee must answer every notification.
+    std::function<void(pid_t pid, UniqueFd listener)> on_seccomp_listener;
 };
+
+// brig-device's fd contract (device-procs/device_main.cpp): the report socket.
+constexpr int kDeviceReportFd = 5;
 
 class DeviceProcess {
 public:
@@ -48,11 +58,12 @@ public:
 private:
     DeviceProcess() = default;
     std::string read_violation_report();
+    UniqueFd receive_seccomp_listener(std::chrono::milliseconds timeout);
 
     std::string name_;
     pid_t pid_ = -1;
     UniqueFd pidfd_;
-    UniqueFd report_read_;
+    UniqueFd report_read_;  // our end of the report socket (SOCK_SEQPACKET)
     std::shared_ptr<ipc::DeviceControl> control_;
     std::optional<std::string> exit_description_;
     std::string failure_fields_;

@@ -23,4 +23,11 @@ struct VmmThreadFilters {
 BpfProgram compile_device_policy(const std::filesystem::path& dir, const std::string& kind);
 VmmThreadFilters compile_vmm_policies(const std::filesystem::path& dir);
 
+// --seccomp=log: the device's real policy, but what it refuses goes to brig's seccomp
+// notifier (SECCOMP_RET_USER_NOTIF) instead of trapping.
+BpfProgram compile_device_policy_notifying(const std::filesystem::path& dir, const std::string& kind);
+// --seccomp=learn: no policy at all, every syscall goes to the notifier, except the
+// one that hands the listener over: sendmsg on the device's report fd.
+BpfProgram compile_learn_filter(int report_fd);
+
 }  // namespace brig

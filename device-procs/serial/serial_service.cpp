@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 #include <stdexcept>
 
+#include "common/resources.h"
 #include "eventfd_interrupt.h"
 #include "common/test_hooks.h"
 
@@ -17,17 +18,6 @@ namespace {
 
 constexpr unsigned kLineStatusShadow = 0;
 constexpr int kInputPollMs = 100;  // how soon the input thread notices a stop
-
-UniqueFd take(std::map<std::string, UniqueFd>& resources, const std::string& name, bool required) {
-    auto it = resources.find(name);
-    if (it == resources.end()) {
-        if (required) throw std::runtime_error("activate: missing resource '" + name + "'");
-        return UniqueFd();
-    }
-    UniqueFd fd = std::move(it->second);
-    resources.erase(it);
-    return fd;
-}
 
 Serial16550::Writer fd_writer(int fd) {
     return [fd](std::span<const uint8_t> bytes) {
@@ -47,10 +37,10 @@ SerialService::~SerialService() { stop_threads(); }
 
 void SerialService::activate(std::map<std::string, UniqueFd> resources) {
     if (uart_) throw std::runtime_error("activate: already active");
-    auto irq = std::make_shared<EventFdInterrupt>(take(resources, "irq", true));
-    output_ = take(resources, "output", false);
-    input_ = take(resources, "input", false);
-    mailbox_.emplace(ipc::SharedMailbox::attach(take(resources, "mailbox", true)));
+    auto irq = std::make_shared<EventFdInterrupt>(take_resource(resources, "irq", true));
+    output_ = take_resource(resources, "output", false);
+    input_ = take_resource(resources, "input", false);
+    mailbox_.emplace(ipc::SharedMailbox::attach(take_resource(resources, "mailbox", true)));
     if (!resources.empty()) throw std::runtime_error("activate: unexpected resource '" + resources.begin()->first + "'");
 
     uart_ = std::make_shared<Serial16550>(name_, irq, output_ ? fd_writer(output_.get()) : Serial16550::Writer());

@@ -10,6 +10,8 @@
 #include <spdlog/spdlog.h>
 #include <stdexcept>
 
+#include "common/resources.h"
+
 namespace brig::devices {
 namespace {
 
@@ -18,17 +20,6 @@ namespace {
 constexpr int kInputRecheckMs = 100;
 // pause() waits this long for the event thread to finish the request it is on.
 constexpr auto kPauseWait = std::chrono::seconds(1);
-
-UniqueFd take(std::map<std::string, UniqueFd>& resources, const std::string& name, bool required) {
-    auto it = resources.find(name);
-    if (it == resources.end()) {
-        if (required) throw std::runtime_error("activate: missing resource '" + name + "'");
-        return UniqueFd();
-    }
-    UniqueFd fd = std::move(it->second);
-    resources.erase(it);
-    return fd;
-}
 
 void signal_eventfd(int fd) {
     const uint64_t one = 1;
@@ -66,13 +57,13 @@ VirtioService::~VirtioService() { stop_threads(); }
 
 void VirtioService::activate(std::map<std::string, UniqueFd> resources) {
     if (transport_) throw std::runtime_error("activate: already active");
-    auto irq = std::make_shared<CountingInterrupt>(std::make_shared<EventFdInterrupt>(take(resources, "irq", true)),
+    auto irq = std::make_shared<CountingInterrupt>(std::make_shared<EventFdInterrupt>(take_resource(resources, "irq", true)),
                                                    interrupts_);
-    UniqueFd mailbox_fd = take(resources, "mailbox", true);
-    UniqueFd memory_fd = take(resources, "guest-memory", true);
+    UniqueFd mailbox_fd = take_resource(resources, "mailbox", true);
+    UniqueFd memory_fd = take_resource(resources, "guest-memory", true);
     std::vector<UniqueFd> queue_fds;
     for (unsigned q = 0;; ++q) {
-        UniqueFd fd = take(resources, "queue" + std::to_string(q), false);
+        UniqueFd fd = take_resource(resources, "queue" + std::to_string(q), false);
         if (!fd) break;
         queue_fds.push_back(std::move(fd));
     }

@@ -1,4 +1,5 @@
 #include "virtio/virtio_mmio.h"
+#include "virtio/virtio_mmio_registers.h"
 
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -14,21 +15,8 @@ using brig::virtio::testing::TestGuest;
 
 namespace {
 
-constexpr uint64_t kDeviceFeaturesReg = 0x010;
-constexpr uint64_t kDeviceFeaturesSel = 0x014;
-constexpr uint64_t kDriverFeaturesReg = 0x020;
-constexpr uint64_t kDriverFeaturesSel = 0x024;
-constexpr uint64_t kQueueSel = 0x030;
-constexpr uint64_t kQueueNumMax = 0x034;
-constexpr uint64_t kQueueNum = 0x038;
-constexpr uint64_t kQueueReady = 0x044;
-constexpr uint64_t kStatus = 0x070;
-constexpr uint64_t kQueueDescLow = 0x080;
-constexpr uint64_t kQueueDescHigh = 0x084;
-constexpr uint64_t kQueueDriverLow = 0x090;
-constexpr uint64_t kQueueDriverHigh = 0x094;
-constexpr uint64_t kQueueDeviceLow = 0x0a0;
-constexpr uint64_t kQueueDeviceHigh = 0x0a4;
+using namespace brig::virtio::mmio_register;
+
 
 constexpr uint64_t kFakeFeature = 1ull << 3;
 
@@ -101,9 +89,9 @@ struct Rig {
         w(kStatus, kStatusAcknowledge);
         w(kStatus, kStatusAcknowledge | kStatusDriver);
         w(kDriverFeaturesSel, 0);
-        w(kDriverFeaturesReg, static_cast<uint32_t>(features));
+        w(kDriverFeatures, static_cast<uint32_t>(features));
         w(kDriverFeaturesSel, 1);
-        w(kDriverFeaturesReg, static_cast<uint32_t>(features >> 32));
+        w(kDriverFeatures, static_cast<uint32_t>(features >> 32));
         w(kStatus, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk);
     }
     void setup_queue(unsigned index, QueueConfig c, std::optional<uint32_t> num = {}) {
@@ -146,11 +134,11 @@ TEST_CASE("virtio-mmio identification registers", "[virtio]") {
 TEST_CASE("virtio-mmio full initialisation handshake", "[virtio]") {
     Rig rig;
     rig.w(kDeviceFeaturesSel, 0);
-    const uint32_t lo = rig.r(kDeviceFeaturesReg);
+    const uint32_t lo = rig.r(kDeviceFeatures);
     rig.w(kDeviceFeaturesSel, 1);
-    const uint32_t hi = rig.r(kDeviceFeaturesReg);
+    const uint32_t hi = rig.r(kDeviceFeatures);
     rig.w(kDeviceFeaturesSel, 2);
-    CHECK(rig.r(kDeviceFeaturesReg) == 0);
+    CHECK(rig.r(kDeviceFeatures) == 0);
     const uint64_t offered = (uint64_t{hi} << 32) | lo;
     CHECK((offered & kFakeFeature) != 0);
     CHECK((offered & kFeatureVersion1) != 0);
@@ -165,7 +153,7 @@ TEST_CASE("virtio-mmio full initialisation handshake", "[virtio]") {
 
     SECTION("FEATURES_OK is refused without VERSION_1") {
         rig.w(kDriverFeaturesSel, 0);
-        rig.w(kDriverFeaturesReg, static_cast<uint32_t>(kFakeFeature));
+        rig.w(kDriverFeatures, static_cast<uint32_t>(kFakeFeature));
         rig.w(kStatus, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk);
         CHECK((rig.status() & kStatusFeaturesOk) == 0);
         // ... and queues cannot be set up, nor can DRIVER_OK be set.
@@ -177,7 +165,7 @@ TEST_CASE("virtio-mmio full initialisation handshake", "[virtio]") {
     }
     SECTION("FEATURES_OK is refused for a feature that was not offered") {
         rig.w(kDriverFeaturesSel, 1);
-        rig.w(kDriverFeaturesReg, static_cast<uint32_t>((kFeatureVersion1 | (1ull << 40)) >> 32));
+        rig.w(kDriverFeatures, static_cast<uint32_t>((kFeatureVersion1 | (1ull << 40)) >> 32));
         rig.w(kStatus, kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk);
         CHECK((rig.status() & kStatusFeaturesOk) == 0);
     }
@@ -187,7 +175,7 @@ TEST_CASE("virtio-mmio full initialisation handshake", "[virtio]") {
         CHECK(rig.status() == (kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk));
         // Features are frozen after FEATURES_OK.
         rig.w(kDriverFeaturesSel, 0);
-        rig.w(kDriverFeaturesReg, 0);
+        rig.w(kDriverFeatures, 0);
 
         rig.w(kQueueSel, 0);
         CHECK(rig.r(kQueueNumMax) == 16);

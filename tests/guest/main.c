@@ -32,6 +32,7 @@ static const struct mode modes[] = {
 	{"echo", mode_echo},
 	{"spin", mode_spin},
 	{"panic", mode_panic},
+	{"demo", mode_demo},
 	{"hook-syscall", mode_hook_syscall},
 	{"hook-malformed", mode_hook_malformed},
 	{"virtio-info", mode_virtio_info},

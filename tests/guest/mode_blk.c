@@ -77,9 +77,14 @@ static bool check_pattern(void *context, const uint8_t *buffer, uint64_t sector,
 	return true;
 }
 
-void mode_blk_write(const struct boot_info *info) {
+void run_blk_write(const struct boot_info *info) {
 	struct virtio_blk blk;
-	open_or_power_off(&blk, info);
+	if (!blk_open_from_cmdline(&blk, info->cmdline, 0)) {
+		return;
+	}
+	console_write("blk: capacity=");
+	console_write_decimal(blk.capacity);
+	console_write_line(" sectors");
 	uint32_t sectors = sectors_option(&blk, info);
 	struct pattern pattern = {.seed = (uint32_t)cmdline_number(info->cmdline, "seed=", 0)};
 	struct blk_pipeline write = {
@@ -92,7 +97,7 @@ void mode_blk_write(const struct boot_info *info) {
 	int result = blk_run(&blk, &write);
 	if (result != 0) {
 		blk_report_failure("write", result);
-		power_off();
+		return;
 	}
 	console_write("blk: wrote ");
 	console_write_decimal(sectors);
@@ -101,7 +106,7 @@ void mode_blk_write(const struct boot_info *info) {
 	result = blk_request(&blk, VIRTIO_BLK_T_FLUSH, 0, 0, 0);
 	if (result < 0) {
 		blk_report_failure("flush", result);
-		power_off();
+		return;
 	}
 	console_write("blk: flush status=");
 	console_write_decimal((uint64_t)result);
@@ -124,6 +129,10 @@ void mode_blk_write(const struct boot_info *info) {
 	} else {
 		console_write_line("blk: verify ok");
 	}
+}
+
+void mode_blk_write(const struct boot_info *info) {
+	run_blk_write(info);
 	power_off();
 }
 

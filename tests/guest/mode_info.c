@@ -70,12 +70,16 @@ static void report_cpus(void) {
 	console_write("\n");
 }
 
-void mode_info(const struct boot_info *info) {
+void report_machine(const struct boot_info *info) {
 	console_write("boot: protocol=");
 	console_write_line(info->protocol);
 	report_memory_map(info);
 	report_initrd(info);
 	acpi_report_tables();
 	report_cpus();
+}
+
+void mode_info(const struct boot_info *info) {
+	report_machine(info);
 	power_off();
 }

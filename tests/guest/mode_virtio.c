@@ -19,8 +19,7 @@ static const char console_text[] = "hello from hvc0\n";
 static struct vq_page queue_pages[2] DMA_AREA;
 static uint8_t buffer[DMA_PAGE_SIZE] DMA_AREA;
 
-void mode_virtio_info(const struct boot_info *info) {
-	(void)info;
+void report_virtio_devices(void) {
 	struct virtio_device found[VIRTIO_MAX_DEVICES];
 	uint32_t count = virtio_probe(found, VIRTIO_MAX_DEVICES);
 	for (uint32_t i = 0; i < count; i++) {
@@ -45,6 +44,11 @@ void mode_virtio_info(const struct boot_info *info) {
 	console_write("virtio: devices=");
 	console_write_decimal(count);
 	console_write("\n");
+}
+
+void mode_virtio_info(const struct boot_info *info) {
+	(void)info;
+	report_virtio_devices();
 	power_off();
 }
 
@@ -73,12 +77,11 @@ static bool wait_one(struct virtqueue *vq, const char *name, uint32_t *len) {
 	return false;
 }
 
-void mode_rng(const struct boot_info *info) {
-	(void)info;
+void run_rng(void) {
 	struct virtio_device dev;
 	struct virtqueue vq;
 	if (!open_device(VIRTIO_ID_RNG, "rng", &dev, &vq, 0)) {
-		power_off();
+		return;
 	}
 	virtio_driver_ok(&dev);
 	uint32_t have = 0;
@@ -88,7 +91,7 @@ void mode_rng(const struct boot_info *info) {
 		vq_kick(&vq);
 		uint32_t len;
 		if (!wait_one(&vq, "rng", &len)) {
-			power_off();
+			return;
 		}
 		/* len is the device's word: never trust it past what was offered. */
 		have += len > RNG_BYTES - have ? RNG_BYTES - have : len;
@@ -108,18 +111,22 @@ void mode_rng(const struct boot_info *info) {
 		console_write("\n");
 	}
 	console_write(nonzero ? "rng: nonzero=1\n" : "rng: nonzero=0\n");
+}
+
+void mode_rng(const struct boot_info *info) {
+	(void)info;
+	run_rng();
 	power_off();
 }
 
-void mode_console(const struct boot_info *info) {
-	(void)info;
+void run_console(void) {
 	struct virtio_device dev;
 	struct virtqueue receive;
 	struct virtqueue transmit;
 	/* No MULTIPORT: one port, queues 0 (receive) and 1 (transmit). */
 	if (!open_device(VIRTIO_ID_CONSOLE, "console", &dev, &receive, CONSOLE_RECEIVE_QUEUE) ||
 	    !vq_setup(&transmit, &dev, CONSOLE_TRANSMIT_QUEUE, &queue_pages[1], VQ_DEFAULT_SIZE)) {
-		power_off();
+		return;
 	}
 	virtio_driver_ok(&dev);
 	uint32_t length = sizeof console_text - 1;
@@ -131,8 +138,13 @@ void mode_console(const struct boot_info *info) {
 	vq_kick(&transmit);
 	uint32_t len;
 	if (!wait_one(&transmit, "console", &len)) {
-		power_off();
+		return;
 	}
 	console_write_line("console: sent");
+}
+
+void mode_console(const struct boot_info *info) {
+	(void)info;
+	run_console();
 	power_off();
 }

@@ -14,6 +14,14 @@ __attribute__((noreturn)) void mode_reset_triple(const struct boot_info *info);
 __attribute__((noreturn)) void mode_echo(const struct boot_info *info);
 __attribute__((noreturn)) void mode_spin(const struct boot_info *info);
 __attribute__((noreturn)) void mode_panic(const struct boot_info *info);
+__attribute__((noreturn)) void mode_demo(const struct boot_info *info);
+
+/* The parts of modes that the demo strings together; each returns instead of powering off. */
+void report_machine(const struct boot_info *info);
+void report_virtio_devices(void);
+void run_rng(void);
+void run_console(void);
+void run_blk_write(const struct boot_info *info);
 __attribute__((noreturn)) void mode_hook_syscall(const struct boot_info *info);
 __attribute__((noreturn)) void mode_hook_malformed(const struct boot_info *info);
 

@@ -242,3 +242,15 @@ TEST_CASE("EVENT_IDX and a small queue carry data as well", "[virtio]") {
     std::snprintf(want, sizeof want, "0x%016llx", static_cast<unsigned long long>(fnv1a64(data.data(), 128 * kSector)));
     CHECK_THAT(r.out, Contains(std::string("blk: fnv1a64=") + want));
 }
+
+TEST_CASE("the README's demo guest uses every device in one boot", "[virtio]") {
+    TempImage disk(1 << 20);
+    const auto r = run_guest("mode=demo", {"--cpus", "2", "--disk", disk.path, "--console", "stdout"});
+    require_exit(r, 0);
+    CHECK_THAT(r.out, Contains("cpus: 2"));
+    CHECK_THAT(r.out, Contains("virtio: devices=3"));
+    CHECK_THAT(r.out, Contains("rng: nonzero=1"));
+    CHECK_THAT(r.out, Contains("hello from hvc0"));
+    CHECK_THAT(r.out, Contains("blk: verify ok"));
+    CHECK_THAT(r.out, Contains("demo: done"));
+}

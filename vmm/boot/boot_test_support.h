@@ -9,7 +9,19 @@
 #include <string>
 #include <vector>
 
+#include "memory/guest_memory.h"
+#include "memory/layout.h"
+
 namespace brig::boot::testing {
+
+// Where the loader tests say the RSDP lies: brig's ACPI area.
+constexpr uint64_t kRsdp = layout::kAcpiTables;
+
+// A copy of [addr, addr+size) of guest memory.
+inline std::vector<uint8_t> guest_bytes(const GuestMemory& mem, uint64_t addr, uint64_t size) {
+    auto s = mem.slice(addr, size);
+    return {s.begin(), s.end()};
+}
 
 // A private directory under $TMPDIR, removed with everything in it.
 class TempDir {

@@ -14,15 +14,6 @@ using namespace brig::boot::testing;
 using namespace brig::layout;
 using Catch::Matchers::Contains;
 
-namespace {
-constexpr uint64_t kRsdp = 0xe0000;
-
-std::vector<uint8_t> guest_bytes(const GuestMemory& mem, uint64_t addr, uint64_t size) {
-    auto s = mem.slice(addr, size);
-    return {s.begin(), s.end()};
-}
-}  // namespace
-
 TEST_CASE("bzImage: kernel, command line, initrd and zero page", "[boot][bzimage]") {
     TempDir dir;
     auto mem = GuestMemory::create(64 * MiB);

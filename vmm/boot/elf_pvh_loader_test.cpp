@@ -16,12 +16,6 @@ using namespace brig::layout;
 using Catch::Matchers::Contains;
 
 namespace {
-constexpr uint64_t kRsdp = 0xe0000;
-
-std::vector<uint8_t> guest_bytes(const GuestMemory& mem, uint64_t addr, uint64_t size) {
-    auto s = mem.slice(addr, size);
-    return {s.begin(), s.end()};
-}
 
 void check_pvh_boot(bool elf32) {
     TempDir dir;

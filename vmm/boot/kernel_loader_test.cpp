@@ -10,10 +10,6 @@ using namespace brig::boot::testing;
 using namespace brig::layout;
 using Catch::Matchers::Contains;
 
-namespace {
-constexpr uint64_t kRsdp = 0xe0000;
-}
-
 TEST_CASE("kernel files that cannot be a kernel are rejected with one clear line", "[boot]") {
     TempDir dir;
     auto mem = GuestMemory::create(32 * MiB);

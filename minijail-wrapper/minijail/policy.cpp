@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstddef>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -451,6 +452,39 @@ std::vector<std::pair<int, int>> add_policy_rules(scmp_filter_ctx ctx, const Pol
     return else_errno;
 }
 
+void check_default_errno(DefaultAction action, int default_errno, const char* caller) {
+    if (action == DefaultAction::Errno && (default_errno < 1 || default_errno > 4095))
+        throw std::invalid_argument(std::string(caller) + ": default errno out of range");
+}
+
+// The policy's rules in a libseccomp context whose default is the sentinel, and the
+// `expr; return E` fallbacks the tail must answer.
+struct RuleContext {
+    SeccompCtx ctx;
+    std::vector<std::pair<int, int>> else_errno;
+};
+
+RuleContext build_rule_context(const Policy& policy) {
+    RuleContext rules{{seccomp_init(kSentinel)}, {}};
+    if (!rules.ctx.ctx) throw std::runtime_error("seccomp_init failed");
+    if (int rc = seccomp_attr_set(rules.ctx.ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS); rc < 0)
+        throw_errno("seccomp_attr_set(ACT_BADARCH)", -rc);
+    rules.else_errno = add_policy_rules(rules.ctx.ctx, policy);
+    return rules;
+}
+
+// libseccomp exports only to an fd: export into a memfd and read it back.
+std::string export_to_string(int (*exporter)(const scmp_filter_ctx, int), scmp_filter_ctx ctx, const char* what) {
+    Fd mem{memfd_create(what, MFD_CLOEXEC)};
+    if (mem.fd < 0) throw_errno("memfd_create");
+    if (int rc = exporter(ctx, mem.fd); rc < 0) throw_errno(what, -rc);
+    const off_t size = lseek(mem.fd, 0, SEEK_END);
+    if (size < 0) throw_errno("lseek");
+    std::string bytes(static_cast<size_t>(size), '\0');
+    if (pread(mem.fd, bytes.data(), bytes.size(), 0) != size) throw_errno("pread");
+    return bytes;
+}
+
 std::string pfc_action(DefaultAction action, int default_errno) {
     switch (action) {
     case DefaultAction::Trap: return "TRAP";
@@ -465,21 +499,10 @@ std::string pfc_action(DefaultAction action, int default_errno) {
 }  // namespace
 
 std::string export_pfc(const Policy& policy, DefaultAction default_action, int default_errno) {
-    if (default_action == DefaultAction::Errno && (default_errno < 1 || default_errno > 4095))
-        throw std::invalid_argument("export_pfc: default errno out of range");
-    SeccompCtx c{seccomp_init(kSentinel)};
-    if (!c.ctx) throw std::runtime_error("seccomp_init failed");
-    if (int rc = seccomp_attr_set(c.ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS); rc < 0)
-        throw_errno("seccomp_attr_set(ACT_BADARCH)", -rc);
-    const auto else_errno = add_policy_rules(c.ctx, policy);
-
-    Fd mem{memfd_create("seccomp-pfc", MFD_CLOEXEC)};
-    if (mem.fd < 0) throw_errno("memfd_create");
-    if (int rc = seccomp_export_pfc(c.ctx, mem.fd); rc < 0) throw_errno("seccomp_export_pfc", -rc);
-    off_t size = lseek(mem.fd, 0, SEEK_END);
-    if (size < 0) throw_errno("lseek");
-    std::string text(static_cast<size_t>(size), '\0');
-    if (pread(mem.fd, text.data(), text.size(), 0) != size) throw_errno("pread");
+    check_default_errno(default_action, default_errno, "export_pfc");
+    const RuleContext rules = build_rule_context(policy);
+    const auto& else_errno = rules.else_errno;
+    std::string text = export_to_string(seccomp_export_pfc, rules.ctx.ctx, "seccomp_export_pfc");
 
     // libseccomp prints the sentinel as TRACE(n); compile_policy() turns each of those
     // returns into a jump to its tail, so say that, and print the tail.
@@ -496,24 +519,14 @@ std::string export_pfc(const Policy& policy, DefaultAction default_action, int d
 }
 
 std::vector<sock_filter> compile_policy(const Policy& policy, DefaultAction default_action, int default_errno) {
-    if (default_action == DefaultAction::Errno && (default_errno < 1 || default_errno > 4095))
-        throw std::invalid_argument("compile_policy: default errno out of range");
-    SeccompCtx c{seccomp_init(kSentinel)};
-    if (!c.ctx) throw std::runtime_error("seccomp_init failed");
-    if (int rc = seccomp_attr_set(c.ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS); rc < 0)
-        throw_errno("seccomp_attr_set(ACT_BADARCH)", -rc);
-
-    const auto else_errno = add_policy_rules(c.ctx, policy);
-
-    Fd mem{memfd_create("seccomp-bpf", MFD_CLOEXEC)};
-    if (mem.fd < 0) throw_errno("memfd_create");
-    if (int rc = seccomp_export_bpf(c.ctx, mem.fd); rc < 0) throw_errno("seccomp_export_bpf", -rc);
-    off_t size = lseek(mem.fd, 0, SEEK_END);
-    if (size < 0) throw_errno("lseek");
-    if (size == 0 || size % sizeof(sock_filter) != 0)
-        throw std::runtime_error("seccomp_export_bpf: unexpected size " + std::to_string(size));
-    std::vector<sock_filter> program(static_cast<size_t>(size) / sizeof(sock_filter));
-    if (pread(mem.fd, program.data(), static_cast<size_t>(size), 0) != size) throw_errno("pread");
+    check_default_errno(default_action, default_errno, "compile_policy");
+    const RuleContext rules = build_rule_context(policy);
+    const auto& else_errno = rules.else_errno;
+    const std::string bytes = export_to_string(seccomp_export_bpf, rules.ctx.ctx, "seccomp_export_bpf");
+    if (bytes.empty() || bytes.size() % sizeof(sock_filter) != 0)
+        throw std::runtime_error("seccomp_export_bpf: unexpected size " + std::to_string(bytes.size()));
+    std::vector<sock_filter> program(bytes.size() / sizeof(sock_filter));
+    std::memcpy(program.data(), bytes.data(), bytes.size());
 
     // Redirect the sentinel returns to the tail (all jumps forward, so no offsets move).
     const auto tail = static_cast<uint32_t>(program.size());
@@ -537,11 +550,21 @@ std::vector<sock_filter> compile_policy(const Policy& policy, DefaultAction defa
     return program;
 }
 
-void install_filter(const std::vector<sock_filter>& program, bool tsync) {
-    if (program.empty() || program.size() > BPF_MAXINSNS) throw std::invalid_argument("install_filter: bad program size");
+namespace {
+
+// NO_NEW_PRIVS, then seccomp(SET_MODE_FILTER, flags); returns what the syscall returned.
+long load_filter(const std::vector<sock_filter>& program, unsigned long flags, const char* what) {
+    if (program.empty() || program.size() > BPF_MAXINSNS)
+        throw std::invalid_argument(std::string(what) + ": bad program size");
     if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) throw_errno("prctl(PR_SET_NO_NEW_PRIVS)");
     sock_fprog prog{static_cast<unsigned short>(program.size()), const_cast<sock_filter*>(program.data())};
-    long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, tsync ? SECCOMP_FILTER_FLAG_TSYNC : 0, &prog);
+    return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+}
+
+}  // namespace
+
+void install_filter(const std::vector<sock_filter>& program, bool tsync) {
+    const long rc = load_filter(program, tsync ? SECCOMP_FILTER_FLAG_TSYNC : 0, "install_filter");
     if (rc < 0) throw_errno(tsync ? "seccomp(SET_MODE_FILTER, TSYNC)" : "seccomp(SET_MODE_FILTER)");
     if (rc > 0)
         throw std::runtime_error("seccomp(SET_MODE_FILTER, TSYNC): thread " + std::to_string(rc) +
@@ -549,13 +572,9 @@ void install_filter(const std::vector<sock_filter>& program, bool tsync) {
 }
 
 int install_filter_with_listener(const std::vector<sock_filter>& program, bool tsync) {
-    if (program.empty() || program.size() > BPF_MAXINSNS)
-        throw std::invalid_argument("install_filter_with_listener: bad program size");
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) throw_errno("prctl(PR_SET_NO_NEW_PRIVS)");
-    sock_fprog prog{static_cast<unsigned short>(program.size()), const_cast<sock_filter*>(program.data())};
     unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER;
     if (tsync) flags |= SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
-    long rc = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+    const long rc = load_filter(program, flags, "install_filter_with_listener");
     if (rc < 0) throw_errno(tsync ? "seccomp(SET_MODE_FILTER, NEW_LISTENER|TSYNC)" : "seccomp(SET_MODE_FILTER, NEW_LISTENER)");
     return static_cast<int>(rc);  // the listener fd, opened O_CLOEXEC by the kernel
 }

@@ -136,14 +136,14 @@ struct DeviceAttachment {
 void attach_device_process(Vm& vm, const RunOptions& options, const DeviceAttachment& attachment) {
     const std::string& name = attachment.name;
     const auto started = std::chrono::steady_clock::now();
-    DeviceProcessConfig config{attachment.kind, name, find_device_executable(), {}, options.jail_uid,
+    DeviceProcessConfig config{attachment.kind, name, vm.device_executable, {}, options.jail_uid,
                                options.jail_gid, {}};
     switch (options.seccomp_mode) {
         case RunOptions::SeccompMode::Kill:
-            config.filter = compile_device_policy(policy_dir(options), attachment.kind);
+            config.filter = compile_device_policy(vm.policy_dir, attachment.kind);
             break;
         case RunOptions::SeccompMode::Log:
-            config.filter = compile_device_policy_notifying(policy_dir(options), attachment.kind);
+            config.filter = compile_device_policy_notifying(vm.policy_dir, attachment.kind);
             break;
         case RunOptions::SeccompMode::Learn:
             config.filter = compile_learn_filter(kDeviceReportFd);
@@ -266,7 +266,9 @@ void prepare_sandbox(Vm& vm, const RunOptions& options) {
                      "seccomp filter; a guest that exploits a device owns brig. Use only for debugging. ***");
         return;
     }
-    vm.thread_filters = compile_vmm_policies(policy_dir(options));
+    vm.policy_dir = policy_dir(options);
+    vm.device_executable = find_device_executable();
+    vm.thread_filters = compile_vmm_policies(vm.policy_dir);
     install_vmm_sigsys_reporter();
     vm.ipc = std::make_unique<ipc::IpcThread>();
 }

@@ -18,7 +18,6 @@
 #include "cli/cli.h"
 #include "error.h"
 #include "policy_tool/policy_command.h"
-#include "sandbox/sandbox_files.h"
 #include "sandbox/seccomp_notifier.h"
 #include "supervisor.h"
 
@@ -90,9 +89,8 @@ int run(const brig::RunOptions& options, const std::string& workload) {
     const bool forward_stdin = options.serial.kind == brig::ConsoleOutput::Kind::Stdout;
     // Declared before the VM: it must answer the devices until they are all reaped.
     auto notifier = start_seccomp_notifier(options, workload);
-    const std::filesystem::path policy_dir =
-        !notifier ? std::filesystem::path() : options.policy_dir ? *options.policy_dir : brig::find_policy_dir();
     auto vm = brig::build_vm(options, forward_stdin);
+    const std::filesystem::path policy_dir = vm->policy_dir;  // the set the devices ran with
     const bool console_reads_stdin = !forward_stdin && options.virtio_console &&
                                      options.virtio_console->kind == brig::ConsoleOutput::Kind::Stdout;
     const brig::StopReason reason = brig::supervise(

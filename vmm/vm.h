@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -46,6 +47,9 @@ struct Vm {
     std::vector<acpi::VirtioMmioEntry> virtio_windows;  // declared in the DSDT
 
     std::optional<VmmThreadFilters> thread_filters;  // absent with --disable-sandbox
+    // Resolved once, before the first device: where policies and brig-device come from.
+    std::filesystem::path policy_dir;
+    std::filesystem::path device_executable;
     std::unique_ptr<ipc::IpcThread> ipc;
     std::vector<SandboxedDevice> devices;
 

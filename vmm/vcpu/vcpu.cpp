@@ -45,6 +45,7 @@ std::optional<VcpuResponse> Vcpu::send(VcpuEvent event, std::chrono::millisecond
     std::unique_lock lock(mutex_);
     if (exited_) return VcpuResponse::NotAllowed;
     events_.push_back(event);
+    events_pending_.store(true, std::memory_order_release);
     events_cv_.notify_one();
     lock.unlock();
     kick();
@@ -77,6 +78,7 @@ bool Vcpu::apply_pending_event(VcpuState& state) {
     if (events_.empty()) return false;
     const VcpuEvent event = events_.front();
     events_.pop_front();
+    events_pending_.store(!events_.empty(), std::memory_order_release);
     const VcpuTransition t = vcpu_transition(state, event);
     SPDLOG_DEBUG("[vcpu{}] {} + {} -> {}", index(), to_string(state), to_string(event), to_string(t.next));
     state = t.next;
@@ -111,7 +113,8 @@ VcpuState Vcpu::paused() {
 
 VcpuState Vcpu::running() {
     for (;;) {
-        {
+        // Checked on every exit: only take the lock when an event is waiting.
+        if (events_pending_.load(std::memory_order_acquire)) {
             std::lock_guard lock(mutex_);
             VcpuState state = VcpuState::Running;
             if (apply_pending_event(state) && state != VcpuState::Running) {

@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -60,6 +61,7 @@ private:
     std::condition_variable events_cv_;
     std::condition_variable responses_cv_;
     std::deque<VcpuEvent> events_;
+    std::atomic<bool> events_pending_{false};  // events_ is non-empty; read without the lock
     std::deque<VcpuResponse> responses_;
     bool exited_ = false;
 

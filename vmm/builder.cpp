@@ -80,18 +80,6 @@ std::shared_ptr<InterruptLine> create_irq_line(const Vm& vm, uint32_t gsi) {
     return std::make_shared<EventFdInterrupt>(std::move(fd));
 }
 
-devices::Serial16550::Writer console_writer(int fd) {
-    return [fd](std::span<const uint8_t> bytes) {
-        size_t done = 0;
-        while (done < bytes.size()) {
-            const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) return;  // a closed console must not stop the guest
-            done += static_cast<size_t>(n);
-        }
-    };
-}
-
 // The fd console output goes to: stdout, a file (kept open in `file`), or none (sink).
 int open_console_output(Vm& vm, const ConsoleOutput& output, UniqueFd& file) {
     (void)vm;
@@ -115,7 +103,7 @@ std::function<void()> note_console_output(Vm& vm) {
 void attach_serial_in_process(Vm& vm, int output_fd) {
     vm.in_process_serial = std::make_shared<devices::Serial16550>(
         "serial", create_irq_line(vm, layout::kCom1Irq),
-        output_fd >= 0 ? console_writer(output_fd) : devices::Serial16550::Writer());
+        devices::Serial16550::writer_for_fd(output_fd));
     vm.pio.insert(std::make_shared<ConsoleActivityWatch>(vm.in_process_serial, note_console_output(vm)),
                   layout::kCom1Port, layout::kCom1Size);
 }

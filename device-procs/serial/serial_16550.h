@@ -25,6 +25,10 @@ public:
 
     Serial16550(std::string name, std::shared_ptr<InterruptLine> irq, Writer writer);
 
+    // Transmits to `fd` (all of each write, retrying on EINTR); -1 is a sink. A console
+    // that fails or closes drops the bytes: it must never stop the guest.
+    static Writer writer_for_fd(int fd);
+
     std::string_view name() const override { return name_; }
     void read(uint64_t offset, std::span<uint8_t> data) override;
     void write(uint64_t offset, std::span<const uint8_t> data) override;

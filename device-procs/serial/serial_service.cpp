@@ -19,18 +19,6 @@ namespace {
 constexpr unsigned kLineStatusShadow = 0;
 constexpr int kInputPollMs = 100;  // how soon the input thread notices a stop
 
-Serial16550::Writer fd_writer(int fd) {
-    return [fd](std::span<const uint8_t> bytes) {
-        size_t done = 0;
-        while (done < bytes.size()) {
-            const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) return;  // a closed console must not stop the guest
-            done += static_cast<size_t>(n);
-        }
-    };
-}
-
 }  // namespace
 
 SerialService::~SerialService() { stop_threads(); }
@@ -43,7 +31,7 @@ void SerialService::activate(std::map<std::string, UniqueFd> resources) {
     mailbox_.emplace(ipc::SharedMailbox::attach(take_resource(resources, "mailbox", true)));
     if (!resources.empty()) throw std::runtime_error("activate: unexpected resource '" + resources.begin()->first + "'");
 
-    uart_ = std::make_shared<Serial16550>(name_, irq, output_ ? fd_writer(output_.get()) : Serial16550::Writer());
+    uart_ = std::make_shared<Serial16550>(name_, irq, Serial16550::writer_for_fd(output_ ? output_.get() : -1));
     server_ = std::make_unique<ipc::MailboxServer>(*mailbox_);
     publish_line_status();
     mailbox_thread_ = std::thread([this] {

@@ -7,25 +7,13 @@
 #include <fstream>
 
 #include "brig_process.h"
+#include "temp_files.h"
 
 using namespace brig::test;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
 
 namespace {
-
-struct TempFile {
-    std::string path;
-    explicit TempFile(const std::string& content) {
-        char tmpl[] = "/tmp/brig-bad-input-XXXXXX";
-        const int fd = mkstemp(tmpl);
-        REQUIRE(fd >= 0);
-        close(fd);
-        path = tmpl;
-        std::ofstream(path, std::ios::binary) << content;
-    }
-    ~TempFile() { std::remove(path.c_str()); }
-};
 
 void require_one_line_error(const BrigResult& r, int code, const std::string& fragment) {
     INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);

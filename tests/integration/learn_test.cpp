@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "brig_process.h"
+#include "temp_files.h"
 
 using namespace brig::test;
 using Catch::Matchers::Contains;
@@ -27,38 +28,6 @@ std::string read_text(const fs::path& path) {
     s << in.rdbuf();
     return s.str();
 }
-
-struct TempDir {
-    fs::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/brig-learn-XXXXXX";
-        REQUIRE(mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-};
-
-struct TempImage {
-    std::string path;
-    explicit TempImage(size_t bytes) {
-        char tmpl[] = "/tmp/brig-learn-disk-XXXXXX";
-        const int fd = mkstemp(tmpl);
-        REQUIRE(fd >= 0);
-        REQUIRE(ftruncate(fd, static_cast<off_t>(bytes)) == 0);
-        close(fd);
-        path = tmpl;
-    }
-    ~TempImage() { std::remove(path.c_str()); }
-};
-
-// Sets BRIG_DEVICE_BINARY for one scope.
-struct DeviceBinary {
-    explicit DeviceBinary(const std::string& path) { setenv("BRIG_DEVICE_BINARY", path.c_str(), 1); }
-    ~DeviceBinary() { unsetenv("BRIG_DEVICE_BINARY"); }
-};
 
 BrigResult run_workload(const std::string& cmdline, std::vector<std::string> extra) {
     std::vector<std::string> args = {"run", "--kernel", test_guest(), "--cmdline", cmdline, "--mem", "64"};

@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "brig_process.h"
+#include "temp_files.h"
 
 using namespace brig::test;
 using Catch::Matchers::Contains;
@@ -114,16 +115,12 @@ TEST_CASE("the Debian bzImage enters through the 64-bit boot protocol and reloca
 
 TEST_CASE("--boot-timeout stops a guest that stays silent: HANGUP, exit 36", "[linux]") {
     // Without console= or earlyprintk the kernel writes nothing to COM1 for seconds.
-    char tmpl[] = "/tmp/brig-hangup-XXXXXX";
-    const int fd = mkstemp(tmpl);
-    REQUIRE(fd >= 0);
-    close(fd);
+    const TempFile failure;
     const auto r = run_brig({{"run", "--kernel", kit_file("vmlinux"), "--cmdline", "quiet panic=-1", "--mem", "256",
-                              "--boot-timeout", "2", "--failure-file", tmpl}});
-    std::ifstream in(tmpl);
+                              "--boot-timeout", "2", "--failure-file", failure.path}});
+    std::istringstream in(failure.content());
     std::string record;
     std::getline(in, record);
-    std::remove(tmpl);
     INFO("stderr:\n" << r.err);
     REQUIRE_FALSE(r.timed_out);
     CHECK(r.exit_code == 36);

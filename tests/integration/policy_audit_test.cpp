@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "brig_process.h"
+#include "temp_files.h"
 
 using namespace brig::test;
 using Catch::Matchers::Contains;
@@ -112,12 +113,8 @@ const std::map<std::string, std::string> kLimitRows = {
 }  // namespace
 
 TEST_CASE("brig policy show describes exactly the jail each running device is in", "[policy]") {
-    char disk[] = "/tmp/brig-audit-disk-XXXXXX";
-    const int fd = mkstemp(disk);
-    REQUIRE(fd >= 0);
-    REQUIRE(ftruncate(fd, 1 << 20) == 0);
-    close(fd);
-    BrigRun run{guest_args("spin", {"--disk", disk, "--console", "sink"})};
+    const TempImage disk(1 << 20);
+    BrigRun run{guest_args("spin", {"--disk", disk.path, "--console", "sink"})};
     std::map<std::string, pid_t> devices;
     pid_t brig = 0;
     run.on_output = [&](const std::string& out, pid_t pid) {
@@ -152,7 +149,6 @@ TEST_CASE("brig policy show describes exactly the jail each running device is in
         kill(pid, SIGTERM);
     };
     const auto r = run_brig(run);
-    std::remove(disk);
     CHECK(r.exit_code == 0);
     CHECK(devices.size() == 4);
 }
@@ -163,19 +159,18 @@ TEST_CASE("brig policy audit: the shipped policies are clean; an unjustified exe
     CHECK(r.exit_code == 0);
     CHECK_THAT(r.out, Contains(": clean"));
 
-    char dir[] = "/tmp/brig-audit-XXXXXX";
-    REQUIRE(mkdtemp(dir) != nullptr);
+    const TempDir temp;
+    const std::string dir = temp.path.string();
     const std::string shipped = env_or_fail("BRIG_POLICY_DIR");
     REQUIRE(std::system(("cp " + shipped + "/*.policy " + dir).c_str()) == 0);
-    std::ofstream(std::string(dir) + "/serial_device.policy", std::ios::app) << "execve: 1\n";
+    std::ofstream(dir + "/serial_device.policy", std::ios::app) << "execve: 1\n";
     r = run_brig({{"policy", "audit", "--policy-dir", dir}});
     INFO(r.out << r.err);
     CHECK(r.exit_code == 1);
     CHECK_THAT(r.out, Contains("execve"));
-    std::ofstream(std::string(dir) + "/serial_device.policy", std::ios::app)
+    std::ofstream(dir + "/serial_device.policy", std::ios::app)
         << "# audit-allow: execve - a test: the device re-executes itself\n";
     r = run_brig({{"policy", "audit", "--policy-dir", dir}});
     INFO(r.out << r.err);
     CHECK(r.exit_code == 0);
-    REQUIRE(std::system((std::string("rm -rf ") + dir).c_str()) == 0);
 }

@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "brig_process.h"
+#include "temp_files.h"
 
 using namespace brig::test;
 using Catch::Matchers::Contains;
@@ -62,19 +63,6 @@ std::string ns_of(pid_t pid, const char* ns) {
 
 bool process_exists(pid_t pid) { return kill(pid, 0) == 0 || errno != ESRCH; }
 
-struct TempPath {
-    std::string path;
-    TempPath() {
-        char tmpl[] = "/tmp/brig-sandbox-XXXXXX";
-        const int fd = mkstemp(tmpl);
-        REQUIRE(fd >= 0);
-        close(fd);
-        path = tmpl;
-    }
-    ~TempPath() { std::remove(path.c_str()); }
-    std::string content() const { return read_file(path); }
-};
-
 struct DeviceObservation {
     pid_t brig = 0;
     pid_t device = 0;                 // the serial device
@@ -119,12 +107,8 @@ BrigResult run_spin_and(std::vector<std::string> extra, const std::function<void
 
 TEST_CASE("every device runs jailed: namespaces, seccomp, no privileges, no filesystem, few fds", "[sandbox]") {
     DeviceObservation seen;
-    char disk_tmpl[] = "/tmp/brig-jail-disk-XXXXXX";
-    const int disk_fd = mkstemp(disk_tmpl);
-    REQUIRE(disk_fd >= 0);
-    REQUIRE(ftruncate(disk_fd, 1 << 20) == 0);
-    close(disk_fd);
-    const auto r = run_spin_and({"--cpus", "2", "--disk", disk_tmpl, "--console", "sink"}, [disk = std::string(disk_tmpl)](DeviceObservation& all) {
+    const TempImage disk_image(1 << 20);
+    const auto r = run_spin_and({"--cpus", "2", "--disk", disk_image.path, "--console", "sink"}, [disk = disk_image.path](DeviceObservation& all) {
       CHECK(all.by_name.size() == 4);  // serial, virtio-blk0, virtio-rng, virtio-console
       for (const auto& [name, pid] : all.by_name) {
         INFO("device " << name << " pid " << pid);
@@ -197,7 +181,6 @@ TEST_CASE("every device runs jailed: namespaces, seccomp, no privileges, no file
         kill(s.brig, SIGTERM);
       }
     }, seen);
-    std::remove(disk_tmpl);
     INFO("stderr:\n" << r.err);
     REQUIRE(seen.device > 0);
     CHECK(r.exit_code == 0);
@@ -208,7 +191,7 @@ TEST_CASE("every device runs jailed: namespaces, seccomp, no privileges, no file
 }
 
 TEST_CASE("kill -9 of the serial process: exit 33 within a second, naming device, pid and signal", "[sandbox]") {
-    TempPath failure;
+    TempFile failure;
     DeviceObservation seen;
     std::chrono::steady_clock::time_point killed;
     const auto r = run_spin_and({"--failure-file", failure.path}, [&](DeviceObservation& s) {
@@ -227,11 +210,10 @@ TEST_CASE("kill -9 of the serial process: exit 33 within a second, naming device
 }
 
 TEST_CASE("a device that makes a forbidden syscall is stopped and the syscall is named", "[sandbox]") {
-    setenv("BRIG_DEVICE_BINARY", env_or_fail("BRIG_DEVICE_TEST_BINARY").c_str(), 1);
-    TempPath failure;
+    const DeviceBinary test_device(env_or_fail("BRIG_DEVICE_TEST_BINARY"));
+    TempFile failure;
     BrigRun run{guest_args("hook-syscall", {"--failure-file", failure.path})};
     const auto r = run_brig(run);
-    unsetenv("BRIG_DEVICE_BINARY");
     INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
     REQUIRE_FALSE(r.timed_out);
     CHECK(r.exit_code == 33);
@@ -241,10 +223,9 @@ TEST_CASE("a device that makes a forbidden syscall is stopped and the syscall is
 }
 
 TEST_CASE("a malformed reply from a device stops brig with 33, not a crash", "[sandbox]") {
-    setenv("BRIG_DEVICE_BINARY", env_or_fail("BRIG_DEVICE_TEST_BINARY").c_str(), 1);
-    TempPath failure;
+    const DeviceBinary test_device(env_or_fail("BRIG_DEVICE_TEST_BINARY"));
+    TempFile failure;
     const auto r = run_brig({guest_args("hook-malformed", {"--failure-file", failure.path})});
-    unsetenv("BRIG_DEVICE_BINARY");
     INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
     REQUIRE_FALSE(r.timed_out);
     CHECK(r.term_signal == 0);
@@ -255,7 +236,7 @@ TEST_CASE("a malformed reply from a device stops brig with 33, not a crash", "[s
 }
 
 TEST_CASE("--failure-file records power-off, reset and signals", "[sandbox]") {
-    TempPath failure;
+    TempFile failure;
     auto r = run_brig({guest_args("poweroff", {"--failure-file", failure.path})});
     CHECK(r.exit_code == 0);
     CHECK(failure.content() == "SHUTDOWN\n");

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "brig_process.h"
+#include "temp_files.h"
 
 using namespace brig::test;
 using Catch::Matchers::Contains;
@@ -45,16 +46,10 @@ TEST_CASE("test guest sees brig's memory map, ACPI tables and one CPU through bo
 
 TEST_CASE("the initrd reaches the guest page-aligned at the top of low memory", "[guest]") {
     const std::string protocol = GENERATE(as<std::string>{}, "pvh", "linux64");
-    char tmpl[] = "/tmp/brig-initrd-XXXXXX";
-    const int fd = mkstemp(tmpl);
-    REQUIRE(fd >= 0);
-    const std::string content(12345, 'i');
-    REQUIRE(write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size()));
-    close(fd);
-    auto args = guest_args("info", {"--initrd", tmpl});
+    const TempFile initrd(std::string(12345, 'i'));
+    auto args = guest_args("info", {"--initrd", initrd.path});
     if (protocol == "linux64") args[2] = test_guest_bzimage();
     const auto r = run_brig({args});
-    std::remove(tmpl);
     require_clean_exit(r, 0);
     // 12345 bytes round up to 4 pages below the 64 MiB end of RAM.
     CHECK_THAT(r.out, Contains("initrd: addr=0x3ffc000 size=0x3039"));
@@ -123,18 +118,11 @@ TEST_CASE("SIGTERM stops a running guest promptly and cleanly", "[guest]") {
 }
 
 TEST_CASE("--serial file=PATH writes the console to the file, not stdout", "[guest]") {
-    char tmpl[] = "/tmp/brig-serial-XXXXXX";
-    const int fd = mkstemp(tmpl);
-    REQUIRE(fd >= 0);
-    close(fd);
-    const auto r = run_brig({guest_args("poweroff", {"--serial", std::string("file=") + tmpl})});
+    const TempFile console;
+    const auto r = run_brig({guest_args("poweroff", {"--serial", "file=" + console.path})});
     require_clean_exit(r, 0);
     CHECK(r.out.empty());
-    std::ifstream in(tmpl);
-    std::stringstream content;
-    content << in.rdbuf();
-    CHECK_THAT(content.str(), Contains("brig-test-guest: start mode=poweroff"));
-    std::remove(tmpl);
+    CHECK_THAT(console.content(), Contains("brig-test-guest: start mode=poweroff"));
 }
 
 TEST_CASE("--serial sink discards the console", "[guest]") {

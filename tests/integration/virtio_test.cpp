@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "brig_process.h"
+#include "temp_files.h"
 
 using namespace brig::test;
 using Catch::Matchers::Contains;
@@ -19,28 +20,6 @@ using Catch::Matchers::Contains;
 namespace {
 
 constexpr size_t kSector = 512;
-
-struct TempImage {
-    std::string path;
-    explicit TempImage(size_t bytes, uint8_t fill = 0) {
-        char tmpl[] = "/tmp/brig-disk-XXXXXX";
-        const int fd = mkstemp(tmpl);
-        REQUIRE(fd >= 0);
-        std::vector<uint8_t> data(bytes, fill);
-        REQUIRE(write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()));
-        close(fd);
-        path = tmpl;
-    }
-    ~TempImage() { std::remove(path.c_str()); }
-    std::vector<uint8_t> bytes() const {
-        std::ifstream in(path, std::ios::binary);
-        return {std::istreambuf_iterator<char>(in), {}};
-    }
-    void set(const std::vector<uint8_t>& data) const {
-        std::ofstream out(path, std::ios::binary | std::ios::trunc);
-        out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
-    }
-};
 
 std::string sha256_of(const std::string& path) {
     const std::string cmd = "sha256sum '" + path + "'";
@@ -148,18 +127,11 @@ TEST_CASE("virtio-rng gives the guest entropy", "[virtio]") {
 }
 
 TEST_CASE("virtio-console output reaches its file", "[virtio]") {
-    char tmpl[] = "/tmp/brig-hvc0-XXXXXX";
-    const int fd = mkstemp(tmpl);
-    REQUIRE(fd >= 0);
-    close(fd);
-    const auto r = run_guest("mode=console", {"--console", std::string("file=") + tmpl});
-    std::ifstream in(tmpl);
-    std::stringstream content;
-    content << in.rdbuf();
-    std::remove(tmpl);
+    const TempFile console;
+    const auto r = run_guest("mode=console", {"--console", "file=" + console.path});
     require_exit(r, 0);
     CHECK_THAT(r.out, Contains("console: sent"));
-    CHECK_THAT(content.str(), Contains("hello from hvc0"));
+    CHECK_THAT(console.content(), Contains("hello from hvc0"));
 }
 
 TEST_CASE("a hostile guest's bad queues put the device in NEEDS_RESET; brig keeps running", "[virtio][hostile]") {

@@ -50,6 +50,21 @@ TEST_CASE("command line errors exit 35 with one line naming the flag", "[bad-inp
     require_one_line_error(run_brig({{"launch"}}), 35, "unknown command 'launch'");
 }
 
+TEST_CASE("bad sandbox configuration exits 35 with one line", "[bad-input]") {
+    const std::string guest = test_guest();
+    require_one_line_error(run_brig({{"run", "--kernel", guest, "--policy-dir", "/nonexistent/policies"}}), 35,
+                           "--policy-dir: /nonexistent/policies is not a directory");
+    require_one_line_error(run_brig({{"run", "--kernel", guest, "--seccomp", "learn"}}), 35,
+                           "--seccomp: learn needs --policy-out");
+    require_one_line_error(run_brig({{"run", "--kernel", guest, "--disk", "/tmp"}}), 35, "--disk: /tmp is not a regular file");
+    // A policy file with a syntax error: brig names file, line and column before starting anything.
+    const TempDir dir;
+    REQUIRE(std::system(("cp " + env_or_fail("BRIG_POLICY_DIR") + "/*.policy " + dir.path.string()).c_str()) == 0);
+    std::ofstream(dir.path / "serial_device.policy", std::ios::app) << "read arg0 == 1\n";
+    require_one_line_error(run_brig({{"run", "--kernel", guest, "--policy-dir", dir.path.string()}}), 35,
+                           "serial_device.policy:");
+}
+
 TEST_CASE("help and version go to stdout and exit 0", "[bad-input]") {
     auto r = run_brig({{"--help"}});
     CHECK(r.exit_code == 0);

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 
@@ -256,4 +257,19 @@ TEST_CASE("--disable-sandbox runs the device in-process with a loud warning", "[
     CHECK(r.exit_code == 0);
     CHECK_THAT(r.out, Contains("cpus: 1"));
     CHECK_THAT(r.err, Contains("--disable-sandbox: devices run INSIDE the brig process"));
+}
+
+TEST_CASE("--jail-user sets the ids every device runs as, inside and outside its namespace", "[sandbox]") {
+    DeviceObservation seen;
+    std::string uid, gid, uid_map;
+    const auto r = run_spin_and({"--jail-user", "4242:4343"}, [&](DeviceObservation& s) {
+        uid = status_field(s.device, "Uid");
+        gid = status_field(s.device, "Gid");
+        uid_map = read_file("/proc/" + std::to_string(s.device) + "/uid_map");
+        kill(s.brig, SIGTERM);
+    }, seen);
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(uid, StartsWith("4242\t4242\t4242"));
+    CHECK_THAT(gid, StartsWith("4343\t4343\t4343"));
+    CHECK(std::regex_search(uid_map, std::regex(R"(^\s*4242\s+4242\s+1\s*$)")));
 }

@@ -33,6 +33,7 @@ static const struct mode modes[] = {
 	{"spin", mode_spin},
 	{"panic", mode_panic},
 	{"demo", mode_demo},
+	{"console-echo", mode_console_echo},
 	{"hook-syscall", mode_hook_syscall},
 	{"hook-malformed", mode_hook_malformed},
 	{"virtio-info", mode_virtio_info},

@@ -15,6 +15,7 @@ __attribute__((noreturn)) void mode_echo(const struct boot_info *info);
 __attribute__((noreturn)) void mode_spin(const struct boot_info *info);
 __attribute__((noreturn)) void mode_panic(const struct boot_info *info);
 __attribute__((noreturn)) void mode_demo(const struct boot_info *info);
+__attribute__((noreturn)) void mode_console_echo(const struct boot_info *info);
 
 /* The parts of modes that the demo strings together; each returns instead of powering off. */
 void report_machine(const struct boot_info *info);

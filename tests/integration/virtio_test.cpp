@@ -226,3 +226,13 @@ TEST_CASE("the README's demo guest uses every device in one boot", "[virtio]") {
     CHECK_THAT(r.out, Contains("blk: verify ok"));
     CHECK_THAT(r.out, Contains("demo: done"));
 }
+
+TEST_CASE("virtio-console reads stdin when the UART does not", "[virtio]") {
+    BrigRun run{{"run", "--kernel", test_guest(), "--cmdline", "mode=console-echo", "--mem", "64", "--serial", "sink",
+                 "--console", "stdout"}};
+    run.stdin_data = "ping-hvc0";
+    run.timeout = std::chrono::seconds(60);
+    const auto r = run_brig(run);
+    require_exit(r, 0);
+    CHECK_THAT(r.out, Contains("hvc0 got: ping-hvc0"));
+}

@@ -81,8 +81,7 @@ std::shared_ptr<InterruptLine> create_irq_line(const Vm& vm, uint32_t gsi) {
 }
 
 // The fd console output goes to: stdout, a file (kept open in `file`), or none (sink).
-int open_console_output(Vm& vm, const ConsoleOutput& output, UniqueFd& file) {
-    (void)vm;
+int open_console_output(const ConsoleOutput& output, UniqueFd& file) {
     switch (output.kind) {
         case ConsoleOutput::Kind::Stdout:
             return STDOUT_FILENO;
@@ -188,7 +187,7 @@ void attach_serial_process(Vm& vm, const RunOptions& options, int output_fd, boo
 }
 
 void attach_serial(Vm& vm, const RunOptions& options, bool forward_stdin) {
-    const int output_fd = open_console_output(vm, options.serial, vm.serial_output);
+    const int output_fd = open_console_output(options.serial, vm.serial_output);
     if (options.disable_sandbox)
         attach_serial_in_process(vm, output_fd);
     else
@@ -239,7 +238,7 @@ void attach_virtio_devices(Vm& vm, const RunOptions& options, std::vector<Unique
     if (options.rng) attach_virtio(vm, options, "virtio-rng", "virtio-rng", 1, {});
     if (options.virtio_console) {
         std::vector<ipc::NamedFd> fds;
-        const int out = open_console_output(vm, *options.virtio_console, vm.virtio_console_output);
+        const int out = open_console_output(*options.virtio_console, vm.virtio_console_output);
         if (out >= 0) fds.push_back({"output", out});
         // stdin goes to one console only: the UART when it is on stdout, else hvc0.
         if (options.virtio_console->kind == ConsoleOutput::Kind::Stdout && options.serial.kind != ConsoleOutput::Kind::Stdout)

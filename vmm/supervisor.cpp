@@ -155,8 +155,8 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
         int timeout = input && input->backlogged() ? kRetryInputMs : -1;
         if (boot_deadline && !vm.guest_alive) {
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*boot_deadline - Clock::now());
-            timeout = timeout < 0 ? static_cast<int>(std::max<int64_t>(left.count(), 0))
-                                  : std::min(timeout, static_cast<int>(std::max<int64_t>(left.count(), 0)));
+            const int boot_ms = static_cast<int>(std::max<int64_t>(left.count(), 0));
+            timeout = timeout < 0 ? boot_ms : std::min(timeout, boot_ms);
         }
         if (poll(fds.data(), fds.size(), timeout) < 0) {
             if (errno == EINTR) continue;

@@ -8,13 +8,13 @@
 namespace brig::sandbox {
 namespace {
 
-// A device holds a handful of fds, runs a few threads, writes no file beyond a
-// console log, and never dumps core (guest memory would be in it).
+// A device holds a handful of fds, runs a few threads, and never dumps core (guest
+// memory would be in it). No RLIMIT_FSIZE: the kernel checks it against the write
+// offset, so it would fail every disk write past the limit.
 std::vector<Rlimit> device_rlimits() {
     return {
         {"RLIMIT_NOFILE", RLIMIT_NOFILE, 64, 64},
         {"RLIMIT_NPROC", RLIMIT_NPROC, 64, 64},
-        {"RLIMIT_FSIZE", RLIMIT_FSIZE, 1ull << 30, 1ull << 30},
         {"RLIMIT_CORE", RLIMIT_CORE, 0, 0},
     };
 }

@@ -29,11 +29,12 @@ static void open_or_power_off(struct virtio_blk *blk, const struct boot_info *in
 	console_write_line(" sectors");
 }
 
-/* How many sectors a mode covers: sectors=N, clamped to the disk. */
-static uint32_t sectors_option(const struct virtio_blk *blk, const struct boot_info *info) {
+/* How many sectors a mode covers from sector `first`: sectors=N, clamped to the disk. */
+static uint32_t sectors_option(const struct virtio_blk *blk, const struct boot_info *info, uint64_t first) {
 	uint64_t sectors = cmdline_number(info->cmdline, "sectors=", DEFAULT_SECTORS);
-	if (sectors > blk->capacity) {
-		sectors = blk->capacity;
+	uint64_t left = first < blk->capacity ? blk->capacity - first : 0;
+	if (sectors > left) {
+		sectors = left;
 	}
 	if (sectors > 0xffffffffu) {
 		sectors = 0xffffffffu;
@@ -85,10 +86,12 @@ void run_blk_write(const struct boot_info *info) {
 	console_write("blk: capacity=");
 	console_write_decimal(blk.capacity);
 	console_write_line(" sectors");
-	uint32_t sectors = sectors_option(&blk, info);
+	uint64_t first = cmdline_number(info->cmdline, "start=", 0);
+	uint32_t sectors = sectors_option(&blk, info, first);
 	struct pattern pattern = {.seed = (uint32_t)cmdline_number(info->cmdline, "seed=", 0)};
 	struct blk_pipeline write = {
 		.type = VIRTIO_BLK_T_OUT,
+		.first_sector = first,
 		.sectors = sectors,
 		.sectors_per_request = WRITE_SECTORS_PER_REQUEST,
 		.fill = fill_pattern,
@@ -114,6 +117,7 @@ void run_blk_write(const struct boot_info *info) {
 
 	struct blk_pipeline verify = {
 		.type = VIRTIO_BLK_T_IN,
+		.first_sector = first,
 		.sectors = sectors,
 		.sectors_per_request = WRITE_SECTORS_PER_REQUEST,
 		.consume = check_pattern,
@@ -164,7 +168,7 @@ static void write_hex64_padded(uint64_t value) {
 void mode_blk_checksum(const struct boot_info *info) {
 	struct virtio_blk blk;
 	open_or_power_off(&blk, info);
-	uint32_t sectors = sectors_option(&blk, info);
+	uint32_t sectors = sectors_option(&blk, info, 0);
 	uint64_t hash = FNV1A64_OFFSET;
 	struct blk_pipeline read = {
 		.type = VIRTIO_BLK_T_IN,

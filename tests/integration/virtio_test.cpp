@@ -236,3 +236,33 @@ TEST_CASE("virtio-console reads stdin when the UART does not", "[virtio]") {
     require_exit(r, 0);
     CHECK_THAT(r.out, Contains("hvc0 got: ping-hvc0"));
 }
+
+TEST_CASE("the guest writes and verifies data at 1.5 GiB and 5 GiB of a sparse 6 GiB disk", "[virtio]") {
+    // A real-sized root disk: no limit of the jail may refuse writes at large offsets.
+    constexpr uint64_t kGiB = 1ull << 30;
+    constexpr unsigned kSectors = 64;
+    TempFile disk;
+    REQUIRE(truncate(disk.path.c_str(), static_cast<off_t>(6 * kGiB)) == 0);
+    const struct Region { uint64_t offset; unsigned seed; } regions[] = {{3 * kGiB / 2, 11}, {5 * kGiB, 23}};
+    for (const auto& region : regions) {
+        const uint64_t first = region.offset / kSector;
+        INFO("region at " << region.offset);
+        const auto r = run_guest("mode=blk-write seed=" + std::to_string(region.seed) + " sectors=" +
+                                     std::to_string(kSectors) + " start=" + std::to_string(first),
+                                 {"--disk", disk.path});
+        require_exit(r, 0);
+        CHECK_THAT(r.out, Contains("blk: wrote 64 sectors"));
+        CHECK_THAT(r.out, Contains("blk: verify ok"));
+    }
+    std::ifstream in(disk.path, std::ios::binary);
+    for (const auto& region : regions) {
+        std::vector<uint8_t> bytes(kSectors * kSector);
+        in.seekg(static_cast<std::streamoff>(region.offset));
+        REQUIRE(in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size())));
+        size_t mismatches = 0;
+        for (uint64_t s = 0; s < kSectors; ++s)
+            for (uint64_t i = 0; i < kSector; ++i)
+                mismatches += bytes[s * kSector + i] != pattern(region.offset / kSector + s, i, region.seed);
+        CHECK(mismatches == 0);
+    }
+}

@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cmdline.h"
 #include "console.h"
 #include "cpu.h"
 #include "platform.h"
@@ -56,14 +57,17 @@ void mode_echo(const struct boot_info *info) {
 	power_off();
 }
 
+/* lines=N: power off after N lines (default: spin forever). */
 void mode_spin(const struct boot_info *info) {
-	(void)info;
-	for (uint64_t line = 0;; line++) {
+	uint64_t lines = info ? cmdline_number(info->cmdline, "lines=", 0) : 0;
+	for (uint64_t line = 0; lines == 0 || line < lines; line++) {
 		console_write("spin: ");
 		console_write_decimal(line);
 		console_write("\n");
 		busy_wait(SPIN_ITERATIONS_PER_LINE);
 	}
+	console_write_line("spin: done");
+	power_off();
 }
 
 void mode_panic(const struct boot_info *info) {

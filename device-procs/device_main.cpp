@@ -31,6 +31,7 @@
 
 #include "common/seccomp_listener.h"
 #include "common/sigsys_reporter.h"
+#include "common/test_hooks.h"
 #include "device_service.h"
 #include "minijail/jail.h"
 #include "sandbox/profiles.h"
@@ -174,7 +175,7 @@ int main(int argc, char** argv) {
             // notifications and bypass brig. (This close is the first notified call.)
             ::close(listener);
         }
-        brig::ipc::serve_device(std::move(control), *device, {});
+        brig::ipc::serve_device(std::move(control), *device, brig::devices::test_hooks::control_hooks(kControlFd));
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "brig-device %s: %s\n", name.c_str(), e.what());

@@ -52,12 +52,24 @@ private:
     UniqueFd fd_;
 };
 
+// How many of a device's error reports brig logs; later ones are only counted.
+constexpr unsigned kReportsLogged = 5;
+
 class SupervisorServer final : public schema::Supervisor::Server {
 public:
-    SupervisorServer(std::string device, IpcThread::ErrorReportHandler handler)
-        : device_(std::move(device)), handler_(std::move(handler)) {}
+    SupervisorServer(std::string device, IpcThread::ErrorReportHandler handler, GuardedMessageStream& guard)
+        : device_(std::move(device)), handler_(std::move(handler)), guard_(guard) {}
+    ~SupervisorServer() noexcept {
+        if (unlogged_ > 0) spdlog::warn("[{}] {} more error reports from the device were not logged", device_, unlogged_);
+    }
 
     kj::Promise<void> reportError(ReportErrorContext context) override {
+        if (!guard_.admit_report()) return kj::READY_NOW;
+        if (logged_ >= kReportsLogged) {
+            ++unlogged_;
+            return kj::READY_NOW;
+        }
+        ++logged_;
         const auto text = context.getParams().getMessage();
         const std::string message = sanitize_report(std::string_view(text.cStr(), text.size()));
         if (handler_) {
@@ -73,15 +85,24 @@ public:
 private:
     std::string device_;
     IpcThread::ErrorReportHandler handler_;
+    GuardedMessageStream& guard_;
+    unsigned logged_ = 0;
+    uint64_t unlogged_ = 0;
 };
 
 // Everything of one device connection; lives on the IPC thread only.
 struct Connection {
     Connection(kj::LowLevelAsyncIoProvider& provider, const std::string& device, UniqueFd socket,
-               IpcThread::ErrorReportHandler on_report)
+               IpcThread::ErrorReportHandler on_report, IpcThread::FaultHandler on_fault)
         : stream(provider.wrapUnixSocketFd(socket.release(), kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP)),
-          network(*stream, kMaxFdsPerMessage, Side::CLIENT, control_reader_options()),
-          rpc(capnp::makeRpcServer(network, kj::heap<SupervisorServer>(device, std::move(on_report)))) {
+          guard(*stream, ControlBudget{},
+                [device, on_fault = std::move(on_fault)](const ControlFault& fault) {
+                    spdlog::warn("[{}] {}: {}", device, reason_of(fault.kind), fault.detail);
+                    if (on_fault) on_fault(device, fault);
+                }),
+          network(guard, kMaxFdsPerMessage, Side::CLIENT, control_reader_options()),
+          rpc(capnp::makeRpcServer(network, kj::heap<SupervisorServer>(device, std::move(on_report), guard))) {
+        guard.watch_queue(network);
         capnp::MallocMessageBuilder message(8);
         auto peer = message.initRoot<capnp::rpc::twoparty::VatId>();
         peer.setSide(Side::SERVER);
@@ -89,6 +110,7 @@ struct Connection {
     }
 
     kj::Own<kj::AsyncCapabilityStream> stream;
+    GuardedMessageStream guard;
     capnp::TwoPartyVatNetwork network;
     capnp::RpcSystem<capnp::rpc::twoparty::VatId> rpc;
     schema::Device::Client device_cap{nullptr};
@@ -291,7 +313,8 @@ IpcThread::~IpcThread() {
     impl_->thread.join();
 }
 
-std::shared_ptr<DeviceControl> IpcThread::connect(const std::string& device, UniqueFd socket, ErrorReportHandler on_report) {
+std::shared_ptr<DeviceControl> IpcThread::connect(const std::string& device, UniqueFd socket, ErrorReportHandler on_report,
+                                                  FaultHandler on_fault) {
     int type = 0;
     socklen_t len = sizeof type;
     if (::getsockopt(socket.get(), SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM)
@@ -301,7 +324,8 @@ std::shared_ptr<DeviceControl> IpcThread::connect(const std::string& device, Uni
     auto& loop = *impl_->loop;
     loop.executor->executeSync([&] {
         try {
-            auto connection = kj::heap<Connection>(*loop.io->lowLevelProvider, device, std::move(socket), std::move(on_report));
+            auto connection = kj::heap<Connection>(*loop.io->lowLevelProvider, device, std::move(socket), std::move(on_report),
+                                                   std::move(on_fault));
             id = loop.next_id++;
             loop.connections.emplace(id, kj::mv(connection));
         } catch (const kj::Exception& e) {

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "control_guard.h"
 #include "unique_fd.h"
 
 namespace brig::ipc {
@@ -43,6 +44,10 @@ public:
     // Called on the IPC thread with a device's error report (already sanitised to one
     // printable line of bounded length).
     using ErrorReportHandler = std::function<void(const std::string& device, const std::string& message)>;
+    // Called on the IPC thread, at most once per connection, when the device breaks the
+    // control protocol or goes over its budget (control_guard.h). From then on nothing
+    // it sends is read; the handler is expected to kill it.
+    using FaultHandler = std::function<void(const std::string& device, const ControlFault& fault)>;
 
     IpcThread();
     ~IpcThread();  // disconnects everything and joins the thread
@@ -51,7 +56,8 @@ public:
 
     // Adopts the VMM end of a device's control socket (a SOCK_STREAM or SOCK_SEQPACKET
     // unix socket). Safe to call from any thread.
-    std::shared_ptr<DeviceControl> connect(const std::string& device, UniqueFd socket, ErrorReportHandler on_report);
+    std::shared_ptr<DeviceControl> connect(const std::string& device, UniqueFd socket, ErrorReportHandler on_report,
+                                           FaultHandler on_fault = {});
 
     // Runs `fn` on the IPC thread and waits for it (e.g. to install its seccomp filter).
     void run_on_thread(const std::function<void()>& fn);

@@ -18,6 +18,8 @@ void on_serial_write(uint64_t offset, uint8_t value, ipc::MailboxServer& mailbox
         [[maybe_unused]] int fd = ::open("/etc/passwd", O_RDONLY | O_CLOEXEC);
     } else if (value == kMalformedReply) {
         mailbox.inject_malformed_reply_for_testing();
+    } else {
+        request_control_hook(value);
     }
 }
 

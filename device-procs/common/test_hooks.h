@@ -4,17 +4,26 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
+#include "device_service.h"
 #include "mailbox.h"
 
 namespace brig::devices::test_hooks {
 
 #ifdef BRIG_DEVICE_TEST_HOOKS
 // Serial scratch register (offset 7): 0xf1 makes a forbidden syscall, 0xf2 corrupts
-// the next mailbox reply.
+// the next mailbox reply; 0xe0..0xe3 ask the control thread to break the control
+// connection (see control_test_hooks.cpp).
 void on_serial_write(uint64_t offset, uint8_t value, ipc::MailboxServer& mailbox);
+// For serve_device(): a watched fd whose callback runs the requested control hook on
+// the control thread itself, so that while it runs, nothing reads brig's replies.
+std::vector<ipc::WatchedFd> control_hooks(int control_fd);
+// From the mailbox thread: run control hook `value` (0xe0..0xe3) if it is one.
+bool request_control_hook(uint8_t value);
 #else
 inline void on_serial_write(uint64_t, uint8_t, ipc::MailboxServer&) {}
+inline std::vector<ipc::WatchedFd> control_hooks(int) { return {}; }
 #endif
 
 }  // namespace brig::devices::test_hooks

@@ -84,6 +84,10 @@ void mode_panic(const struct boot_info *info) {
 #define UART_REG_SCRATCH 7
 #define HOOK_FORBIDDEN_SYSCALL 0xf1
 #define HOOK_MALFORMED_REPLY 0xf2
+#define HOOK_CONTROL_MALFORMED_FRAME 0xe0
+#define HOOK_CONTROL_BOGUS_CALL 0xe1
+#define HOOK_CONTROL_REPORT_FLOOD 0xe2
+#define HOOK_CONTROL_BOOTSTRAP_FLOOD 0xe3
 
 __attribute__((noreturn)) static void run_hook(uint8_t hook) {
 	console_write_line("hook: sending");
@@ -100,4 +104,24 @@ void mode_hook_syscall(const struct boot_info *info) {
 void mode_hook_malformed(const struct boot_info *info) {
 	(void)info;
 	run_hook(HOOK_MALFORMED_REPLY);
+}
+
+void mode_hook_control_malformed(const struct boot_info *info) {
+	(void)info;
+	run_hook(HOOK_CONTROL_MALFORMED_FRAME);
+}
+
+void mode_hook_control_bogus_call(const struct boot_info *info) {
+	(void)info;
+	run_hook(HOOK_CONTROL_BOGUS_CALL);
+}
+
+void mode_hook_report_flood(const struct boot_info *info) {
+	(void)info;
+	run_hook(HOOK_CONTROL_REPORT_FLOOD);
+}
+
+void mode_hook_bootstrap_flood(const struct boot_info *info) {
+	(void)info;
+	run_hook(HOOK_CONTROL_BOOTSTRAP_FLOOD);
 }

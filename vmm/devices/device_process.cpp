@@ -15,6 +15,7 @@
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
+#include <mutex>
 #include <string_view>
 
 #include "error.h"
@@ -78,7 +79,27 @@ std::optional<std::string> describe_violation(std::string_view report, std::stri
     return fmt::format("blocked syscall {}({})", name, fmt::join(args, ", "));
 }
 
+void kill_by_pidfd(int pidfd) { syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0); }
+
 }  // namespace
+
+// Set on the IPC thread, read by whoever reaps; holds its own pidfd so that it can
+// kill the device whichever of the two goes first.
+struct DeviceProcess::Verdict {
+    std::mutex lock;
+    std::optional<ipc::ControlFault> fault;
+    UniqueFd pidfd;
+
+    void kill_for(const ipc::ControlFault& why) {
+        std::lock_guard guard(lock);
+        if (!fault) fault = why;
+        kill_by_pidfd(pidfd.get());
+    }
+    std::optional<ipc::ControlFault> get() {
+        std::lock_guard guard(lock);
+        return fault;
+    }
+};
 
 std::unique_ptr<DeviceProcess> DeviceProcess::spawn(const DeviceProcessConfig& config, ipc::IpcThread& ipc,
                                                     ipc::IpcThread::ErrorReportHandler on_report) {
@@ -115,14 +136,20 @@ std::unique_ptr<DeviceProcess> DeviceProcess::spawn(const DeviceProcessConfig& c
         UniqueFd listener = process->receive_seccomp_listener(kListenerTimeout);
         config.on_seccomp_listener(process->pid_, std::move(listener));
     }
-    process->control_ = ipc.connect(config.name, std::move(vmm_end), std::move(on_report));
+    process->verdict_ = std::make_shared<Verdict>();
+    process->verdict_->pidfd.reset(fcntl(process->pidfd_.get(), F_DUPFD_CLOEXEC, 0));
+    if (!process->verdict_->pidfd) throw_errno("dup(" + config.name + " pidfd)");
+    process->control_ = ipc.connect(config.name, std::move(vmm_end), std::move(on_report),
+                                    [verdict = process->verdict_](const std::string&, const ipc::ControlFault& fault) {
+                                        verdict->kill_for(fault);
+                                    });
     spdlog::debug("[{}] device process pid {} started", config.name, spawned.pid);
     return process;
 }
 
 DeviceProcess::~DeviceProcess() {
     if (pid_ > 0 && !reaped()) {
-        syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
+        kill_by_pidfd(pidfd_.get());
         reap();
     }
 }
@@ -136,7 +163,7 @@ std::string DeviceProcess::read_violation_report() {
 UniqueFd DeviceProcess::receive_seccomp_listener(std::chrono::milliseconds timeout) {
     auto fail = [&](const std::string& why) -> UniqueFd {
         if (!reaped()) {
-            syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
+            kill_by_pidfd(pidfd_.get());
             reap();
         }
         throw DeviceCrashed(fmt::format("{} (pid {}) {}: {}", name_, pid_, *exit_description_, why));
@@ -197,7 +224,11 @@ const std::string& DeviceProcess::reap() {
         const std::string signame = std::string("SIG") + (sig ? sig : "?");
         exit_description_ = "killed by " + signame;
         failure_fields_ = "signal=" + signame;
-        if (info.si_status == SIGSYS) {
+        const auto fault = verdict_ ? verdict_->get() : std::nullopt;
+        if (info.si_status == SIGKILL && fault) {
+            exit_description_ = fmt::format("killed by brig: {}: {}", ipc::reason_of(fault->kind), fault->detail);
+            failure_fields_ = std::string("reason=") + ipc::reason_of(fault->kind);
+        } else if (info.si_status == SIGSYS) {
             std::string fields;
             if (auto violation = describe_violation(read_violation_report(), fields)) {
                 *exit_description_ += ": " + *violation;
@@ -213,7 +244,7 @@ void DeviceProcess::wait_or_kill(std::chrono::milliseconds timeout) {
     pollfd pfd{pidfd_.get(), POLLIN, 0};
     if (poll(&pfd, 1, static_cast<int>(timeout.count())) <= 0) {
         spdlog::warn("[{}] pid {} did not exit within {} ms of shutdown; killing it", name_, pid_, timeout.count());
-        syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
+        kill_by_pidfd(pidfd_.get());
     }
     reap();
 }

@@ -55,6 +55,9 @@ public:
     // Waits up to `timeout` for the process to exit after a shutdown; SIGKILL after.
     void wait_or_kill(std::chrono::milliseconds timeout);
 
+    // Why brig killed it, set from the IPC thread when it broke the control path.
+    struct Verdict;
+
 private:
     DeviceProcess() = default;
     std::string read_violation_report();
@@ -64,6 +67,7 @@ private:
     pid_t pid_ = -1;
     UniqueFd pidfd_;
     UniqueFd report_read_;  // our end of the report socket (SOCK_SEQPACKET)
+    std::shared_ptr<Verdict> verdict_;
     std::shared_ptr<ipc::DeviceControl> control_;
     std::optional<std::string> exit_description_;
     std::string failure_fields_;

@@ -102,7 +102,7 @@ std::function<void()> note_console_output(Vm& vm) {
 void attach_serial_in_process(Vm& vm, int output_fd) {
     vm.in_process_serial = std::make_shared<devices::Serial16550>(
         "serial", create_irq_line(vm, layout::kCom1Irq),
-        devices::Serial16550::writer_for_fd(output_fd));
+        devices::Serial16550::writer_for(output_fd >= 0 ? std::make_shared<devices::BufferedOutput>(output_fd) : nullptr));
     vm.pio.insert(std::make_shared<ConsoleActivityWatch>(vm.in_process_serial, note_console_output(vm)),
                   layout::kCom1Port, layout::kCom1Size);
 }

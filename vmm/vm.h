@@ -39,9 +39,10 @@ struct Vm {
     Bus mmio{"mmio"};
     std::vector<UniqueFd> irq_eventfds;  // registered as irqfds; kept for the VM's life
 
-    // --disable-sandbox: the serial device lives here and the supervisor feeds it stdin.
-    std::shared_ptr<devices::Serial16550> in_process_serial;
     UniqueFd serial_output;          // the file behind --serial file=PATH
+    // --disable-sandbox: the serial device lives here and the supervisor feeds it stdin.
+    // After serial_output: its output thread writes there until it is destroyed.
+    std::shared_ptr<devices::Serial16550> in_process_serial;
     UniqueFd virtio_console_output;  // the file behind --console file=PATH
     std::vector<UniqueFd> disk_fds;  // opened by brig, handed to the virtio-blk processes
     std::vector<acpi::VirtioMmioEntry> virtio_windows;  // declared in the DSDT

@@ -13,7 +13,7 @@ namespace brig::devices::test_hooks {
 
 #ifdef BRIG_DEVICE_TEST_HOOKS
 // Serial scratch register (offset 7): 0xf1 makes a forbidden syscall, 0xf2 corrupts
-// the next mailbox reply; 0xe0..0xe3 ask the control thread to break the control
+// the next mailbox reply, 0xe4 stops the mailbox thread for good; 0xe0..0xe3 ask the control thread to break the control
 // connection (see control_test_hooks.cpp).
 void on_serial_write(uint64_t offset, uint8_t value, ipc::MailboxServer& mailbox);
 // For serve_device(): a watched fd whose callback runs the requested control hook on
@@ -21,7 +21,11 @@ void on_serial_write(uint64_t offset, uint8_t value, ipc::MailboxServer& mailbox
 std::vector<ipc::WatchedFd> control_hooks(int control_fd);
 // From the mailbox thread: run control hook `value` (0xe0..0xe3) if it is one.
 bool request_control_hook(uint8_t value);
+// virtio-rng: a request of exactly kSlowRngRequest bytes takes 2.5 s, so a guest can
+// reset the device while a queue is being processed.
+void on_rng_request(uint64_t bytes);
 #else
+inline void on_rng_request(uint64_t) {}
 inline void on_serial_write(uint64_t, uint8_t, ipc::MailboxServer&) {}
 inline std::vector<ipc::WatchedFd> control_hooks(int) { return {}; }
 #endif

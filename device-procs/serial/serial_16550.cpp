@@ -52,17 +52,9 @@ constexpr uint8_t kMsrDcd = 0x80;
 
 }  // namespace
 
-Serial16550::Writer Serial16550::writer_for_fd(int fd) {
-    if (fd < 0) return {};
-    return [fd](std::span<const uint8_t> bytes) {
-        size_t done = 0;
-        while (done < bytes.size()) {
-            const ssize_t n = ::write(fd, bytes.data() + done, bytes.size() - done);
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) return;
-            done += static_cast<size_t>(n);
-        }
-    };
+Serial16550::Writer Serial16550::writer_for(std::shared_ptr<BufferedOutput> output) {
+    if (!output) return {};
+    return [output = std::move(output)](std::span<const uint8_t> bytes) { output->write(bytes); };
 }
 
 Serial16550::Serial16550(std::string name, std::shared_ptr<InterruptLine> irq, Writer writer)

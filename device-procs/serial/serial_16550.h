@@ -11,6 +11,8 @@
 #include <span>
 #include <string>
 
+#include "common/buffered_output.h"
+
 #include "bus_device.h"
 
 namespace brig::devices {
@@ -25,9 +27,8 @@ public:
 
     Serial16550(std::string name, std::shared_ptr<InterruptLine> irq, Writer writer);
 
-    // Transmits to `fd` (all of each write, retrying on EINTR); -1 is a sink. A console
-    // that fails or closes drops the bytes: it must never stop the guest.
-    static Writer writer_for_fd(int fd);
+    // Transmits through `output`, which never blocks the guest; null is a sink.
+    static Writer writer_for(std::shared_ptr<BufferedOutput> output);
 
     std::string_view name() const override { return name_; }
     void read(uint64_t offset, std::span<uint8_t> data) override;

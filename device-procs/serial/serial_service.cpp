@@ -31,7 +31,8 @@ void SerialService::activate(std::map<std::string, UniqueFd> resources) {
     mailbox_.emplace(ipc::SharedMailbox::attach(take_resource(resources, "mailbox", true)));
     if (!resources.empty()) throw std::runtime_error("activate: unexpected resource '" + resources.begin()->first + "'");
 
-    uart_ = std::make_shared<Serial16550>(name_, irq, Serial16550::writer_for_fd(output_ ? output_.get() : -1));
+    if (output_) output_buffer_ = std::make_shared<BufferedOutput>(output_.get());
+    uart_ = std::make_shared<Serial16550>(name_, irq, Serial16550::writer_for(output_buffer_));
     server_ = std::make_unique<ipc::MailboxServer>(*mailbox_);
     publish_line_status();
     mailbox_thread_ = std::thread([this] {
@@ -82,7 +83,14 @@ void SerialService::resume() { paused_ = false; }
 
 void SerialService::shutdown() {
     stop_threads();
-    // Console output is unbuffered; make a file sink durable before saying we are done.
+    // Everything the guest wrote reaches the output (within a bound: a reader that
+    // never reads cannot hold the VM's stop hostage), durably when it is a file.
+    if (output_buffer_) {
+        if (!output_buffer_->drain(BufferedOutput::kDrainOnDestroy))
+            spdlog::warn("[{}] console output: the reader did not take the last bytes", name_);
+        if (const uint64_t lost = output_buffer_->dropped())
+            spdlog::warn("[{}] console output: {} bytes dropped while the reader was not keeping up", name_, lost);
+    }
     if (output_) fdatasync(output_.get());
 }
 

@@ -35,6 +35,7 @@ private:
 
     std::string name_;
     UniqueFd output_;
+    std::shared_ptr<BufferedOutput> output_buffer_;  // guest output on its way to output_
     UniqueFd input_;
     std::shared_ptr<devices::Serial16550> uart_;
     std::optional<ipc::SharedMailbox> mailbox_;

@@ -7,12 +7,16 @@
 #include <cerrno>
 #include <cstring>
 
+#include <spdlog/spdlog.h>
+
 #include "virtio/chain_io.h"
 
 namespace brig::devices {
 
 VirtioConsole::VirtioConsole(UniqueFd output, UniqueFd input)
-    : output_(std::move(output)), input_(std::move(input)), input_open_(input_.valid()) {}
+    : output_(std::move(output)), input_(std::move(input)), input_open_(input_.valid()) {
+    if (output_) output_buffer_ = std::make_unique<BufferedOutput>(output_.get());
+}
 
 void VirtioConsole::read_config(uint32_t offset, std::span<uint8_t> data) {
     uint8_t config[kConfigSize] = {};
@@ -30,19 +34,7 @@ void VirtioConsole::process_queue(unsigned queue, virtio::QueueContext& ctx) {
 }
 
 void VirtioConsole::write_output(const uint8_t* data, size_t len) {
-    if (!output_) return;  // a sink
-    size_t done = 0;
-    while (done < len) {
-        const ssize_t n = ::write(output_.get(), data + done, len - done);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0 && errno == EAGAIN) {
-            pollfd p{output_.get(), POLLOUT, 0};
-            ::poll(&p, 1, 100);
-            continue;
-        }
-        if (n <= 0) return;  // a closed console must not stop the guest
-        done += static_cast<size_t>(n);
-    }
+    if (output_buffer_) output_buffer_->write(std::span(data, len));  // none: a sink
 }
 
 void VirtioConsole::transmit(virtio::QueueContext& ctx) {
@@ -105,8 +97,13 @@ void VirtioConsole::pull_input() {
 }
 
 void VirtioConsole::flush() {
-    // Output is unbuffered; make a file sink durable (a pipe or terminal says EINVAL).
-    if (output_) ::fdatasync(output_.get());
+    if (!output_buffer_) return;
+    if (!output_buffer_->drain(BufferedOutput::kDrainOnDestroy))
+        spdlog::warn("console output: the reader did not take the last bytes");
+    if (const uint64_t lost = output_buffer_->dropped())
+        spdlog::warn("console output: {} bytes dropped while the reader was not keeping up", lost);
+    // Durable when it is a file (a pipe or terminal says EINVAL).
+    ::fdatasync(output_.get());
 }
 
 }  // namespace brig::devices

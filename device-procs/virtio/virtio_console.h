@@ -2,15 +2,18 @@
 // transmitq (1).
 //
 // Resources: "output" (optional; absent: output is discarded) and "input" (optional).
-// transmitq: every readable buffer is written to output. Input: the service's event
+// transmitq: every readable buffer goes to output through a BufferedOutput, so a
+// stalled reader never holds up the queue (bytes beyond its bound are dropped). Input: the service's event
 // thread watches "input" while nothing is pending, pull_input() reads what is there
 // and receiveq hands it to the driver; bytes that find no buffer wait for the next
 // receiveq notify (and input is not read meanwhile).
 #pragma once
 
+#include <memory>
 #include <mutex>
 #include <vector>
 
+#include "common/buffered_output.h"
 #include "unique_fd.h"
 #include "virtio/virtio_service.h"
 
@@ -44,6 +47,7 @@ private:
     void write_output(const uint8_t* data, size_t len);
 
     UniqueFd output_;
+    std::unique_ptr<BufferedOutput> output_buffer_;  // after output_: it writes there
     UniqueFd input_;
     mutable std::mutex mutex_;
     std::vector<uint8_t> pending_;  // input read from the host, not yet in a guest buffer

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "common/test_hooks.h"
 #include "virtio/chain_io.h"
 
 namespace brig::devices {
@@ -19,6 +20,7 @@ void VirtioRng::process_queue(unsigned queue, virtio::QueueContext& ctx) {
     unsigned completed = 0;
     try {
         while (auto chain = q.pop()) {
+            test_hooks::on_rng_request(chain->writable_bytes());
             const auto iov = virtio::buffer_iovecs(ctx.memory, chain->writable, 0,
                                                    std::min<uint64_t>(chain->writable_bytes(), kMaxBytesPerChain));
             uint32_t written = 0;

@@ -70,6 +70,9 @@ struct VirtioMmioTransport::State {
     uint64_t driver_features = 0;
     uint32_t queue_sel = 0;
     uint32_t interrupt_status = 0;
+    // The driver wrote 0 to Status while a queue was being processed: the reset happens
+    // when that processing ends; until then Status reads as before and writes are ignored.
+    bool reset_pending = false;
     std::vector<QueueRegisters> regs;
     uint64_t ignored_notifies = 0;
 
@@ -227,6 +230,13 @@ void VirtioMmioTransport::write(uint64_t offset, uint32_t size, uint64_t value) 
 
 void VirtioMmioTransport::write_queue_ready(uint32_t v) {
     State& s = *state_;
+    {
+        // From DRIVER_OK on, queues may be in use and QueueReady cannot change: answer at
+        // once instead of waiting behind queue processing.
+        std::lock_guard lock(s.mutex);
+        if (s.reset_pending || (s.status & kStatusDriverOk)) return;
+    }
+    // Before DRIVER_OK no queue is processed, so this lock is free or held for a moment.
     std::lock_guard queue_lock(s.queue_mutex);
     std::string error;
     unsigned index = 0;
@@ -259,29 +269,61 @@ void VirtioMmioTransport::write_queue_ready(uint32_t v) {
     fail_queue(index, error);
 }
 
+// Both locks held.
+void VirtioMmioTransport::apply_reset() {
+    State& s = *state_;
+    s.reset_pending = false;
+    s.status = 0;
+    s.device_features_sel = 0;
+    s.driver_features_sel = 0;
+    s.driver_features = 0;
+    s.queue_sel = 0;
+    s.regs.assign(s.queue_count, QueueRegisters{});
+    s.clear_queues();
+    s.interrupt_status = 0;
+    s.publish_interrupts();
+    s.device.reset();
+}
+
+// A register write never waits for queue processing (a long batch would stall the
+// vCPU and look like a dead device): if a queue is being processed, the reset is left
+// to the thread processing it, and the driver sees Status 0 once it is done.
+void VirtioMmioTransport::reset_or_defer() {
+    State& s = *state_;
+    std::lock_guard lock(s.mutex);
+    // Against the usual lock order, but try_lock cannot deadlock.
+    std::unique_lock queue_lock(s.queue_mutex, std::try_to_lock);
+    if (!queue_lock) {
+        s.reset_pending = true;
+        return;
+    }
+    apply_reset();
+}
+
+// Called by whoever processed a queue, after releasing queue_mutex.
+void VirtioMmioTransport::finish_pending_reset() {
+    State& s = *state_;
+    {
+        std::lock_guard lock(s.mutex);
+        if (!s.reset_pending) return;
+    }
+    std::lock_guard queue_lock(s.queue_mutex);
+    std::lock_guard lock(s.mutex);
+    if (s.reset_pending) apply_reset();
+}
+
 void VirtioMmioTransport::write_status(uint32_t v) {
     State& s = *state_;
     if (v == 0) {
-        std::lock_guard queue_lock(s.queue_mutex);
-        std::lock_guard lock(s.mutex);
-        s.status = 0;
-        s.device_features_sel = 0;
-        s.driver_features_sel = 0;
-        s.driver_features = 0;
-        s.queue_sel = 0;
-        s.regs.assign(s.queue_count, QueueRegisters{});
-        s.clear_queues();
-        s.interrupt_status = 0;
-        s.publish_interrupts();
-        s.device.reset();
+        reset_or_defer();
         return;
     }
 
     std::vector<unsigned> ready_queues;
     std::function<void(unsigned)> deferred;
     {
-        std::lock_guard queue_lock(s.queue_mutex);
         std::unique_lock lock(s.mutex);
+        if (s.reset_pending) return;  // the driver must wait for Status 0 first
         const uint32_t old = s.status;
         const uint32_t requested = v & kDriverStatusBits;
         if (requested & kStatusFailed) {  // the driver gave up: stop using the device
@@ -304,8 +346,11 @@ void VirtioMmioTransport::write_status(uint32_t v) {
 
         const uint64_t features = s.driver_features;
         lock.unlock();
+        // Before DRIVER_OK no queue is processed, so this lock is free or held for a moment.
+        std::lock_guard queue_lock(s.queue_mutex);
         s.device.activate(features);  // no notify is processed before DRIVER_OK is set below
         lock.lock();
+        if (s.status != next || s.reset_pending) return;  // NEEDS_RESET came in between
         s.status |= kStatusDriverOk;
         for (unsigned q = 0; q < s.queue_count; ++q)
             if (s.regs[q].ready) ready_queues.push_back(q);
@@ -320,6 +365,11 @@ void VirtioMmioTransport::write_status(uint32_t v) {
 }
 
 void VirtioMmioTransport::notify(unsigned queue) {
+    process(queue);
+    finish_pending_reset();
+}
+
+void VirtioMmioTransport::process(unsigned queue) {
     State& s = *state_;
     std::lock_guard queue_lock(s.queue_mutex);
     {

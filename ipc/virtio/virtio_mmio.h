@@ -86,10 +86,15 @@ private:
     // interrupt status. Two locks: `queue_mutex` serialises queue processing with
     // everything that changes the queues (Status, queue registers, reset) and is taken
     // first; `mutex` guards the register file and is never held while a device runs.
+    // A register access never waits for queue_mutex while a queue is processed.
     struct State;
     void signal_used(unsigned queue);
     void fail_queue(unsigned queue, const std::string& reason);  // NEEDS_RESET + config interrupt
     void write_status(uint32_t value);
+    void reset_or_defer();
+    void apply_reset();
+    void finish_pending_reset();
+    void process(unsigned queue);  // notify() without the pending-reset check
     void write_queue_ready(uint32_t value);
     std::unique_ptr<State> state_;
 };

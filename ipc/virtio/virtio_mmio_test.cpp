@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,6 +42,7 @@ public:
         active_features = features;
     }
     void process_queue(unsigned queue, QueueContext& ctx) override {
+        if (while_processing) while_processing();
         processed.push_back(queue);
         if (throw_on_process) throw QueueError("fake trouble");
         auto& q = ctx.queues.at(queue);
@@ -62,6 +64,7 @@ public:
     bool activated = false;
     uint64_t active_features = 0;
     bool throw_on_process = false;
+    std::function<void()> while_processing;  // runs inside process_queue, queue lock held
     std::vector<unsigned> processed;
     int resets = 0;
 };
@@ -393,4 +396,33 @@ TEST_CASE("virtio-mmio config space accesses are bounded", "[virtio]") {
     rig.transport.write(kMmioConfigSpace + 4, 4, 0xffffffff);  // crosses the end: dropped
     rig.transport.write(~uint64_t{0} - 1, 2, 0xffff);
     CHECK(rig.device.config == std::vector<uint8_t>{1, 2, 3, 4, 0xaa, 0xbb});
+}
+
+TEST_CASE("virtio-mmio register writes during queue processing never wait for it", "[virtio]") {
+    Rig rig;
+    rig.bring_up();
+    rig.guest.desc(0, TestGuest::kData, 8, kDescFlagWrite);
+    rig.guest.make_available(0);
+    const uint32_t before = rig.status();
+    const size_t processed = rig.device.processed.size();
+    // While the queue is processed (think: a long batch), the driver resets the device
+    // and pokes QueueReady and Status. The accesses run on this very thread, so a write
+    // that waited for the queue lock would deadlock the test instead of returning.
+    rig.device.while_processing = [&] {
+        rig.device.while_processing = {};
+        rig.w(kQueueReady, 1);
+        rig.w(kStatus, 0);
+        CHECK(rig.status() == before);  // not reset yet: the driver must keep reading
+        rig.w(kStatus, kStatusAcknowledge);  // ignored until the reset is done
+        CHECK(rig.device.resets == 0);
+    };
+    rig.transport.notify(0);
+    CHECK(rig.device.processed.size() == processed + 1);
+    // The reset happened as soon as processing ended.
+    CHECK(rig.status() == 0);
+    CHECK(rig.device.resets == 1);
+    CHECK_FALSE(rig.transport.driver_ok());
+    rig.guest.clear();
+    rig.bring_up();
+    CHECK(rig.transport.driver_ok());
 }

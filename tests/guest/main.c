@@ -40,6 +40,7 @@ static const struct mode modes[] = {
 	{"hook-control-bogus-call", mode_hook_control_bogus_call},
 	{"hook-report-flood", mode_hook_report_flood},
 	{"hook-bootstrap-flood", mode_hook_bootstrap_flood},
+	{"hook-stall-insb", mode_hook_stall_insb},
 	{"virtio-info", mode_virtio_info},
 	{"rng", mode_rng},
 	{"console", mode_console},
@@ -57,6 +58,9 @@ static const struct mode modes[] = {
 	{"hostile-qsize", mode_hostile_qsize},
 	{"hostile-indirect-oob", mode_hostile_indirect_oob},
 	{"hostile-notify-early", mode_hostile_notify_early},
+	{"hostile-mmio-split", mode_hostile_mmio_split},
+	{"print-flood", mode_print_flood},
+	{"hostile-reset-during-batch", mode_hostile_reset_during_batch},
 };
 
 void guest_main(const struct boot_info *info) {

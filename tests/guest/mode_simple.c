@@ -88,6 +88,8 @@ void mode_panic(const struct boot_info *info) {
 #define HOOK_CONTROL_BOGUS_CALL 0xe1
 #define HOOK_CONTROL_REPORT_FLOOD 0xe2
 #define HOOK_CONTROL_BOOTSTRAP_FLOOD 0xe3
+#define HOOK_STOP_ANSWERING 0xe4
+#define STALL_INSB_BYTES 1024
 
 __attribute__((noreturn)) static void run_hook(uint8_t hook) {
 	console_write_line("hook: sending");
@@ -124,4 +126,18 @@ void mode_hook_report_flood(const struct boot_info *info) {
 void mode_hook_bootstrap_flood(const struct boot_info *info) {
 	(void)info;
 	run_hook(HOOK_CONTROL_BOOTSTRAP_FLOOD);
+}
+
+/* The serial device stops answering, then the guest reads 1024 bytes from it with one
+ * `rep insb` (one KVM exit, 1024 forwarded reads). */
+void mode_hook_stall_insb(const struct boot_info *info) {
+	(void)info;
+	static uint8_t sink[STALL_INSB_BYTES];
+	console_write_line("hook: sending");
+	outb(COM1_PORT + UART_REG_SCRATCH, HOOK_STOP_ANSWERING);
+	void *dst = sink;
+	uint32_t count = STALL_INSB_BYTES;
+	__asm__ volatile("rep insb" : "+D"(dst), "+c"(count) : "d"((uint16_t)COM1_PORT) : "memory");
+	console_write_line("stall: insb returned");
+	halt_forever();
 }

@@ -29,6 +29,7 @@ __attribute__((noreturn)) void mode_hook_control_malformed(const struct boot_inf
 __attribute__((noreturn)) void mode_hook_control_bogus_call(const struct boot_info *info);
 __attribute__((noreturn)) void mode_hook_report_flood(const struct boot_info *info);
 __attribute__((noreturn)) void mode_hook_bootstrap_flood(const struct boot_info *info);
+__attribute__((noreturn)) void mode_hook_stall_insb(const struct boot_info *info);
 
 /* virtio (mode_virtio.c, mode_blk.c, mode_blk_bench.c, mode_hostile.c) */
 __attribute__((noreturn)) void mode_virtio_info(const struct boot_info *info);
@@ -48,3 +49,6 @@ __attribute__((noreturn)) void mode_hostile_avail_jump(const struct boot_info *i
 __attribute__((noreturn)) void mode_hostile_qsize(const struct boot_info *info);
 __attribute__((noreturn)) void mode_hostile_indirect_oob(const struct boot_info *info);
 __attribute__((noreturn)) void mode_hostile_notify_early(const struct boot_info *info);
+__attribute__((noreturn)) void mode_hostile_mmio_split(const struct boot_info *info);
+__attribute__((noreturn)) void mode_print_flood(const struct boot_info *info);
+__attribute__((noreturn)) void mode_hostile_reset_during_batch(const struct boot_info *info);

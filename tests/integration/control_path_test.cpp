@@ -110,3 +110,20 @@ TEST_CASE("a flood of 300,000 bootstrap requests never read: the device is kille
     CHECK(run.baseline_kib > 0);
     CHECK(run.peak_kib <= 2 * run.baseline_kib);
 }
+
+TEST_CASE("a device that stops answering fails one access, not 1024: a rep insb ends the VM in seconds", "[control]") {
+    const DeviceBinary test_device(env_or_fail("BRIG_DEVICE_TEST_BINARY"));
+    TempFile failure;
+    BrigRun run{guest_args("hook-stall-insb", {"--failure-file", failure.path})};
+    run.timeout = std::chrono::seconds(60);
+    const BrigResult r = run_brig(run);
+    INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+    REQUIRE_FALSE(r.timed_out);
+    REQUIRE(r.term_signal == 0);
+    CHECK(r.exit_code == 33);
+    // One reply timeout (1 s), the other devices' shutdown, and the stuck one's kill.
+    CHECK(r.elapsed < std::chrono::seconds(8));
+    CHECK_THAT(failure.content(), Catch::Matchers::StartsWith("DEVICE_CRASHED serial pid="));
+    CHECK_THAT(r.err, Contains("did not answer"));
+    CHECK_THAT(r.err, !Contains("seccomp"));
+}

@@ -19,12 +19,20 @@ void on_kick(int) {}
 Vcpu::Vcpu(VcpuFd fd, VcpuExitContext ctx, StopHandler on_stop, std::function<void()> on_thread_start)
     : fd_(std::move(fd)), ctx_(ctx), on_stop_(std::move(on_stop)), on_thread_start_(std::move(on_thread_start)) {}
 
+// Never frees a vCPU whose thread still runs: the thread uses this object, the buses
+// and guest memory. Everything it can wait on is bounded (KVM_RUN is kicked, a device
+// access fails fast once its device has failed), so the wait ends.
 Vcpu::~Vcpu() {
-    if (thread_.joinable()) {
-        if (!exited_ && send(VcpuEvent::Finish, std::chrono::milliseconds(1000)) && join()) return;
-        // A thread that will not answer cannot be joined; the process is about to exit.
-        thread_.detach();
+    if (!thread_.joinable()) return;
+    for (unsigned attempt = 0;; ++attempt) {
+        {
+            std::lock_guard lock(mutex_);
+            if (exited_) break;
+        }
+        send(VcpuEvent::Finish, std::chrono::milliseconds(1000));
+        if (attempt == 1) spdlog::warn("[vcpu{}] still running after 2 s of teardown; waiting for it", index());
     }
+    thread_.join();
 }
 
 void Vcpu::install_kick_handler() {

@@ -139,7 +139,8 @@ UniqueFd DeviceProcess::receive_seccomp_listener(std::chrono::milliseconds timeo
             syscall(SYS_pidfd_send_signal, pidfd_.get(), SIGKILL, nullptr, 0);
             reap();
         }
-        throw DeviceCrashed(fmt::format("{} (pid {}) {}: {}", name_, pid_, *exit_description_, why));
+        throw DeviceCrashed(fmt::format("{} (pid {}) {}: {}", name_, pid_, *exit_description_, why),
+                            fmt::format("{} pid={} {}", name_, pid_, failure_fields_));
     };
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {

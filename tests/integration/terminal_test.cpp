@@ -103,6 +103,34 @@ TEST_CASE("brig run & in an interactive shell runs in the background and takes t
     CHECK_FALSE(terminal_is_raw(shell.pty));
 }
 
+TEST_CASE("a foreground brig stopped from outside gives the shell its terminal and retakes it on fg", "[terminal]") {
+    const TempFile failure;
+    Shell shell;
+    const size_t from = shell.pty.output().size();
+    shell.pty.send(shell_words(brig_on_pty("echo", {"--failure-file", failure.path})) + "\n");
+    INFO("terminal:\n" << shell.pty.output());
+    REQUIRE(shell.pty.wait_for("echo: ready", 20s, from));
+    const auto wait_raw = [&](bool raw) {
+        const auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (terminal_is_raw(shell.pty) != raw) {
+            REQUIRE(std::chrono::steady_clock::now() < deadline);
+            std::this_thread::sleep_for(50ms);
+        }
+    };
+    wait_raw(true);
+    // The job's process group is brig's own pid (bash made brig a group leader).
+    REQUIRE(kill(-tcgetpgrp(shell.pty.master_fd()), SIGSTOP) == 0);
+    wait_raw(false);  // bash has its own modes back
+    const size_t before_fg = shell.pty.output().size();
+    shell.pty.send("fg\n");
+    wait_raw(true);  // SIGCONT: brig is in the foreground again
+    shell.pty.send("ok");
+    CHECK(shell.pty.wait_for("ok", 10s, before_fg + 3));
+    shell.pty.send("q");
+    CHECK(shell.pty.wait_for("echo: done", 20s, before_fg));
+    CHECK(shell.pty.wait_for("brig: SHUTDOWN: ", 20s, before_fg));
+}
+
 TEST_CASE("a stopped background brig ends cleanly on SIGTERM", "[terminal]") {
     Shell shell;
     SECTION("kill %1: bash sends SIGTERM, then SIGCONT") {

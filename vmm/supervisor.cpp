@@ -31,13 +31,17 @@ constexpr std::chrono::milliseconds kDeviceExitTimeout(1000);
 // What the operator types, relayed to the guest's console: stdin is read only while it
 // may be (ConsoleTerminal::readable), brig's escapes are taken out on a terminal, and
 // the rest goes to the console's input (the in-process UART, or the pipe a console
-// device reads), kept as a backlog while the guest does not take it.
+// device reads), kept as a backlog while the guest does not take it. A pipe or file on
+// stdin waits for the backlog to drain; a terminal is read on regardless, so Ctrl-A x
+// works while a guest ignores its console, and keys beyond kMaxTypedBacklog are dropped,
+// as a UART drops them on overrun.
 class ConsoleInput {
 public:
     using Sink = std::function<size_t(std::span<const uint8_t>)>;  // returns how many bytes it took
+    static constexpr size_t kMaxTypedBacklog = 4096;
 
     ConsoleInput(Sink sink, ConsoleTerminal& terminal) : sink_(std::move(sink)), terminal_(terminal) {}
-    bool wants_read() const { return open_ && pending_.empty() && terminal_.readable(); }
+    bool wants_read() const { return open_ && terminal_.readable() && (terminal_.is_terminal() || pending_.empty()); }
     bool backlogged() const { return !pending_.empty(); }
 
     // Returns true when the operator typed Ctrl-A x.
@@ -50,6 +54,7 @@ public:
                 pending_.insert(pending_.end(), typed.begin(), typed.end());  // a pipe's bytes are all data
             else if (escape_.feed(typed, pending_) == ConsoleEscape::Action::Quit)
                 return true;
+            if (pending_.size() > kMaxTypedBacklog) pending_.resize(kMaxTypedBacklog);
         } else if (n < 0 && errno == EINTR) {
             terminal_.refresh();  // SIGTTIN: brig went to the background
         } else if (n == 0 || errno != EAGAIN) {

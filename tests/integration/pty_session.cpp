@@ -60,6 +60,23 @@ void PtySession::send(const std::string& bytes) const {
     REQUIRE(write(master_, bytes.data(), bytes.size()) == static_cast<ssize_t>(bytes.size()));
 }
 
+size_t PtySession::send_some(const std::string& bytes, std::chrono::milliseconds timeout) {
+    size_t sent = 0;
+    const auto deadline = Clock::now() + timeout;
+    while (sent < bytes.size() && Clock::now() < deadline) {
+        pollfd pfd{master_, POLLOUT, 0};
+        if (poll(&pfd, 1, 10) == 1) {
+            const int flags = fcntl(master_, F_GETFL);
+            fcntl(master_, F_SETFL, flags | O_NONBLOCK);
+            const ssize_t n = write(master_, bytes.data() + sent, bytes.size() - sent);
+            fcntl(master_, F_SETFL, flags);
+            if (n > 0) sent += static_cast<size_t>(n);
+        }
+        drain(std::chrono::milliseconds(0));
+    }
+    return sent;
+}
+
 void PtySession::drain(std::chrono::milliseconds wait) {
     pollfd pfd{master_, POLLIN, 0};
     if (poll(&pfd, 1, static_cast<int>(wait.count())) <= 0) return;

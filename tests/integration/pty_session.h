@@ -21,6 +21,8 @@ public:
 
     // Types bytes on the terminal.
     void send(const std::string& bytes) const;
+    // Types what the terminal takes within `timeout` (its input buffer may be full); returns how many.
+    size_t send_some(const std::string& bytes, std::chrono::milliseconds timeout);
     // Everything the terminal showed so far (reads what is pending first).
     const std::string& output();
     // Reads until `text` appears after `from` in the output; false on timeout.

@@ -195,6 +195,25 @@ TEST_CASE("the terminal is raw: Ctrl-C, Ctrl-Z, Ctrl-S, CR reach the guest; Ctrl
     CHECK(pty.output().substr(start, final_line - start).find('x') == std::string::npos);
 }
 
+TEST_CASE("Ctrl-A x works while the guest reads nothing and keys pile up", "[terminal]") {
+    const TempFile failure;
+    PtySession pty(brig_on_pty("panic", {"--failure-file", failure.path}));  // prints a line, then halts
+    INFO("terminal:\n" << pty.output());
+    REQUIRE(pty.wait_for("panic: requested", 20s));
+    // More than the console's input pipe holds: brig must keep reading the terminal.
+    const std::string keys(128 * 1024, 'k');
+    size_t sent = 0;
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    while (sent < keys.size() && std::chrono::steady_clock::now() < deadline)
+        sent += pty.send_some(keys.substr(sent, 4096), 100ms);
+    CHECK(sent == keys.size());
+    pty.send_some("\x01x", 5s);
+    const int status = pty.wait_exit(20s);
+    REQUIRE(status != -1);
+    CHECK(WIFEXITED(status));
+    CHECK(failure.content() == "KILLED console=ctrl-a-x\n");
+}
+
 TEST_CASE("brig run --help documents the console escapes", "[terminal]") {
     const auto r = run_brig({{"run", "--help"}});
     CHECK(r.exit_code == 0);

@@ -7,14 +7,12 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <functional>
 #include <optional>
-#include <span>
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 #include <vector>
 
-#include "console/console_escape.h"
+#include "console/console_input.h"
 #include "console/terminal.h"
 #include "error.h"
 #include "sandbox/vmm_sigsys.h"
@@ -27,69 +25,6 @@ using Clock = std::chrono::steady_clock;
 constexpr int kRetryInputMs = 10;
 constexpr std::chrono::milliseconds kDeviceShutdownTimeout(1000);
 constexpr std::chrono::milliseconds kDeviceExitTimeout(1000);
-
-// What the operator types, relayed to the guest's console: stdin is read only while it
-// may be (ConsoleTerminal::readable), brig's escapes are taken out on a terminal, and
-// the rest goes to the console's input (the in-process UART, or the pipe a console
-// device reads), kept as a backlog while the guest does not take it. A pipe or file on
-// stdin waits for the backlog to drain; a terminal is read on regardless, so Ctrl-A x
-// works while a guest ignores its console, and keys beyond kMaxTypedBacklog are dropped,
-// as a UART drops them on overrun.
-class ConsoleInput {
-public:
-    using Sink = std::function<size_t(std::span<const uint8_t>)>;  // returns how many bytes it took
-    static constexpr size_t kMaxTypedBacklog = 4096;
-
-    ConsoleInput(Sink sink, ConsoleTerminal& terminal) : sink_(std::move(sink)), terminal_(terminal) {}
-    bool wants_read() const { return open_ && terminal_.readable() && (terminal_.is_terminal() || pending_.empty()); }
-    bool backlogged() const { return !pending_.empty(); }
-
-    // Returns true when the operator typed Ctrl-A x.
-    bool read_stdin() {
-        uint8_t buf[256];
-        const ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
-        if (n > 0) {
-            const std::span<const uint8_t> typed(buf, static_cast<size_t>(n));
-            if (!terminal_.is_terminal())
-                pending_.insert(pending_.end(), typed.begin(), typed.end());  // a pipe's bytes are all data
-            else if (escape_.feed(typed, pending_) == ConsoleEscape::Action::Quit)
-                return true;
-            if (pending_.size() > kMaxTypedBacklog) pending_.resize(kMaxTypedBacklog);
-        } else if (n < 0 && errno == EINTR) {
-            terminal_.refresh();  // SIGTTIN: brig went to the background
-        } else if (n == 0 || errno != EAGAIN) {
-            open_ = false;  // EOF or a dead stdin: the guest simply gets no more input
-        }
-        flush();
-        return false;
-    }
-    void flush() {
-        const size_t taken = sink_(pending_);
-        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(taken));
-    }
-
-private:
-    Sink sink_;
-    ConsoleTerminal& terminal_;
-    ConsoleEscape escape_;
-    std::vector<uint8_t> pending_;
-    bool open_ = true;
-};
-
-ConsoleInput::Sink uart_sink(devices::Serial16550& serial) {
-    return [&serial](std::span<const uint8_t> bytes) { return serial.queue_input(bytes); };
-}
-
-// The console device's input pipe (non-blocking): full means "later"; a device that
-// closed it is gone, and the supervisor reports that through its pidfd.
-ConsoleInput::Sink pipe_sink(int fd) {
-    return [fd](std::span<const uint8_t> bytes) -> size_t {
-        if (bytes.empty()) return 0;
-        const ssize_t n = ::write(fd, bytes.data(), bytes.size());
-        if (n >= 0) return static_cast<size_t>(n);
-        return errno == EAGAIN || errno == EINTR ? 0 : bytes.size();
-    };
-}
 
 UniqueFd open_signalfd(const sigset_t& signals) {
     UniqueFd fd(signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
@@ -162,8 +97,8 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
     std::optional<ConsoleInput> input;
     if (options.forward_stdin || options.console_reads_stdin) {
         terminal.emplace();
-        if (vm.console_input) input.emplace(pipe_sink(vm.console_input.get()), *terminal);
-        else if (vm.in_process_serial) input.emplace(uart_sink(*vm.in_process_serial), *terminal);
+        if (vm.console_input) input.emplace(ConsoleInput::pipe_sink(vm.console_input.get()), *terminal);
+        else if (vm.in_process_serial) input.emplace(ConsoleInput::uart_sink(*vm.in_process_serial), *terminal);
     }
     std::optional<Clock::time_point> boot_deadline;
     if (options.boot_timeout_seconds) boot_deadline = Clock::now() + std::chrono::seconds(*options.boot_timeout_seconds);

@@ -20,9 +20,11 @@ std::atomic<bool> g_line_written{false};
 std::atomic<bool> g_record_written{false};
 
 void write_all(int fd, const char* text, size_t size) {
-    while (size > 0) {
+    // A few EINTRs at most: a background write to a TOSTOP terminal is interrupted by
+    // every SIGTTOU the supervisor's thread catches (console/terminal.h).
+    for (int interrupted = 0; size > 0;) {
         const ssize_t n = ::write(fd, text, size);
-        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && errno == EINTR && ++interrupted < 3) continue;
         if (n <= 0) return;
         text += n;
         size -= static_cast<size_t>(n);

@@ -35,6 +35,15 @@ ConsoleTerminal::ConsoleTerminal() : is_tty_(isatty(STDIN_FILENO) != 0), own_gro
 
 ConsoleTerminal::~ConsoleTerminal() {
     if (raw_ && in_foreground()) tcsetattr(STDIN_FILENO, TCSANOW, &saved_);
+    // Blocked again, as in every other thread: brig's last line, written to a terminal
+    // with TOSTOP from the background, must not be interrupted forever.
+    if (is_tty_) {
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGTTOU);
+        sigaddset(&set, SIGTTIN);
+        pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    }
 }
 
 bool ConsoleTerminal::in_foreground() const { return tcgetpgrp(STDIN_FILENO) == own_group_; }

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include "boot/kernel_loader.h"
 #include "error.h"
 #include "eventfd_interrupt.h"
+#include "exit_report.h"
 #include "kvm/cpuid.h"
 #include "kvm/msrs.h"
 #include "memory/layout.h"
@@ -99,11 +101,30 @@ std::function<void()> note_console_output(Vm& vm) {
     return [&vm] { vm.guest_alive = true; };
 }
 
-void attach_serial_in_process(Vm& vm, int output_fd) {
+// The UART's bytes, when they go to stdout, for brig's final line (exit_report.h).
+std::function<void(uint8_t)> watch_console_bytes(const RunOptions& options) {
+    if (options.serial.kind != ConsoleOutput::Kind::Stdout) return {};
+    return exit_report::note_console_byte;
+}
+
+// A console device's input: a pipe the supervisor writes what the operator types into
+// (after brig's escapes), never brig's own stdin. The write end stays with the VM.
+UniqueFd console_input_pipe(Vm& vm) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2(console input)");
+    UniqueFd read_end(fds[0]);
+    vm.console_input.reset(fds[1]);
+    // A guest that reads nothing must not block the supervisor: it keeps the backlog.
+    if (fcntl(fds[1], F_SETFL, O_NONBLOCK) != 0) throw_errno("fcntl(console input, O_NONBLOCK)");
+    return read_end;
+}
+
+void attach_serial_in_process(Vm& vm, const RunOptions& options, int output_fd) {
     vm.in_process_serial = std::make_shared<devices::Serial16550>(
         "serial", create_irq_line(vm, layout::kCom1Irq),
         devices::Serial16550::writer_for(output_fd >= 0 ? std::make_shared<devices::BufferedOutput>(output_fd) : nullptr));
-    vm.pio.insert(std::make_shared<ConsoleActivityWatch>(vm.in_process_serial, note_console_output(vm)),
+    vm.pio.insert(std::make_shared<ConsoleActivityWatch>(vm.in_process_serial, note_console_output(vm),
+                                                         watch_console_bytes(options)),
                   layout::kCom1Port, layout::kCom1Size);
 }
 
@@ -158,8 +179,9 @@ void attach_device_process(Vm& vm, const RunOptions& options, const DeviceAttach
     } catch (const ipc::DeviceControlError& e) {
         // Most likely it died: say how, as the supervisor would once the guest runs.
         process->wait_or_kill(kDeviceControlTimeout);
-        throw DeviceCrashed(fmt::format("{} (pid {}) {} during activation ({})", name, process->pid(), process->reap(),
-                                        e.what()));
+        const std::string how = process->reap();
+        throw DeviceCrashed(fmt::format("{} (pid {}) {} during activation ({})", name, process->pid(), how, e.what()),
+                            fmt::format("{} pid={} {}", name, process->pid(), process->failure_fields()));
     }
     vm.irq_eventfds.push_back(std::move(irq));
     spdlog::debug("[{}] device process pid {} jailed and active in {} us", name, process->pid(),
@@ -173,7 +195,8 @@ void attach_device_process(Vm& vm, const RunOptions& options, const DeviceAttach
                                    fmt::format("{} pid={} reason=bad-reply", device, pid)});
         });
     std::shared_ptr<BusDevice> on_bus = proxy;
-    if (attachment.kind == "serial") on_bus = std::make_shared<ConsoleActivityWatch>(proxy, note_console_output(vm));
+    if (attachment.kind == "serial")
+        on_bus = std::make_shared<ConsoleActivityWatch>(proxy, note_console_output(vm), watch_console_bytes(options));
     attachment.bus->insert(on_bus, attachment.base, attachment.size);
     vm.devices.push_back({std::move(process), std::move(proxy)});
 }
@@ -182,14 +205,18 @@ void attach_serial_process(Vm& vm, const RunOptions& options, int output_fd, boo
     DeviceAttachment serial{"serial", "serial", {}, {{devices::Serial16550::kLineStatusOffset, kSerialLineStatusShadow}},
                             &vm.pio, layout::kCom1Port, layout::kCom1Size, layout::kCom1Irq};
     if (output_fd >= 0) serial.resources.push_back({"output", output_fd});
-    if (forward_stdin) serial.resources.push_back({"input", STDIN_FILENO});
+    UniqueFd input;  // closed once the device holds it
+    if (forward_stdin) {
+        input = console_input_pipe(vm);
+        serial.resources.push_back({"input", input.get()});
+    }
     attach_device_process(vm, options, serial);
 }
 
 void attach_serial(Vm& vm, const RunOptions& options, bool forward_stdin) {
     const int output_fd = open_console_output(options.serial, vm.serial_output);
     if (options.disable_sandbox)
-        attach_serial_in_process(vm, output_fd);
+        attach_serial_in_process(vm, options, output_fd);
     else
         attach_serial_process(vm, options, output_fd, forward_stdin);
 }
@@ -241,8 +268,11 @@ void attach_virtio_devices(Vm& vm, const RunOptions& options, std::vector<Unique
         const int out = open_console_output(*options.virtio_console, vm.virtio_console_output);
         if (out >= 0) fds.push_back({"output", out});
         // stdin goes to one console only: the UART when it is on stdout, else hvc0.
-        if (options.virtio_console->kind == ConsoleOutput::Kind::Stdout && options.serial.kind != ConsoleOutput::Kind::Stdout)
-            fds.push_back({"input", STDIN_FILENO});
+        UniqueFd input;  // closed once the device holds it
+        if (options.virtio_console->kind == ConsoleOutput::Kind::Stdout && options.serial.kind != ConsoleOutput::Kind::Stdout) {
+            input = console_input_pipe(vm);
+            fds.push_back({"input", input.get()});
+        }
         attach_virtio(vm, options, "virtio-console", "virtio-console", 2, std::move(fds));
     }
 }

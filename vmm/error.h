@@ -32,7 +32,13 @@ public:
 // Thrown when a device process dies or misbehaves before the guest runs. Exit 33.
 class DeviceCrashed : public std::runtime_error {
 public:
-    using std::runtime_error::runtime_error;
+    // `record_fields`: the --failure-file fields after DEVICE_CRASHED ("serial pid=12 signal=SIGSYS ...").
+    explicit DeviceCrashed(const std::string& message, std::string record_fields = {})
+        : std::runtime_error(message), record_fields_(std::move(record_fields)) {}
+    const std::string& record_fields() const { return record_fields_; }
+
+private:
+    std::string record_fields_;
 };
 
 // "what: strerror(errno)" for a failed system call, as a HostError.

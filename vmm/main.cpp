@@ -1,5 +1,6 @@
 // brig: parse the command line, build the VM, run it under the supervisor, and turn
-// the outcome into one line on stderr and a crosvm-compatible exit status.
+// the outcome into one line on stderr, one --failure-file record and a crosvm-compatible
+// exit status (exit_report.h).
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -17,16 +18,12 @@
 #include "builder.h"
 #include "cli/cli.h"
 #include "error.h"
+#include "exit_report.h"
 #include "policy_tool/policy_command.h"
 #include "sandbox/seccomp_notifier.h"
 #include "supervisor.h"
 
 namespace {
-
-int report(brig::ExitCode code, const std::string& line) {
-    std::fprintf(stderr, "brig: %s\n", line.c_str());
-    return static_cast<int>(code);
-}
 
 void setup_logging(spdlog::level::level_enum level) {
     tzset();  // log timestamps read /etc/localtime once, now, before any seccomp filter
@@ -34,22 +31,6 @@ void setup_logging(spdlog::level::level_enum level) {
     logger->set_pattern("[%H:%M:%S.%e] %l %v");
     logger->set_level(level);
     spdlog::set_default_logger(logger);
-}
-
-// Opened before the guest starts (and before the main thread's seccomp filter),
-// written once at the end.
-brig::UniqueFd open_failure_file(const std::optional<std::filesystem::path>& path) {
-    if (!path) return {};
-    brig::UniqueFd fd(::open(path->c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!fd) throw brig::InvalidArgument("--failure-file: cannot open " + path->string() + ": " + std::strerror(errno));
-    return fd;
-}
-
-void write_failure_record(int fd, const brig::StopReason& reason) {
-    if (fd < 0) return;
-    const std::string line = brig::failure_record(reason) + "\n";
-    if (::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
-        std::fprintf(stderr, "brig: --failure-file: write failed: %s\n", std::strerror(errno));
 }
 
 // The command line as one printable line, for the header of learned policies.
@@ -85,37 +66,41 @@ std::unique_ptr<brig::SeccompNotifier> start_seccomp_notifier(const brig::RunOpt
 int run(const brig::RunOptions& options, const std::string& workload) {
     const sigset_t signals = brig::block_supervisor_signals();
     setup_logging(options.log_level);
-    brig::UniqueFd failure_file = open_failure_file(options.failure_file);
+    brig::exit_report::set_quiet(options.log_level == spdlog::level::off);
+    // Normally opened from argv already; opening the same path again does nothing.
+    if (options.failure_file) brig::exit_report::open_failure_file(*options.failure_file);
     const bool forward_stdin = options.serial.kind == brig::ConsoleOutput::Kind::Stdout;
+    const bool console_reads_stdin = !forward_stdin && options.virtio_console &&
+                                     options.virtio_console->kind == brig::ConsoleOutput::Kind::Stdout;
+    // brig sees the UART's bytes, not the virtio console's (see exit_report.h).
+    brig::exit_report::set_console_on_terminal((forward_stdin || console_reads_stdin) && isatty(STDOUT_FILENO) &&
+                                               isatty(STDERR_FILENO));
+    if (console_reads_stdin) brig::exit_report::note_console_unseen();
     // Declared before the VM: it must answer the devices until they are all reaped.
     auto notifier = start_seccomp_notifier(options, workload);
     auto vm = brig::build_vm(options, forward_stdin);
     const std::filesystem::path policy_dir = vm->policy_dir;  // the set the devices ran with
-    const bool console_reads_stdin = !forward_stdin && options.virtio_console &&
-                                     options.virtio_console->kind == brig::ConsoleOutput::Kind::Stdout;
     const brig::StopReason reason = brig::supervise(
         *vm, signals, {forward_stdin, console_reads_stdin, options.boot_timeout_seconds});
-    const brig::ExitCode code = brig::exit_code_for(reason.kind);
     vm.reset();  // every thread joined, every device reaped, every fd closed
-    write_failure_record(failure_file.get(), reason);
     if (notifier) {
         // The notifier thread writes the learned policies: this thread's filter opens nothing.
         const auto outcome = notifier->finish(options.policy_out, policy_dir);
         for (const auto& line : outcome.lines) std::fprintf(stderr, "%s\n", line.c_str());
-        if (outcome.error) return report(brig::ExitCode::Internal, *outcome.error);
+        if (outcome.error) return brig::exit_report::finish(brig::ExitCode::Internal, "INTERNAL_ERROR", *outcome.error);
     }
-    if (code == brig::ExitCode::GuestShutdown || code == brig::ExitCode::GuestReset) {
-        spdlog::info("[board] {}", reason.detail);
-        return static_cast<int>(code);
-    }
-    return report(code, std::string(brig::to_string(reason.kind)) + ": " + reason.detail);
+    return brig::exit_report::finish(brig::exit_code_for(reason.kind), brig::record_keyword(reason.kind), reason.detail,
+                                     reason.fields);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+    using brig::exit_report::finish;
     try {
         const std::vector<std::string_view> args(argv + 1, argv + argc);
+        // First, so that every later failure, a parse error included, is recorded.
+        if (const auto path = brig::find_failure_file(args)) brig::exit_report::open_failure_file(*path);
         const brig::Command command = brig::parse_command_line(args);
         if (const auto* help = std::get_if<brig::HelpRequest>(&command)) {
             std::fputs(help->text.c_str(), stdout);
@@ -128,12 +113,12 @@ int main(int argc, char** argv) {
         }
         return run(std::get<brig::RunOptions>(command), workload_line(argc, argv));
     } catch (const brig::InvalidArgument& e) {
-        return report(brig::ExitCode::InvalidArguments, e.what());
+        return finish(brig::ExitCode::InvalidArguments, "INVALID_ARGUMENT", e.what(), brig::exit_report::flag_of(e.what()));
     } catch (const brig::DeviceCrashed& e) {
-        return report(brig::ExitCode::DeviceCrash, std::string("device crashed: ") + e.what());
+        return finish(brig::ExitCode::DeviceCrash, "DEVICE_CRASHED", e.what(), e.record_fields());
     } catch (const brig::HostError& e) {
-        return report(brig::ExitCode::Internal, e.what());
+        return finish(brig::ExitCode::Internal, "INTERNAL_ERROR", e.what());
     } catch (const std::exception& e) {
-        return report(brig::ExitCode::Internal, std::string("internal error: ") + e.what());
+        return finish(brig::ExitCode::Internal, "INTERNAL_ERROR", std::string("internal error: ") + e.what());
     }
 }

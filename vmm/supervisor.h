@@ -1,7 +1,8 @@
 // The main thread's loop once the guest runs. It waits for the board to stop, for
-// a host signal (SIGTERM, SIGINT, SIGHUP), for a device process to die, for the boot
-// watchdog, and (in-process devices only) for console input; then it drives the
-// coordinated stop: vCPUs paused and finished, every device asked to flush and stop
+// a host signal (SIGTERM, SIGINT, SIGHUP; SIGCONT only retakes the terminal), for a
+// device process to die, for the boot watchdog, and for console input, which it relays
+// to the console (console/: brig's escapes, the terminal in raw mode only while brig is
+// in the foreground); then it drives the coordinated stop: vCPUs paused and finished, every device asked to flush and stop
 // within a deadline, then killed, everything reaped. It returns why the VM ended.
 #pragma once
 
@@ -18,8 +19,8 @@ namespace brig {
 sigset_t block_supervisor_signals();
 
 struct SupervisorOptions {
-    bool forward_stdin = false;         // the serial console reads stdin (the supervisor feeds an in-process one)
-    bool console_reads_stdin = false;   // the virtio console's process reads stdin
+    bool forward_stdin = false;         // the serial console reads stdin (relayed by the supervisor)
+    bool console_reads_stdin = false;   // the virtio console reads stdin (relayed by the supervisor)
     std::optional<unsigned> boot_timeout_seconds;      // --boot-timeout
 };
 

@@ -43,6 +43,9 @@ struct Vm {
     // --disable-sandbox: the serial device lives here and the supervisor feeds it stdin.
     // After serial_output: its output thread writes there until it is destroyed.
     std::shared_ptr<devices::Serial16550> in_process_serial;
+    // The write end of the pipe a jailed console device reads as its input (the serial
+    // device, or the virtio console); the supervisor relays stdin into it.
+    UniqueFd console_input;
     UniqueFd virtio_console_output;  // the file behind --console file=PATH
     std::vector<UniqueFd> disk_fds;  // opened by brig, handed to the virtio-blk processes
     std::vector<acpi::VirtioMmioEntry> virtio_windows;  // declared in the DSDT

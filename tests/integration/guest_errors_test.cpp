@@ -22,7 +22,7 @@ void require_clean_exit(const BrigResult& r) {
     REQUIRE_FALSE(r.timed_out);
     REQUIRE(r.term_signal == 0);
     CHECK(r.exit_code == 0);
-    CHECK_THAT(r.err, !Contains("device crashed"));
+    CHECK_THAT(r.err, !Contains("DEVICE_CRASHED"));
 }
 
 }  // namespace

@@ -125,6 +125,8 @@ TEST_CASE("--boot-timeout stops a guest that stays silent: HANGUP, exit 36", "[l
     REQUIRE_FALSE(r.timed_out);
     CHECK(r.exit_code == 36);
     CHECK_THAT(r.err, Contains("no console output within --boot-timeout 2 s"));
+    REQUIRE_FALSE(r.err_lines().empty());
+    CHECK(r.err_lines().back() == "brig: HANGUP: no console output within --boot-timeout 2 s");
     CHECK(record == "HANGUP after=2s");
     CHECK(r.elapsed < std::chrono::seconds(6));
 }

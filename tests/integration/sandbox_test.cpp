@@ -205,7 +205,7 @@ TEST_CASE("kill -9 of the serial process: exit 33 within a second, naming device
     CHECK(r.exit_code == 33);
     CHECK(stop_ms < 1000);
     const std::string pid = std::to_string(seen.device);
-    CHECK_THAT(r.err, Contains("device crashed: serial (pid " + pid + ") killed by SIGKILL"));
+    CHECK_THAT(r.err, Contains("brig: DEVICE_CRASHED: serial (pid " + pid + ") killed by SIGKILL"));
     CHECK(failure.content() == "DEVICE_CRASHED serial pid=" + pid + " signal=SIGKILL\n");
     CHECK_FALSE(process_exists(seen.device));
 }

@@ -36,18 +36,22 @@ const char* to_string(StopKind kind) {
     return "unknown";
 }
 
-std::string failure_record(const StopReason& reason) {
-    const char* keyword = "INTERNAL_ERROR";
-    switch (reason.kind) {
-        case StopKind::GuestPowerOff: keyword = "SHUTDOWN"; break;
-        case StopKind::GuestReset: keyword = "REBOOT"; break;
-        case StopKind::GuestPanic: keyword = "GUEST_PANIC"; break;
-        case StopKind::VcpuFailure: keyword = "VCPU_FAILURE"; break;
-        case StopKind::DeviceCrash: keyword = "DEVICE_CRASHED"; break;
-        case StopKind::HostSignal: keyword = "KILLED"; break;
-        case StopKind::Hangup: keyword = "HANGUP"; break;
-        case StopKind::Internal: keyword = "INTERNAL_ERROR"; break;
+const char* record_keyword(StopKind kind) {
+    switch (kind) {
+        case StopKind::GuestPowerOff: return "SHUTDOWN";
+        case StopKind::GuestReset: return "REBOOT";
+        case StopKind::GuestPanic: return "GUEST_PANIC";
+        case StopKind::VcpuFailure: return "VCPU_FAILURE";
+        case StopKind::DeviceCrash: return "DEVICE_CRASHED";
+        case StopKind::HostSignal: return "KILLED";
+        case StopKind::Hangup: return "HANGUP";
+        case StopKind::Internal: return "INTERNAL_ERROR";
     }
+    return "INTERNAL_ERROR";
+}
+
+std::string failure_record(const StopReason& reason) {
+    const char* keyword = record_keyword(reason.kind);
     return reason.fields.empty() ? keyword : std::string(keyword) + " " + reason.fields;
 }
 

@@ -13,7 +13,7 @@ enum class StopKind {
     GuestPanic,      // reserved for pvpanic
     VcpuFailure,     // KVM could not run the guest (internal error, failed entry)
     DeviceCrash,     // a device died
-    HostSignal,      // SIGTERM/SIGINT/SIGHUP to brig: a clean stop on request
+    HostSignal,      // SIGTERM/SIGINT/SIGHUP to brig, or Ctrl-A x on its console: a clean stop on request
     Hangup,          // the guest showed no sign of life before --boot-timeout
     Internal,        // brig itself failed
 };
@@ -24,6 +24,9 @@ struct StopReason {
     // Extra machine-readable fields for --failure-file, e.g. "serial pid=12 signal=SIGSYS syscall=openat".
     std::string fields = {};
 };
+
+// The record's first word: SHUTDOWN, REBOOT, KILLED, DEVICE_CRASHED, ...
+const char* record_keyword(StopKind kind);
 
 // The one line --failure-file holds: "SHUTDOWN", "REBOOT", "DEVICE_CRASHED serial pid=12 ...".
 std::string failure_record(const StopReason& reason);

@@ -2,9 +2,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <iterator>
 #include <set>
 
 #include "error.h"
@@ -18,6 +20,9 @@ constexpr unsigned kMaxCpus = 254;            // APIC ids below the broadcast id
 constexpr size_t kMaxDisks = 4;  // with rng and console, within the 8 virtio-mmio windows
 constexpr uint64_t kMaxBootTimeoutSeconds = 24 * 3600;
 constexpr uint64_t kMaxJailId = 0xfffffffe;   // (uid_t)-1 means "unchanged" to setresuid
+// The `brig run` flags that take no value; find_failure_file skips a value after every
+// other flag `brig run --help` lists (an unknown flag ends parsing: it has none).
+constexpr std::string_view kSwitches[] = {"--rng", "--no-rng", "--disable-sandbox", "--help"};
 
 [[noreturn]] void fail(std::string_view flag, const std::string& problem) {
     throw InvalidArgument(std::string(flag) + ": " + problem);
@@ -168,6 +173,38 @@ RunOptions parse_run(const std::vector<std::string_view>& args, size_t first) {
 
 }  // namespace
 
+namespace {
+
+// Whether `word` is a flag that `brig run --help` lists with a value.
+bool takes_value(std::string_view word) {
+    if (std::find(std::begin(kSwitches), std::end(kSwitches), word) != std::end(kSwitches)) return false;
+    const std::string help = run_help();
+    for (size_t at = help.find(word); at != std::string::npos; at = help.find(word, at + 1)) {
+        // "  --flag VALUE  ..." or "--other, --flag VALUE"
+        const bool starts_flag = at >= 2 && (help.compare(at - 2, 2, "  ") == 0 || help.compare(at - 2, 2, ", ") == 0);
+        const char after = at + word.size() < help.size() ? help[at + word.size()] : '\n';
+        if (starts_flag && (after == ' ' || after == ',')) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+std::optional<std::string_view> find_failure_file(const std::vector<std::string_view>& args) {
+    if (args.empty() || args[0] != "run") return std::nullopt;
+    constexpr std::string_view kFlag = "--failure-file";
+    for (size_t i = 1; i < args.size(); ++i) {
+        const std::string_view word = args[i];
+        if (word == kFlag) return i + 1 < args.size() && !args[i + 1].empty() ? std::optional(args[i + 1]) : std::nullopt;
+        if (word.starts_with(kFlag) && word[kFlag.size()] == '=') {
+            const auto value = word.substr(kFlag.size() + 1);
+            return value.empty() ? std::nullopt : std::optional(value);
+        }
+        if (word.starts_with("--") && word.find('=') == std::string_view::npos && takes_value(word)) ++i;  // its value
+    }
+    return std::nullopt;
+}
+
 std::string main_help() {
     return "brig " BRIG_VERSION " - a privilege-separated virtual machine monitor for Linux/KVM\n"
            "\n"
@@ -201,7 +238,16 @@ std::string run_help() {
            "  --seccomp MODE       kill (default): a violation kills the device; log: report every violation,\n"
            "                       allow it; learn: record every syscall, write proposed policies (--policy-out)\n"
            "  --policy-out DIR     with --seccomp=learn: where the proposed minimal policies go\n"
-           "  --disable-sandbox    run devices inside the brig process (debugging only: no jails, no seccomp)\n";
+           "  --disable-sandbox    run devices inside the brig process (debugging only: no jails, no seccomp)\n"
+           "\n"
+           "The console on stdout reads stdin. On a terminal brig puts it in raw mode while it is in the\n"
+           "foreground (a background `brig run ... &` leaves it alone until `fg`): every key, Ctrl-C and\n"
+           "Ctrl-Z included, goes to the guest, except brig's escapes:\n"
+           "  Ctrl-A x             stop the VM (like SIGTERM: exit 0, record KILLED console=ctrl-a-x)\n"
+           "  Ctrl-A Ctrl-A        send one Ctrl-A to the guest\n"
+           "\n"
+           "brig's last line on stderr says why it stopped, `brig: RECORD: detail` (all --log-levels but off);\n"
+           "--failure-file gets `RECORD fields`. The records and exit codes are listed in the README.\n";
 }
 
 Command parse_command_line(const std::vector<std::string_view>& args) {

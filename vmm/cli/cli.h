@@ -70,6 +70,11 @@ using Command = std::variant<HelpRequest, VersionRequest, RunOptions, PolicyComm
 // `args` excludes argv[0]. Throws InvalidArgument.
 Command parse_command_line(const std::vector<std::string_view>& args);
 
+// The value of --failure-file in a `brig run` command line, found before parsing so
+// that a parse error is recorded too. It follows the parser's grammar (flags other than
+// the switches take a value, inline or as the next word), not its checks.
+std::optional<std::string_view> find_failure_file(const std::vector<std::string_view>& args);
+
 std::string main_help();
 std::string run_help();
 

@@ -13,8 +13,9 @@ namespace brig {
 
 class ConsoleActivityWatch final : public BusDevice {
 public:
-    ConsoleActivityWatch(std::shared_ptr<BusDevice> uart, std::function<void()> on_first_output)
-        : uart_(std::move(uart)), on_first_output_(std::move(on_first_output)) {}
+    ConsoleActivityWatch(std::shared_ptr<BusDevice> uart, std::function<void()> on_first_output,
+                         std::function<void(uint8_t)> on_transmit = {})
+        : uart_(std::move(uart)), on_first_output_(std::move(on_first_output)), on_transmit_(std::move(on_transmit)) {}
 
     std::string_view name() const override { return uart_->name(); }
     void read(uint64_t offset, std::span<uint8_t> data) override { uart_->read(offset, data); }
@@ -27,6 +28,7 @@ private:
 
     std::shared_ptr<BusDevice> uart_;
     std::function<void()> on_first_output_;
+    std::function<void(uint8_t)> on_transmit_;
     std::atomic<bool> divisor_latch_{false};
     std::atomic<bool> seen_{false};
 };

@@ -166,7 +166,8 @@ UniqueFd DeviceProcess::receive_seccomp_listener(std::chrono::milliseconds timeo
             kill_by_pidfd(pidfd_.get());
             reap();
         }
-        throw DeviceCrashed(fmt::format("{} (pid {}) {}: {}", name_, pid_, *exit_description_, why));
+        throw DeviceCrashed(fmt::format("{} (pid {}) {}: {}", name_, pid_, *exit_description_, why),
+                            fmt::format("{} pid={} {}", name_, pid_, failure_fields_));
     };
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "error.h"
+#include "exit_report.h"
 #include "minijail/policy.h"
 
 namespace brig {
@@ -19,12 +20,11 @@ constexpr size_t kNameLength = 32;
 std::array<std::array<char, kNameLength>, kMaxSyscall> g_names{};
 thread_local const char* t_thread_class = "unfiltered";
 
-void write_text(const char* text) { [[maybe_unused]] auto n = ::write(STDERR_FILENO, text, std::strlen(text)); }
-
 void on_sigsys(int, siginfo_t* info, void* context) {
     const auto* uc = static_cast<const ucontext_t*>(context);
     const greg_t* r = uc->uc_mcontext.gregs;
-    // Only syscalls every brig filter allows (write, gettid) may run here.
+    // Only syscalls every brig filter allows (write, gettid) may run here: the line on
+    // stderr and the record in --failure-file (opened at start) are plain writes.
     char tid[24];
     char* p = tid + sizeof tid;
     *--p = '\0';
@@ -33,14 +33,11 @@ void on_sigsys(int, siginfo_t* info, void* context) {
         t /= 10;
         if (t == 0) break;
     }
-    write_text("brig: seccomp: blocked syscall ");
     const int nr = info->si_syscall;
-    write_text(nr >= 0 && static_cast<size_t>(nr) < kMaxSyscall ? g_names[static_cast<size_t>(nr)].data() : "unknown");
-    write_text(" in ");
-    write_text(t_thread_class);
-    write_text(" thread ");
-    write_text(p);
-    write_text("\n");
+    const char* name = nr >= 0 && static_cast<size_t>(nr) < kMaxSyscall ? g_names[static_cast<size_t>(nr)].data() : "unknown";
+    exit_report::finish_from_signal_handler("INTERNAL_ERROR",
+                                            {"seccomp: blocked syscall ", name, " in ", t_thread_class, " thread ", p},
+                                            {"signal=SIGSYS syscall=", name, " thread=", t_thread_class});
     // Trap again with SIGSYS blocked: the kernel resets it to SIG_DFL and kills brig.
     syscall(nr, r[REG_RDI], r[REG_RSI], r[REG_RDX], r[REG_R10], r[REG_R8], r[REG_R9]);
     _exit(128 + SIGSYS);

@@ -1,7 +1,7 @@
 // brig's own threads run under seccomp filters whose default action traps. This
-// handler turns a violation into one line on stderr naming the thread and the
-// syscall, then lets the kernel kill brig with SIGSYS (device processes die with
-// brig through their parent-death signal).
+// handler turns a violation into brig's final line on stderr naming the thread and
+// the syscall and its --failure-file record (exit_report.h), then lets the kernel kill
+// brig with SIGSYS (device processes die with brig through their parent-death signal).
 #pragma once
 
 #include <linux/filter.h>

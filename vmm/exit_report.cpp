@@ -1,0 +1,95 @@
+#include "exit_report.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+namespace brig::exit_report {
+namespace {
+
+// Plain globals: the SIGSYS handler reads them, so nothing here may allocate or lock.
+int g_failure_fd = -1;
+std::filesystem::path g_failure_path;
+bool g_quiet = false;
+bool g_console_on_terminal = false;
+std::atomic<bool> g_console_mid_line{false};
+std::atomic<bool> g_line_written{false};
+std::atomic<bool> g_record_written{false};
+
+void write_all(int fd, const char* text, size_t size) {
+    // A few EINTRs at most: a background write to a TOSTOP terminal is interrupted by
+    // every SIGTTOU the supervisor's thread catches (console/terminal.h).
+    for (int interrupted = 0; size > 0;) {
+        const ssize_t n = ::write(fd, text, size);
+        if (n < 0 && errno == EINTR && ++interrupted < 3) continue;
+        if (n <= 0) return;
+        text += n;
+        size -= static_cast<size_t>(n);
+    }
+}
+
+void write_text(int fd, const char* text) { write_all(fd, text, std::strlen(text)); }
+
+// Before the final line: a newline if the guest left the terminal's cursor mid-line.
+void start_on_new_line() {
+    if (g_console_on_terminal && g_console_mid_line.exchange(false)) write_text(STDERR_FILENO, "\n");
+}
+
+}  // namespace
+
+void open_failure_file(const std::filesystem::path& path) {
+    if (g_failure_fd >= 0 && path == g_failure_path) return;
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) throw InvalidArgument("--failure-file: cannot open " + path.string() + ": " + std::strerror(errno));
+    if (g_failure_fd >= 0) ::close(g_failure_fd);
+    g_failure_fd = fd;  // kept open to the end: the SIGSYS handler may need it
+    g_failure_path = path;
+}
+
+void set_quiet(bool quiet) { g_quiet = quiet; }
+void set_console_on_terminal(bool on_terminal) { g_console_on_terminal = on_terminal; }
+void note_console_byte(uint8_t byte) { g_console_mid_line.store(byte != '\n', std::memory_order_relaxed); }
+void note_console_unseen() { g_console_mid_line = true; }
+
+int finish(ExitCode code, std::string_view record, std::string_view detail, std::string_view fields) {
+    if (!g_quiet && !g_line_written.exchange(true)) {
+        start_on_new_line();
+        const std::string line = "brig: " + std::string(record) + ": " + std::string(detail) + "\n";
+        write_all(STDERR_FILENO, line.data(), line.size());
+    }
+    if (g_failure_fd >= 0 && !g_record_written.exchange(true)) {
+        const std::string line = std::string(record) + (fields.empty() ? "" : " ") + std::string(fields) + "\n";
+        write_all(g_failure_fd, line.data(), line.size());
+    }
+    return static_cast<int>(code);
+}
+
+void finish_from_signal_handler(const char* record, std::initializer_list<const char*> detail,
+                                std::initializer_list<const char*> fields) {
+    // The line even if one was printed: a violation after the stop is still news.
+    if (!g_quiet) {
+        g_line_written = true;
+        start_on_new_line();
+        write_text(STDERR_FILENO, "brig: ");
+        write_text(STDERR_FILENO, record);
+        write_text(STDERR_FILENO, ": ");
+        for (const char* part : detail) write_text(STDERR_FILENO, part);
+        write_text(STDERR_FILENO, "\n");
+    }
+    if (g_failure_fd >= 0 && !g_record_written.exchange(true)) {
+        write_text(g_failure_fd, record);
+        write_text(g_failure_fd, " ");
+        for (const char* part : fields) write_text(g_failure_fd, part);
+        write_text(g_failure_fd, "\n");
+    }
+}
+
+std::string flag_of(std::string_view message) {
+    if (!message.starts_with("--")) return "";
+    return std::string(message.substr(0, message.find_first_of(":= ")));
+}
+
+}  // namespace brig::exit_report

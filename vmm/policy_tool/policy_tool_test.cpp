@@ -346,7 +346,8 @@ TEST_CASE("show: the effective policy with sources, and the jail", "[policy-tool
     CHECK_THAT(r.out, Contains("return ENOSYS"));
     CHECK_THAT(r.out, Contains("serial_device.policy:6"));  // fdatasync
     CHECK_THAT(r.out, Contains("namespaces") && Contains("user pid mnt net ipc uts cgroup"));
-    CHECK_THAT(r.out, Contains("uid_map") && Contains("65534 65534 1") && Contains("RLIMIT_CORE 0"));
+    CHECK_THAT(r.out, Contains("uid_map") && Contains("J J 1  (J = the device's id)") && Contains("RLIMIT_CORE 0"));
+    CHECK_THAT(r.out, Contains("one uid/gid per device (uid = gid), from --jail-ids (default 400000-499999)"));
     CHECK_THAT(r.out, Contains("parent-death signal"));
 
     auto j = Json::parse(run({"show", "serial", "--json", "--jail-user", "1000:1001", "--policy-dir", shipped_dir()}).out);
@@ -357,6 +358,9 @@ TEST_CASE("show: the effective policy with sources, and the jail", "[policy-tool
     CHECK(jail.at("capabilities").as_string() == "none");
     CHECK(jail.at("uid_map").as_string() == "1000 1000 1");
     CHECK(jail.at("gid_map").as_string() == "1001 1001 1");
+    auto per_device = Json::parse(run({"show", "virtio-blk", "--json", "--policy-dir", shipped_dir()}).out);
+    CHECK(per_device.at("jail").at("uid_map").as_string() == "J J 1");
+    CHECK_THAT(per_device.at("jail").at("ids").as_string(), Contains("one uid/gid per device"));
     const Json* core = find_by(jail.at("rlimits"), "name", "RLIMIT_CORE");
     REQUIRE(core);
     CHECK(core->at("soft").as_number() == 0);

@@ -36,6 +36,7 @@ static const struct mode modes[] = {
 	{"console-echo", mode_console_echo},
 	{"hook-syscall", mode_hook_syscall},
 	{"hook-malformed", mode_hook_malformed},
+	{"hook-alloc", mode_hook_alloc},
 	{"virtio-info", mode_virtio_info},
 	{"rng", mode_rng},
 	{"console", mode_console},

@@ -80,6 +80,7 @@ void mode_panic(const struct boot_info *info) {
 #define UART_REG_SCRATCH 7
 #define HOOK_FORBIDDEN_SYSCALL 0xf1
 #define HOOK_MALFORMED_REPLY 0xf2
+#define HOOK_ALLOCATE_UNTIL_FAILURE 0xf3
 
 __attribute__((noreturn)) static void run_hook(uint8_t hook) {
 	console_write_line("hook: sending");
@@ -96,4 +97,9 @@ void mode_hook_syscall(const struct boot_info *info) {
 void mode_hook_malformed(const struct boot_info *info) {
 	(void)info;
 	run_hook(HOOK_MALFORMED_REPLY);
+}
+
+void mode_hook_alloc(const struct boot_info *info) {
+	(void)info;
+	run_hook(HOOK_ALLOCATE_UNTIL_FAILURE);
 }

@@ -25,6 +25,7 @@ void run_console(void);
 void run_blk_write(const struct boot_info *info);
 __attribute__((noreturn)) void mode_hook_syscall(const struct boot_info *info);
 __attribute__((noreturn)) void mode_hook_malformed(const struct boot_info *info);
+__attribute__((noreturn)) void mode_hook_alloc(const struct boot_info *info);
 
 /* virtio (mode_virtio.c, mode_blk.c, mode_blk_bench.c, mode_hostile.c) */
 __attribute__((noreturn)) void mode_virtio_info(const struct boot_info *info);

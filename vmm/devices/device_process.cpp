@@ -20,6 +20,7 @@
 #include "error.h"
 #include "minijail/spawn.h"
 #include "minijail/policy.h"
+#include "sandbox/profiles.h"
 
 namespace brig {
 namespace {
@@ -189,7 +190,12 @@ const std::string& DeviceProcess::reap() {
             return *exit_description_;
         }
     }
-    if (info.si_code == CLD_EXITED) {
+    if (info.si_code == CLD_EXITED && info.si_status == sandbox::kDeviceExitOutOfMemory) {
+        // The device's own word, but only about itself: it is dead either way.
+        exit_description_ = fmt::format("exited with status {} (out of memory: an allocation failed under its bound)",
+                                        info.si_status);
+        failure_fields_ = fmt::format("exit={} reason=memory-limit", info.si_status);
+    } else if (info.si_code == CLD_EXITED) {
         exit_description_ = fmt::format("exited with status {}", info.si_status);
         failure_fields_ = fmt::format("exit={}", info.si_status);
     } else {

@@ -158,6 +158,11 @@ std::vector<std::pair<std::string, std::string>> jail_lines(const sandbox::Sandb
     for (const auto& r : jail.rlimits)
         lines.emplace_back("rlimit", std::string(r.name) + " " + rlimit_value(r.soft) +
                                          (r.soft == r.hard ? "" : " (hard " + rlimit_value(r.hard) + ")"));
+    if (jail.cgroup_memory_bytes || jail.cgroup_pids)
+        lines.emplace_back("cgroup", "with --cgroup-parent, its own: memory " +
+                                         std::to_string(jail.cgroup_memory_bytes >> 20) + " MiB" +
+                                         (jail.cgroup_memory_plus_guest ? " + the guest's memory size" : "") + ", " +
+                                         std::to_string(jail.cgroup_pids) + " tasks");
     for (const auto& fd : jail.kept_fds) lines.emplace_back("fd", fd);
     lines.emplace_back("parent-death signal", jail.parent_death_signal ? "yes" : "no");
     return lines;
@@ -190,6 +195,15 @@ Json jail_json(const sandbox::SandboxContext& context, const std::optional<Shown
     for (const auto& fd : jail.kept_fds) fds.push(fd);
     j.set("kept_fds", std::move(fds));
     j.set("parent_death_signal", jail.parent_death_signal);
+    if (jail.cgroup_memory_bytes || jail.cgroup_pids) {
+        Json cgroup = Json::object();
+        cgroup.set("memory_bytes", jail.cgroup_memory_bytes);
+        cgroup.set("plus_guest_memory", jail.cgroup_memory_plus_guest);
+        cgroup.set("pids", jail.cgroup_pids);
+        j.set("cgroup", std::move(cgroup));
+    } else {
+        j.set("cgroup", Json());
+    }
     return j;
 }
 

@@ -19,6 +19,7 @@
 #include "platform/i8042.h"
 #include "devices/console_activity.h"
 #include "minijail/policy.h"
+#include "sandbox/profiles.h"
 #include "sandbox/sandbox_files.h"
 #include "sandbox/seccomp_notifier.h"
 #include "sandbox/vmm_sigsys.h"
@@ -131,7 +132,12 @@ void attach_device_process(Vm& vm, const RunOptions& options, const DeviceAttach
     const std::string& name = attachment.name;
     const auto started = std::chrono::steady_clock::now();
     const RunOptions::JailUser ids = jail_ids_for_device(vm, options);
-    DeviceProcessConfig config{attachment.kind, name, vm.device_executable, {}, ids.uid, ids.gid, {}};
+    DeviceProcessConfig config{attachment.kind, name, vm.device_executable, {}, ids.uid, ids.gid, {}, {}};
+    if (vm.cgroups) {
+        const sandbox::JailProfile& jail = sandbox::device_context(attachment.kind).jail;
+        const uint64_t memory = jail.cgroup_memory_bytes + (jail.cgroup_memory_plus_guest ? vm.memory.size() : 0);
+        config.cgroup = vm.cgroups->create(name, memory, jail.cgroup_pids);
+    }
     switch (options.seccomp_mode) {
         case RunOptions::SeccompMode::Kill:
             config.filter = compile_device_policy(vm.policy_dir, attachment.kind);
@@ -270,6 +276,7 @@ void prepare_sandbox(Vm& vm, const RunOptions& options) {
                                   " ids for " + std::to_string(devices) + " devices (one id per device)");
         vm.jail_ids = std::make_unique<JailIdAllocator>(kJailIdLockDir, options.jail_ids);
     }
+    if (options.cgroup_parent) vm.cgroups = std::make_unique<DeviceCgroups>(DeviceCgroups::locate(*options.cgroup_parent));
     install_vmm_sigsys_reporter();
     vm.ipc = std::make_unique<ipc::IpcThread>();
 }

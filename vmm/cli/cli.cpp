@@ -178,6 +178,7 @@ RunOptions parse_run(const std::vector<std::string_view>& args, size_t first) {
     if (opts.seccomp_mode == RunOptions::SeccompMode::Learn && !opts.policy_out)
         fail("--seccomp", "learn needs --policy-out DIR for the proposed policies");
     if (opts.jail_user && seen.count("--jail-ids")) fail("--jail-ids", "give either --jail-user or --jail-ids");
+    if (opts.cgroup_parent && opts.disable_sandbox) fail("--cgroup-parent", "places device processes; --disable-sandbox has none");
     if (opts.policy_out && opts.seccomp_mode != RunOptions::SeccompMode::Learn)
         fail("--policy-out", "only with --seccomp=learn");
     return opts;

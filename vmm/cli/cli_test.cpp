@@ -172,5 +172,7 @@ TEST_CASE("cli parses --jail-ids FIRST-LAST and --cgroup-parent", "[cli]") {
     CHECK_THAT(error_of({"run", "--kernel", k, "--jail-ids", "1-9", "--jail-user", "5"}),
                StartsWith("--jail-ids: give either --jail-user or --jail-ids"));
     CHECK_THAT(error_of({"run", "--kernel", k, "--cgroup-parent", ""}), StartsWith("--cgroup-parent: empty path"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--cgroup-parent", "x", "--disable-sandbox"}),
+               StartsWith("--cgroup-parent: places device processes"));
     CHECK_THAT(error_of({"run", "--kernel", k, "--cgroup-parent", "a/../b"}), StartsWith("--cgroup-parent: 'a/../b': no '..'"));
 }

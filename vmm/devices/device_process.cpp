@@ -101,12 +101,14 @@ std::unique_ptr<DeviceProcess> DeviceProcess::spawn(const DeviceProcessConfig& c
                  config.on_seccomp_listener ? "notify" : "kill"};
     spec.keep_fds = {device_end.get(), filter.get(), report_write.get()};  // become 3, 4, 5
     spec.stderr_fd = STDERR_FILENO;
+    if (config.cgroup) spec.join_cgroup_fds = config.cgroup->procs_fds();
 
     const minijail::SpawnedProcess spawned = minijail::spawn_in_new_pid_namespace(spec);
     auto process = std::unique_ptr<DeviceProcess>(new DeviceProcess());
     process->name_ = config.name;
     process->pid_ = spawned.pid;
     process->pidfd_.reset(spawned.pidfd);
+    process->cgroup_ = config.cgroup;
     process->report_read_ = std::move(report_read);
     fcntl(process->report_read_.get(), F_SETFL, O_NONBLOCK);
     report_write.reset();  // only the device holds the write end: its death is our EOF
@@ -203,6 +205,11 @@ const std::string& DeviceProcess::reap() {
         const std::string signame = std::string("SIG") + (sig ? sig : "?");
         exit_description_ = "killed by " + signame;
         failure_fields_ = "signal=" + signame;
+        if (info.si_status == SIGKILL && cgroup_ && cgroup_->oom_killed()) {
+            *exit_description_ += fmt::format(" (out of memory: the OOM killer of its cgroup, limit {} MiB)",
+                                              cgroup_->memory_limit() >> 20);
+            failure_fields_ += " reason=memory-limit";
+        }
         if (info.si_status == SIGSYS) {
             std::string fields;
             if (auto violation = describe_violation(read_violation_report(), fields)) {
@@ -211,6 +218,7 @@ const std::string& DeviceProcess::reap() {
             }
         }
     }
+    if (cgroup_) cgroup_->remove();  // empty now: the device and its threads are gone
     return *exit_description_;
 }
 

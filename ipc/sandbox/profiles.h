@@ -27,7 +27,7 @@ struct Rlimit {
 struct JailProfile {
     bool own_process = false;               // a separate, jailed process
     std::vector<std::string> namespaces;     // new namespaces: "user", "pid", "mnt", "net", "ipc", "uts", "cgroup"
-    bool id_map_unprivileged = false;        // uid/gid map "J J 1" to the --jail-user ids
+    bool id_map_unprivileged = false;        // uid/gid map "J J 1": the device's own id (--jail-ids) or --jail-user
     bool drops_all_capabilities = false;     // effective, permitted, inheritable, bounding, ambient
     bool no_new_privs = false;
     std::string root;                        // what "/" is

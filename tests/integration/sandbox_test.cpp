@@ -5,7 +5,9 @@
 #include <signal.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -336,4 +338,49 @@ TEST_CASE("--jail-ids with fewer ids than devices is refused with exit 35", "[sa
     const auto r = run_brig({guest_args("poweroff", {"--disk", disk.path, "--jail-ids", "450200-450201"})});
     CHECK(r.exit_code == 35);
     CHECK_THAT(r.err, Contains("brig: --jail-ids 450200-450201: 2 ids for 3 devices (one id per device)"));
+}
+
+namespace {
+// kill(target, 0) from a child process running as uid/gid `id`: 0, or the errno.
+int probe_signal_as(unsigned long id, pid_t target) {
+    const pid_t child = fork();
+    if (child == 0) {
+        if (setgroups(0, nullptr) != 0 || setgid(static_cast<gid_t>(id)) != 0 || setuid(static_cast<uid_t>(id)) != 0)
+            _exit(100);
+        _exit(kill(target, 0) == 0 ? 0 : errno);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 101;
+}
+}  // namespace
+
+TEST_CASE("neither nobody nor another device's id can signal a device", "[sandbox]") {
+    const TempImage disk(1 << 20);
+    DeviceObservation seen;
+    std::map<std::string, unsigned long> ids;
+    std::map<std::string, std::map<std::string, int>> probes;  // prober's device -> target device -> result
+    std::map<std::string, int> from_nobody, from_itself;
+    const auto r = run_spin_and({"--disk", disk.path, "--console", "sink"}, [&](DeviceObservation& s) {
+        for (const auto& [name, pid] : s.by_name) ids[name] = std::stoul(status_field(pid, "Uid"));
+        for (const auto& [target, pid] : s.by_name) {
+            from_nobody[target] = probe_signal_as(65534, pid);
+            from_itself[target] = probe_signal_as(ids[target], pid);  // the probe itself works
+            for (const auto& [prober, id] : ids)
+                if (prober != target) probes[prober][target] = probe_signal_as(id, pid);
+        }
+        kill(s.brig, SIGTERM);
+    }, seen);
+    CHECK(r.exit_code == 0);
+    REQUIRE(ids.size() == 4);
+    for (const auto& [target, result] : from_nobody) {
+        INFO("nobody -> " << target);
+        CHECK(result == EPERM);
+        CHECK(from_itself[target] == 0);
+    }
+    for (const auto& [prober, targets] : probes)
+        for (const auto& [target, result] : targets) {
+            INFO(prober << " -> " << target);
+            CHECK(result == EPERM);
+        }
 }

@@ -14,6 +14,9 @@
 //           with NEW_LISTENER and the listener goes to brig, which logs or records
 //           each notified syscall and lets it run (brig run --seccomp=log|learn)
 // It jails itself before it reads a single byte from the VMM or the guest.
+// Exit status: 0 after a shutdown, 1 on an error it reports on stderr, 3
+// (kDeviceExitOutOfMemory) when an allocation fails: its memory is bounded
+// (RLIMIT_DATA, and a cgroup with --cgroup-parent) and it cannot go on without.
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -23,6 +26,7 @@
 #include <cstring>
 #include <cstdio>
 #include <memory>
+#include <new>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 #include <string>
@@ -132,6 +136,14 @@ std::unique_ptr<brig::ipc::DeviceService> create_device(const Arguments& args) {
     throw std::runtime_error("unknown device kind '" + args.kind + "'");
 }
 
+// operator new calls this instead of throwing: a device out of memory stops at once,
+// with a status brig recognises, rather than unwinding through the event loop.
+[[noreturn]] void out_of_memory() {
+    static constexpr char kMessage[] = "brig-device: out of memory: an allocation failed (RLIMIT_DATA)\n";
+    [[maybe_unused]] ssize_t written = ::write(STDERR_FILENO, kMessage, sizeof kMessage - 1);
+    _exit(brig::sandbox::kDeviceExitOutOfMemory);
+}
+
 void setup_logging(const std::string& name, spdlog::level::level_enum level) {
     auto logger = spdlog::stderr_logger_mt("brig-device");
     // No pid: inside its pid namespace the device is always pid 1; brig names the real one.
@@ -144,6 +156,7 @@ void setup_logging(const std::string& name, spdlog::level::level_enum level) {
 
 int main(int argc, char** argv) {
     std::string name = argc > 2 ? argv[2] : "device";
+    std::set_new_handler(out_of_memory);
     try {
         const Arguments args = parse(argc, argv);
         tzset();  // log timestamps read /etc/localtime once, now, not under the filter

@@ -21,6 +21,7 @@
 #include "platform/i8042.h"
 #include "devices/console_activity.h"
 #include "minijail/policy.h"
+#include "sandbox/profiles.h"
 #include "sandbox/sandbox_files.h"
 #include "sandbox/seccomp_notifier.h"
 #include "sandbox/vmm_sigsys.h"
@@ -141,11 +142,23 @@ struct DeviceAttachment {
     uint32_t irq;
 };
 
+// --jail-user: the same ids for every device; else an id of its own, locked for the VM's life.
+RunOptions::JailUser jail_ids_for_device(Vm& vm, const RunOptions& options) {
+    if (options.jail_user) return *options.jail_user;
+    const uint32_t id = vm.jail_ids->acquire();
+    return {id, id};
+}
+
 void attach_device_process(Vm& vm, const RunOptions& options, const DeviceAttachment& attachment) {
     const std::string& name = attachment.name;
     const auto started = std::chrono::steady_clock::now();
-    DeviceProcessConfig config{attachment.kind, name, vm.device_executable, {}, options.jail_uid,
-                               options.jail_gid, {}};
+    const RunOptions::JailUser ids = jail_ids_for_device(vm, options);
+    DeviceProcessConfig config{attachment.kind, name, vm.device_executable, {}, ids.uid, ids.gid, {}, {}};
+    if (vm.cgroups) {
+        const sandbox::JailProfile& jail = sandbox::device_context(attachment.kind).jail;
+        const uint64_t memory = jail.cgroup_memory_bytes + (jail.cgroup_memory_plus_guest ? vm.memory.size() : 0);
+        config.cgroup = vm.cgroups->create(name, memory, jail.cgroup_pids);
+    }
     switch (options.seccomp_mode) {
         case RunOptions::SeccompMode::Kill:
             config.filter = compile_device_policy(vm.policy_dir, attachment.kind);
@@ -286,6 +299,14 @@ void prepare_sandbox(Vm& vm, const RunOptions& options) {
     vm.policy_dir = policy_dir(options);
     vm.device_executable = find_device_executable();
     vm.thread_filters = compile_vmm_policies(vm.policy_dir);
+    if (!options.jail_user) {
+        const size_t devices = 1 + options.disks.size() + (options.rng ? 1 : 0) + (options.virtio_console ? 1 : 0);
+        if (options.jail_ids.size() < devices)
+            throw InvalidArgument("--jail-ids " + options.jail_ids.str() + ": " + std::to_string(options.jail_ids.size()) +
+                                  " ids for " + std::to_string(devices) + " devices (one id per device)");
+        vm.jail_ids = std::make_unique<JailIdAllocator>(kJailIdLockDir, options.jail_ids);
+    }
+    if (options.cgroup_parent) vm.cgroups = std::make_unique<DeviceCgroups>(DeviceCgroups::locate(*options.cgroup_parent));
     install_vmm_sigsys_reporter();
     vm.ipc = std::make_unique<ipc::IpcThread>();
 }

@@ -17,6 +17,8 @@
 #include "devices/device_proxy.h"
 #include "kvm/kvm.h"
 #include "memory/guest_memory.h"
+#include "sandbox/device_cgroup.h"
+#include "sandbox/jail_ids.h"
 #include "sandbox/policies.h"
 #include "serial/serial_16550.h"
 
@@ -55,6 +57,9 @@ struct Vm {
     std::filesystem::path policy_dir;
     std::filesystem::path device_executable;
     std::unique_ptr<ipc::IpcThread> ipc;
+    // The ids the devices run as, held until every device below is reaped.
+    std::unique_ptr<JailIdAllocator> jail_ids;
+    std::unique_ptr<DeviceCgroups> cgroups;  // --cgroup-parent; each device owns its leaf
     std::vector<SandboxedDevice> devices;
 
     std::atomic<bool> guest_alive{false};  // the guest has written to its console

@@ -6,7 +6,12 @@
 
 #include <chrono>
 #include <thread>
+#include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
 
 namespace brig::devices::test_hooks {
 namespace {
@@ -14,6 +19,28 @@ constexpr uint64_t kScratchOffset = 7;
 constexpr uint8_t kForbiddenSyscall = 0xf1;
 constexpr uint8_t kMalformedReply = 0xf2;
 constexpr uint8_t kStopAnswering = 0xe4;
+constexpr uint8_t kAllocateUntilFailure = 0xf3;
+constexpr size_t kChunk = 1024 * 1024;
+constexpr size_t kMaxChunks = 1024;  // a device with no bound must not take the host down
+
+void allocate_until_failure() {
+    size_t chunks = 0;
+    for (; chunks < kMaxChunks; ++chunks) {
+        // malloc, not new: a failed new goes straight to the out-of-memory handler, and
+        // the test wants to know how far the device got first. Never freed.
+        void* chunk = std::malloc(kChunk);
+        if (!chunk) break;
+        std::memset(chunk, 0xa5, kChunk);  // resident, so a memory cgroup sees it
+    }
+    char line[96];
+    const int n = std::snprintf(line, sizeof line, "test hook: allocated %zu MiB%s\n", chunks,
+                                chunks == kMaxChunks ? " without a failure" : " before an allocation failed");
+    [[maybe_unused]] ssize_t written = ::write(STDERR_FILENO, line, static_cast<size_t>(n));
+    if (chunks < kMaxChunks) {
+        if (std::new_handler out_of_memory = std::get_new_handler()) out_of_memory();
+        std::abort();
+    }
+}
 }  // namespace
 
 void on_serial_write(uint64_t offset, uint8_t value, ipc::MailboxServer& mailbox) {
@@ -25,6 +52,8 @@ void on_serial_write(uint64_t offset, uint8_t value, ipc::MailboxServer& mailbox
         mailbox.inject_malformed_reply_for_testing();
     } else if (value == kStopAnswering) {
         for (;;) poll(nullptr, 0, -1);  // the mailbox thread never answers again
+    } else if (value == kAllocateUntilFailure) {
+        allocate_until_failure();
     } else {
         request_control_hook(value);
     }

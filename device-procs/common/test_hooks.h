@@ -13,8 +13,11 @@ namespace brig::devices::test_hooks {
 
 #ifdef BRIG_DEVICE_TEST_HOOKS
 // Serial scratch register (offset 7): 0xf1 makes a forbidden syscall, 0xf2 corrupts
-// the next mailbox reply, 0xe4 stops the mailbox thread for good; 0xe0..0xe3 ask the control thread to break the control
-// connection (see control_test_hooks.cpp).
+// the next mailbox reply, 0xe4 stops the mailbox thread for good, 0xe0..0xe3 ask
+// the control thread to break the control connection (control_test_hooks.cpp), 0xf3 allocates and touches memory 1 MiB at a time until an
+// allocation fails (then it reports how far it got on stderr, "test hook: allocated
+// N MiB", and takes the device's out-of-memory exit) or a cgroup's OOM kill ends it;
+// at 1 GiB without a failure it stops and says so ("... MiB without a failure").
 void on_serial_write(uint64_t offset, uint8_t value, ipc::MailboxServer& mailbox);
 // For serve_device(): a watched fd whose callback runs the requested control hook on
 // the control thread itself, so that while it runs, nothing reads brig's replies.

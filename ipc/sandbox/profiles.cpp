@@ -8,18 +8,39 @@
 namespace brig::sandbox {
 namespace {
 
-// A device holds a handful of fds, runs a few threads, and never dumps core (guest
-// memory would be in it). No RLIMIT_FSIZE: the kernel checks it against the write
-// offset, so it would fail every disk write past the limit.
-std::vector<Rlimit> device_rlimits() {
+constexpr uint64_t kMiB = 1024 * 1024;
+
+// What a device may use, measured (VmData, VmHWM, RssAnon, threads in /proc while the
+// test guest drives every device, blk-bench included): every kind peaks at about
+// 16.6 MiB of VmData, almost all of it the 8 MiB stacks of its threads (the serial
+// device has two, the virtio ones three), and at 0.5 MiB RssAnon, 7 MiB VmHWM with
+// the binary's pages. The bounds leave 3x to 4x of that.
+struct MemoryBounds {
+    uint64_t data_bytes;    // RLIMIT_DATA: private writable mappings (heap, stacks); not the
+                            // MAP_SHARED guest memory and mailbox
+    uint64_t cgroup_bytes;  // resident, charged to its cgroup (--cgroup-parent)
+};
+constexpr MemoryBounds kSerialMemory{48 * kMiB, 24 * kMiB};
+constexpr MemoryBounds kVirtioMemory{64 * kMiB, 32 * kMiB};
+// Tasks: 2 or 3 threads each. RLIMIT_NPROC counts the tasks of the device's uid on the
+// whole host; each device has a uid of its own (--jail-ids) unless --jail-user makes
+// a VM's devices share one, hence the room. The cgroup counts the device alone.
+constexpr uint64_t kDeviceTasks = 64;
+constexpr uint64_t kCgroupTasks = 16;
+
+// A device holds a handful of fds, runs a few threads, never dumps core (guest
+// memory would be in it), and has a bounded heap. No RLIMIT_FSIZE: the kernel checks
+// it against the write offset, so it would fail every disk write past the limit.
+std::vector<Rlimit> device_rlimits(const MemoryBounds& memory) {
     return {
         {"RLIMIT_NOFILE", RLIMIT_NOFILE, 64, 64},
-        {"RLIMIT_NPROC", RLIMIT_NPROC, 64, 64},
+        {"RLIMIT_NPROC", RLIMIT_NPROC, kDeviceTasks, kDeviceTasks},
         {"RLIMIT_CORE", RLIMIT_CORE, 0, 0},
+        {"RLIMIT_DATA", RLIMIT_DATA, memory.data_bytes, memory.data_bytes},
     };
 }
 
-JailProfile device_jail(std::vector<std::string> activation_fds) {
+JailProfile device_jail(std::vector<std::string> activation_fds, const MemoryBounds& memory = kVirtioMemory) {
     JailProfile jail;
     jail.own_process = true;
     jail.namespaces = {"user", "pid", "mnt", "net", "ipc", "uts", "cgroup"};
@@ -27,7 +48,11 @@ JailProfile device_jail(std::vector<std::string> activation_fds) {
     jail.drops_all_capabilities = true;
     jail.no_new_privs = true;
     jail.root = "empty read-only tmpfs (pivot_root); no host path visible";
-    jail.rlimits = device_rlimits();
+    jail.rlimits = device_rlimits(memory);
+    jail.cgroup_memory_bytes = memory.cgroup_bytes;
+    jail.cgroup_memory_plus_guest = std::find(activation_fds.begin(), activation_fds.end(), "guest memory (memfd)") !=
+                                    activation_fds.end();
+    jail.cgroup_pids = kCgroupTasks;
     jail.kept_fds = {"0: /dev/null", "1: /dev/null", "2: brig's stderr (logs)", "3: control socket (Cap'n Proto)",
                      "4: compiled seccomp filter (read once, closed)", "5: violation report pipe"};
     for (auto& fd : activation_fds) jail.kept_fds.push_back("at activation: " + fd);
@@ -52,7 +77,7 @@ std::vector<SandboxContext> build() {
     };
     return {
         {"serial", ContextKind::DeviceProcess, "serial_device.policy", "16550A UART (COM1)",
-         device_jail({"irqfd", "forwarding mailbox (memfd)", "console output fd", "console input fd"})},
+         device_jail({"irqfd", "forwarding mailbox (memfd)", "console output fd", "console input fd"}, kSerialMemory)},
         {"virtio-blk", ContextKind::DeviceProcess, "virtio_blk_device.policy", "virtio block device (--disk)",
          device_jail(with({"disk image fd (opened by brig)"}))},
         {"virtio-rng", ContextKind::DeviceProcess, "virtio_rng_device.policy", "virtio entropy device (--rng)",

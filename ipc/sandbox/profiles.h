@@ -27,13 +27,20 @@ struct Rlimit {
 struct JailProfile {
     bool own_process = false;               // a separate, jailed process
     std::vector<std::string> namespaces;     // new namespaces: "user", "pid", "mnt", "net", "ipc", "uts", "cgroup"
-    bool id_map_unprivileged = false;        // uid/gid map "J J 1" to the --jail-user ids
+    bool id_map_unprivileged = false;        // uid/gid map "J J 1": the device's own id (--jail-ids) or --jail-user
     bool drops_all_capabilities = false;     // effective, permitted, inheritable, bounding, ambient
     bool no_new_privs = false;
     std::string root;                        // what "/" is
     std::vector<Rlimit> rlimits;
     std::vector<std::string> kept_fds;       // "3: control socket", ...
     bool parent_death_signal = false;
+    // With --cgroup-parent: the device's own cgroup's memory limit (memory.max, or
+    // memory.limit_in_bytes on v1) and task limit (pids.max). A device that maps guest
+    // memory is charged for the guest pages it touches first, so it gets the guest's
+    // size on top.
+    uint64_t cgroup_memory_bytes = 0;
+    bool cgroup_memory_plus_guest = false;
+    uint64_t cgroup_pids = 0;
 };
 
 struct SandboxContext {
@@ -43,6 +50,10 @@ struct SandboxContext {
     std::string description;
     JailProfile jail;
 };
+
+// brig-device's exit status when an allocation fails (RLIMIT_DATA, or a cgroup's
+// memory limit without an OOM kill): the device cannot go on, and says why.
+constexpr int kDeviceExitOutOfMemory = 3;
 
 const std::vector<SandboxContext>& sandbox_contexts();
 // Throws std::out_of_range for an unknown device kind.

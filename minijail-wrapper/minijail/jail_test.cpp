@@ -301,3 +301,31 @@ TEST_CASE("spawn remaps kept fds in order, even when they overlap their targets"
     close(a[0]);
     close(a[1]);
 }
+
+TEST_CASE("spawn: the child joins its cgroups (writes 0 to each cgroup.procs) before it executes", "[jail]") {
+    // A pipe stands in for cgroup.procs: what the child writes there is what it would
+    // write to the kernel; the program it runs prints after the write was done.
+    int procs[2];
+    REQUIRE(pipe2(procs, O_CLOEXEC) == 0);
+    minijail::SpawnSpec spec;
+    spec.executable = "/bin/true";
+    spec.argv = {"true"};
+    spec.join_cgroup_fds = {procs[1], procs[1]};
+    auto p = minijail::spawn_in_new_pid_namespace(spec);
+    int status = 0;
+    REQUIRE(waitpid(p.pid, &status, 0) == p.pid);
+    close(p.pidfd);
+    close(procs[1]);
+    char buf[8] = {};
+    CHECK(read(procs[0], buf, sizeof buf) == 2);
+    CHECK(std::string(buf) == "00");
+    close(procs[0]);
+
+    // A cgroup it cannot join: spawn fails, naming the step, and nothing runs.
+    const int read_only = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    REQUIRE(read_only >= 0);
+    spec.join_cgroup_fds = {read_only};
+    CHECK_THROWS_WITH(minijail::spawn_in_new_pid_namespace(spec),
+                      "child: join cgroup (write cgroup.procs): EBADF (Bad file descriptor)");
+    close(read_only);
+}

@@ -25,7 +25,7 @@ struct CloneArgs {
     uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
 };
 
-enum Step : int { kStepPdeathsig = 1, kStepDup, kStepDupTarget, kStepCloseRange, kStepSigmask, kStepExec };
+enum Step : int { kStepPdeathsig = 1, kStepCgroup, kStepDup, kStepDupTarget, kStepCloseRange, kStepSigmask, kStepExec };
 
 struct ChildReport {
     int step;
@@ -35,6 +35,7 @@ struct ChildReport {
 const char* step_name(int step) {
     switch (step) {
     case kStepPdeathsig: return "child: prctl(PR_SET_PDEATHSIG)";
+    case kStepCgroup: return "child: join cgroup (write cgroup.procs)";
     case kStepDup: return "child: fcntl(F_DUPFD_CLOEXEC)";
     case kStepDupTarget: return "child: dup2";
     case kStepCloseRange: return "child: close_range";
@@ -57,6 +58,7 @@ struct Prepared {
     char* envp[1] = {nullptr};
     std::vector<int> sources;   // [0..2]: stdin, stdout, stderr; then keep_fds
     std::vector<int> moved;     // scratch for the child, same size
+    std::vector<int> cgroups;   // cgroup.procs fds to join
     int dup_base;
     int report_fd;
     int parent_pidfd;
@@ -67,6 +69,9 @@ struct Prepared {
     // getppid() is 0 in a new PID namespace, so ask the parent's pidfd instead.
     pollfd pfd{p.parent_pidfd, POLLIN, 0};
     if (poll(&pfd, 1, 0) != 0) _exit(127);
+    // Before the fds move: these are the parent's numbers.
+    for (int fd : p.cgroups)
+        if (write(fd, "0", 1) != 1) child_fail(p.report_fd, kStepCgroup, errno);
 
     // Move every source above all targets first, so no dup2 clobbers a later source.
     int report = fcntl(p.report_fd, F_DUPFD_CLOEXEC, p.dup_base);
@@ -124,6 +129,7 @@ SpawnedProcess spawn_in_new_pid_namespace(const SpawnSpec& spec) {
         p.sources.push_back(fd);
     }
     p.moved.resize(p.sources.size());
+    p.cgroups = spec.join_cgroup_fds;
 
     int pipe_fds[2];
     if (pipe2(pipe_fds, O_CLOEXEC) != 0) {

@@ -16,6 +16,9 @@ struct SpawnSpec {
     // The child's 0, 1 and 2: an open fd of the parent (dup'ed), or -1 for /dev/null.
     // stderr is inherited by default so the device can log.
     int stdin_fd = -1, stdout_fd = -1, stderr_fd = 2;
+    // cgroup.procs files (open for writing) the child joins, by writing "0", before
+    // anything else: the program never runs outside these cgroups.
+    std::vector<int> join_cgroup_fds;
 };
 
 struct SpawnedProcess {
@@ -24,7 +27,7 @@ struct SpawnedProcess {
 };
 
 // clone3(CLONE_NEWPID | CLONE_PIDFD), then in the child: PR_SET_PDEATHSIG(SIGKILL),
-// exit if the parent process already died, fds set up, every signal disposition
+// exit if the parent process already died, join the cgroups, fds set up, every signal disposition
 // reset and the signal mask emptied, execve with an empty environment.
 // The parent-death signal fires when the *thread* that called this exits, so call it
 // from a thread that lives as long as the child should (e.g. the main thread).

@@ -41,6 +41,7 @@ static const struct mode modes[] = {
 	{"hook-report-flood", mode_hook_report_flood},
 	{"hook-bootstrap-flood", mode_hook_bootstrap_flood},
 	{"hook-stall-insb", mode_hook_stall_insb},
+	{"hook-alloc", mode_hook_alloc},
 	{"virtio-info", mode_virtio_info},
 	{"rng", mode_rng},
 	{"console", mode_console},

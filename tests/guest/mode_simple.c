@@ -90,6 +90,7 @@ void mode_panic(const struct boot_info *info) {
 #define HOOK_CONTROL_BOOTSTRAP_FLOOD 0xe3
 #define HOOK_STOP_ANSWERING 0xe4
 #define STALL_INSB_BYTES 1024
+#define HOOK_ALLOCATE_UNTIL_FAILURE 0xf3
 
 __attribute__((noreturn)) static void run_hook(uint8_t hook) {
 	console_write_line("hook: sending");
@@ -140,4 +141,9 @@ void mode_hook_stall_insb(const struct boot_info *info) {
 	__asm__ volatile("rep insb" : "+D"(dst), "+c"(count) : "d"((uint16_t)COM1_PORT) : "memory");
 	console_write_line("stall: insb returned");
 	halt_forever();
+}
+
+void mode_hook_alloc(const struct boot_info *info) {
+	(void)info;
+	run_hook(HOOK_ALLOCATE_UNTIL_FAILURE);
 }

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "brig_process.h"
@@ -78,8 +79,11 @@ struct ShownJail {
     std::map<std::string, std::pair<uint64_t, uint64_t>> rlimits;
 };
 
-ShownJail show_jail(const std::string& kind) {
-    const auto r = run_brig({{"policy", "show", kind, "--json"}});
+// `brig policy show KIND --json`, with the maps shown for `ids` ("UID:GID") when given.
+ShownJail show_jail(const std::string& kind, const std::string& ids = "") {
+    std::vector<std::string> args = {"policy", "show", kind, "--json"};
+    if (!ids.empty()) args.insert(args.end(), {"--jail-user", ids});
+    const auto r = run_brig({args});
     REQUIRE(r.exit_code == 0);
     ShownJail jail;
     std::smatch m;
@@ -108,6 +112,7 @@ const std::map<std::string, std::string> kLimitRows = {
     {"RLIMIT_NPROC", "Max processes"},
     {"RLIMIT_FSIZE", "Max file size"},
     {"RLIMIT_CORE", "Max core file size"},
+    {"RLIMIT_DATA", "Max data size"},
 };
 
 }  // namespace
@@ -116,6 +121,7 @@ TEST_CASE("brig policy show describes exactly the jail each running device is in
     const TempImage disk(1 << 20);
     BrigRun run{guest_args("spin", {"--disk", disk.path, "--console", "sink"})};
     std::map<std::string, pid_t> devices;
+    std::set<unsigned long> ids;  // one per device
     pid_t brig = 0;
     run.on_output = [&](const std::string& out, pid_t pid) {
         if (brig || out.find("spin: 1") == std::string::npos) return;
@@ -123,7 +129,18 @@ TEST_CASE("brig policy show describes exactly the jail each running device is in
         devices = devices_of(pid);
         for (const auto& [kind, device] : devices) {
             INFO("device " << kind << " pid " << device);
-            const ShownJail shown = show_jail(kind);
+            // Each device runs as an id of its own, so the shown maps are "J J 1" and
+            // J is what /proc says: check J, then the maps shown for that J.
+            const std::string uid = status_field(device, "Uid"), gid = status_field(device, "Gid");
+            const unsigned long id = std::stoul(uid);
+            const std::string j = std::to_string(id);
+            CHECK(uid == j + " " + j + " " + j + " " + j);  // real, effective, saved, fs
+            CHECK(gid == uid);
+            CHECK(id >= 400000);
+            CHECK(id <= 499999);
+            CHECK(ids.insert(id).second);
+            CHECK(show_jail(kind).uid_map == "J J 1");
+            const ShownJail shown = show_jail(kind, std::to_string(id) + ":" + std::to_string(id));
             for (const char* name : {"user", "pid", "mnt", "net", "ipc", "uts", "cgroup"}) {
                 INFO("namespace " << name);
                 const bool listed = std::find(shown.namespaces.begin(), shown.namespaces.end(), name) != shown.namespaces.end();

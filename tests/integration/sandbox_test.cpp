@@ -3,7 +3,11 @@
 // its pid and the cause, a machine-readable --failure-file, and nothing left behind.
 #include <dirent.h>
 #include <signal.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <grp.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -64,6 +68,23 @@ std::string ns_of(pid_t pid, const char* ns) {
 
 bool process_exists(pid_t pid) { return kill(pid, 0) == 0 || errno != ESRCH; }
 
+std::string squeeze(const std::string& text) {  // "  7   7  1\n" -> "7 7 1"
+    std::istringstream in(text);
+    std::string word, out;
+    while (in >> word) out += (out.empty() ? "" : " ") + word;
+    return out;
+}
+
+// Whether no brig holds jail id `id` now (its lock file in /run/brig/ids is unlocked).
+bool lock_is_free(unsigned long id) {
+    const std::string path = "/run/brig/ids/" + std::to_string(id);
+    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return errno == ENOENT;
+    const bool free = flock(fd, LOCK_EX | LOCK_NB) == 0;
+    close(fd);
+    return free;
+}
+
 struct DeviceObservation {
     pid_t brig = 0;
     pid_t device = 0;                 // the serial device
@@ -109,7 +130,8 @@ BrigResult run_spin_and(std::vector<std::string> extra, const std::function<void
 TEST_CASE("every device runs jailed: namespaces, seccomp, no privileges, no filesystem, few fds", "[sandbox]") {
     DeviceObservation seen;
     const TempImage disk_image(1 << 20);
-    const auto r = run_spin_and({"--cpus", "2", "--disk", disk_image.path, "--console", "sink"}, [disk = disk_image.path](DeviceObservation& all) {
+    std::set<unsigned long> ids;
+    const auto r = run_spin_and({"--cpus", "2", "--disk", disk_image.path, "--console", "sink"}, [&ids, disk = disk_image.path](DeviceObservation& all) {
       CHECK(all.by_name.size() == 4);  // serial, virtio-blk0, virtio-rng, virtio-console
       for (const auto& [name, pid] : all.by_name) {
         INFO("device " << name << " pid " << pid);
@@ -124,8 +146,18 @@ TEST_CASE("every device runs jailed: namespaces, seccomp, no privileges, no file
             INFO(caps);
             CHECK(status_field(s.device, caps) == "0000000000000000");
         }
-        CHECK_THAT(status_field(s.device, "Uid"), StartsWith("65534\t65534\t65534"));
-        CHECK_THAT(status_field(s.device, "Gid"), StartsWith("65534\t65534\t65534"));
+        // An id of its own from the default --jail-ids range, as uid and gid, real to saved.
+        const std::string uid = status_field(s.device, "Uid");
+        const unsigned long id = std::stoul(uid);
+        CHECK(id >= 400000);
+        CHECK(id <= 499999);
+        CHECK(ids.insert(id).second);  // no other device of the VM has it
+        const std::string all4 = std::to_string(id) + "\t" + std::to_string(id) + "\t" + std::to_string(id) + "\t" + std::to_string(id);
+        CHECK(uid == all4);
+        CHECK(status_field(s.device, "Gid") == all4);
+        CHECK(squeeze(read_file("/proc/" + std::to_string(s.device) + "/uid_map")) == std::to_string(id) + " " + std::to_string(id) + " 1");
+        CHECK(squeeze(read_file("/proc/" + std::to_string(s.device) + "/gid_map")) == std::to_string(id) + " " + std::to_string(id) + " 1");
+        CHECK_FALSE(lock_is_free(id));  // brig holds it while the VM runs
         CHECK(status_field(s.device, "NSpid").find("\t1") != std::string::npos);  // pid 1 of its namespace
 
         struct stat host_root {}, device_root {};
@@ -189,6 +221,8 @@ TEST_CASE("every device runs jailed: namespaces, seccomp, no privileges, no file
         INFO(name);
         CHECK_FALSE(process_exists(pid));
     }
+    CHECK(ids.size() == 4);
+    for (unsigned long id : ids) CHECK(lock_is_free(id));  // released when brig exited
 }
 
 TEST_CASE("kill -9 of the serial process: exit 33 within a second, naming device, pid and signal", "[sandbox]") {
@@ -272,4 +306,81 @@ TEST_CASE("--jail-user sets the ids every device runs as, inside and outside its
     CHECK_THAT(uid, StartsWith("4242\t4242\t4242"));
     CHECK_THAT(gid, StartsWith("4343\t4343\t4343"));
     CHECK(std::regex_search(uid_map, std::regex(R"(^\s*4242\s+4242\s+1\s*$)")));
+}
+
+TEST_CASE("--jail-ids: two VMs never share an id; a full range is a clear error; a killed brig frees its ids", "[sandbox]") {
+    // One device (serial), so a one-id range holds exactly one VM.
+    const std::vector<std::string> one_id = {"--no-rng", "--jail-ids", "450100-450100"};
+    DeviceObservation seen;
+    std::string device_uid;
+    BrigResult second;
+    const auto first = run_spin_and(one_id, [&](DeviceObservation& s) {
+        device_uid = status_field(s.device, "Uid");
+        second = run_brig({guest_args("poweroff", one_id)});
+        kill(s.brig, SIGKILL);  // no cleanup: the kernel drops its lock
+    }, seen);
+    CHECK(first.term_signal == SIGKILL);
+    CHECK_THAT(device_uid, StartsWith("450100\t"));
+    INFO("second brig's stderr:\n" << second.err);
+    CHECK(second.exit_code == 1);
+    CHECK_THAT(second.err, Contains("brig: --jail-ids 450100-450100: no free id, all 1 are held by running brig processes"));
+    // Its device dies with it (parent-death signal); give the kernel a moment.
+    for (int i = 0; i < 100 && process_exists(seen.device); ++i) usleep(20000);
+    CHECK_FALSE(process_exists(seen.device));
+
+    const auto third = run_brig({guest_args("poweroff", one_id)});
+    INFO("third brig's stderr:\n" << third.err);
+    CHECK(third.exit_code == 0);
+}
+
+TEST_CASE("--jail-ids with fewer ids than devices is refused with exit 35", "[sandbox]") {
+    const TempImage disk(1 << 20);
+    const auto r = run_brig({guest_args("poweroff", {"--disk", disk.path, "--jail-ids", "450200-450201"})});
+    CHECK(r.exit_code == 35);
+    CHECK_THAT(r.err, Contains("brig: --jail-ids 450200-450201: 2 ids for 3 devices (one id per device)"));
+}
+
+namespace {
+// kill(target, 0) from a child process running as uid/gid `id`: 0, or the errno.
+int probe_signal_as(unsigned long id, pid_t target) {
+    const pid_t child = fork();
+    if (child == 0) {
+        if (setgroups(0, nullptr) != 0 || setgid(static_cast<gid_t>(id)) != 0 || setuid(static_cast<uid_t>(id)) != 0)
+            _exit(100);
+        _exit(kill(target, 0) == 0 ? 0 : errno);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 101;
+}
+}  // namespace
+
+TEST_CASE("neither nobody nor another device's id can signal a device", "[sandbox]") {
+    const TempImage disk(1 << 20);
+    DeviceObservation seen;
+    std::map<std::string, unsigned long> ids;
+    std::map<std::string, std::map<std::string, int>> probes;  // prober's device -> target device -> result
+    std::map<std::string, int> from_nobody, from_itself;
+    const auto r = run_spin_and({"--disk", disk.path, "--console", "sink"}, [&](DeviceObservation& s) {
+        for (const auto& [name, pid] : s.by_name) ids[name] = std::stoul(status_field(pid, "Uid"));
+        for (const auto& [target, pid] : s.by_name) {
+            from_nobody[target] = probe_signal_as(65534, pid);
+            from_itself[target] = probe_signal_as(ids[target], pid);  // the probe itself works
+            for (const auto& [prober, id] : ids)
+                if (prober != target) probes[prober][target] = probe_signal_as(id, pid);
+        }
+        kill(s.brig, SIGTERM);
+    }, seen);
+    CHECK(r.exit_code == 0);
+    REQUIRE(ids.size() == 4);
+    for (const auto& [target, result] : from_nobody) {
+        INFO("nobody -> " << target);
+        CHECK(result == EPERM);
+        CHECK(from_itself[target] == 0);
+    }
+    for (const auto& [prober, targets] : probes)
+        for (const auto& [target, result] : targets) {
+            INFO(prober << " -> " << target);
+            CHECK(result == EPERM);
+        }
 }

@@ -84,8 +84,17 @@ void parse_jail_user(std::string_view flag, std::string_view text, RunOptions& o
     const auto colon = text.find(':');
     const auto uid = parse_number(flag, text.substr(0, colon), 1, kMaxJailId);
     const auto gid = colon == std::string_view::npos ? uid : parse_number(flag, text.substr(colon + 1), 1, kMaxJailId);
-    opts.jail_uid = static_cast<uint32_t>(uid);
-    opts.jail_gid = static_cast<uint32_t>(gid);
+    opts.jail_user = RunOptions::JailUser{static_cast<uint32_t>(uid), static_cast<uint32_t>(gid)};
+}
+
+// FIRST-LAST, inclusive.
+JailIdRange parse_jail_ids(std::string_view flag, std::string_view text) {
+    const auto dash = text.find('-');
+    if (dash == std::string_view::npos) fail(flag, "'" + std::string(text) + "' is not FIRST-LAST");
+    const auto first = parse_number(flag, text.substr(0, dash), 1, kMaxJailId);
+    const auto last = parse_number(flag, text.substr(dash + 1), 1, kMaxJailId);
+    if (first > last) fail(flag, "'" + std::string(text) + "': FIRST is above LAST");
+    return {static_cast<uint32_t>(first), static_cast<uint32_t>(last)};
 }
 
 RunOptions parse_run(const std::vector<std::string_view>& args, size_t first) {
@@ -153,6 +162,13 @@ RunOptions parse_run(const std::vector<std::string_view>& args, size_t first) {
             opts.disable_sandbox = true;
         } else if (flag == "--jail-user") {
             parse_jail_user(flag, value(), opts);
+        } else if (flag == "--jail-ids") {
+            opts.jail_ids = parse_jail_ids(flag, value());
+        } else if (flag == "--cgroup-parent") {
+            const std::string_view path = value();
+            if (path.empty()) fail(flag, "empty path");
+            if (path.find("..") != std::string_view::npos) fail(flag, "'" + std::string(path) + "': no '..'");
+            opts.cgroup_parent = std::string(path);
         } else if (flag == "--failure-file") {
             const std::string_view path = value();
             if (path.empty()) fail(flag, "empty path");
@@ -166,6 +182,8 @@ RunOptions parse_run(const std::vector<std::string_view>& args, size_t first) {
     if (!have_kernel) fail("--kernel", "required (see `brig run --help`)");
     if (opts.seccomp_mode == RunOptions::SeccompMode::Learn && !opts.policy_out)
         fail("--seccomp", "learn needs --policy-out DIR for the proposed policies");
+    if (opts.jail_user && seen.count("--jail-ids")) fail("--jail-ids", "give either --jail-user or --jail-ids");
+    if (opts.cgroup_parent && opts.disable_sandbox) fail("--cgroup-parent", "places device processes; --disable-sandbox has none");
     if (opts.policy_out && opts.seccomp_mode != RunOptions::SeccompMode::Learn)
         fail("--policy-out", "only with --seccomp=learn");
     return opts;
@@ -231,7 +249,12 @@ std::string run_help() {
            "  --rng, --no-rng      virtio-rng entropy device (default: on)\n"
            "  --console OUT        a virtio console (hvc0): stdout, file=PATH, sink (default: none)\n"
            "  --log-level LEVEL    trace, debug, info (default), warn, error, off; logs go to stderr\n"
-           "  --jail-user UID[:GID]  the unprivileged ids device processes run as (default 65534:65534)\n"
+           "  --jail-ids FIRST-LAST  each device runs as a uid/gid of its own from this range, held with a lock\n"
+           "                       in /run/brig/ids while the VM runs (default 400000-499999; reserve it for brig)\n"
+           "  --jail-user UID[:GID]  instead: every device of this VM runs as these ids (they share its task limit)\n"
+           "  --cgroup-parent PATH each device in a cgroup of its own under PATH (memory and task limits; cgroup v2,\n"
+           "                       or the v1 memory and pids hierarchies). PATH starting with / is from the\n"
+           "                       hierarchy's root, else from brig's own cgroup\n"
            "  --failure-file PATH  write why brig stopped, one machine-readable line (SHUTDOWN, REBOOT, ...)\n"
            "  --boot-timeout SEC   stop with HANGUP (exit 36) if the guest prints nothing on the console in time\n"
            "  --policy-dir DIR     seccomp policies to use instead of the shipped ones\n"

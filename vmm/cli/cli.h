@@ -13,6 +13,8 @@
 #include <variant>
 #include <vector>
 
+#include "sandbox/jail_ids.h"
+
 namespace brig {
 
 struct ConsoleOutput {
@@ -40,9 +42,18 @@ struct RunOptions {
     spdlog::level::level_enum log_level = spdlog::level::info;
     // Devices run in-process instead of in jailed brig-device processes (debugging only).
     bool disable_sandbox = false;
-    // The unprivileged ids a device process runs as, inside and outside its user namespace.
-    uint32_t jail_uid = 65534;
-    uint32_t jail_gid = 65534;
+    // The unprivileged ids a device process runs as, inside and outside its user namespace:
+    // by default an id of its own from `jail_ids` (uid = gid); with --jail-user, these
+    // ids, shared by every device of the VM.
+    struct JailUser {
+        uint32_t uid;
+        uint32_t gid;
+    };
+    std::optional<JailUser> jail_user;
+    JailIdRange jail_ids = kDefaultJailIds;
+    // --cgroup-parent: each device in a cgroup of its own under this path (see
+    // sandbox/device_cgroup.h), with memory and task limits.
+    std::optional<std::string> cgroup_parent;
     std::optional<std::filesystem::path> failure_file;
     // Where device and thread policies come from (default: the installed/source policies/).
     std::optional<std::filesystem::path> policy_dir;

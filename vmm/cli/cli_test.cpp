@@ -55,14 +55,16 @@ TEST_CASE("cli parses the sandbox and supervision flags", "[cli]") {
     TempFile kernel;
     auto o = std::get<RunOptions>(parse({"run", "--kernel", kernel.path, "--jail-user", "1234:5678", "--failure-file",
                                          "/tmp/why", "--boot-timeout", "30", "--disable-sandbox"}));
-    CHECK(o.jail_uid == 1234);
-    CHECK(o.jail_gid == 5678);
+    REQUIRE(o.jail_user.has_value());
+    CHECK(o.jail_user->uid == 1234);
+    CHECK(o.jail_user->gid == 5678);
     CHECK(o.failure_file.value() == "/tmp/why");
     CHECK(o.boot_timeout_seconds.value() == 30);
     CHECK(o.disable_sandbox);
     o = std::get<RunOptions>(parse({"run", "--kernel", kernel.path, "--jail-user", "4321"}));
-    CHECK(o.jail_uid == 4321);
-    CHECK(o.jail_gid == 4321);
+    REQUIRE(o.jail_user.has_value());
+    CHECK(o.jail_user->uid == 4321);
+    CHECK(o.jail_user->gid == 4321);
     CHECK_FALSE(o.disable_sandbox);
     CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--jail-user", "0"}), StartsWith("--jail-user: 0 is out of range"));
     CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--jail-user", "12:x"}), StartsWith("--jail-user: 'x' is not a number"));
@@ -107,7 +109,10 @@ TEST_CASE("cli defaults", "[cli]") {
     CHECK(o.cpus == 1);
     CHECK(o.serial.kind == ConsoleOutput::Kind::Stdout);
     CHECK_FALSE(o.initrd.has_value());
-    CHECK(o.jail_uid == 65534);
+    CHECK_FALSE(o.jail_user.has_value());
+    CHECK(o.jail_ids.first == 400000);
+    CHECK(o.jail_ids.last == 499999);
+    CHECK_FALSE(o.cgroup_parent.has_value());
     CHECK(o.rng);
     CHECK(o.disks.empty());
     CHECK_FALSE(o.virtio_console.has_value());
@@ -141,4 +146,33 @@ TEST_CASE("cli errors are one line naming the flag", "[cli]") {
     CHECK_THAT(error_of({"fly"}), StartsWith("unknown command 'fly'"));
     CHECK_THAT(error_of({}), StartsWith("missing command"));
     CHECK_THAT(error_of({"run", "--kernel", "/tmp"}), StartsWith("--kernel: /tmp is not a regular file"));
+}
+
+TEST_CASE("cli parses --jail-ids FIRST-LAST and --cgroup-parent", "[cli]") {
+    TempFile kernel;
+    auto o = std::get<RunOptions>(parse({"run", "--kernel", kernel.path, "--jail-ids", "500000-500009", "--cgroup-parent",
+                                         "/brig/vms"}));
+    CHECK_FALSE(o.jail_user.has_value());
+    CHECK(o.jail_ids.first == 500000);
+    CHECK(o.jail_ids.last == 500009);
+    CHECK(o.jail_ids.size() == 10);
+    CHECK(o.cgroup_parent.value() == "/brig/vms");
+    o = std::get<RunOptions>(parse({"run", "--kernel", kernel.path, "--jail-ids=7-7"}));
+    CHECK(o.jail_ids.size() == 1);
+    o = std::get<RunOptions>(parse({"run", "--kernel", kernel.path, "--jail-ids", "1-4294967294"}));
+    CHECK(o.jail_ids.size() == 4294967294ull);
+
+    const std::string k = kernel.path;
+    CHECK_THAT(error_of({"run", "--kernel", k, "--jail-ids", "400000"}), StartsWith("--jail-ids: '400000' is not FIRST-LAST"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--jail-ids", "5-4"}), StartsWith("--jail-ids: '5-4': FIRST is above LAST"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--jail-ids", "0-4"}), StartsWith("--jail-ids: 0 is out of range"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--jail-ids", "1-4294967295"}), StartsWith("--jail-ids: 4294967295 is out of range"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--jail-ids", "-5"}), StartsWith("--jail-ids: '' is not a number"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--jail-ids", "1-2-3"}), StartsWith("--jail-ids: '2-3' is not a number"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--jail-ids", "1-9", "--jail-user", "5"}),
+               StartsWith("--jail-ids: give either --jail-user or --jail-ids"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--cgroup-parent", ""}), StartsWith("--cgroup-parent: empty path"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--cgroup-parent", "x", "--disable-sandbox"}),
+               StartsWith("--cgroup-parent: places device processes"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--cgroup-parent", "a/../b"}), StartsWith("--cgroup-parent: 'a/../b': no '..'"));
 }

@@ -21,6 +21,7 @@
 #include "error.h"
 #include "minijail/spawn.h"
 #include "minijail/policy.h"
+#include "sandbox/profiles.h"
 
 namespace brig {
 namespace {
@@ -121,12 +122,14 @@ std::unique_ptr<DeviceProcess> DeviceProcess::spawn(const DeviceProcessConfig& c
                  config.on_seccomp_listener ? "notify" : "kill"};
     spec.keep_fds = {device_end.get(), filter.get(), report_write.get()};  // become 3, 4, 5
     spec.stderr_fd = STDERR_FILENO;
+    if (config.cgroup) spec.join_cgroup_fds = config.cgroup->procs_fds();
 
     const minijail::SpawnedProcess spawned = minijail::spawn_in_new_pid_namespace(spec);
     auto process = std::unique_ptr<DeviceProcess>(new DeviceProcess());
     process->name_ = config.name;
     process->pid_ = spawned.pid;
     process->pidfd_.reset(spawned.pidfd);
+    process->cgroup_ = config.cgroup;
     process->report_read_ = std::move(report_read);
     fcntl(process->report_read_.get(), F_SETFL, O_NONBLOCK);
     report_write.reset();  // only the device holds the write end: its death is our EOF
@@ -217,7 +220,12 @@ const std::string& DeviceProcess::reap() {
             return *exit_description_;
         }
     }
-    if (info.si_code == CLD_EXITED) {
+    if (info.si_code == CLD_EXITED && info.si_status == sandbox::kDeviceExitOutOfMemory) {
+        // The device's own word, but only about itself: it is dead either way.
+        exit_description_ = fmt::format("exited with status {} (out of memory: an allocation failed under its bound)",
+                                        info.si_status);
+        failure_fields_ = fmt::format("exit={} reason=memory-limit", info.si_status);
+    } else if (info.si_code == CLD_EXITED) {
         exit_description_ = fmt::format("exited with status {}", info.si_status);
         failure_fields_ = fmt::format("exit={}", info.si_status);
     } else {
@@ -226,7 +234,11 @@ const std::string& DeviceProcess::reap() {
         exit_description_ = "killed by " + signame;
         failure_fields_ = "signal=" + signame;
         const auto fault = verdict_ ? verdict_->get() : std::nullopt;
-        if (info.si_status == SIGKILL && fault) {
+        if (info.si_status == SIGKILL && cgroup_ && cgroup_->oom_killed()) {
+            *exit_description_ += fmt::format(" (out of memory: the OOM killer of its cgroup, limit {} MiB)",
+                                              cgroup_->memory_limit() >> 20);
+            failure_fields_ += " reason=memory-limit";
+        } else if (info.si_status == SIGKILL && fault) {
             exit_description_ = fmt::format("killed by brig: {}: {}", ipc::reason_of(fault->kind), fault->detail);
             failure_fields_ = std::string("reason=") + ipc::reason_of(fault->kind);
         } else if (info.si_status == SIGSYS) {
@@ -237,6 +249,7 @@ const std::string& DeviceProcess::reap() {
             }
         }
     }
+    if (cgroup_) cgroup_->remove();  // empty now: the device and its threads are gone
     return *exit_description_;
 }
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "device_control.h"
+#include "sandbox/device_cgroup.h"
 #include "unique_fd.h"
 
 namespace brig {
@@ -30,6 +31,9 @@ struct DeviceProcessConfig {
     // its report socket before it serves. spawn() waits for it, checks it, and hands it
     // here together with the device's pid; the callee must answer every notification.
     std::function<void(pid_t pid, UniqueFd listener)> on_seccomp_listener;
+    // --cgroup-parent: the device's own cgroup, joined before it executes; removed
+    // once it is reaped.
+    std::shared_ptr<DeviceCgroup> cgroup;
 };
 
 // brig-device's fd contract (device-procs/device_main.cpp): the report socket.
@@ -71,6 +75,7 @@ private:
     std::shared_ptr<ipc::DeviceControl> control_;
     std::optional<std::string> exit_description_;
     std::string failure_fields_;
+    std::shared_ptr<DeviceCgroup> cgroup_;
 };
 
 }  // namespace brig

@@ -25,7 +25,9 @@ std::string policy_help() {
            "  list                     every sandbox context: device processes and brig's thread classes\n"
            "  show NAME [--bpf] [--jail-user UID[:GID]]\n"
            "                           the effective policy (@include resolved, with each rule's source)\n"
-           "                           and the jail; --bpf adds the compiled filter (libseccomp PFC).\n"
+           "                           and the jail (ids, rlimits, cgroup limits); --bpf adds the compiled\n"
+           "                           filter (libseccomp PFC); --jail-user: the id maps for these ids\n"
+           "                           (without it: J J 1, J being each device's own id)\n"
            "                           NAME is a context (see list) or a policy file\n"
            "  check FILE...            parse and compile policy files: `FILE: ok (N syscalls)`, or the\n"
            "                           error as file:line:column; exit 1 if any fails\n"
@@ -59,7 +61,7 @@ struct Args {
     bool bpf = false;
     std::optional<std::filesystem::path> policy_dir;
     std::optional<std::filesystem::path> observed;
-    uint32_t jail_uid = 65534, jail_gid = 65534;
+    std::optional<ShownIds> jail_user;  // show --jail-user: the maps with these ids
 };
 
 uint32_t parse_id(const std::string& flag, const std::string& text) {
@@ -108,8 +110,8 @@ Args parse_args(const std::vector<std::string>& argv) {
         } else if (flag == "--jail-user" && a.command == "show") {
             std::string v = value();
             auto colon = v.find(':');
-            a.jail_uid = parse_id(flag, v.substr(0, colon));
-            a.jail_gid = colon == std::string::npos ? a.jail_uid : parse_id(flag, v.substr(colon + 1));
+            const uint32_t uid = parse_id(flag, v.substr(0, colon));
+            a.jail_user = ShownIds{uid, colon == std::string::npos ? uid : parse_id(flag, v.substr(colon + 1))};
         } else if (flag == "--observed" && a.command == "audit") {
             a.observed = value();
         } else if (flag == "--help" || flag == "-h") {
@@ -204,7 +206,7 @@ int cmd_show(const Args& a, std::ostream& out) {
         Json rules = Json::array();
         for (const auto& r : policy.rules) rules.push(rule_json(r, base));
         root.set("rules", std::move(rules));
-        root.set("jail", ctx ? jail_json(*ctx, a.jail_uid, a.jail_gid) : Json());
+        root.set("jail", ctx ? jail_json(*ctx, a.jail_user) : Json());
         if (a.bpf) {
             root.set("bpf_instructions", static_cast<int64_t>(instructions));
             root.set("pfc", pfc);
@@ -224,7 +226,7 @@ int cmd_show(const Args& a, std::ostream& out) {
     if (ctx) {
         out << "\njail:\n";
         Table j;
-        for (const auto& [label, value] : jail_lines(*ctx, a.jail_uid, a.jail_gid)) j.add({label, value});
+        for (const auto& [label, value] : jail_lines(*ctx, a.jail_user)) j.add({label, value});
         out << j.str("  ");
     }
     if (a.bpf) {

@@ -346,8 +346,10 @@ TEST_CASE("show: the effective policy with sources, and the jail", "[policy-tool
     CHECK_THAT(r.out, Contains("return ENOSYS"));
     CHECK_THAT(r.out, Contains("serial_device.policy:6"));  // fdatasync
     CHECK_THAT(r.out, Contains("namespaces") && Contains("user pid mnt net ipc uts cgroup"));
-    CHECK_THAT(r.out, Contains("uid_map") && Contains("65534 65534 1") && Contains("RLIMIT_CORE 0"));
+    CHECK_THAT(r.out, Contains("uid_map") && Contains("J J 1  (J = the device's id)") && Contains("RLIMIT_CORE 0"));
+    CHECK_THAT(r.out, Contains("one uid/gid per device (uid = gid), from --jail-ids (default 400000-499999)"));
     CHECK_THAT(r.out, Contains("parent-death signal"));
+    CHECK_THAT(r.out, Contains("RLIMIT_DATA 50331648") && Contains("with --cgroup-parent, its own: memory 24 MiB, 16 tasks"));
 
     auto j = Json::parse(run({"show", "serial", "--json", "--jail-user", "1000:1001", "--policy-dir", shipped_dir()}).out);
     CHECK(j.at("name").as_string() == "serial");
@@ -357,9 +359,19 @@ TEST_CASE("show: the effective policy with sources, and the jail", "[policy-tool
     CHECK(jail.at("capabilities").as_string() == "none");
     CHECK(jail.at("uid_map").as_string() == "1000 1000 1");
     CHECK(jail.at("gid_map").as_string() == "1001 1001 1");
+    auto per_device = Json::parse(run({"show", "virtio-blk", "--json", "--policy-dir", shipped_dir()}).out);
+    CHECK(per_device.at("jail").at("uid_map").as_string() == "J J 1");
+    CHECK_THAT(per_device.at("jail").at("ids").as_string(), Contains("one uid/gid per device"));
+    CHECK(per_device.at("jail").at("cgroup").at("plus_guest_memory").as_bool());
     const Json* core = find_by(jail.at("rlimits"), "name", "RLIMIT_CORE");
     REQUIRE(core);
     CHECK(core->at("soft").as_number() == 0);
+    const Json* data = find_by(jail.at("rlimits"), "name", "RLIMIT_DATA");
+    REQUIRE(data);
+    CHECK(data->at("soft").as_number() == 48 * 1024 * 1024);
+    CHECK(jail.at("cgroup").at("memory_bytes").as_number() == 24 * 1024 * 1024);
+    CHECK_FALSE(jail.at("cgroup").at("plus_guest_memory").as_bool());
+    CHECK(jail.at("cgroup").at("pids").as_number() == 16);
     const Json* mmap = find_by(j.at("rules"), "syscall", "mmap");
     REQUIRE(mmap);
     CHECK(mmap->at("action").as_string() == "allow-if");

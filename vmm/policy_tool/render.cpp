@@ -124,12 +124,15 @@ namespace {
 
 std::string id_map(uint32_t id) { return std::to_string(id) + " " + std::to_string(id) + " 1"; }
 
+constexpr const char* kPerDeviceIds = "one uid/gid per device (uid = gid), from --jail-ids (default 400000-499999), "
+                                      "or the --jail-user ids shared by the VM's devices";
+
 std::string rlimit_value(uint64_t v) { return v == UINT64_MAX ? "unlimited" : std::to_string(v); }
 
 }  // namespace
 
-std::vector<std::pair<std::string, std::string>> jail_lines(const sandbox::SandboxContext& context, uint32_t uid,
-                                                             uint32_t gid) {
+std::vector<std::pair<std::string, std::string>> jail_lines(const sandbox::SandboxContext& context,
+                                                             const std::optional<ShownIds>& ids) {
     const auto& jail = context.jail;
     std::vector<std::pair<std::string, std::string>> lines;
     if (!jail.own_process) {
@@ -142,8 +145,11 @@ std::vector<std::pair<std::string, std::string>> jail_lines(const sandbox::Sandb
     std::string ns;
     for (const auto& n : jail.namespaces) ns += (ns.empty() ? "" : " ") + n;
     lines.emplace_back("namespaces", ns.empty() ? "none" : ns);
-    lines.emplace_back("uid_map", jail.id_map_unprivileged ? id_map(uid) + "  (J J 1, J = --jail-user)" : "none (brig's ids)");
-    lines.emplace_back("gid_map", jail.id_map_unprivileged ? id_map(gid) + "  (J J 1, J = --jail-user)" : "none (brig's ids)");
+    if (jail.id_map_unprivileged) lines.emplace_back("ids", kPerDeviceIds);
+    lines.emplace_back("uid_map", !jail.id_map_unprivileged ? "none (brig's ids)"
+                                  : ids ? id_map(ids->uid) + "  (J J 1, J = --jail-user)" : "J J 1  (J = the device's id)");
+    lines.emplace_back("gid_map", !jail.id_map_unprivileged ? "none (brig's ids)"
+                                  : ids ? id_map(ids->gid) + "  (J J 1, J = --jail-user)" : "J J 1  (J = the device's id)");
     lines.emplace_back("capabilities",
                        jail.drops_all_capabilities ? "none (effective, permitted, inheritable, bounding, ambient)" : "kept");
     lines.emplace_back("no_new_privs", jail.no_new_privs ? "yes" : "no");
@@ -152,12 +158,17 @@ std::vector<std::pair<std::string, std::string>> jail_lines(const sandbox::Sandb
     for (const auto& r : jail.rlimits)
         lines.emplace_back("rlimit", std::string(r.name) + " " + rlimit_value(r.soft) +
                                          (r.soft == r.hard ? "" : " (hard " + rlimit_value(r.hard) + ")"));
+    if (jail.cgroup_memory_bytes || jail.cgroup_pids)
+        lines.emplace_back("cgroup", "with --cgroup-parent, its own: memory " +
+                                         std::to_string(jail.cgroup_memory_bytes >> 20) + " MiB" +
+                                         (jail.cgroup_memory_plus_guest ? " + the guest's memory size" : "") + ", " +
+                                         std::to_string(jail.cgroup_pids) + " tasks");
     for (const auto& fd : jail.kept_fds) lines.emplace_back("fd", fd);
     lines.emplace_back("parent-death signal", jail.parent_death_signal ? "yes" : "no");
     return lines;
 }
 
-Json jail_json(const sandbox::SandboxContext& context, uint32_t uid, uint32_t gid) {
+Json jail_json(const sandbox::SandboxContext& context, const std::optional<ShownIds>& ids) {
     const auto& jail = context.jail;
     Json j = Json::object();
     j.set("own_process", jail.own_process);
@@ -165,8 +176,9 @@ Json jail_json(const sandbox::SandboxContext& context, uint32_t uid, uint32_t gi
     for (const auto& n : jail.namespaces) ns.push(n);
     j.set("namespaces", std::move(ns));
     bool mapped = jail.own_process && jail.id_map_unprivileged;
-    j.set("uid_map", mapped ? Json(id_map(uid)) : Json());
-    j.set("gid_map", mapped ? Json(id_map(gid)) : Json());
+    j.set("ids", mapped ? Json(kPerDeviceIds) : Json());
+    j.set("uid_map", mapped ? Json(ids ? id_map(ids->uid) : "J J 1") : Json());
+    j.set("gid_map", mapped ? Json(ids ? id_map(ids->gid) : "J J 1") : Json());
     j.set("capabilities", jail.drops_all_capabilities ? "none" : (jail.own_process ? "kept" : "brig's own"));
     j.set("no_new_privs", jail.no_new_privs);
     j.set("root", jail.root);
@@ -183,6 +195,15 @@ Json jail_json(const sandbox::SandboxContext& context, uint32_t uid, uint32_t gi
     for (const auto& fd : jail.kept_fds) fds.push(fd);
     j.set("kept_fds", std::move(fds));
     j.set("parent_death_signal", jail.parent_death_signal);
+    if (jail.cgroup_memory_bytes || jail.cgroup_pids) {
+        Json cgroup = Json::object();
+        cgroup.set("memory_bytes", jail.cgroup_memory_bytes);
+        cgroup.set("plus_guest_memory", jail.cgroup_memory_plus_guest);
+        cgroup.set("pids", jail.cgroup_pids);
+        j.set("cgroup", std::move(cgroup));
+    } else {
+        j.set("cgroup", Json());
+    }
     return j;
 }
 

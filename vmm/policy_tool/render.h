@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,11 +41,17 @@ Json rule_json(const minijail::SyscallRule& rule, const std::filesystem::path& b
 std::string kind_name(sandbox::ContextKind kind);  // "device process", "brig thread"
 std::string jail_summary(const sandbox::JailProfile& jail);
 
-// The jail a context runs in, as (label, value) lines, and as JSON. `uid`/`gid` are
-// the --jail-user ids the maps are shown with.
-std::vector<std::pair<std::string, std::string>> jail_lines(const sandbox::SandboxContext& context, uint32_t uid,
-                                                             uint32_t gid);
-Json jail_json(const sandbox::SandboxContext& context, uint32_t uid, uint32_t gid);
+// The ids the maps are shown with (`brig policy show --jail-user`); without them the
+// maps read "J J 1", J being each device's own id from --jail-ids.
+struct ShownIds {
+    uint32_t uid;
+    uint32_t gid;
+};
+
+// The jail a context runs in, as (label, value) lines, and as JSON.
+std::vector<std::pair<std::string, std::string>> jail_lines(const sandbox::SandboxContext& context,
+                                                             const std::optional<ShownIds>& ids);
+Json jail_json(const sandbox::SandboxContext& context, const std::optional<ShownIds>& ids);
 
 // Columns padded to their widest cell (the last one is not padded).
 class Table {

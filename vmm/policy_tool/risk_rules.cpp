@@ -172,7 +172,7 @@ std::vector<JailCheck> check_jail(const sandbox::SandboxContext& context) {
                           used ? "new" : "shared with the host"});
     }
     checks.push_back({"jail:id_map", "uid/gid map", jail.id_map_unprivileged, Risk::High,
-                      jail.id_map_unprivileged ? "J J 1 (the unprivileged --jail-user ids)" : "brig's own ids"});
+                      jail.id_map_unprivileged ? "J J 1 (an unprivileged id per device, or the --jail-user ids)" : "brig's own ids"});
     checks.push_back({"jail:capabilities", "capabilities", jail.drops_all_capabilities, Risk::High,
                       jail.drops_all_capabilities ? "none" : "kept"});
     checks.push_back({"jail:no_new_privs", "no_new_privs", jail.no_new_privs, Risk::High,

@@ -2,17 +2,14 @@
 // in a new pid namespace, with exactly these fds:
 //   3  the control socket (Cap'n Proto, device.capnp)
 //   4  the compiled seccomp filter (BPF, read once and closed)
-//   5  the report socket: one end of a SOCK_SEQPACKET socketpair. In kill mode the
-//      SIGSYS reporter writes its one-line violation report there (see
-//      sigsys_reporter.h); in notify mode the device sends its seccomp listener
-//      over it once (SCM_RIGHTS, see common/seccomp_listener.h)
-// and argv: brig-device KIND NAME JAIL_UID JAIL_GID [LOG_LEVEL [SECCOMP_MODE]]
-// where SECCOMP_MODE is
-//   kill    (default) the filter on fd 4 traps on a violation: report, then death by
-//           SIGSYS (brig run --seccomp=kill)
-//   notify  the filter's default action is SECCOMP_RET_USER_NOTIF; it is installed
-//           with NEW_LISTENER and the listener goes to brig, which logs or records
-//           each notified syscall and lets it run (brig run --seccomp=log|learn)
+//   5  the report socket: one end of a SOCK_SEQPACKET socketpair, over which the
+//      device sends its seccomp listener once (SCM_RIGHTS, common/seccomp_listener.h)
+// and argv: brig-device KIND NAME JAIL_UID JAIL_GID [LOG_LEVEL]
+// The filter on fd 4 answers a refused syscall with SECCOMP_RET_USER_NOTIF. It is
+// installed with NEW_LISTENER and the listener goes to brig, which reads the refused
+// syscall from the kernel and kills the device (brig run --seccomp=kill), or logs or
+// records it and lets it run (--seccomp=log|learn). Nothing the device does itself
+// (a SIGSYS handler, a forged report) can hide or change what brig reports.
 // It jails itself before it reads a single byte from the VMM or the guest.
 // Exit status: 0 after a shutdown, 1 on an error it reports on stderr, 3
 // (kDeviceExitOutOfMemory) when an allocation fails: its memory is bounded
@@ -34,7 +31,6 @@
 #include <vector>
 
 #include "common/seccomp_listener.h"
-#include "common/sigsys_reporter.h"
 #include "common/test_hooks.h"
 #include "device_service.h"
 #include "minijail/jail.h"
@@ -59,7 +55,6 @@ struct Arguments {
     std::string name;
     uint32_t uid = 0, gid = 0;
     spdlog::level::level_enum log_level = spdlog::level::warn;
-    bool seccomp_notify = false;  // SECCOMP_MODE "notify"
 };
 
 uint32_t parse_id(std::string_view text) {
@@ -70,15 +65,10 @@ uint32_t parse_id(std::string_view text) {
 }
 
 Arguments parse(int argc, char** argv) {
-    if (argc < 5 || argc > 7)
-        throw std::runtime_error("usage: brig-device KIND NAME JAIL_UID JAIL_GID [LOG_LEVEL [kill|notify]]");
+    if (argc < 5 || argc > 6)
+        throw std::runtime_error("usage: brig-device KIND NAME JAIL_UID JAIL_GID [LOG_LEVEL]");
     Arguments args{argv[1], argv[2], parse_id(argv[3]), parse_id(argv[4])};
     if (argc >= 6) args.log_level = spdlog::level::from_str(argv[5]);
-    if (argc == 7) {
-        const std::string_view mode = argv[6];
-        if (mode == "notify") args.seccomp_notify = true;
-        else if (mode != "kill") throw std::runtime_error("bad seccomp mode '" + std::string(mode) + "'");
-    }
     return args;
 }
 
@@ -167,27 +157,22 @@ int main(int argc, char** argv) {
             brig::UniqueFd filter_fd(kFilterFd);
             filter = read_filter(filter_fd.get());
         }
-        brig::devices::install_sigsys_reporter(kReportFd);
         minijail::enter_jail(brig::sandbox::jail_spec_for(brig::sandbox::device_context(args.kind), args.uid, args.gid));
         auto device = create_device(args);
         // Last step before serving: from here on every thread of this process runs
-        // under the device's policy (TSYNC), and a violation kills the process.
-        if (!args.seccomp_notify) {
-            minijail::install_filter(filter, /*tsync=*/true);
-        } else {
-            // Notify mode: the filter asks brig instead of trapping. From the install
-            // until brig holds the listener, any syscall but the sendmsg below would
-            // block forever, so nothing runs in between (no logging, no allocation).
-            const int listener = minijail::install_filter_with_listener(filter, /*tsync=*/true);
-            if (!brig::devices::send_seccomp_listener(kReportFd, listener)) {
-                // Cannot even exit without brig's answer now; brig gives up on us and
-                // kills us when no listener arrives.
-                for (;;) pause();
-            }
-            // Our copy must go: a device holding its own listener could answer its own
-            // notifications and bypass brig. (This close is the first notified call.)
-            ::close(listener);
+        // under the device's policy (TSYNC). From the install until brig holds the
+        // listener, any syscall but the sendmsg below would wait for an answer nobody
+        // can give, so nothing runs in between (no logging, no allocation).
+        const int listener = minijail::install_filter_with_listener(filter, /*tsync=*/true);
+        if (!brig::devices::send_seccomp_listener(kReportFd, listener)) {
+            // brig gives up on us and kills us when no listener arrives.
+            for (;;) pause();
         }
+        // Our copy must go: a device holding its own listener could answer its own
+        // notifications and bypass brig. (In learn mode this close is the first
+        // notified call.) The report socket has served its one purpose.
+        ::close(listener);
+        ::close(kReportFd);
         brig::ipc::serve_device(std::move(control), *device, brig::devices::test_hooks::control_hooks(kControlFd));
         return 0;
     } catch (const std::exception& e) {

@@ -159,17 +159,12 @@ void attach_device_process(Vm& vm, const RunOptions& options, const DeviceAttach
         const uint64_t memory = jail.cgroup_memory_bytes + (jail.cgroup_memory_plus_guest ? vm.memory.size() : 0);
         config.cgroup = vm.cgroups->create(name, memory, jail.cgroup_pids);
     }
-    switch (options.seccomp_mode) {
-        case RunOptions::SeccompMode::Kill:
-            config.filter = compile_device_policy(vm.policy_dir, attachment.kind);
-            break;
-        case RunOptions::SeccompMode::Log:
-            config.filter = compile_device_policy_notifying(vm.policy_dir, attachment.kind);
-            break;
-        case RunOptions::SeccompMode::Learn:
-            config.filter = compile_learn_filter(kDeviceReportFd);
-            break;
-    }
+    // Every mode hands brig the filter's listener: in kill mode brig reads a refused
+    // syscall from the kernel and kills the device; in log and learn mode the notifier
+    // records it and lets it run.
+    config.filter = options.seccomp_mode == RunOptions::SeccompMode::Learn
+                        ? compile_learn_filter(kDeviceReportFd)
+                        : compile_device_policy_notifying(vm.policy_dir, attachment.kind);
     if (options.seccomp_mode != RunOptions::SeccompMode::Kill) {
         SeccompNotifier* notifier = SeccompNotifier::active();
         if (!notifier) throw HostError("--seccomp: no seccomp notifier is running");

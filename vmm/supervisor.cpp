@@ -111,6 +111,9 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
     while (!vm.board.stop_reason()) {
         std::vector<pollfd> fds = {{vm.board.stop_fd(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}};
         for (const auto& device : vm.devices) fds.push_back({device.process->pidfd(), POLLIN, 0});
+        // A refused syscall: -1 (no listener, --seccomp=log|learn) is ignored by poll.
+        const size_t violations_index = fds.size();
+        for (const auto& device : vm.devices) fds.push_back({device.process->violation_fd(), POLLIN, 0});
         const size_t stdin_index = fds.size();
         const bool poll_stdin = input && input->wants_read();
         if (poll_stdin) fds.push_back({STDIN_FILENO, POLLIN, 0});
@@ -130,6 +133,8 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
         }
         if (fds[1].revents & POLLIN) on_host_signal(vm, sigfd.get(), terminal ? &*terminal : nullptr);
         for (size_t i = 0; i < vm.devices.size(); ++i) {
+            // Killed now; its pidfd reports the death on the next turn, with the syscall.
+            if (fds[violations_index + i].revents & POLLIN) vm.devices[i].process->take_violation();
             if ((fds[2 + i].revents & POLLIN) && !vm.devices[i].process->reaped()) on_device_exit(vm, vm.devices[i]);
         }
         if (background) terminal->refresh();  // `fg` on a running job sends no signal

@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 
 #include <chrono>
 #include <thread>
@@ -19,6 +20,10 @@ constexpr uint64_t kScratchOffset = 7;
 constexpr uint8_t kForbiddenSyscall = 0xf1;
 constexpr uint8_t kMalformedReply = 0xf2;
 constexpr uint8_t kStopAnswering = 0xe4;
+constexpr uint8_t kOwnSigsysHandler = 0xe5;
+constexpr uint8_t kForgedReport = 0xe6;
+
+void ignore_sigsys(int) {}
 constexpr uint8_t kAllocateUntilFailure = 0xf3;
 constexpr size_t kChunk = 1024 * 1024;
 constexpr size_t kMaxChunks = 1024;  // a device with no bound must not take the host down
@@ -52,6 +57,19 @@ void on_serial_write(uint64_t offset, uint8_t value, ipc::MailboxServer& mailbox
         mailbox.inject_malformed_reply_for_testing();
     } else if (value == kStopAnswering) {
         for (;;) poll(nullptr, 0, -1);  // the mailbox thread never answers again
+    } else if (value == kOwnSigsysHandler) {
+        // A compromised device tries to survive its violation: SIGSYS is caught and
+        // ignored, so a trapping filter would just make the syscall fail.
+        struct sigaction sa {};
+        sa.sa_handler = ignore_sigsys;
+        sigaction(SIGSYS, &sa, nullptr);
+        [[maybe_unused]] int fd = ::open("/etc/passwd", O_RDONLY | O_CLOEXEC);
+    } else if (value == kForgedReport) {
+        // ... or blames another syscall: a report in the old SIGSYS reporter's format
+        // (ptrace, 101) on every channel it has, then the real violation, getppid.
+        static const char forged[] = "seccomp nr=101 args=0x0,0x0,0x0,0x0,0x0,0x0\n";
+        for (int fd : {2, 5}) [[maybe_unused]] auto n = ::write(fd, forged, sizeof forged - 1);
+        [[maybe_unused]] pid_t parent = getppid();
     } else if (value == kAllocateUntilFailure) {
         allocate_until_failure();
     } else {

@@ -7,6 +7,7 @@
 #include <linux/futex.h>
 #include <linux/kvm.h>
 #include <linux/memfd.h>
+#include <linux/seccomp.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -72,6 +73,7 @@ std::vector<std::pair<std::string_view, uint64_t>> build_table() {
         C(MADV_DONTNEED), C(MADV_DONTDUMP), C(MADV_WILLNEED), C(MADV_FREE), C(MADV_REMOVE),
         C(MADV_HUGEPAGE), C(MADV_NOHUGEPAGE), C(MADV_DODUMP),
         // KVM: structures of fixed size, so <linux/kvm.h> is right.
+        C(SECCOMP_IOCTL_NOTIF_RECV), C(SECCOMP_IOCTL_NOTIF_SEND), C(SECCOMP_IOCTL_NOTIF_ID_VALID),
         C(KVM_GET_API_VERSION), C(KVM_CREATE_VM), C(KVM_CHECK_EXTENSION), C(KVM_GET_VCPU_MMAP_SIZE),
         C(KVM_CREATE_VCPU), C(KVM_RUN), C(KVM_GET_REGS), C(KVM_SET_REGS), C(KVM_GET_SREGS),
         C(KVM_SET_SREGS), C(KVM_TRANSLATE), C(KVM_IRQ_LINE), C(KVM_IOEVENTFD), C(KVM_IRQFD),

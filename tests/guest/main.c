@@ -41,6 +41,8 @@ static const struct mode modes[] = {
 	{"hook-report-flood", mode_hook_report_flood},
 	{"hook-bootstrap-flood", mode_hook_bootstrap_flood},
 	{"hook-stall-insb", mode_hook_stall_insb},
+	{"hook-sigsys-handler", mode_hook_sigsys_handler},
+	{"hook-forged-report", mode_hook_forged_report},
 	{"hook-alloc", mode_hook_alloc},
 	{"virtio-info", mode_virtio_info},
 	{"rng", mode_rng},

@@ -89,6 +89,8 @@ void mode_panic(const struct boot_info *info) {
 #define HOOK_CONTROL_REPORT_FLOOD 0xe2
 #define HOOK_CONTROL_BOOTSTRAP_FLOOD 0xe3
 #define HOOK_STOP_ANSWERING 0xe4
+#define HOOK_OWN_SIGSYS_HANDLER 0xe5
+#define HOOK_FORGED_REPORT 0xe6
 #define STALL_INSB_BYTES 1024
 #define HOOK_ALLOCATE_UNTIL_FAILURE 0xf3
 
@@ -146,4 +148,14 @@ void mode_hook_stall_insb(const struct boot_info *info) {
 void mode_hook_alloc(const struct boot_info *info) {
 	(void)info;
 	run_hook(HOOK_ALLOCATE_UNTIL_FAILURE);
+}
+
+void mode_hook_sigsys_handler(const struct boot_info *info) {
+	(void)info;
+	run_hook(HOOK_OWN_SIGSYS_HANDLER);
+}
+
+void mode_hook_forged_report(const struct boot_info *info) {
+	(void)info;
+	run_hook(HOOK_FORGED_REPORT);
 }

@@ -30,6 +30,8 @@ __attribute__((noreturn)) void mode_hook_control_bogus_call(const struct boot_in
 __attribute__((noreturn)) void mode_hook_report_flood(const struct boot_info *info);
 __attribute__((noreturn)) void mode_hook_bootstrap_flood(const struct boot_info *info);
 __attribute__((noreturn)) void mode_hook_stall_insb(const struct boot_info *info);
+__attribute__((noreturn)) void mode_hook_sigsys_handler(const struct boot_info *info);
+__attribute__((noreturn)) void mode_hook_forged_report(const struct boot_info *info);
 __attribute__((noreturn)) void mode_hook_alloc(const struct boot_info *info);
 
 /* virtio (mode_virtio.c, mode_blk.c, mode_blk_bench.c, mode_hostile.c) */

@@ -138,7 +138,7 @@ TEST_CASE("a device cannot grow past its RLIMIT_DATA: the allocation fails and b
     const uint64_t got = std::stoull(m[1]) * kMiB;
     CHECK(got >= 8 * kMiB);  // the hook ran and the heap works below the bound
     CHECK(got < limit);      // and never past it
-    REQUIRE(std::regex_search(r.err, m, std::regex(R"(device crashed: serial \(pid (\d+)\) exited with status 3 \(out of memory)")));
+    REQUIRE(std::regex_search(r.err, m, std::regex(R"(DEVICE_CRASHED: serial \(pid (\d+)\) exited with status 3 \(out of memory)")));
     CHECK(failure.content() == "DEVICE_CRASHED serial pid=" + m[1].str() + " exit=3 reason=memory-limit\n");
 }
 
@@ -206,7 +206,7 @@ TEST_CASE("--cgroup-parent: a device over its cgroup's memory is OOM-killed; exi
     // killer, not a failed allocation, ends it.
     CHECK_THAT(r.err, !Contains("before an allocation failed"));
     std::smatch m;
-    REQUIRE(std::regex_search(r.err, m, std::regex(R"(device crashed: serial \(pid (\d+)\) killed by SIGKILL \(out of memory: the OOM killer of its cgroup, limit 24 MiB\))")));
+    REQUIRE(std::regex_search(r.err, m, std::regex(R"(DEVICE_CRASHED: serial \(pid (\d+)\) killed by SIGKILL \(out of memory: the OOM killer of its cgroup, limit 24 MiB\))")));
     CHECK(failure.content() == "DEVICE_CRASHED serial pid=" + m[1].str() + " signal=SIGKILL reason=memory-limit\n");
     // Its cgroups are gone: the parents hold nothing.
     for (const auto& dir : parent.dirs()) {
@@ -227,5 +227,5 @@ TEST_CASE("--cgroup-parent without cgroups mounted is a clear error", "[sandbox]
     const auto r = run_brig(run);
     INFO("stderr:\n" << r.err);
     CHECK(r.exit_code == 35);
-    CHECK_THAT(r.err, Contains("brig: --cgroup-parent: this host has neither cgroup v2 with the memory and pids controllers"));
+    CHECK_THAT(r.err, Contains("brig: INVALID_ARGUMENT: --cgroup-parent: this host has neither cgroup v2 with the memory and pids controllers"));
 }

@@ -117,7 +117,7 @@ TEST_CASE("a syscall the learned policy lacks is killed and named", "[learn]") {
     REQUIRE_FALSE(r.timed_out);
     CHECK(r.exit_code == 33);
     CHECK_THAT(r.err, Contains("serial (pid "));
-    CHECK_THAT(r.err, Contains("killed by SIGSYS: blocked syscall openat("));
+    CHECK_THAT(r.err, Contains("stopped by brig for a seccomp violation: blocked syscall openat("));
 }
 
 TEST_CASE("log mode reports a violation and lets the device live", "[learn]") {

@@ -252,9 +252,9 @@ TEST_CASE("a device that makes a forbidden syscall is stopped and the syscall is
     INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
     REQUIRE_FALSE(r.timed_out);
     CHECK(r.exit_code == 33);
-    CHECK_THAT(r.err, Contains("killed by SIGSYS: blocked syscall openat("));
+    CHECK_THAT(r.err, Contains("stopped by brig for a seccomp violation: blocked syscall openat("));
     CHECK_THAT(failure.content(), StartsWith("DEVICE_CRASHED serial pid="));
-    CHECK_THAT(failure.content(), Contains(" signal=SIGSYS syscall=openat\n"));
+    CHECK_THAT(failure.content(), Contains(" reason=seccomp syscall=openat\n"));
 }
 
 TEST_CASE("a malformed reply from a device stops brig with 33, not a crash", "[sandbox]") {
@@ -323,7 +323,7 @@ TEST_CASE("--jail-ids: two VMs never share an id; a full range is a clear error;
     CHECK_THAT(device_uid, StartsWith("450100\t"));
     INFO("second brig's stderr:\n" << second.err);
     CHECK(second.exit_code == 1);
-    CHECK_THAT(second.err, Contains("brig: --jail-ids 450100-450100: no free id, all 1 are held by running brig processes"));
+    CHECK_THAT(second.err, Contains("brig: INTERNAL_ERROR: --jail-ids 450100-450100: no free id, all 1 are held by running brig processes"));
     // Its device dies with it (parent-death signal); give the kernel a moment.
     for (int i = 0; i < 100 && process_exists(seen.device); ++i) usleep(20000);
     CHECK_FALSE(process_exists(seen.device));
@@ -337,7 +337,7 @@ TEST_CASE("--jail-ids with fewer ids than devices is refused with exit 35", "[sa
     const TempImage disk(1 << 20);
     const auto r = run_brig({guest_args("poweroff", {"--disk", disk.path, "--jail-ids", "450200-450201"})});
     CHECK(r.exit_code == 35);
-    CHECK_THAT(r.err, Contains("brig: --jail-ids 450200-450201: 2 ids for 3 devices (one id per device)"));
+    CHECK_THAT(r.err, Contains("brig: INVALID_ARGUMENT: --jail-ids 450200-450201: 2 ids for 3 devices (one id per device)"));
 }
 
 namespace {
@@ -383,4 +383,28 @@ TEST_CASE("neither nobody nor another device's id can signal a device", "[sandbo
             INFO(prober << " -> " << target);
             CHECK(result == EPERM);
         }
+}
+
+TEST_CASE("a device that catches SIGSYS cannot survive its violation", "[sandbox]") {
+    const DeviceBinary test_device(env_or_fail("BRIG_DEVICE_TEST_BINARY"));
+    TempFile failure;
+    const auto r = run_brig({guest_args("hook-sigsys-handler", {"--failure-file", failure.path})});
+    INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+    REQUIRE_FALSE(r.timed_out);
+    CHECK(r.exit_code == 33);
+    CHECK_THAT(r.err, Contains("blocked syscall openat("));
+    CHECK_THAT(failure.content(), StartsWith("DEVICE_CRASHED serial pid="));
+    CHECK_THAT(failure.content(), Contains(" reason=seccomp syscall=openat\n"));
+}
+
+TEST_CASE("a device's forged violation report changes nothing: the kernel names the syscall", "[sandbox]") {
+    const DeviceBinary test_device(env_or_fail("BRIG_DEVICE_TEST_BINARY"));
+    TempFile failure;
+    const auto r = run_brig({guest_args("hook-forged-report", {"--failure-file", failure.path})});
+    INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+    REQUIRE_FALSE(r.timed_out);
+    CHECK(r.exit_code == 33);
+    CHECK_THAT(r.err, Contains("blocked syscall getppid("));
+    CHECK_THAT(failure.content(), Contains(" reason=seccomp syscall=getppid\n"));
+    CHECK_THAT(failure.content(), !Contains("ptrace"));
 }

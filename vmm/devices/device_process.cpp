@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <linux/audit.h>
+#include <linux/seccomp.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -26,9 +29,8 @@
 namespace brig {
 namespace {
 
-constexpr size_t kMaxReportBytes = 512;
-constexpr unsigned kMaxSyscallArgs = 6;
 constexpr std::chrono::milliseconds kListenerTimeout(5000);
+constexpr int kDeviceKillWaitMs = 1000;  // for a device brig has just killed
 constexpr std::string_view kListenerTag = "seccomp-listener";  // device-procs/common/seccomp_listener.h
 
 // A listener from a device is checked to be one before brig serves it.
@@ -50,33 +52,13 @@ UniqueFd filter_memfd(const std::vector<sock_filter>& filter) {
     return fd;
 }
 
-// The device's report is untrusted text, "seccomp nr=N args=0x..,0x..", parsed
-// strictly into numbers so a device cannot smuggle text into our logs.
-std::optional<std::string> describe_violation(std::string_view report, std::string& fields) {
-    constexpr std::string_view kPrefix = "seccomp nr=";
-    constexpr std::string_view kArgs = " args=";
-    if (!report.starts_with(kPrefix)) return std::nullopt;
-    report.remove_prefix(kPrefix.size());
-    int nr = -1;
-    auto [ptr, ec] = std::from_chars(report.data(), report.data() + report.size(), nr);
-    if (ec != std::errc() || nr < 0 || nr > 4096) return std::nullopt;
-    report.remove_prefix(static_cast<size_t>(ptr - report.data()));
+// The kernel's account of a refused syscall, never the device's: from its seccomp
+// user notification. "blocked syscall openat(0xffffff9c, 0x55d0c2a1b004, ...)".
+std::string describe_syscall(const seccomp_notif& req, std::string& name) {
+    name = req.data.arch == AUDIT_ARCH_X86_64 ? minijail::syscall_name(static_cast<int>(req.data.nr))
+                                              : fmt::format("nr{}-arch{:#x}", req.data.nr, req.data.arch);
     std::vector<std::string> args;
-    if (report.starts_with(kArgs)) {
-        report.remove_prefix(kArgs.size());
-        while (args.size() < kMaxSyscallArgs && report.starts_with("0x")) {
-            report.remove_prefix(2);
-            uint64_t value = 0;
-            auto [p, e] = std::from_chars(report.data(), report.data() + report.size(), value, 16);
-            if (e != std::errc()) break;
-            args.push_back(fmt::format("{:#x}", value));
-            report.remove_prefix(static_cast<size_t>(p - report.data()));
-            if (!report.starts_with(",")) break;
-            report.remove_prefix(1);
-        }
-    }
-    const std::string name = minijail::syscall_name(nr);
-    fields = "signal=SIGSYS syscall=" + name;
+    for (const uint64_t arg : req.data.args) args.push_back(fmt::format("{:#x}", arg));
     return fmt::format("blocked syscall {}({})", name, fmt::join(args, ", "));
 }
 
@@ -107,8 +89,8 @@ std::unique_ptr<DeviceProcess> DeviceProcess::spawn(const DeviceProcessConfig& c
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair(" + config.name + ")");
     UniqueFd vmm_end(sv[0]), device_end(sv[1]);
-    // The report channel is a socket, not a pipe, so that in notify mode it can carry
-    // the seccomp listener (SCM_RIGHTS); in kill mode it carries the SIGSYS report.
+    // The report channel is a socket, not a pipe, so that it can carry the device's
+    // seccomp listener (SCM_RIGHTS).
     int report[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report) != 0)
         throw_errno("socketpair(" + config.name + " report)");
@@ -118,8 +100,7 @@ std::unique_ptr<DeviceProcess> DeviceProcess::spawn(const DeviceProcessConfig& c
     minijail::SpawnSpec spec;
     spec.executable = config.executable.string();
     spec.argv = {"brig-device", config.kind, config.name, std::to_string(config.jail_uid),
-                 std::to_string(config.jail_gid), std::string(spdlog::level::to_string_view(spdlog::get_level()).data()),
-                 config.on_seccomp_listener ? "notify" : "kill"};
+                 std::to_string(config.jail_gid), std::string(spdlog::level::to_string_view(spdlog::get_level()).data())};
     spec.keep_fds = {device_end.get(), filter.get(), report_write.get()};  // become 3, 4, 5
     spec.stderr_fd = STDERR_FILENO;
     if (config.cgroup) spec.join_cgroup_fds = config.cgroup->procs_fds();
@@ -133,12 +114,14 @@ std::unique_ptr<DeviceProcess> DeviceProcess::spawn(const DeviceProcessConfig& c
     process->report_read_ = std::move(report_read);
     fcntl(process->report_read_.get(), F_SETFL, O_NONBLOCK);
     report_write.reset();  // only the device holds the write end: its death is our EOF
-    if (config.on_seccomp_listener) {
-        // The device jails itself, installs its filter and sends the listener before it
-        // serves; until we answer, its next syscall waits, so take it before connecting.
-        UniqueFd listener = process->receive_seccomp_listener(kListenerTimeout);
+    // The device jails itself, installs its filter and sends the listener before it
+    // serves; until we hold it, its next syscall waits, so take it before connecting.
+    UniqueFd listener = process->receive_seccomp_listener(kListenerTimeout);
+    process->report_read_.reset();  // nothing the device says there matters any more
+    if (config.on_seccomp_listener)
         config.on_seccomp_listener(process->pid_, std::move(listener));
-    }
+    else
+        process->violation_listener_ = std::move(listener);
     process->verdict_ = std::make_shared<Verdict>();
     process->verdict_->pidfd.reset(fcntl(process->pidfd_.get(), F_DUPFD_CLOEXEC, 0));
     if (!process->verdict_->pidfd) throw_errno("dup(" + config.name + " pidfd)");
@@ -157,10 +140,20 @@ DeviceProcess::~DeviceProcess() {
     }
 }
 
-std::string DeviceProcess::read_violation_report() {
-    char buf[kMaxReportBytes];
-    const ssize_t n = ::read(report_read_.get(), buf, sizeof buf);
-    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+bool DeviceProcess::take_violation() {
+    if (!violation_listener_ || violation_) return false;
+    pollfd pfd{violation_listener_.get(), POLLIN, 0};
+    if (poll(&pfd, 1, 0) != 1 || !(pfd.revents & POLLIN)) return false;
+    seccomp_notif req;
+    std::memset(&req, 0, sizeof req);  // the kernel insists
+    // ENOENT: the syscall was withdrawn (the device died first); nothing to name.
+    if (ioctl(violation_listener_.get(), SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) return false;
+    std::string syscall;
+    violation_ = describe_syscall(req, syscall);
+    violation_fields_ = "reason=seccomp syscall=" + syscall;
+    // The refused syscall never returns: the device dies here, whatever it intended.
+    kill_by_pidfd(pidfd_.get());
+    return true;
 }
 
 UniqueFd DeviceProcess::receive_seccomp_listener(std::chrono::milliseconds timeout) {
@@ -213,6 +206,7 @@ UniqueFd DeviceProcess::receive_seccomp_listener(std::chrono::milliseconds timeo
 
 const std::string& DeviceProcess::reap() {
     if (exit_description_) return *exit_description_;
+    take_violation();
     siginfo_t info{};
     while (waitid(P_PIDFD, static_cast<id_t>(pidfd_.get()), &info, WEXITED) != 0) {
         if (errno != EINTR) {
@@ -241,13 +235,12 @@ const std::string& DeviceProcess::reap() {
         } else if (info.si_status == SIGKILL && fault) {
             exit_description_ = fmt::format("killed by brig: {}: {}", ipc::reason_of(fault->kind), fault->detail);
             failure_fields_ = std::string("reason=") + ipc::reason_of(fault->kind);
-        } else if (info.si_status == SIGSYS) {
-            std::string fields;
-            if (auto violation = describe_violation(read_violation_report(), fields)) {
-                *exit_description_ += ": " + *violation;
-                failure_fields_ = fields;
-            }
         }
+    }
+    if (violation_) {
+        // However it ended, a device that made a refused syscall is named with it.
+        exit_description_ = "stopped by brig for a seccomp violation: " + *violation_;
+        failure_fields_ = violation_fields_;
     }
     if (cgroup_) cgroup_->remove();  // empty now: the device and its threads are gone
     return *exit_description_;
@@ -255,6 +248,7 @@ const std::string& DeviceProcess::reap() {
 
 void DeviceProcess::wait_or_kill(std::chrono::milliseconds timeout) {
     if (reaped()) return;
+    if (take_violation()) timeout = std::chrono::milliseconds(kDeviceKillWaitMs);
     pollfd pfd{pidfd_.get(), POLLIN, 0};
     if (poll(&pfd, 1, static_cast<int>(timeout.count())) <= 0) {
         spdlog::warn("[{}] pid {} did not exit within {} ms of shutdown; killing it", name_, pid_, timeout.count());

@@ -56,6 +56,12 @@ public:
     const std::string& reap();
     // Short machine-readable form for --failure-file: "signal=SIGSYS syscall=openat".
     const std::string& failure_fields() const { return failure_fields_; }
+    // Readable (POLLIN) when the device made a syscall its policy refuses; -1 when
+    // brig's seccomp notifier serves the device instead (--seccomp=log|learn).
+    int violation_fd() const { return violation_listener_.get(); }
+    // Reads the refused syscall from the kernel, kills the device, and keeps the syscall
+    // for reap(). False when there was none waiting.
+    bool take_violation();
     // Waits up to `timeout` for the process to exit after a shutdown; SIGKILL after.
     void wait_or_kill(std::chrono::milliseconds timeout);
 
@@ -64,13 +70,19 @@ public:
 
 private:
     DeviceProcess() = default;
-    std::string read_violation_report();
+
     UniqueFd receive_seccomp_listener(std::chrono::milliseconds timeout);
 
     std::string name_;
     pid_t pid_ = -1;
     UniqueFd pidfd_;
-    UniqueFd report_read_;  // our end of the report socket (SOCK_SEQPACKET)
+    UniqueFd report_read_;  // our end of the report socket, until the listener came
+    // Kill mode: the listener of the device's seccomp filter, whose default action is
+    // SECCOMP_RET_USER_NOTIF. A refused syscall waits there until brig reads it and
+    // kills the device, so the device can neither hide nor forge a violation.
+    UniqueFd violation_listener_;
+    std::optional<std::string> violation_;  // "blocked syscall openat(...)"
+    std::string violation_fields_;          // "reason=seccomp syscall=openat"
     std::shared_ptr<Verdict> verdict_;
     std::shared_ptr<ipc::DeviceControl> control_;
     std::optional<std::string> exit_description_;

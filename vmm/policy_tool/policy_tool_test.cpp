@@ -368,7 +368,7 @@ TEST_CASE("show: the effective policy with sources, and the jail", "[policy-tool
     CHECK(core->at("soft").as_number() == 0);
     const Json* data = find_by(jail.at("rlimits"), "name", "RLIMIT_DATA");
     REQUIRE(data);
-    CHECK(data->at("soft").as_number() == 48 * 1024 * 1024);
+    CHECK(data->at("soft").as_number() == 64 * 1024 * 1024);
     CHECK(jail.at("cgroup").at("memory_bytes").as_number() == 24 * 1024 * 1024);
     CHECK_FALSE(jail.at("cgroup").at("plus_guest_memory").as_bool());
     CHECK(jail.at("cgroup").at("pids").as_number() == 16);

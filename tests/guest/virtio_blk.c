@@ -26,6 +26,9 @@ static struct vq_page queue_page DMA_AREA;
 static struct blk_slot_dma slot_dma[BLK_SLOTS] DMA_AREA;
 static uint8_t slot_data[BLK_SLOTS][BLK_SLOT_BYTES] DMA_AREA;
 
+/* Which virtio-blk device blk_setup opens, in probe order: disk=N on the command line. */
+static uint32_t selected_disk;
+
 /* Which slot a head descriptor belongs to, to match completions to requests. */
 static uint8_t head_slot[VQ_MAX_SIZE];
 
@@ -46,7 +49,7 @@ uint64_t blk_slot_status_address(uint32_t slot) {
 }
 
 bool blk_setup(struct virtio_blk *blk, uint64_t extra_features, uint16_t queue_size) {
-	if (!virtio_find(VIRTIO_ID_BLOCK, &blk->dev)) {
+	if (!virtio_find_nth(VIRTIO_ID_BLOCK, selected_disk, &blk->dev)) {
 		console_write_line("blk: no device");
 		return false;
 	}
@@ -87,6 +90,7 @@ bool blk_open_from_cmdline(struct virtio_blk *blk, const char *cmdline, uint64_t
 	if (cmdline_number(cmdline, "event-idx=", 0) != 0) {
 		extra_features |= VIRTIO_F_RING_EVENT_IDX;
 	}
+	selected_disk = (uint32_t)cmdline_number(cmdline, "disk=", 0);
 	uint64_t queue_size = cmdline_number(cmdline, "qsize=", VQ_DEFAULT_SIZE);
 	if (queue_size == 0 || queue_size > VQ_MAX_SIZE) {
 		queue_size = VQ_DEFAULT_SIZE;

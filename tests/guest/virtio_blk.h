@@ -53,7 +53,7 @@ struct virtio_blk {
 uint8_t *blk_slot_buffer(uint32_t slot);
 
 /*
- * Finds the first virtio-blk device and brings it up: features (RO and FLUSH if
+ * Finds the virtio-blk device (the first, or disk=N's) and brings it up: features (RO and FLUSH if
  * offered, plus `extra_features` such as EVENT_IDX), queue 0 with `queue_size`
  * entries, DRIVER_OK, capacity. Prints a "blk: ..." line and returns false on failure.
  */
@@ -63,7 +63,8 @@ bool blk_open(struct virtio_blk *blk, uint64_t extra_features, uint16_t queue_si
 bool blk_setup(struct virtio_blk *blk, uint64_t extra_features, uint16_t queue_size);
 void blk_start(struct virtio_blk *blk);
 
-/* Features and queue size from the command line: event-idx=1, qsize=N. */
+/* Features, queue size and device from the command line: event-idx=1, qsize=N, disk=N
+ * (the Nth virtio-blk device in probe order, from 0; default 0). */
 bool blk_open_from_cmdline(struct virtio_blk *blk, const char *cmdline, uint64_t extra_features);
 
 /*

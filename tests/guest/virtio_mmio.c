@@ -3,10 +3,10 @@
 #include "console.h"
 #include "port_io.h"
 
-/* brig: vmm/memory/layout.h kVirtioMmioBase / kVirtioMmioStride, 8 windows. */
+/* brig: vmm/memory/layout.h kVirtioMmioBase / kVirtioMmioStride / kVirtioMmioWindows. */
 #define BRIG_VIRTIO_BASE 0xd0000000u
 #define BRIG_VIRTIO_STRIDE 0x1000u
-#define BRIG_VIRTIO_WINDOWS 8u
+#define BRIG_VIRTIO_WINDOWS 16u
 
 /*
  * QEMU microvm (hw/i386/microvm.c): VIRTIO_MMIO_BASE with 512-byte transports,
@@ -58,16 +58,20 @@ uint32_t virtio_probe(struct virtio_device *found, uint32_t max) {
 	return probe_windows(QEMU_VIRTIO_BASE, QEMU_VIRTIO_STRIDE, QEMU_VIRTIO_WINDOWS, found, count, max);
 }
 
-bool virtio_find(uint32_t device_id, struct virtio_device *out) {
+bool virtio_find_nth(uint32_t device_id, uint32_t nth, struct virtio_device *out) {
 	struct virtio_device found[VIRTIO_MAX_DEVICES];
 	uint32_t count = virtio_probe(found, VIRTIO_MAX_DEVICES);
 	for (uint32_t i = 0; i < count; i++) {
-		if (found[i].device_id == device_id) {
+		if (found[i].device_id == device_id && nth-- == 0) {
 			*out = found[i];
 			return true;
 		}
 	}
 	return false;
+}
+
+bool virtio_find(uint32_t device_id, struct virtio_device *out) {
+	return virtio_find_nth(device_id, 0, out);
 }
 
 uint32_t virtio_status(const struct virtio_device *dev) {

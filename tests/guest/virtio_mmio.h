@@ -81,6 +81,8 @@ uint32_t virtio_probe(struct virtio_device *found, uint32_t max);
 
 /* The first device with this ID, in probe order; false if there is none. */
 bool virtio_find(uint32_t device_id, struct virtio_device *out);
+/* The `nth` (from 0) device with this ID, in probe order; false if there are fewer. */
+bool virtio_find_nth(uint32_t device_id, uint32_t nth, struct virtio_device *out);
 
 uint32_t virtio_read(const struct virtio_device *dev, uint32_t reg);
 void virtio_write(const struct virtio_device *dev, uint32_t reg, uint32_t value);

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "error.h"
+#include "memory/layout.h"
 
 namespace brig {
 namespace {
@@ -17,7 +18,8 @@ namespace {
 constexpr uint64_t kMinMemMib = 16;
 constexpr uint64_t kMaxMemMib = 1024 * 1024;  // 1 TiB
 constexpr unsigned kMaxCpus = 254;            // APIC ids below the broadcast id, one IOAPIC id spare
-constexpr size_t kMaxDisks = 4;  // with rng and console, within the 8 virtio-mmio windows
+// Every virtio-mmio window but the two that --rng and --console may take.
+constexpr size_t kMaxDisks = layout::kVirtioMmioWindows - 2;
 constexpr uint64_t kMaxBootTimeoutSeconds = 24 * 3600;
 constexpr uint64_t kMaxJailId = 0xfffffffe;   // (uid_t)-1 means "unchanged" to setresuid
 // The `brig run` flags that take no value; find_failure_file skips a value after every
@@ -245,7 +247,10 @@ std::string run_help() {
            "  --mem MIB            guest memory in MiB, a multiple of 2 (default 256, minimum 16)\n"
            "  --cpus N             number of vCPUs, 1..254 (default 1)\n"
            "  --serial OUT         COM1 output: stdout (default; reads stdin too), file=PATH, sink\n"
-           "  --disk PATH[,ro]     a raw disk image as virtio-blk (repeatable, up to 4; ,ro: read-only)\n"
+           "  --disk PATH[,ro]     a raw disk image (a regular file, whole 512-byte sectors) as virtio-blk;\n"
+           "                       repeatable, up to " + std::to_string(kMaxDisks) + "; ,ro: read-only. A writable image is locked for\n"
+           "                       this VM alone, a read-only one may be shared with other readers;\n"
+           "                       qcow2, VMDK, VHD(X), VDI, QED and LUKS images are refused\n"
            "  --rng, --no-rng      virtio-rng entropy device (default: on)\n"
            "  --console OUT        a virtio console (hvc0): stdout, file=PATH, sink (default: none)\n"
            "  --log-level LEVEL    trace, debug, info (default), warn, error, off; logs go to stderr\n"

@@ -31,6 +31,9 @@ constexpr uint64_t kMmioHoleStart = 3 * GiB;
 constexpr uint64_t kMmioHoleEnd = 4 * GiB;
 constexpr uint64_t kVirtioMmioBase = 0xd0000000;
 constexpr uint64_t kVirtioMmioStride = 0x1000;
+// How many virtio-mmio windows the board has (the test guest probes as many:
+// tests/guest/virtio_mmio.c). Each takes one GSI from kVirtioFirstIrq up.
+constexpr uint32_t kVirtioMmioWindows = 16;
 constexpr uint64_t kIoapic = 0xfec00000;
 constexpr uint64_t kLapic = 0xfee00000;
 // KVM needs three pages for the TSS and one for the identity map, inside the hole.
@@ -54,5 +57,8 @@ constexpr uint8_t kAcpiS5SleepType = 5;  // _S5 package value; SLP_TYP in sleep 
 
 // The first interrupt handed to virtio-mmio devices (GSIs below are ISA).
 constexpr uint32_t kVirtioFirstIrq = 5;
+// KVM's in-kernel IOAPIC has 24 pins; every virtio window's GSI must be one of them.
+constexpr uint32_t kIoapicPins = 24;
+static_assert(kVirtioFirstIrq + kVirtioMmioWindows <= kIoapicPins, "virtio-mmio GSIs past the IOAPIC");
 
 }  // namespace brig::layout

@@ -1,11 +1,20 @@
 // The shipped policies, read as an auditor would: what each device may and may not do.
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 
 #include "minijail/policy.h"
 #include "sandbox/policies.h"
 #include "sandbox/profiles.h"
+#include "vcpu/vcpu.h"
 
 namespace {
 
@@ -25,7 +34,72 @@ bool allows(const minijail::Policy& policy, const char* syscall) {
     return rule && !(rule->clauses.empty() && rule->errno_value);
 }
 
+// Forks; the child installs `filter` (brig's own, default action trap), runs `body` and
+// exits with its return value. Returns the raw wait status.
+int run_under(const brig::BpfProgram& filter, const std::function<int()>& body) {
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        rlimit no_core{0, 0};
+        setrlimit(RLIMIT_CORE, &no_core);
+        // Signals that a permitted tgkill sends to the child itself stay pending, harmless.
+        sigset_t all;
+        sigfillset(&all);
+        sigdelset(&all, SIGSYS);
+        sigprocmask(SIG_BLOCK, &all, nullptr);
+        try {
+            minijail::install_filter(filter, false);
+        } catch (...) {
+            _exit(99);
+        }
+        _exit(body());
+    }
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    return status;
+}
+
+bool killed_by_sigsys(int status) { return WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS; }
+bool exited_ok(int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
+
+std::function<int()> tgkill_self(int signal) {
+    return [signal] { return syscall(SYS_tgkill, getpid(), syscall(SYS_gettid), signal) == 0 ? 0 : 1; };
+}
+
+// On a pidfd that is no pidfd: the filter decides before the kernel says EBADF.
+std::function<int()> pidfd_send(int signal) {
+    return [signal] { return syscall(SYS_pidfd_send_signal, -1, signal, nullptr, 0) == -1 && errno == EBADF ? 0 : 1; };
+}
+
 }  // namespace
+
+TEST_CASE("brig's main thread signals only its vCPUs (the kick) and devices (SIGKILL)", "[policies]") {
+    const auto main = brig::compile_vmm_policies(policy_dir()).main;
+    CHECK(exited_ok(run_under(main, tgkill_self(brig::Vcpu::kick_signal()))));
+    CHECK(exited_ok(run_under(main, tgkill_self(SIGABRT))));  // abort(): a crash stays a crash
+    for (int denied : {SIGTERM, SIGUSR1, SIGKILL, SIGRTMIN + 1}) {
+        INFO("tgkill signal " << denied);
+        CHECK(killed_by_sigsys(run_under(main, tgkill_self(denied))));
+    }
+    CHECK(exited_ok(run_under(main, pidfd_send(SIGKILL))));
+    for (int denied : {SIGTERM, SIGSTOP, SIGCONT, 0}) {
+        INFO("pidfd_send_signal signal " << denied);
+        CHECK(killed_by_sigsys(run_under(main, pidfd_send(denied))));
+    }
+}
+
+TEST_CASE("brig's IPC thread kills devices with SIGKILL and signals nothing else", "[policies]") {
+    const auto ipc = brig::compile_vmm_policies(policy_dir()).ipc;
+    CHECK(exited_ok(run_under(ipc, pidfd_send(SIGKILL))));
+    CHECK(killed_by_sigsys(run_under(ipc, pidfd_send(SIGTERM))));
+    CHECK(killed_by_sigsys(run_under(ipc, tgkill_self(brig::Vcpu::kick_signal()))));
+}
+
+TEST_CASE("brig's vCPU threads send no signals", "[policies]") {
+    const auto vcpu = brig::compile_vmm_policies(policy_dir()).vcpu;
+    CHECK(killed_by_sigsys(run_under(vcpu, tgkill_self(brig::Vcpu::kick_signal()))));
+    CHECK(killed_by_sigsys(run_under(vcpu, pidfd_send(SIGKILL))));
+}
 
 TEST_CASE("no device may open files, execute, create sockets or map executable memory", "[policies]") {
     for (const char* kind : {"serial", "virtio_blk", "virtio_rng", "virtio_console"}) {

@@ -9,12 +9,12 @@
 namespace brig {
 namespace {
 
-int kick_signal() { return SIGRTMIN; }
-
 // The handler does nothing: its only job is to make KVM_RUN return EINTR.
 void on_kick(int) {}
 
 }  // namespace
+
+int Vcpu::kick_signal() { return SIGRTMIN; }
 
 Vcpu::Vcpu(VcpuFd fd, VcpuExitContext ctx, StopHandler on_stop, std::function<void()> on_thread_start)
     : fd_(std::move(fd)), ctx_(ctx), on_stop_(std::move(on_stop)), on_thread_start_(std::move(on_thread_start)) {}

@@ -34,6 +34,8 @@ public:
 
     // Installs the process-wide kick signal handler; call once before any start().
     static void install_kick_handler();
+    // The realtime signal that kicks a vCPU thread out of KVM_RUN (brig_main.policy allows it).
+    static int kick_signal();
 
     void start();
     // Delivers `event`, kicks the thread out of KVM_RUN, and waits for its response.

@@ -19,6 +19,7 @@
 #include "kvm/cpuid.h"
 #include "kvm/msrs.h"
 #include "memory/layout.h"
+#include "output_file.h"
 #include "platform/acpi_pm.h"
 #include "platform/i8042.h"
 #include "devices/console_activity.h"
@@ -90,8 +91,7 @@ int open_console_output(const ConsoleOutput& output, UniqueFd& file) {
         case ConsoleOutput::Kind::Stdout:
             return STDOUT_FILENO;
         case ConsoleOutput::Kind::File:
-            file.reset(::open(output.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640));
-            if (!file) throw InvalidArgument(output.flag + ": cannot open " + output.path.string() + ": " + std::strerror(errno));
+            file = open_output_file(output.flag, output.path, O_TRUNC, 0640);
             return file.get();
         case ConsoleOutput::Kind::Sink:
             break;
@@ -343,8 +343,13 @@ void create_vcpus(Vm& vm, unsigned count, const boot::BootEntry& entry) {
     Vcpu::install_kick_handler();
     // Each vCPU thread puts itself under the vCPU filter before its first KVM_RUN.
     std::function<void()> on_thread_start;
+    std::function<void()> before_first_run;
     if (vm.thread_filters) {
         on_thread_start = [&filter = vm.thread_filters->vcpu] { install_thread_filter("vcpu", filter); };
+        before_first_run = [] {
+            if (!supervisor_threads_filtered())
+                throw std::logic_error("the guest would run before brig's main and IPC threads are under their seccomp filters");
+        };
     }
     const auto cpuid = vm.kvm.supported_cpuid();
     const VcpuExitContext ctx{vm.pio, vm.mmio, vm.memory};
@@ -359,7 +364,8 @@ void create_vcpus(Vm& vm, unsigned count, const boot::BootEntry& entry) {
             fd.set_sregs(sregs);
             fd.set_regs(regs);
         }
-        vm.board.add_vcpu(std::make_unique<Vcpu>(std::move(fd), ctx, vm.board.stop_handler(), on_thread_start));
+        vm.board.add_vcpu(
+            std::make_unique<Vcpu>(std::move(fd), ctx, vm.board.stop_handler(), on_thread_start, before_first_run));
     }
 }
 

@@ -7,6 +7,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "output_file.h"
+
 namespace brig::exit_report {
 namespace {
 
@@ -42,8 +44,7 @@ void start_on_new_line() {
 
 void open_failure_file(const std::filesystem::path& path) {
     if (g_failure_fd >= 0 && path == g_failure_path) return;
-    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw InvalidArgument("--failure-file: cannot open " + path.string() + ": " + std::strerror(errno));
+    const int fd = open_output_file("--failure-file", path, O_TRUNC, 0644).release();
     if (g_failure_fd >= 0) ::close(g_failure_fd);
     g_failure_fd = fd;  // kept open to the end: the SIGSYS handler may need it
     g_failure_path = path;

@@ -55,6 +55,7 @@ std::unique_ptr<brig::SeccompNotifier> start_seccomp_notifier(const brig::RunOpt
     if (options.seccomp_mode == Mode::Kill) return nullptr;
     if (options.disable_sandbox)
         throw brig::InvalidArgument("--seccomp: log and learn watch device processes; --disable-sandbox has none");
+    if (options.policy_out) brig::SeccompNotifier::refuse_links_in_policy_out(*options.policy_out);
     spdlog::warn("[seccomp] --seccomp={}: {}; not for production", options.seccomp_mode == Mode::Log ? "log" : "learn",
                  options.seccomp_mode == Mode::Log ? "device syscalls their policy refuses are logged and allowed"
                                                    : "every device syscall is recorded and allowed");

@@ -103,10 +103,10 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
     std::optional<Clock::time_point> boot_deadline;
     if (options.boot_timeout_seconds) boot_deadline = Clock::now() + std::chrono::seconds(*options.boot_timeout_seconds);
 
-    vm.board.start();
-    // From here every thread of brig runs under its seccomp filter: the vCPU threads
-    // installed theirs as they started, the IPC and main threads do it now.
-    install_vmm_filters(vm);
+    // Every thread of brig is under its seccomp filter before the guest's first
+    // instruction: the vCPU threads install theirs as they start, the IPC and main
+    // threads between that and the vCPUs' resume (each vCPU checks it: builder.cpp).
+    vm.board.start([&vm] { install_vmm_filters(vm); });
 
     while (!vm.board.stop_reason()) {
         std::vector<pollfd> fds = {{vm.board.stop_fd(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}};

@@ -47,7 +47,7 @@ BrigResult run_brig(const BrigRun& run) {
     REQUIRE(pipe2(in_pipe, O_CLOEXEC) == 0);
     REQUIRE(pipe2(out_pipe, O_CLOEXEC) == 0);
     REQUIRE(pipe2(err_pipe, O_CLOEXEC) == 0);
-    const std::string binary = brig_binary();
+    const std::string binary = run.binary.empty() ? brig_binary() : run.binary;
     std::vector<std::string> argv_store = {binary};
     argv_store.insert(argv_store.end(), run.args.begin(), run.args.end());
     std::vector<char*> argv;

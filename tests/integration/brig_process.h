@@ -27,6 +27,7 @@ struct BrigRun {
     BrigRun(std::vector<std::string> arguments) : args(std::move(arguments)) {}  // NOLINT: implicit on purpose
 
     std::vector<std::string> args;  // after the binary name
+    std::string binary;             // default: $BRIG
     std::string stdin_data;         // written to brig's stdin, then closed
     std::chrono::milliseconds timeout{20000};  // then SIGKILL, and the run counts as timed out
     std::optional<std::chrono::milliseconds> sigterm_after;  // a clean stop request

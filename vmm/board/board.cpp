@@ -22,13 +22,14 @@ Vcpu::StopHandler Board::stop_handler() {
     return [this](StopReason reason) { request_stop(std::move(reason)); };
 }
 
-void Board::start() {
+void Board::start(const std::function<void()>& before_resume) {
     {
         std::lock_guard lock(mutex_);
         state_ = board_transition(state_, BoardEvent::Start);
         if (state_ != BoardState::Running) return;
     }
     for (auto& vcpu : vcpus_) vcpu->start();
+    if (before_resume) before_resume();
     for (auto& vcpu : vcpus_) {
         const auto response = vcpu->send(VcpuEvent::Resume, kVcpuResponseTimeout);
         if (response != VcpuResponse::Resumed)

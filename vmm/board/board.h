@@ -3,6 +3,7 @@
 // running or waiting forever.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -23,7 +24,10 @@ public:
     void add_vcpu(std::unique_ptr<Vcpu> vcpu);
     Vcpu::StopHandler stop_handler();
 
-    void start();
+    // Starts every vCPU thread (each installs its own filter and waits, paused), then
+    // runs `before_resume` (the supervisor puts the main and IPC threads under their
+    // filters there), and only then lets the vCPUs enter the guest.
+    void start(const std::function<void()>& before_resume = {});
     // Any thread. The first request decides the outcome; later ones are logged only.
     void request_stop(StopReason reason);
     // Readable once a stop was requested: the supervisor polls it.

@@ -274,6 +274,9 @@ std::string run_help() {
            "  Ctrl-A x             stop the VM (like SIGTERM: exit 0, record KILLED console=ctrl-a-x)\n"
            "  Ctrl-A Ctrl-A        send one Ctrl-A to the guest\n"
            "\n"
+           "Files brig writes (--serial/--console file=, --failure-file, --policy-out) are never opened\n"
+           "through a symbolic link: a link there is refused (exit 35).\n"
+           "\n"
            "brig's last line on stderr says why it stopped, `brig: RECORD: detail` (all --log-levels but off);\n"
            "--failure-file gets `RECORD fields`. The records and exit codes are listed in the README.\n";
 }

@@ -28,10 +28,12 @@ std::filesystem::path first_existing(std::initializer_list<std::filesystem::path
 }  // namespace
 
 std::filesystem::path find_device_executable() {
+#ifdef BRIG_TEST_BUILD
     if (const char* env = std::getenv("BRIG_DEVICE_BINARY"); env && *env) {
         if (access(env, X_OK) != 0) throw HostError(std::string("BRIG_DEVICE_BINARY: cannot execute ") + env);
         return env;
     }
+#endif
     const auto dir = executable_dir();
     return first_existing({dir / BRIG_RELATIVE_LIBEXECDIR / "brig-device", dir / "../device-procs/brig-device"},
                           "the brig-device executable");
@@ -39,7 +41,13 @@ std::filesystem::path find_device_executable() {
 
 std::filesystem::path find_policy_dir() {
     const auto dir = executable_dir();
-    return first_existing({dir / BRIG_RELATIVE_POLICYDIR, BRIG_SOURCE_POLICYDIR}, "the seccomp policy directory");
+#ifdef BRIG_TEST_BUILD
+    return first_existing({dir / BRIG_RELATIVE_POLICYDIR, dir / "../policies", BRIG_SOURCE_POLICYDIR},
+                          "the seccomp policy directory");
+#else
+    // Installed, or the build tree's copy (policies/meson.build), never the sources.
+    return first_existing({dir / BRIG_RELATIVE_POLICYDIR, dir / "../policies"}, "the seccomp policy directory");
+#endif
 }
 
 }  // namespace brig

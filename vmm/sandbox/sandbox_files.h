@@ -1,14 +1,18 @@
-// Where the sandbox's parts live: the brig-device executable and the policy files.
-// An installed brig finds them under its prefix; a brig in the build tree finds the
-// build's brig-device and the source tree's policies/.
+// Where the sandbox's parts live: the brig-device executable and the policy files,
+// found relative to brig's own executable: under the install prefix, or, for a brig
+// run from the build tree, the build's brig-device and its copy of policies/.
+//
+// This file is compiled twice (vmm/meson.build). The shipped `brig` looks only there.
+// `brig-test`, built with BRIG_TEST_BUILD, never installed, and the binary the
+// integration tests run, also honours $BRIG_DEVICE_BINARY (to start brig-device-test)
+// and falls back to the source tree's policies/.
 #pragma once
 
 #include <filesystem>
 
 namespace brig {
 
-// $BRIG_DEVICE_BINARY if set (the tests point it at brig-device-test), else the
-// installed or build-tree brig-device. Throws HostError when none exists.
+// brig-device (or, in brig-test, $BRIG_DEVICE_BINARY if set). Throws HostError when none exists.
 std::filesystem::path find_device_executable();
 std::filesystem::path find_policy_dir();
 

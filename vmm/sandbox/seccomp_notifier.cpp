@@ -4,6 +4,7 @@
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <fcntl.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
@@ -13,11 +14,13 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <iterator>
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 #include <system_error>
 
 #include "error.h"
+#include "output_file.h"
 #include "minijail/policy.h"
 #include "sandbox/profiles.h"
 
@@ -40,16 +43,29 @@ std::string describe_call(int nr, const uint64_t (&args)[6]) {
                        args[2], args[3], args[4], args[5]);
 }
 
-// Written to a temporary name and renamed, so a reader never sees half a policy.
+std::filesystem::path temporary_name(const std::filesystem::path& path) { return path.string() + ".tmp"; }
+
+// Written to a temporary name and renamed, so a reader never sees half a policy. The
+// temporary file is never reached through a link, and rename replaces a link at `path`
+// instead of following it.
 void write_file(const std::filesystem::path& path, const std::string& text) {
-    const std::filesystem::path tmp = path.string() + ".tmp";
+    const std::filesystem::path tmp = temporary_name(path);
     {
-        std::ofstream out(tmp, std::ios::trunc);
-        out << text;
-        out.close();
-        if (!out) throw std::runtime_error("cannot write " + tmp.string());
+        const UniqueFd out = open_output_file("--policy-out", tmp, O_TRUNC, 0644);
+        for (size_t done = 0; done < text.size();) {
+            const ssize_t n = ::write(out.get(), text.data() + done, text.size() - done);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) throw std::runtime_error("cannot write " + tmp.string() + ": " + std::strerror(errno));
+            done += static_cast<size_t>(n);
+        }
     }
     std::filesystem::rename(tmp, path);
+}
+
+std::string read_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error("cannot read " + path.string());
+    return {std::istreambuf_iterator<char>(in), {}};
 }
 
 }  // namespace
@@ -200,8 +216,8 @@ void SeccompNotifier::write_policies() {
     for (const auto& c : sandbox::sandbox_contexts()) {
         if (c.kind != sandbox::ContextKind::VmmThread) continue;
         const auto target = dir / c.policy_file;
-        if (std::filesystem::exists(target)) continue;
-        std::filesystem::copy_file(policy_dir_ / c.policy_file, target);
+        if (std::filesystem::exists(std::filesystem::symlink_status(target))) continue;
+        write_file(target, read_file(policy_dir_ / c.policy_file));
         copied.push_back(c.policy_file);
     }
     std::string names;
@@ -211,6 +227,17 @@ void SeccompNotifier::write_policies() {
     if (!copied.empty())
         outcome_.lines.push_back(fmt::format("[seccomp] copied brig's {} thread policies from {} there too, for --policy-dir",
                                              copied.size(), policy_dir_.string()));
+}
+
+void SeccompNotifier::refuse_links_in_policy_out(const std::filesystem::path& dir) {
+    for (const auto& c : sandbox::sandbox_contexts()) {
+        for (const auto& path : {dir / c.policy_file, temporary_name(dir / c.policy_file)}) {
+            std::error_code ec;
+            if (std::filesystem::is_symlink(std::filesystem::symlink_status(path, ec)))
+                throw InvalidArgument("--policy-out: " + path.string() +
+                                      " is a symbolic link; brig does not write through links (give the real path)");
+        }
+    }
 }
 
 SeccompNotifier::Outcome SeccompNotifier::finish(const std::optional<std::filesystem::path>& policy_out,

@@ -62,6 +62,9 @@ public:
     // and copies brig's own thread policies (brig_*.policy) from `policy_dir` into it
     // when absent there, so `--policy-dir policy_out` works as it is.
     Outcome finish(const std::optional<std::filesystem::path>& policy_out, const std::filesystem::path& policy_dir);
+    // Before the run: throws InvalidArgument (exit 35) if a file learn mode would write in
+    // `dir`, or its temporary, is a symbolic link (the writes themselves never follow one).
+    static void refuse_links_in_policy_out(const std::filesystem::path& dir);
 
 private:
     struct Device {

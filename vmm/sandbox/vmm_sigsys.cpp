@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cstring>
 #include <string>
 
@@ -19,6 +20,8 @@ constexpr size_t kMaxSyscall = 512;
 constexpr size_t kNameLength = 32;
 std::array<std::array<char, kNameLength>, kMaxSyscall> g_names{};
 thread_local const char* t_thread_class = "unfiltered";
+std::atomic<bool> g_main_filtered{false};
+std::atomic<bool> g_ipc_filtered{false};
 
 void on_sigsys(int, siginfo_t* info, void* context) {
     const auto* uc = static_cast<const ucontext_t*>(context);
@@ -60,6 +63,10 @@ void install_vmm_sigsys_reporter() {
 void install_thread_filter(const char* thread_class, const std::vector<sock_filter>& filter) {
     t_thread_class = thread_class;
     minijail::install_filter(filter, /*tsync=*/false);
+    if (std::strcmp(thread_class, "main") == 0) g_main_filtered = true;
+    if (std::strcmp(thread_class, "ipc") == 0) g_ipc_filtered = true;
 }
+
+bool supervisor_threads_filtered() { return g_main_filtered && g_ipc_filtered; }
 
 }  // namespace brig

@@ -18,4 +18,9 @@ void install_vmm_sigsys_reporter();
 // "main", "ipc") for the violation report.
 void install_thread_filter(const char* thread_class, const std::vector<sock_filter>& filter);
 
+// Whether the main and IPC threads are under their filters. A vCPU thread checks it
+// before its first KVM_RUN: no guest instruction may run while brig's own threads that
+// talk to devices and the operator are still unfiltered.
+bool supervisor_threads_filtered();
+
 }  // namespace brig

@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include <utility>
+
 #include <spdlog/spdlog.h>
 
 #include "error.h"
@@ -16,8 +18,13 @@ void on_kick(int) {}
 
 int Vcpu::kick_signal() { return SIGRTMIN; }
 
-Vcpu::Vcpu(VcpuFd fd, VcpuExitContext ctx, StopHandler on_stop, std::function<void()> on_thread_start)
-    : fd_(std::move(fd)), ctx_(ctx), on_stop_(std::move(on_stop)), on_thread_start_(std::move(on_thread_start)) {}
+Vcpu::Vcpu(VcpuFd fd, VcpuExitContext ctx, StopHandler on_stop, std::function<void()> on_thread_start,
+           std::function<void()> before_first_run)
+    : fd_(std::move(fd)),
+      ctx_(ctx),
+      on_stop_(std::move(on_stop)),
+      on_thread_start_(std::move(on_thread_start)),
+      before_first_run_(std::move(before_first_run)) {}
 
 // Never frees a vCPU whose thread still runs: the thread uses this object, the buses
 // and guest memory. Everything it can wait on is bounded (KVM_RUN is kicked, a device
@@ -133,6 +140,7 @@ VcpuState Vcpu::running() {
         }
         std::optional<StopReason> stop;
         try {
+            if (before_first_run_) std::exchange(before_first_run_, nullptr)();
             if (!fd_.run()) {
                 __atomic_store_n(&fd_.run_area()->immediate_exit, 0, __ATOMIC_SEQ_CST);
                 continue;

@@ -26,8 +26,11 @@ class Vcpu {
 public:
     using StopHandler = std::function<void(StopReason)>;
 
-    // `on_thread_start` runs first on the new thread (it installs the vCPU seccomp filter).
-    Vcpu(VcpuFd fd, VcpuExitContext ctx, StopHandler on_stop, std::function<void()> on_thread_start = {});
+    // `on_thread_start` runs first on the new thread (it installs the vCPU seccomp filter);
+    // `before_first_run` runs on it once, just before the first KVM_RUN (it checks that
+    // the rest of brig is locked down). Either one throwing stops the VM, guest unrun.
+    Vcpu(VcpuFd fd, VcpuExitContext ctx, StopHandler on_stop, std::function<void()> on_thread_start = {},
+         std::function<void()> before_first_run = {});
     ~Vcpu();
     Vcpu(const Vcpu&) = delete;
     Vcpu& operator=(const Vcpu&) = delete;
@@ -58,6 +61,7 @@ private:
     VcpuExitContext ctx_;
     StopHandler on_stop_;
     std::function<void()> on_thread_start_;
+    std::function<void()> before_first_run_;  // cleared once it has run
 
     std::mutex mutex_;
     std::condition_variable events_cv_;

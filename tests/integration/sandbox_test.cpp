@@ -408,3 +408,57 @@ TEST_CASE("a device's forged violation report changes nothing: the kernel names 
     CHECK_THAT(failure.content(), Contains(" reason=seccomp syscall=getppid\n"));
     CHECK_THAT(failure.content(), !Contains("ptrace"));
 }
+
+TEST_CASE("no device holds brig's stdin, stdout or stderr: each has pipes of its own", "[sandbox]") {
+    DeviceObservation seen;
+    std::map<std::string, std::vector<std::string>> shared;  // device -> brig's fds it also holds
+    const auto r = run_spin_and({"--console", "stdout"}, [&](DeviceObservation& all) {
+        std::set<std::string> brig_stdio;
+        for (int fd : {0, 1, 2}) {
+            char target[256] = {};
+            const std::string link = "/proc/" + std::to_string(all.brig) + "/fd/" + std::to_string(fd);
+            REQUIRE(readlink(link.c_str(), target, sizeof target - 1) > 0);
+            brig_stdio.insert(target);
+        }
+        for (const auto& [name, pid] : all.by_name) {
+            const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+            DIR* d = opendir(dir.c_str());
+            REQUIRE(d != nullptr);
+            shared[name];  // every device is looked at
+            while (dirent* e = readdir(d)) {
+                if (e->d_name[0] == '.') continue;
+                char target[256] = {};
+                if (readlink((dir + "/" + e->d_name).c_str(), target, sizeof target - 1) <= 0) continue;
+                if (brig_stdio.count(target)) shared[name].push_back(std::string(e->d_name) + " -> " + target);
+            }
+            closedir(d);
+        }
+        kill(all.brig, SIGTERM);
+    }, seen);
+    REQUIRE(r.exit_code == 0);
+    CHECK(shared.size() == 3);  // serial, virtio-rng, virtio-console
+    for (const auto& [name, fds] : shared) {
+        INFO(name);
+        CHECK(fds.empty());
+    }
+}
+
+TEST_CASE("a device's log text reaches the operator marked, printable and rate-limited", "[sandbox]") {
+    const DeviceBinary test_device(env_or_fail("BRIG_DEVICE_TEST_BINARY"));
+    const auto r = run_brig({guest_args("hook-forged-log")});
+    INFO("stderr:\n" << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.out, Contains("hook: sent"));
+    CHECK(r.err.find('\x1b') == std::string::npos);
+    CHECK_THAT(r.err, Contains("[serial] device: [12:00:00.000] info [board] guest powered off via acpi"));
+    size_t flood = 0;
+    for (const auto& line : r.err_lines()) {
+        INFO(line);
+        CHECK_FALSE(line.rfind("[12:00:00.000]", 0) == 0);  // no line passes for brig's own
+        CHECK_FALSE(line.rfind("brig: SHUTDOWN: forged", 0) == 0);
+        if (line.find("device: flood line") != std::string::npos) ++flood;
+    }
+    // A burst, then a count: far fewer than the 1000 lines it wrote.
+    CHECK(flood <= 60);
+    CHECK_THAT(r.err, Contains("lines from the device were not shown"));
+}

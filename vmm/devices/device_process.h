@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "device_control.h"
+#include "devices/device_log.h"
 #include "sandbox/device_cgroup.h"
 #include "unique_fd.h"
 
@@ -59,6 +60,11 @@ public:
     // Readable (POLLIN) when the device made a syscall its policy refuses; -1 when
     // brig's seccomp notifier serves the device instead (--seccomp=log|learn).
     int violation_fd() const { return violation_listener_.get(); }
+    // The device's stderr pipe: drain_log() when it is readable.
+    int log_fd() const { return log_ ? log_->fd() : -1; }
+    void drain_log() {
+        if (log_) log_->drain();
+    }
     // Reads the refused syscall from the kernel, kills the device, and keeps the syscall
     // for reap(). False when there was none waiting.
     bool take_violation();
@@ -81,6 +87,7 @@ private:
     // SECCOMP_RET_USER_NOTIF. A refused syscall waits there until brig reads it and
     // kills the device, so the device can neither hide nor forge a violation.
     UniqueFd violation_listener_;
+    std::optional<DeviceLog> log_;
     std::optional<std::string> violation_;  // "blocked syscall openat(...)"
     std::string violation_fields_;          // "reason=seccomp syscall=openat"
     std::shared_ptr<Verdict> verdict_;

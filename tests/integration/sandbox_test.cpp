@@ -2,6 +2,10 @@
 // handles a device that dies or misbehaves: exit 33 with one line naming the device,
 // its pid and the cause, a machine-readable --failure-file, and nothing left behind.
 #include <dirent.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/user.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -12,6 +16,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -461,4 +466,41 @@ TEST_CASE("a device's log text reaches the operator marked, printable and rate-l
     // A burst, then a count: far fewer than the 1000 lines it wrote.
     CHECK(flood <= 60);
     CHECK_THAT(r.err, Contains("lines from the device were not shown"));
+}
+
+namespace {
+// From outside, as a debugger would: stops `tid` (a device thread waiting in a syscall)
+// and makes it issue syscall `nr` instead. Its own code never asked for that syscall.
+std::string inject_syscall(pid_t tid, long nr) {
+    if (ptrace(PTRACE_SEIZE, tid, 0, 0) != 0) return std::string("PTRACE_SEIZE: ") + strerror(errno);
+    if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) != 0) return std::string("PTRACE_INTERRUPT: ") + strerror(errno);
+    int status = 0;
+    if (waitpid(tid, &status, __WALL) != tid) return std::string("waitpid: ") + strerror(errno);
+    user_regs_struct regs{};
+    if (ptrace(PTRACE_GETREGS, tid, 0, &regs) != 0) return std::string("PTRACE_GETREGS: ") + strerror(errno);
+    // Stopped inside a syscall: rip is just past its two-byte `syscall` (0f 05).
+    errno = 0;
+    const long text = ptrace(PTRACE_PEEKTEXT, tid, regs.rip - 2, 0);
+    if (errno != 0 || (text & 0xffff) != 0x050f) return "the thread is not in a syscall";
+    regs.rip -= 2;
+    regs.rax = static_cast<unsigned long long>(nr);
+    regs.orig_rax = static_cast<unsigned long long>(-1);  // no restart of the interrupted one
+    if (ptrace(PTRACE_SETREGS, tid, 0, &regs) != 0) return std::string("PTRACE_SETREGS: ") + strerror(errno);
+    if (ptrace(PTRACE_DETACH, tid, 0, 0) != 0) return std::string("PTRACE_DETACH: ") + strerror(errno);
+    return "";
+}
+}  // namespace
+
+TEST_CASE("a violation made from outside with ptrace is named from the kernel's account", "[sandbox]") {
+    TempFile failure;
+    DeviceObservation seen;
+    std::string injected = "not run";
+    const auto r = run_spin_and({"--failure-file", failure.path},
+                                [&](DeviceObservation& s) { injected = inject_syscall(s.device, SYS_getppid); }, seen);
+    INFO("stderr:\n" << r.err);
+    REQUIRE(injected.empty());
+    REQUIRE_FALSE(r.timed_out);
+    CHECK(r.exit_code == 33);
+    CHECK_THAT(r.err, Contains("blocked syscall getppid("));
+    CHECK(failure.content() == "DEVICE_CRASHED serial pid=" + std::to_string(seen.device) + " reason=seccomp syscall=getppid\n");
 }

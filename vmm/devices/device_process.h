@@ -27,10 +27,12 @@ struct DeviceProcessConfig {
     std::vector<sock_filter> filter;  // the device's compiled seccomp policy
     uint32_t jail_uid;
     uint32_t jail_gid;
-    // Set in --seccomp=log|learn: `filter` then returns SECCOMP_RET_USER_NOTIF instead of
-    // trapping, the device installs it with NEW_LISTENER and sends the listener over
-    // its report socket before it serves. spawn() waits for it, checks it, and hands it
-    // here together with the device's pid; the callee must answer every notification.
+    // `filter` answers what it refuses with SECCOMP_RET_USER_NOTIF; the device installs
+    // it with NEW_LISTENER and sends the listener over its report socket before it
+    // serves, and spawn() waits for it and checks it. Unset (--seccomp=kill): the
+    // DeviceProcess keeps the listener and kills the device on a violation. Set
+    // (--seccomp=log|learn): the listener is handed here with the device's pid, and the
+    // callee must answer every notification.
     std::function<void(pid_t pid, UniqueFd listener)> on_seccomp_listener;
     // --cgroup-parent: the device's own cgroup, joined before it executes; removed
     // once it is reaped.
@@ -53,7 +55,8 @@ public:
     bool reaped() const { return exit_description_.has_value(); }
 
     // Reaps the exited process (pidfd readable) and returns how it ended, e.g.
-    // "killed by SIGSYS: blocked syscall openat(0x..., ...)" or "exited with status 1".
+    // "stopped by brig for a seccomp violation: blocked syscall openat(0x..., ...)" or
+    // "exited with status 1".
     const std::string& reap();
     // Short machine-readable form for --failure-file: "signal=SIGSYS syscall=openat".
     const std::string& failure_fields() const { return failure_fields_; }

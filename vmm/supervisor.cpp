@@ -124,7 +124,8 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
             relay_backlog |= relay->backlogged();
         }
         const size_t stdout_index = fds.size();
-        fds.push_back({relay_backlog ? STDOUT_FILENO : -1, POLLOUT, 0});
+        const bool output_held = terminal && terminal->holds_output();
+        fds.push_back({relay_backlog && !output_held ? STDOUT_FILENO : -1, POLLOUT, 0});
         const size_t stdin_index = fds.size();
         const bool poll_stdin = input && input->wants_read();
         if (poll_stdin) fds.push_back({STDIN_FILENO, POLLIN, 0});
@@ -167,6 +168,11 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
     vm.board.wind_down();
     stop_devices(vm);
     // Everything the guest wrote before the stop reaches stdout, within a bound.
+    // The terminal goes back as brig found it, and SIGTTOU is blocked again: so what the
+    // guest wrote last is written now even from the background with TOSTOP, like brig's
+    // own final line, rather than lost.
+    input.reset();
+    terminal.reset();
     for (auto& relay : vm.console_relays) relay->finish(kConsoleDrainTimeout);
     return *vm.board.stop_reason();
 }

@@ -14,6 +14,7 @@
 // Exit status: 0 after a shutdown, 1 on an error it reports on stderr, 3
 // (kDeviceExitOutOfMemory) when an allocation fails: its memory is bounded
 // (RLIMIT_DATA, and a cgroup with --cgroup-parent) and it cannot go on without.
+#include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -100,7 +101,10 @@ std::unique_ptr<brig::ipc::DeviceService> create_device(const Arguments& args) {
         return std::make_unique<brig::devices::VirtioService>(args.name, [id](Resources& r) -> std::unique_ptr<HostedVirtioDevice> {
             auto it = r.find("disk");
             if (it == r.end()) throw std::runtime_error("activate: missing resource 'disk'");
-            brig::UniqueFd disk = std::move(it->second);
+            // At the one fd number its policy lets file syscalls use.
+            brig::UniqueFd disk(fcntl(it->second.get(), F_DUPFD_CLOEXEC, brig::sandbox::kDiskFd));
+            if (disk.get() != brig::sandbox::kDiskFd)
+                throw std::runtime_error("activate: cannot place the disk at fd " + std::to_string(brig::sandbox::kDiskFd));
             r.erase(it);
             return std::make_unique<brig::devices::VirtioBlk>(std::move(disk), id);
         });
@@ -134,10 +138,11 @@ std::unique_ptr<brig::ipc::DeviceService> create_device(const Arguments& args) {
     _exit(brig::sandbox::kDeviceExitOutOfMemory);
 }
 
-void setup_logging(const std::string& name, spdlog::level::level_enum level) {
+void setup_logging(spdlog::level::level_enum level) {
     auto logger = spdlog::stderr_logger_mt("brig-device");
-    // No pid: inside its pid namespace the device is always pid 1; brig names the real one.
-    logger->set_pattern("[%H:%M:%S.%e] %l [" + name + "] %v");
+    // No time, name or pid: stderr is a pipe to brig, which adds the time and the
+    // device's name and real pid (inside its pid namespace it is always pid 1).
+    logger->set_pattern("%l %v");
     logger->set_level(level);
     spdlog::set_default_logger(logger);
 }
@@ -150,7 +155,7 @@ int main(int argc, char** argv) {
     try {
         const Arguments args = parse(argc, argv);
         tzset();  // log timestamps read /etc/localtime once, now, not under the filter
-        setup_logging(args.name, args.log_level);
+        setup_logging(args.log_level);
         brig::UniqueFd control(kControlFd);
         std::vector<sock_filter> filter;
         {

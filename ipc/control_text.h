@@ -1,5 +1,5 @@
-// Text that crosses the control path from an untrusted device is cut down to one
-// printable line before anything logs it. Internal to ipc/.
+// Text from an untrusted device (its control-path reports, its stderr) is cut down to
+// one printable line before anything logs it.
 #pragma once
 
 #include <string>

@@ -109,6 +109,20 @@ std::function<void(uint8_t)> watch_console_bytes(const RunOptions& options) {
     return exit_report::note_console_byte;
 }
 
+// Where a console device writes: a file brig opened for it alone, or, for stdout, a
+// pipe of its own that the supervisor relays (console/output_relay.h); the device
+// never holds brig's stdout. Returns the fd to hand over, -1 for a sink; a pipe's
+// write end is kept in `write_end` until the device holds it.
+int device_console_output(Vm& vm, const std::string& device, const ConsoleOutput& output, UniqueFd& file,
+                          UniqueFd& write_end) {
+    if (output.kind != ConsoleOutput::Kind::Stdout) return open_console_output(output, file);
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2(" + device + " console output)");
+    write_end.reset(fds[1]);
+    vm.console_relays.push_back(std::make_unique<OutputRelay>(device, UniqueFd(fds[0]), STDOUT_FILENO));
+    return write_end.get();
+}
+
 // A console device's input: a pipe the supervisor writes what the operator types into
 // (after brig's escapes), never brig's own stdin. The write end stays with the VM.
 UniqueFd console_input_pipe(Vm& vm) {
@@ -210,9 +224,11 @@ void attach_device_process(Vm& vm, const RunOptions& options, const DeviceAttach
     vm.devices.push_back({std::move(process), std::move(proxy)});
 }
 
-void attach_serial_process(Vm& vm, const RunOptions& options, int output_fd, bool forward_stdin) {
+void attach_serial_process(Vm& vm, const RunOptions& options, bool forward_stdin) {
     DeviceAttachment serial{"serial", "serial", {}, {{devices::Serial16550::kLineStatusOffset, kSerialLineStatusShadow}},
                             &vm.pio, layout::kCom1Port, layout::kCom1Size, layout::kCom1Irq};
+    UniqueFd output_pipe;  // closed once the device holds it
+    const int output_fd = device_console_output(vm, "serial", options.serial, vm.serial_output, output_pipe);
     if (output_fd >= 0) serial.resources.push_back({"output", output_fd});
     UniqueFd input;  // closed once the device holds it
     if (forward_stdin) {
@@ -223,11 +239,10 @@ void attach_serial_process(Vm& vm, const RunOptions& options, int output_fd, boo
 }
 
 void attach_serial(Vm& vm, const RunOptions& options, bool forward_stdin) {
-    const int output_fd = open_console_output(options.serial, vm.serial_output);
     if (options.disable_sandbox)
-        attach_serial_in_process(vm, options, output_fd);
+        attach_serial_in_process(vm, options, open_console_output(options.serial, vm.serial_output));
     else
-        attach_serial_process(vm, options, output_fd, forward_stdin);
+        attach_serial_process(vm, options, forward_stdin);
 }
 
 // One virtio-mmio window: the device process gets the guest memory and one ioeventfd
@@ -270,7 +285,9 @@ void attach_virtio_devices(Vm& vm, const RunOptions& options, std::vector<Unique
     if (options.rng) attach_virtio(vm, options, "virtio-rng", "virtio-rng", 1, {});
     if (options.virtio_console) {
         std::vector<ipc::NamedFd> fds;
-        const int out = open_console_output(*options.virtio_console, vm.virtio_console_output);
+        UniqueFd output_pipe;  // closed once the device holds it
+        const int out = device_console_output(vm, "virtio-console", *options.virtio_console, vm.virtio_console_output,
+                                              output_pipe);
         if (out >= 0) fds.push_back({"output", out});
         // stdin goes to one console only: the UART when it is on stdout, else hvc0.
         UniqueFd input;  // closed once the device holds it

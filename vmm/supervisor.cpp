@@ -25,6 +25,7 @@ using Clock = std::chrono::steady_clock;
 constexpr int kRetryInputMs = 10;
 constexpr std::chrono::milliseconds kDeviceShutdownTimeout(1000);
 constexpr std::chrono::milliseconds kDeviceExitTimeout(1000);
+constexpr std::chrono::milliseconds kConsoleDrainTimeout(2000);
 
 UniqueFd open_signalfd(const sigset_t& signals) {
     UniqueFd fd(signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
@@ -114,6 +115,17 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
         // A refused syscall: -1 (no listener, --seccomp=log|learn) is ignored by poll.
         const size_t violations_index = fds.size();
         for (const auto& device : vm.devices) fds.push_back({device.process->violation_fd(), POLLIN, 0});
+        const size_t logs_index = fds.size();
+        for (const auto& device : vm.devices) fds.push_back({device.process->log_fd(), POLLIN, 0});
+        const size_t relays_index = fds.size();
+        bool relay_backlog = false;
+        for (const auto& relay : vm.console_relays) {
+            fds.push_back({relay->has_room() ? relay->read_fd() : -1, POLLIN, 0});
+            relay_backlog |= relay->backlogged();
+        }
+        const size_t stdout_index = fds.size();
+        const bool output_held = terminal && terminal->holds_output();
+        fds.push_back({relay_backlog && !output_held ? STDOUT_FILENO : -1, POLLOUT, 0});
         const size_t stdin_index = fds.size();
         const bool poll_stdin = input && input->wants_read();
         if (poll_stdin) fds.push_back({STDIN_FILENO, POLLIN, 0});
@@ -135,8 +147,13 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
         for (size_t i = 0; i < vm.devices.size(); ++i) {
             // Killed now; its pidfd reports the death on the next turn, with the syscall.
             if (fds[violations_index + i].revents & POLLIN) vm.devices[i].process->take_violation();
+            if (fds[logs_index + i].revents & POLLIN) vm.devices[i].process->drain_log();
             if ((fds[2 + i].revents & POLLIN) && !vm.devices[i].process->reaped()) on_device_exit(vm, vm.devices[i]);
         }
+        for (size_t i = 0; i < vm.console_relays.size(); ++i)
+            if (fds[relays_index + i].revents) vm.console_relays[i]->read_available();
+        if (fds[stdout_index].revents)
+            for (auto& relay : vm.console_relays) relay->write_some();
         if (background) terminal->refresh();  // `fg` on a running job sends no signal
         if (input && input->backlogged()) input->flush();
         if (poll_stdin && (fds[stdin_index].revents & (POLLIN | POLLHUP | POLLERR)) && input->read_stdin())
@@ -150,6 +167,13 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
 
     vm.board.wind_down();
     stop_devices(vm);
+    // Everything the guest wrote before the stop reaches stdout, within a bound.
+    // The terminal goes back as brig found it, and SIGTTOU is blocked again: so what the
+    // guest wrote last is written now even from the background with TOSTOP, like brig's
+    // own final line, rather than lost.
+    input.reset();
+    terminal.reset();
+    for (auto& relay : vm.console_relays) relay->finish(kConsoleDrainTimeout);
     return *vm.board.stop_reason();
 }
 

@@ -11,6 +11,7 @@
 
 #include "acpi/acpi_tables.h"
 #include "board/board.h"
+#include "console/output_relay.h"
 #include "bus/bus.h"
 #include "device_control.h"
 #include "devices/device_process.h"
@@ -49,6 +50,8 @@ struct Vm {
     // device, or the virtio console); the supervisor relays stdin into it.
     UniqueFd console_input;
     UniqueFd virtio_console_output;  // the file behind --console file=PATH
+    // Console devices writing to stdout write pipes the supervisor relays.
+    std::vector<std::unique_ptr<OutputRelay>> console_relays;
     std::vector<UniqueFd> disk_fds;  // opened by brig, handed to the virtio-blk processes
     std::vector<acpi::VirtioMmioEntry> virtio_windows;  // declared in the DSDT
 

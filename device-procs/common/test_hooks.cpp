@@ -22,6 +22,7 @@ constexpr uint8_t kMalformedReply = 0xf2;
 constexpr uint8_t kStopAnswering = 0xe4;
 constexpr uint8_t kOwnSigsysHandler = 0xe5;
 constexpr uint8_t kForgedReport = 0xe6;
+constexpr uint8_t kForgedLogLines = 0xe7;
 
 void ignore_sigsys(int) {}
 constexpr uint8_t kAllocateUntilFailure = 0xf3;
@@ -70,6 +71,13 @@ void on_serial_write(uint64_t offset, uint8_t value, ipc::MailboxServer& mailbox
         static const char forged[] = "seccomp nr=101 args=0x0,0x0,0x0,0x0,0x0,0x0\n";
         for (int fd : {2, 5}) [[maybe_unused]] auto n = ::write(fd, forged, sizeof forged - 1);
         [[maybe_unused]] pid_t parent = getppid();
+    } else if (value == kForgedLogLines) {
+        // Lines that would pass for brig's own, a terminal escape, and a flood.
+        static const char forged[] =
+            "\n[12:00:00.000] info [board] guest powered off via acpi\n\x1b[2J\x1b[31mbrig: SHUTDOWN: forged\n";
+        [[maybe_unused]] auto n = ::write(STDERR_FILENO, forged, sizeof forged - 1);
+        static const char flood[] = "flood line\n";
+        for (int i = 0; i < 1000; ++i) n = ::write(STDERR_FILENO, flood, sizeof flood - 1);
     } else if (value == kAllocateUntilFailure) {
         allocate_until_failure();
     } else {

@@ -14,7 +14,8 @@ namespace brig::devices::test_hooks {
 #ifdef BRIG_DEVICE_TEST_HOOKS
 // Serial scratch register (offset 7): 0xf1 makes a forbidden syscall, 0xf2 corrupts
 // the next mailbox reply, 0xe4 stops the mailbox thread for good, 0xe5 ignores
-// SIGSYS and then opens a file, 0xe6 forges a violation report and calls getppid, 0xe0..0xe3 ask
+// SIGSYS and then opens a file, 0xe6 forges a violation report and calls getppid,
+// 0xe7 writes lines that pass for brig's, terminal escapes and 1000 lines to stderr, 0xe0..0xe3 ask
 // the control thread to break the control connection (control_test_hooks.cpp), 0xf3 allocates and touches memory 1 MiB at a time until an
 // allocation fails (then it reports how far it got on stderr, "test hook: allocated
 // N MiB", and takes the device's out-of-memory exit) or a cgroup's OOM kill ends it;

@@ -43,6 +43,7 @@ static const struct mode modes[] = {
 	{"hook-stall-insb", mode_hook_stall_insb},
 	{"hook-sigsys-handler", mode_hook_sigsys_handler},
 	{"hook-forged-report", mode_hook_forged_report},
+	{"hook-forged-log", mode_hook_forged_log},
 	{"hook-alloc", mode_hook_alloc},
 	{"virtio-info", mode_virtio_info},
 	{"rng", mode_rng},

@@ -32,6 +32,7 @@ __attribute__((noreturn)) void mode_hook_bootstrap_flood(const struct boot_info 
 __attribute__((noreturn)) void mode_hook_stall_insb(const struct boot_info *info);
 __attribute__((noreturn)) void mode_hook_sigsys_handler(const struct boot_info *info);
 __attribute__((noreturn)) void mode_hook_forged_report(const struct boot_info *info);
+__attribute__((noreturn)) void mode_hook_forged_log(const struct boot_info *info);
 __attribute__((noreturn)) void mode_hook_alloc(const struct boot_info *info);
 
 /* virtio (mode_virtio.c, mode_blk.c, mode_blk_bench.c, mode_hostile.c) */

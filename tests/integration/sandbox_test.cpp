@@ -2,6 +2,10 @@
 // handles a device that dies or misbehaves: exit 33 with one line naming the device,
 // its pid and the cause, a machine-readable --failure-file, and nothing left behind.
 #include <dirent.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/user.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <sys/file.h>
@@ -12,6 +16,7 @@
 
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -407,4 +412,95 @@ TEST_CASE("a device's forged violation report changes nothing: the kernel names 
     CHECK_THAT(r.err, Contains("blocked syscall getppid("));
     CHECK_THAT(failure.content(), Contains(" reason=seccomp syscall=getppid\n"));
     CHECK_THAT(failure.content(), !Contains("ptrace"));
+}
+
+TEST_CASE("no device holds brig's stdin, stdout or stderr: each has pipes of its own", "[sandbox]") {
+    DeviceObservation seen;
+    std::map<std::string, std::vector<std::string>> shared;  // device -> brig's fds it also holds
+    const auto r = run_spin_and({"--console", "stdout"}, [&](DeviceObservation& all) {
+        std::set<std::string> brig_stdio;
+        for (int fd : {0, 1, 2}) {
+            char target[256] = {};
+            const std::string link = "/proc/" + std::to_string(all.brig) + "/fd/" + std::to_string(fd);
+            REQUIRE(readlink(link.c_str(), target, sizeof target - 1) > 0);
+            brig_stdio.insert(target);
+        }
+        for (const auto& [name, pid] : all.by_name) {
+            const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+            DIR* d = opendir(dir.c_str());
+            REQUIRE(d != nullptr);
+            shared[name];  // every device is looked at
+            while (dirent* e = readdir(d)) {
+                if (e->d_name[0] == '.') continue;
+                char target[256] = {};
+                if (readlink((dir + "/" + e->d_name).c_str(), target, sizeof target - 1) <= 0) continue;
+                if (brig_stdio.count(target)) shared[name].push_back(std::string(e->d_name) + " -> " + target);
+            }
+            closedir(d);
+        }
+        kill(all.brig, SIGTERM);
+    }, seen);
+    REQUIRE(r.exit_code == 0);
+    CHECK(shared.size() == 3);  // serial, virtio-rng, virtio-console
+    for (const auto& [name, fds] : shared) {
+        INFO(name);
+        CHECK(fds.empty());
+    }
+}
+
+TEST_CASE("a device's log text reaches the operator marked, printable and rate-limited", "[sandbox]") {
+    const DeviceBinary test_device(env_or_fail("BRIG_DEVICE_TEST_BINARY"));
+    const auto r = run_brig({guest_args("hook-forged-log")});
+    INFO("stderr:\n" << r.err);
+    REQUIRE(r.exit_code == 0);
+    CHECK_THAT(r.out, Contains("hook: sent"));
+    CHECK(r.err.find('\x1b') == std::string::npos);
+    CHECK_THAT(r.err, Contains("[serial] device: [12:00:00.000] info [board] guest powered off via acpi"));
+    size_t flood = 0;
+    for (const auto& line : r.err_lines()) {
+        INFO(line);
+        CHECK_FALSE(line.rfind("[12:00:00.000]", 0) == 0);  // no line passes for brig's own
+        CHECK_FALSE(line.rfind("brig: SHUTDOWN: forged", 0) == 0);
+        if (line.find("device: flood line") != std::string::npos) ++flood;
+    }
+    // A burst, then a count: far fewer than the 1000 lines it wrote.
+    CHECK(flood <= 60);
+    CHECK_THAT(r.err, Contains("lines from the device were not shown"));
+}
+
+namespace {
+// From outside, as a debugger would: stops `tid` (a device thread waiting in a syscall)
+// and makes it issue syscall `nr` instead. Its own code never asked for that syscall.
+std::string inject_syscall(pid_t tid, long nr) {
+    if (ptrace(PTRACE_SEIZE, tid, 0, 0) != 0) return std::string("PTRACE_SEIZE: ") + strerror(errno);
+    if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) != 0) return std::string("PTRACE_INTERRUPT: ") + strerror(errno);
+    int status = 0;
+    if (waitpid(tid, &status, __WALL) != tid) return std::string("waitpid: ") + strerror(errno);
+    user_regs_struct regs{};
+    if (ptrace(PTRACE_GETREGS, tid, 0, &regs) != 0) return std::string("PTRACE_GETREGS: ") + strerror(errno);
+    // Stopped inside a syscall: rip is just past its two-byte `syscall` (0f 05).
+    errno = 0;
+    const long text = ptrace(PTRACE_PEEKTEXT, tid, regs.rip - 2, 0);
+    if (errno != 0 || (text & 0xffff) != 0x050f) return "the thread is not in a syscall";
+    regs.rip -= 2;
+    regs.rax = static_cast<unsigned long long>(nr);
+    regs.orig_rax = static_cast<unsigned long long>(-1);  // no restart of the interrupted one
+    if (ptrace(PTRACE_SETREGS, tid, 0, &regs) != 0) return std::string("PTRACE_SETREGS: ") + strerror(errno);
+    if (ptrace(PTRACE_DETACH, tid, 0, 0) != 0) return std::string("PTRACE_DETACH: ") + strerror(errno);
+    return "";
+}
+}  // namespace
+
+TEST_CASE("a violation made from outside with ptrace is named from the kernel's account", "[sandbox]") {
+    TempFile failure;
+    DeviceObservation seen;
+    std::string injected = "not run";
+    const auto r = run_spin_and({"--failure-file", failure.path},
+                                [&](DeviceObservation& s) { injected = inject_syscall(s.device, SYS_getppid); }, seen);
+    INFO("stderr:\n" << r.err);
+    REQUIRE(injected.empty());
+    REQUIRE_FALSE(r.timed_out);
+    CHECK(r.exit_code == 33);
+    CHECK_THAT(r.err, Contains("blocked syscall getppid("));
+    CHECK(failure.content() == "DEVICE_CRASHED serial pid=" + std::to_string(seen.device) + " reason=seccomp syscall=getppid\n");
 }

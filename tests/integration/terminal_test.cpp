@@ -9,6 +9,9 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <regex>
 #include <thread>
 
@@ -101,6 +104,47 @@ TEST_CASE("brig run & in an interactive shell runs in the background and takes t
     REQUIRE(wait_gone(brig, 20s, shell.pty));
     CHECK(failure.content() == "SHUTDOWN\n");
     CHECK_FALSE(terminal_is_raw(shell.pty));
+}
+
+namespace {
+// User plus system CPU time of `pid`'s main thread (the supervisor; the vCPU thread
+// runs the guest's busy loop), in clock ticks.
+long cpu_ticks(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), {});
+    if (stat.rfind(')') == std::string::npos) return -1;  // gone
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+    std::string field;
+    long utime = 0, stime = 0;
+    for (int i = 3; fields >> field; ++i) {
+        if (i == 14) utime = std::stol(field);
+        if (i == 15) stime = std::stol(field);
+    }
+    return utime + stime;
+}
+}  // namespace
+
+TEST_CASE("with stty tostop, a background brig holds the guest's output until fg, without spinning", "[terminal]") {
+    const TempFile failure;
+    Shell shell;
+    shell.pty.send("stty tostop\n");
+    // Quoted for the shell: the guest's command line has a space.
+    const pid_t brig = shell.start_background({brig_binary(), "run", "--kernel", test_guest(), "--cmdline",
+                                               "'mode=spin lines=12'", "--mem", "64", "--failure-file", failure.path});
+    INFO("terminal:\n" << shell.pty.output());
+    std::this_thread::sleep_for(500ms);
+    INFO("record: " << failure.content());
+    const long before = cpu_ticks(brig);
+    REQUIRE(before >= 0);
+    std::this_thread::sleep_for(3s);  // the guest prints a line every ~0.5 s meanwhile
+    const long used = cpu_ticks(brig) - before;
+    CHECK(process_state(brig) != 'T');
+    CHECK(used < sysconf(_SC_CLK_TCK) / 2);  // under 0.5 s of CPU in 3 s: it waits, it does not spin
+    CHECK(shell.pty.output().find("spin: 3") == std::string::npos);
+    shell.pty.send("fg\n");
+    REQUIRE(wait_gone(brig, 20s, shell.pty));
+    CHECK_THAT(shell.pty.output(), Contains("spin: 3") && Contains("spin: 11"));
+    CHECK(failure.content() == "SHUTDOWN\n");
 }
 
 TEST_CASE("a foreground brig stopped from outside gives the shell its terminal and retakes it on fg", "[terminal]") {

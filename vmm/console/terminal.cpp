@@ -72,4 +72,9 @@ void ConsoleTerminal::take() {
     raw_ = tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
 }
 
+bool ConsoleTerminal::holds_output() const {
+    termios modes{};
+    return in_background() && tcgetattr(STDOUT_FILENO, &modes) == 0 && (modes.c_lflag & TOSTOP);
+}
+
 }  // namespace brig

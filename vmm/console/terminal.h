@@ -33,6 +33,9 @@ public:
     bool readable() const { return !is_tty_ || raw_; }
     static constexpr int kForegroundCheckMs = 200;
     bool in_background() const { return is_tty_ && !raw_; }
+    // In the background, on a terminal set to stop background writers (stty tostop):
+    // console output waits for `fg` (a write would only be interrupted by SIGTTOU).
+    bool holds_output() const;
     // After SIGCONT, an interrupted read (SIGTTIN) or kForegroundCheckMs in the background:
     // in the foreground, (re)take the terminal (a shell restores its own modes when a job
     // stops); in the background, leave it alone.

@@ -102,7 +102,12 @@ std::unique_ptr<DeviceProcess> DeviceProcess::spawn(const DeviceProcessConfig& c
     spec.argv = {"brig-device", config.kind, config.name, std::to_string(config.jail_uid),
                  std::to_string(config.jail_gid), std::string(spdlog::level::to_string_view(spdlog::get_level()).data())};
     spec.keep_fds = {device_end.get(), filter.get(), report_write.get()};  // become 3, 4, 5
-    spec.stderr_fd = STDERR_FILENO;
+    // The device's stderr is a pipe of its own that brig reads (device_log.h), never
+    // brig's stderr: nothing the device writes reaches the operator unfiltered.
+    int log_pipe[2];
+    if (pipe2(log_pipe, O_CLOEXEC) != 0) throw_errno("pipe2(" + config.name + " log)");
+    UniqueFd log_read(log_pipe[0]), log_write(log_pipe[1]);
+    spec.stderr_fd = log_write.get();
     if (config.cgroup) spec.join_cgroup_fds = config.cgroup->procs_fds();
 
     const minijail::SpawnedProcess spawned = minijail::spawn_in_new_pid_namespace(spec);
@@ -112,6 +117,8 @@ std::unique_ptr<DeviceProcess> DeviceProcess::spawn(const DeviceProcessConfig& c
     process->pidfd_.reset(spawned.pidfd);
     process->cgroup_ = config.cgroup;
     process->report_read_ = std::move(report_read);
+    process->log_.emplace(config.name, std::move(log_read));
+    log_write.reset();
     fcntl(process->report_read_.get(), F_SETFL, O_NONBLOCK);
     report_write.reset();  // only the device holds the write end: its death is our EOF
     // The device jails itself, installs its filter and sends the listener before it
@@ -207,6 +214,7 @@ UniqueFd DeviceProcess::receive_seccomp_listener(std::chrono::milliseconds timeo
 const std::string& DeviceProcess::reap() {
     if (exit_description_) return *exit_description_;
     take_violation();
+    if (log_) log_->finish();  // its last words first
     siginfo_t info{};
     while (waitid(P_PIDFD, static_cast<id_t>(pidfd_.get()), &info, WEXITED) != 0) {
         if (errno != EINTR) {
@@ -243,6 +251,7 @@ const std::string& DeviceProcess::reap() {
         failure_fields_ = violation_fields_;
     }
     if (cgroup_) cgroup_->remove();  // empty now: the device and its threads are gone
+    violation_listener_.reset();     // a listener without a process hangs up every poll
     return *exit_description_;
 }
 

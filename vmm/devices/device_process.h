@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "device_control.h"
+#include "devices/device_log.h"
 #include "sandbox/device_cgroup.h"
 #include "unique_fd.h"
 
@@ -26,10 +27,12 @@ struct DeviceProcessConfig {
     std::vector<sock_filter> filter;  // the device's compiled seccomp policy
     uint32_t jail_uid;
     uint32_t jail_gid;
-    // Set in --seccomp=log|learn: `filter` then returns SECCOMP_RET_USER_NOTIF instead of
-    // trapping, the device installs it with NEW_LISTENER and sends the listener over
-    // its report socket before it serves. spawn() waits for it, checks it, and hands it
-    // here together with the device's pid; the callee must answer every notification.
+    // `filter` answers what it refuses with SECCOMP_RET_USER_NOTIF; the device installs
+    // it with NEW_LISTENER and sends the listener over its report socket before it
+    // serves, and spawn() waits for it and checks it. Unset (--seccomp=kill): the
+    // DeviceProcess keeps the listener and kills the device on a violation. Set
+    // (--seccomp=log|learn): the listener is handed here with the device's pid, and the
+    // callee must answer every notification.
     std::function<void(pid_t pid, UniqueFd listener)> on_seccomp_listener;
     // --cgroup-parent: the device's own cgroup, joined before it executes; removed
     // once it is reaped.
@@ -52,13 +55,19 @@ public:
     bool reaped() const { return exit_description_.has_value(); }
 
     // Reaps the exited process (pidfd readable) and returns how it ended, e.g.
-    // "killed by SIGSYS: blocked syscall openat(0x..., ...)" or "exited with status 1".
+    // "stopped by brig for a seccomp violation: blocked syscall openat(0x..., ...)" or
+    // "exited with status 1".
     const std::string& reap();
     // Short machine-readable form for --failure-file: "signal=SIGSYS syscall=openat".
     const std::string& failure_fields() const { return failure_fields_; }
     // Readable (POLLIN) when the device made a syscall its policy refuses; -1 when
     // brig's seccomp notifier serves the device instead (--seccomp=log|learn).
     int violation_fd() const { return violation_listener_.get(); }
+    // The device's stderr pipe: drain_log() when it is readable.
+    int log_fd() const { return log_ ? log_->fd() : -1; }
+    void drain_log() {
+        if (log_) log_->drain();
+    }
     // Reads the refused syscall from the kernel, kills the device, and keeps the syscall
     // for reap(). False when there was none waiting.
     bool take_violation();
@@ -81,6 +90,7 @@ private:
     // SECCOMP_RET_USER_NOTIF. A refused syscall waits there until brig reads it and
     // kills the device, so the device can neither hide nor forge a violation.
     UniqueFd violation_listener_;
+    std::optional<DeviceLog> log_;
     std::optional<std::string> violation_;  // "blocked syscall openat(...)"
     std::string violation_fields_;          // "reason=seccomp syscall=openat"
     std::shared_ptr<Verdict> verdict_;

@@ -189,11 +189,15 @@ int cmd_show(const Args& a, std::ostream& out) {
         throw UsageError("policy show: unknown context '" + name + "' (one of: " + names + "; or a policy file)");
     }
     auto policy = minijail::parse_policy_file(file);
+    // What runs: a device's refused syscall waits for brig, which kills the device
+    // (device_process.h); one of brig's own threads traps.
+    const bool device = ctx && ctx->kind == sandbox::ContextKind::DeviceProcess;
+    const auto action = device ? minijail::DefaultAction::UserNotif : minijail::DefaultAction::Trap;
     std::string pfc;
     size_t instructions = 0;
     if (a.bpf) {
-        instructions = minijail::compile_policy(policy, minijail::DefaultAction::Trap).size();
-        pfc = minijail::export_pfc(policy, minijail::DefaultAction::Trap);
+        instructions = minijail::compile_policy(policy, action).size();
+        pfc = minijail::export_pfc(policy, action);
     }
 
     if (a.json) {
@@ -202,7 +206,7 @@ int cmd_show(const Args& a, std::ostream& out) {
         root.set("kind", ctx ? Json(kind_name(ctx->kind)) : Json());
         root.set("description", ctx ? Json(ctx->description) : Json());
         root.set("policy_file", file.string());
-        root.set("default_action", "trap");
+        root.set("default_action", device ? "user-notif (brig kills the device)" : "trap");
         Json rules = Json::array();
         for (const auto& r : policy.rules) rules.push(rule_json(r, base));
         root.set("rules", std::move(rules));
@@ -215,7 +219,8 @@ int cmd_show(const Args& a, std::ostream& out) {
         return 0;
     }
     if (ctx) out << ctx->name << ": " << kind_name(ctx->kind) << ", " << ctx->description << "\n";
-    out << "policy: " << file.string() << " (@include resolved; anything else traps)\n\n";
+    out << "policy: " << file.string() << " (@include resolved; anything else "
+        << (device ? "waits for brig, which kills the device and names the syscall" : "traps") << ")\n\n";
     Table t({"SYSCALL", "ACTION", "SOURCE", "CONDITION"});
     for (const auto& r : policy.rules) {
         auto lines = condition_lines(r, ValueStyle::Both);

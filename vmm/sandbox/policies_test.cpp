@@ -1,4 +1,5 @@
 // The shipped policies, read as an auditor would: what each device may and may not do.
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -34,6 +35,32 @@ bool allows(const minijail::Policy& policy, const char* syscall) {
     return rule && !(rule->clauses.empty() && rule->errno_value);
 }
 
+// Forks; the child puts a scratch file at `disk_fd`, installs the blk device's filter
+// (trapping), runs `body` and exits 0. Returns the raw wait status.
+int run_as_blk_device(int disk_fd, const std::function<void(int scratch_fd)>& body) {
+    const auto filter = brig::compile_device_policy(policy_dir(), "virtio-blk");
+    char path[] = "/tmp/brig-blk-policy-XXXXXX";
+    const int scratch = mkstemp(path);
+    REQUIRE(scratch >= 0);
+    unlink(path);
+    const pid_t pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        rlimit no_core{0, 0};
+        setrlimit(RLIMIT_CORE, &no_core);
+        if (dup2(scratch, disk_fd) != disk_fd) _exit(90);
+        minijail::install_filter(filter, false);
+        body(scratch);
+        _exit(0);
+    }
+    close(scratch);
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+    return status;
+}
+
+bool killed_by_sigsys(int status) { return WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS; }
+
 // Forks; the child installs `filter` (brig's own, default action trap), runs `body` and
 // exits with its return value. Returns the raw wait status.
 int run_under(const brig::BpfProgram& filter, const std::function<int()>& body) {
@@ -59,7 +86,6 @@ int run_under(const brig::BpfProgram& filter, const std::function<int()>& body) 
     return status;
 }
 
-bool killed_by_sigsys(int status) { return WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS; }
 bool exited_ok(int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 0; }
 
 std::function<int()> tgkill_self(int signal) {
@@ -99,6 +125,22 @@ TEST_CASE("brig's vCPU threads send no signals", "[policies]") {
     const auto vcpu = brig::compile_vmm_policies(policy_dir()).vcpu;
     CHECK(killed_by_sigsys(run_under(vcpu, tgkill_self(brig::Vcpu::kick_signal()))));
     CHECK(killed_by_sigsys(run_under(vcpu, pidfd_send(SIGKILL))));
+}
+
+TEST_CASE("the blk device's file syscalls work on its disk's fd number and on no other fd", "[policies]") {
+    constexpr int kDisk = brig::sandbox::kDiskFd;
+    const char byte = 'x';
+    auto ok = [](int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 0; };
+    CHECK(ok(run_as_blk_device(kDisk, [&](int) {
+        if (pwrite(kDisk, &byte, 1, 1 << 20) != 1 || fdatasync(kDisk) != 0) _exit(1);
+        if (fallocate(kDisk, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096) != 0) _exit(2);
+    })));
+    // The same scratch file through another fd number: refused, as brig's stderr would be.
+    CHECK(killed_by_sigsys(run_as_blk_device(kDisk, [&](int scratch) { (void)pwrite(scratch, &byte, 1, 0); })));
+    CHECK(killed_by_sigsys(run_as_blk_device(kDisk, [&](int scratch) {
+        (void)fallocate(scratch, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096);
+    })));
+    CHECK(killed_by_sigsys(run_as_blk_device(kDisk, [&](int) { (void)fdatasync(STDERR_FILENO); })));
 }
 
 TEST_CASE("no device may open files, execute, create sockets or map executable memory", "[policies]") {

@@ -42,6 +42,21 @@ std::vector<std::string> guest_args(const std::string& mode, std::vector<std::st
     return args;
 }
 
+BrigResult run_guest(const std::string& cmdline, const std::vector<std::string>& extra) {
+    std::vector<std::string> args = {"run", "--kernel", test_guest(), "--cmdline", cmdline, "--mem", "64"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    BrigRun run{args};
+    run.timeout = std::chrono::seconds(60);
+    return run_brig(run);
+}
+
+void require_exit(const BrigResult& r, int code) {
+    INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
+    REQUIRE_FALSE(r.timed_out);
+    REQUIRE(r.term_signal == 0);
+    REQUIRE(r.exit_code == code);
+}
+
 BrigResult run_brig(const BrigRun& run) {
     int in_pipe[2], out_pipe[2], err_pipe[2];
     REQUIRE(pipe2(in_pipe, O_CLOEXEC) == 0);

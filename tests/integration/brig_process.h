@@ -48,4 +48,9 @@ std::string env_or_fail(const char* name);
 // The guest's command line for a test-guest mode.
 std::vector<std::string> guest_args(const std::string& mode, std::vector<std::string> extra = {});
 
+// `brig run` of the test guest with a whole guest command line (64 MiB, 60 s timeout).
+BrigResult run_guest(const std::string& cmdline, const std::vector<std::string>& extra = {});
+// The run ended by itself with exit status `code` (REQUIREd; stdout and stderr shown).
+void require_exit(const BrigResult& r, int code);
+
 }  // namespace brig::test

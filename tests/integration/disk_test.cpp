@@ -18,21 +18,6 @@ namespace {
 constexpr size_t kSector = 512;
 constexpr size_t kImageSize = 64 * 1024;
 
-BrigResult run_guest(const std::string& cmdline, const std::vector<std::string>& extra) {
-    std::vector<std::string> args = {"run", "--kernel", test_guest(), "--cmdline", cmdline, "--mem", "64"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    BrigRun run{args};
-    run.timeout = std::chrono::seconds(60);
-    return run_brig(run);
-}
-
-void require_exit(const BrigResult& r, int code) {
-    INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
-    REQUIRE_FALSE(r.timed_out);
-    REQUIRE(r.term_signal == 0);
-    REQUIRE(r.exit_code == code);
-}
-
 // Refused before the guest ran: exit 35, and brig's one line names --disk and the image.
 void require_refused(const BrigResult& r, const std::string& image, const std::string& why) {
     require_exit(r, 35);

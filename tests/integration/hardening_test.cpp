@@ -25,19 +25,6 @@ BrigResult run_with(const std::string& binary, const std::vector<std::string>& a
     return run_brig(run);
 }
 
-BrigResult run_guest(const std::string& cmdline, const std::vector<std::string>& extra) {
-    std::vector<std::string> args = {"run", "--kernel", test_guest(), "--cmdline", cmdline, "--mem", "64"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return run_with(brig_binary(), args);
-}
-
-void require_exit(const BrigResult& r, int code) {
-    INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
-    REQUIRE_FALSE(r.timed_out);
-    REQUIRE(r.term_signal == 0);
-    REQUIRE(r.exit_code == code);
-}
-
 std::string read(const std::filesystem::path& path) {
     std::ifstream in(path);
     return {std::istreambuf_iterator<char>(in), {}};

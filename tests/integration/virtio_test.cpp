@@ -43,21 +43,6 @@ uint64_t fnv1a64(const uint8_t* data, size_t n) {
     return h;
 }
 
-BrigResult run_guest(const std::string& cmdline, std::vector<std::string> extra) {
-    std::vector<std::string> args = {"run", "--kernel", test_guest(), "--cmdline", cmdline, "--mem", "64"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    BrigRun run{args};
-    run.timeout = std::chrono::seconds(60);
-    return run_brig(run);
-}
-
-void require_exit(const BrigResult& r, int code) {
-    INFO("stdout:\n" << r.out << "\nstderr:\n" << r.err);
-    REQUIRE_FALSE(r.timed_out);
-    REQUIRE(r.term_signal == 0);
-    REQUIRE(r.exit_code == code);
-}
-
 }  // namespace
 
 TEST_CASE("the guest finds brig's virtio devices through their MMIO windows", "[virtio]") {

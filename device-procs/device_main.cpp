@@ -33,6 +33,7 @@
 
 #include "common/seccomp_listener.h"
 #include "common/test_hooks.h"
+#include "device_contract.h"
 #include "device_service.h"
 #include "minijail/jail.h"
 #include "sandbox/profiles.h"
@@ -46,32 +47,12 @@
 
 namespace {
 
-constexpr int kControlFd = 3;
-constexpr int kFilterFd = 4;
-constexpr int kReportFd = 5;
+namespace contract = brig::ipc::device_contract;
+using contract::kControlFd;
+using contract::kFilterFd;
+using contract::kReportFd;
+using Arguments = contract::Arguments;
 constexpr size_t kMaxFilterBytes = 64 * 1024;
-
-struct Arguments {
-    std::string kind;
-    std::string name;
-    uint32_t uid = 0, gid = 0;
-    spdlog::level::level_enum log_level = spdlog::level::warn;
-};
-
-uint32_t parse_id(std::string_view text) {
-    uint32_t value = 0;
-    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || ptr != text.data() + text.size()) throw std::runtime_error("bad id '" + std::string(text) + "'");
-    return value;
-}
-
-Arguments parse(int argc, char** argv) {
-    if (argc < 5 || argc > 6)
-        throw std::runtime_error("usage: brig-device KIND NAME JAIL_UID JAIL_GID [LOG_LEVEL]");
-    Arguments args{argv[1], argv[2], parse_id(argv[3]), parse_id(argv[4])};
-    if (argc >= 6) args.log_level = spdlog::level::from_str(argv[5]);
-    return args;
-}
 
 std::vector<sock_filter> read_filter(int fd) {
     std::vector<uint8_t> bytes;
@@ -102,9 +83,9 @@ std::unique_ptr<brig::ipc::DeviceService> create_device(const Arguments& args) {
             auto it = r.find("disk");
             if (it == r.end()) throw std::runtime_error("activate: missing resource 'disk'");
             // At the one fd number its policy lets file syscalls use.
-            brig::UniqueFd disk(fcntl(it->second.get(), F_DUPFD_CLOEXEC, brig::sandbox::kDiskFd));
-            if (disk.get() != brig::sandbox::kDiskFd)
-                throw std::runtime_error("activate: cannot place the disk at fd " + std::to_string(brig::sandbox::kDiskFd));
+            brig::UniqueFd disk(fcntl(it->second.get(), F_DUPFD_CLOEXEC, contract::kDiskFd));
+            if (disk.get() != contract::kDiskFd)
+                throw std::runtime_error("activate: cannot place the disk at fd " + std::to_string(contract::kDiskFd));
             r.erase(it);
             return std::make_unique<brig::devices::VirtioBlk>(std::move(disk), id);
         });
@@ -153,9 +134,9 @@ int main(int argc, char** argv) {
     std::string name = argc > 2 ? argv[2] : "device";
     std::set_new_handler(out_of_memory);
     try {
-        const Arguments args = parse(argc, argv);
+        const Arguments args = contract::parse_argv(argc, argv);
         tzset();  // log timestamps read /etc/localtime once, now, not under the filter
-        setup_logging(args.log_level);
+        setup_logging(spdlog::level::from_str(args.log_level));
         brig::UniqueFd control(kControlFd);
         std::vector<sock_filter> filter;
         {

@@ -13,6 +13,7 @@
 #include "virtio/virtio_mmio.h"
 #include "boot/kernel_loader.h"
 #include "disk/disk_image.h"
+#include "device_contract.h"
 #include "error.h"
 #include "eventfd_interrupt.h"
 #include "exit_report.h"
@@ -36,7 +37,6 @@ namespace {
 constexpr std::chrono::milliseconds kDeviceControlTimeout(2000);
 // A forwarded access the device has not answered in this long is a device failure.
 constexpr std::chrono::milliseconds kDeviceReplyTimeout(1000);
-constexpr unsigned kSerialLineStatusShadow = 0;
 
 // --- step helpers, in the order build_vm() calls them ---
 
@@ -178,7 +178,7 @@ void attach_device_process(Vm& vm, const RunOptions& options, const DeviceAttach
     // syscall from the kernel and kills the device; in log and learn mode the notifier
     // records it and lets it run.
     config.filter = options.seccomp_mode == RunOptions::SeccompMode::Learn
-                        ? compile_learn_filter(kDeviceReportFd)
+                        ? compile_learn_filter(ipc::device_contract::kReportFd)
                         : compile_device_policy_notifying(vm.policy_dir, attachment.kind);
     if (options.seccomp_mode != RunOptions::SeccompMode::Kill) {
         SeccompNotifier* notifier = SeccompNotifier::active();
@@ -225,7 +225,7 @@ void attach_device_process(Vm& vm, const RunOptions& options, const DeviceAttach
 }
 
 void attach_serial_process(Vm& vm, const RunOptions& options, bool forward_stdin) {
-    DeviceAttachment serial{"serial", "serial", {}, {{devices::Serial16550::kLineStatusOffset, kSerialLineStatusShadow}},
+    DeviceAttachment serial{"serial", "serial", {}, {{devices::Serial16550::kLineStatusOffset, ipc::device_contract::kSerialLineStatusShadow}},
                             &vm.pio, layout::kCom1Port, layout::kCom1Size, layout::kCom1Irq};
     UniqueFd output_pipe;  // closed once the device holds it
     const int output_fd = device_console_output(vm, "serial", options.serial, vm.serial_output, output_pipe);

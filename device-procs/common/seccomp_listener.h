@@ -1,7 +1,7 @@
 // Hands the device's seccomp user-notification listener to brig (--seccomp=log and
 // --seccomp=learn). brig-device installs its filter with NEW_LISTENER, then sends the
 // listener over the report socket (fd 5, a SOCK_SEQPACKET socketpair) with
-// SCM_RIGHTS, as one message whose payload is kListenerTag.
+// SCM_RIGHTS, as one message whose payload is device_contract::kListenerTag.
 //
 // Header-only, and careful: between the filter install and this sendmsg, nobody holds
 // the listener but the device itself, so any other syscall would block forever in the
@@ -15,15 +15,17 @@
 
 #include <cstring>
 
+#include "device_contract.h"
+
 namespace brig::devices {
 
-inline constexpr char kListenerTag[] = "seccomp-listener";
 
 // Returns false if the sendmsg failed; the caller can then only wait for brig to
 // give up on it (any further syscall blocks).
 inline bool send_seccomp_listener(int report_fd, int listener) {
-    char payload[sizeof kListenerTag - 1];
-    std::memcpy(payload, kListenerTag, sizeof payload);  // no syscall, no allocation
+    constexpr auto tag = ipc::device_contract::kListenerTag;
+    char payload[tag.size()];
+    std::memcpy(payload, tag.data(), sizeof payload);  // no syscall, no allocation
     iovec iov{payload, sizeof payload};
     alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
     msghdr msg{};

@@ -10,13 +10,14 @@
 #include <stdexcept>
 
 #include "common/resources.h"
+#include "device_contract.h"
 #include "eventfd_interrupt.h"
 #include "common/test_hooks.h"
 
 namespace brig::devices {
 namespace {
 
-constexpr unsigned kLineStatusShadow = 0;
+constexpr unsigned kLineStatusShadow = ipc::device_contract::kSerialLineStatusShadow;
 constexpr int kInputPollMs = 100;  // how soon the input thread notices a stop
 
 }  // namespace

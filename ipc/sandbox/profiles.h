@@ -55,10 +55,6 @@ struct SandboxContext {
 // memory limit without an OOM kill): the device cannot go on, and says why.
 constexpr int kDeviceExitOutOfMemory = 3;
 
-// The fd number a virtio-blk device keeps its disk at: virtio_blk_device.policy pins
-// every file syscall (pread64, pwrite64, fallocate, ...) to it.
-constexpr int kDiskFd = 32;
-
 const std::vector<SandboxContext>& sandbox_contexts();
 // Throws std::out_of_range for an unknown device kind.
 const SandboxContext& device_context(std::string_view kind);

@@ -21,6 +21,7 @@
 #include <mutex>
 #include <string_view>
 
+#include "device_contract.h"
 #include "error.h"
 #include "minijail/spawn.h"
 #include "minijail/policy.h"
@@ -31,7 +32,6 @@ namespace {
 
 constexpr std::chrono::milliseconds kListenerTimeout(5000);
 constexpr int kDeviceKillWaitMs = 1000;  // for a device brig has just killed
-constexpr std::string_view kListenerTag = "seccomp-listener";  // device-procs/common/seccomp_listener.h
 
 // A listener from a device is checked to be one before brig serves it.
 bool is_seccomp_listener(int fd) {
@@ -99,9 +99,12 @@ std::unique_ptr<DeviceProcess> DeviceProcess::spawn(const DeviceProcessConfig& c
 
     minijail::SpawnSpec spec;
     spec.executable = config.executable.string();
-    spec.argv = {"brig-device", config.kind, config.name, std::to_string(config.jail_uid),
-                 std::to_string(config.jail_gid), std::string(spdlog::level::to_string_view(spdlog::get_level()).data())};
-    spec.keep_fds = {device_end.get(), filter.get(), report_write.get()};  // become 3, 4, 5
+    spec.argv = ipc::device_contract::to_argv({config.kind, config.name, config.jail_uid, config.jail_gid,
+                                               std::string(spdlog::level::to_string_view(spdlog::get_level()).data())});
+    // They become device_contract::kControlFd, kFilterFd and kReportFd, in this order.
+    static_assert(ipc::device_contract::kFilterFd == ipc::device_contract::kControlFd + 1 &&
+                  ipc::device_contract::kReportFd == ipc::device_contract::kControlFd + 2);
+    spec.keep_fds = {device_end.get(), filter.get(), report_write.get()};
     // The device's stderr is a pipe of its own that brig reads (device_log.h), never
     // brig's stderr: nothing the device writes reaches the operator unfiltered.
     int log_pipe[2];
@@ -204,7 +207,7 @@ UniqueFd DeviceProcess::receive_seccomp_listener(std::chrono::milliseconds timeo
             }
         }
         if (n == 0) return fail("closed its report socket before sending its seccomp listener");
-        if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || std::string_view(payload, static_cast<size_t>(n)) != kListenerTag ||
+        if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || std::string_view(payload, static_cast<size_t>(n)) != ipc::device_contract::kListenerTag ||
             fds.size() != 1 || !is_seccomp_listener(fds[0].get()))
             return fail("sent something other than its seccomp listener");
         return std::move(fds[0]);

@@ -39,9 +39,6 @@ struct DeviceProcessConfig {
     std::shared_ptr<DeviceCgroup> cgroup;
 };
 
-// brig-device's fd contract (device-procs/device_main.cpp): the report socket.
-constexpr int kDeviceReportFd = 5;
-
 class DeviceProcess {
 public:
     static std::unique_ptr<DeviceProcess> spawn(const DeviceProcessConfig& config, ipc::IpcThread& ipc,

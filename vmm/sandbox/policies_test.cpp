@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "device_contract.h"
 #include "minijail/policy.h"
 #include "sandbox/policies.h"
 #include "sandbox/profiles.h"
@@ -128,7 +129,7 @@ TEST_CASE("brig's vCPU threads send no signals", "[policies]") {
 }
 
 TEST_CASE("the blk device's file syscalls work on its disk's fd number and on no other fd", "[policies]") {
-    constexpr int kDisk = brig::sandbox::kDiskFd;
+    constexpr int kDisk = brig::ipc::device_contract::kDiskFd;
     const char byte = 'x';
     auto ok = [](int status) { return WIFEXITED(status) && WEXITSTATUS(status) == 0; };
     CHECK(ok(run_as_blk_device(kDisk, [&](int) {

@@ -1,0 +1,28 @@
+#include "device_contract.h"
+
+#include <charconv>
+#include <stdexcept>
+
+namespace brig::ipc::device_contract {
+namespace {
+uint32_t parse_id(std::string_view text) {
+    uint32_t value = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (text.empty() || ec != std::errc() || ptr != text.data() + text.size())
+        throw std::runtime_error("bad id '" + std::string(text) + "'");
+    return value;
+}
+}  // namespace
+
+std::vector<std::string> to_argv(const Arguments& args) {
+    return {"brig-device", args.kind, args.name, std::to_string(args.uid), std::to_string(args.gid), args.log_level};
+}
+
+Arguments parse_argv(int argc, const char* const* argv) {
+    if (argc < 5 || argc > 6) throw std::runtime_error("usage: brig-device KIND NAME JAIL_UID JAIL_GID [LOG_LEVEL]");
+    Arguments args{argv[1], argv[2], parse_id(argv[3]), parse_id(argv[4])};
+    if (argc == 6) args.log_level = argv[5];
+    return args;
+}
+
+}  // namespace brig::ipc::device_contract

@@ -1,0 +1,39 @@
+// The contract between brig and a brig-device process, in one place: what brig hands
+// the child at exec and what the child may rely on. Both sides include this header;
+// nothing here is written twice.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace brig::ipc::device_contract {
+
+// The fds a brig-device starts with (besides 0, 1 and 2, see device_process.cpp).
+constexpr int kControlFd = 3;  // the control socket (Cap'n Proto, device.capnp)
+constexpr int kFilterFd = 4;   // the compiled seccomp filter: read once, closed
+constexpr int kReportFd = 5;   // SOCK_SEQPACKET: carries the seccomp listener once
+// The payload of the one message on kReportFd; the listener rides along (SCM_RIGHTS).
+constexpr std::string_view kListenerTag = "seccomp-listener";
+
+// Where a virtio-blk device keeps its disk: virtio_blk_device.policy pins every file
+// syscall (pread64, pwrite64, fallocate, ...) to this fd number.
+constexpr int kDiskFd = 32;
+
+// The serial device publishes its line status register in this mailbox shadow, and
+// brig's proxy serves reads of it from there.
+constexpr unsigned kSerialLineStatusShadow = 0;
+
+// argv: brig-device KIND NAME JAIL_UID JAIL_GID [LOG_LEVEL]
+struct Arguments {
+    std::string kind;
+    std::string name;
+    uint32_t uid = 0;
+    uint32_t gid = 0;
+    std::string log_level = "warn";  // an spdlog level name
+};
+std::vector<std::string> to_argv(const Arguments& args);
+// Throws std::runtime_error on a malformed argv.
+Arguments parse_argv(int argc, const char* const* argv);
+
+}  // namespace brig::ipc::device_contract

@@ -15,6 +15,7 @@
 #include "console/console_input.h"
 #include "console/terminal.h"
 #include "error.h"
+#include "poll_set.h"
 #include "sandbox/vmm_sigsys.h"
 
 namespace brig {
@@ -44,6 +45,12 @@ void on_host_signal(Vm& vm, int sigfd, ConsoleTerminal* terminal) {
     const std::string name = std::string("SIG") + (abbrev ? abbrev : "?");
     vm.board.request_stop({StopKind::HostSignal, "stopped by " + name, "signal=" + name});
 }
+
+// What an fd in the supervisor's wait set is; `index` names the device or the relay.
+struct Waiting {
+    enum Kind { Stop, HostSignal, Violation, DeviceLog, DeviceExit, ConsoleOutput, Stdout, Stdin } kind;
+    size_t index = 0;
+};
 
 void on_device_exit(Vm& vm, SandboxedDevice& device) {
     const std::string& how = device.process->reap();
@@ -109,26 +116,27 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
     // threads between that and the vCPUs' resume (each vCPU checks it: builder.cpp).
     vm.board.start([&vm] { install_vmm_filters(vm); });
 
+    ipc::PollSet<Waiting> waits;
     while (!vm.board.stop_reason()) {
-        std::vector<pollfd> fds = {{vm.board.stop_fd(), POLLIN, 0}, {sigfd.get(), POLLIN, 0}};
-        for (const auto& device : vm.devices) fds.push_back({device.process->pidfd(), POLLIN, 0});
-        // A refused syscall: -1 (no listener, --seccomp=log|learn) is ignored by poll.
-        const size_t violations_index = fds.size();
-        for (const auto& device : vm.devices) fds.push_back({device.process->violation_fd(), POLLIN, 0});
-        const size_t logs_index = fds.size();
-        for (const auto& device : vm.devices) fds.push_back({device.process->log_fd(), POLLIN, 0});
-        const size_t relays_index = fds.size();
-        bool relay_backlog = false;
-        for (const auto& relay : vm.console_relays) {
-            fds.push_back({relay->has_room() ? relay->read_fd() : -1, POLLIN, 0});
-            relay_backlog |= relay->backlogged();
+        waits.clear();
+        waits.add(vm.board.stop_fd(), POLLIN, {Waiting::Stop});
+        waits.add(sigfd.get(), POLLIN, {Waiting::HostSignal});
+        for (size_t i = 0; i < vm.devices.size(); ++i) {
+            const DeviceProcess& process = *vm.devices[i].process;
+            // -1 when there is none (no listener in --seccomp=log|learn; reaped): skipped.
+            waits.add(process.violation_fd(), POLLIN, {Waiting::Violation, i});
+            waits.add(process.log_fd(), POLLIN, {Waiting::DeviceLog, i});
+            waits.add(process.pidfd(), POLLIN, {Waiting::DeviceExit, i});
         }
-        const size_t stdout_index = fds.size();
+        bool relay_backlog = false;
+        for (size_t i = 0; i < vm.console_relays.size(); ++i) {
+            const OutputRelay& relay = *vm.console_relays[i];
+            if (relay.has_room()) waits.add(relay.read_fd(), POLLIN, {Waiting::ConsoleOutput, i});
+            relay_backlog |= relay.backlogged();
+        }
         const bool output_held = terminal && terminal->holds_output();
-        fds.push_back({relay_backlog && !output_held ? STDOUT_FILENO : -1, POLLOUT, 0});
-        const size_t stdin_index = fds.size();
-        const bool poll_stdin = input && input->wants_read();
-        if (poll_stdin) fds.push_back({STDIN_FILENO, POLLIN, 0});
+        if (relay_backlog && !output_held) waits.add(STDOUT_FILENO, POLLOUT, {Waiting::Stdout});
+        if (input && input->wants_read()) waits.add(STDIN_FILENO, POLLIN, {Waiting::Stdin});
 
         int timeout = input && input->backlogged() ? kRetryInputMs : -1;
         const bool background = terminal && terminal->in_background();
@@ -139,24 +147,43 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
             const int boot_ms = static_cast<int>(std::max<int64_t>(left.count(), 0));
             timeout = timeout < 0 ? boot_ms : std::min(timeout, boot_ms);
         }
-        if (poll(fds.data(), fds.size(), timeout) < 0) {
+        if (waits.wait(timeout) < 0) {
             if (errno == EINTR) continue;
             throw_errno("poll (supervisor)");
         }
-        if (fds[1].revents & POLLIN) on_host_signal(vm, sigfd.get(), terminal ? &*terminal : nullptr);
-        for (size_t i = 0; i < vm.devices.size(); ++i) {
-            // Killed now; its pidfd reports the death on the next turn, with the syscall.
-            if (fds[violations_index + i].revents & POLLIN) vm.devices[i].process->take_violation();
-            if (fds[logs_index + i].revents & POLLIN) vm.devices[i].process->drain_log();
-            if ((fds[2 + i].revents & POLLIN) && !vm.devices[i].process->reaped()) on_device_exit(vm, vm.devices[i]);
+        bool stdin_ready = false;
+        for (const auto& [what, revents] : waits.ready()) {
+            switch (what.kind) {
+                case Waiting::Stop:
+                    break;  // the loop's condition sees it
+                case Waiting::HostSignal:
+                    if (revents & POLLIN) on_host_signal(vm, sigfd.get(), terminal ? &*terminal : nullptr);
+                    break;
+                case Waiting::Violation:
+                    // Killed now; its pidfd reports the death next, with the syscall.
+                    if (revents & POLLIN) vm.devices[what.index].process->take_violation();
+                    break;
+                case Waiting::DeviceLog:
+                    if (revents & POLLIN) vm.devices[what.index].process->drain_log();
+                    break;
+                case Waiting::DeviceExit:
+                    if ((revents & POLLIN) && !vm.devices[what.index].process->reaped())
+                        on_device_exit(vm, vm.devices[what.index]);
+                    break;
+                case Waiting::ConsoleOutput:
+                    vm.console_relays[what.index]->read_available();
+                    break;
+                case Waiting::Stdout:
+                    for (auto& relay : vm.console_relays) relay->write_some();
+                    break;
+                case Waiting::Stdin:
+                    stdin_ready = (revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+                    break;
+            }
         }
-        for (size_t i = 0; i < vm.console_relays.size(); ++i)
-            if (fds[relays_index + i].revents) vm.console_relays[i]->read_available();
-        if (fds[stdout_index].revents)
-            for (auto& relay : vm.console_relays) relay->write_some();
         if (background) terminal->refresh();  // `fg` on a running job sends no signal
         if (input && input->backlogged()) input->flush();
-        if (poll_stdin && (fds[stdin_index].revents & (POLLIN | POLLHUP | POLLERR)) && input->read_stdin())
+        if (stdin_ready && input->read_stdin())
             vm.board.request_stop({StopKind::HostSignal, "stopped by Ctrl-A x on the console", "console=ctrl-a-x"});
         if (boot_deadline && !vm.guest_alive && Clock::now() >= *boot_deadline) {
             vm.board.request_stop({StopKind::Hangup,

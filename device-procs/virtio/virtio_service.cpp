@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "common/resources.h"
+#include "poll_set.h"
 
 namespace brig::devices {
 namespace {
@@ -113,8 +114,16 @@ uint64_t VirtioService::handle_access(const ipc::Access& access) {
     return 0;
 }
 
+namespace {
+// What an fd in the event thread's wait set is.
+struct EventSource {
+    enum Kind { Wake, Queue, Input } kind;
+    unsigned queue = 0;
+};
+}  // namespace
+
 void VirtioService::event_loop() {
-    std::vector<pollfd> fds;
+    ipc::PollSet<EventSource> waits;
     while (!stopping_) {
         bool paused;
         {
@@ -125,38 +134,36 @@ void VirtioService::event_loop() {
                 parked_changed_.notify_all();
             }
         }
-        fds.clear();
-        fds.push_back({wake_fd_.get(), POLLIN, 0});
+        waits.clear();
+        waits.add(wake_fd_.get(), POLLIN, {EventSource::Wake});
         int timeout = -1;
-        bool input_watched = false;
         if (!paused) {
-            for (const auto& q : queue_fds_) fds.push_back({q.get(), POLLIN, 0});
+            for (unsigned q = 0; q < queue_fds_.size(); ++q) waits.add(queue_fds_[q].get(), POLLIN, {EventSource::Queue, q});
             if (device_->input_fd() >= 0 && device_->wants_input()) {
-                if (transport_->driver_ok()) {
-                    fds.push_back({device_->input_fd(), POLLIN, 0});
-                    input_watched = true;
-                } else {
+                if (transport_->driver_ok())
+                    waits.add(device_->input_fd(), POLLIN, {EventSource::Input});
+                else
                     timeout = kInputRecheckMs;
-                }
             }
         }
-        const int n = ::poll(fds.data(), fds.size(), timeout);
-        if (n < 0) {
+        if (waits.wait(timeout) < 0) {
             if (errno == EINTR) continue;
             spdlog::error("event thread: poll: {}", std::strerror(errno));
             break;
         }
-        if (fds[0].revents) drain_eventfd(wake_fd_.get());
+        const auto ready = waits.ready();
+        for (const auto& [source, revents] : ready)
+            if (source.kind == EventSource::Wake) drain_eventfd(wake_fd_.get());
         if (paused || stopping_) continue;
         try {
-            for (size_t q = 0; q < queue_fds_.size(); ++q) {
-                if (!(fds[q + 1].revents & POLLIN)) continue;
-                notifies_.fetch_add(drain_eventfd(queue_fds_[q].get()), std::memory_order_relaxed);
-                transport_->notify(static_cast<unsigned>(q));
-            }
-            if (input_watched && fds.back().revents) {
-                device_->pull_input();
-                transport_->kick(device_->input_queue());
+            for (const auto& [source, revents] : ready) {
+                if (source.kind == EventSource::Queue && (revents & POLLIN)) {
+                    notifies_.fetch_add(drain_eventfd(queue_fds_[source.queue].get()), std::memory_order_relaxed);
+                    transport_->notify(source.queue);
+                } else if (source.kind == EventSource::Input) {
+                    device_->pull_input();
+                    transport_->kick(device_->input_queue());
+                }
             }
         } catch (const std::exception& e) {
             // The transport turns a hostile queue into NEEDS_RESET itself; anything that

@@ -128,21 +128,8 @@ void VirtioBlk::read_config(uint32_t offset, std::span<uint8_t> data) {
 
 void VirtioBlk::process_queue(unsigned queue, virtio::QueueContext& ctx) {
     if (queue != 0 || ctx.queues.empty()) return;
-    auto& q = ctx.queues[0];
-    unsigned completed = 0;
-    try {
-        // Every chain the driver has made available, each returned as soon as it is
-        // done; one interrupt for the batch.
-        while (auto chain = q.pop()) {
-            const uint32_t written = serve(*chain, ctx.memory);
-            q.push_used(chain->head, written);
-            ++completed;
-        }
-    } catch (...) {
-        if (completed > 0) ctx.signal_used(0);
-        throw;
-    }
-    if (completed > 0) ctx.signal_used(0);
+    // Every chain the driver has made available, each returned as soon as it is done.
+    virtio::serve_available(ctx, 0, [&](const DescriptorChain& chain) { return serve(chain, ctx.memory); });
 }
 
 uint32_t VirtioBlk::serve(const DescriptorChain& chain, const GuestMemoryView& memory) {

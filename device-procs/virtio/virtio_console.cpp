@@ -38,40 +38,23 @@ void VirtioConsole::write_output(const uint8_t* data, size_t len) {
 }
 
 void VirtioConsole::transmit(virtio::QueueContext& ctx) {
-    auto& q = ctx.queues[kTransmitQueue];
-    unsigned completed = 0;
-    try {
-        while (auto chain = q.pop()) {
-            for (const auto& piece : virtio::buffer_iovecs(ctx.memory, chain->readable, 0, chain->readable_bytes()))
-                write_output(static_cast<const uint8_t*>(piece.iov_base), piece.iov_len);
-            q.push_used(chain->head, 0);
-            ++completed;
-        }
-    } catch (...) {
-        if (completed > 0) ctx.signal_used(kTransmitQueue);
-        throw;
-    }
-    if (completed > 0) ctx.signal_used(kTransmitQueue);
+    virtio::serve_available(ctx, kTransmitQueue, [&](const virtio::DescriptorChain& chain) {
+        for (const auto& piece : virtio::buffer_iovecs(ctx.memory, chain.readable, 0, chain.readable_bytes()))
+            write_output(static_cast<const uint8_t*>(piece.iov_base), piece.iov_len);
+        return uint32_t{0};
+    });
 }
 
 void VirtioConsole::receive(virtio::QueueContext& ctx) {
-    auto& q = ctx.queues[kReceiveQueue];
     std::lock_guard lock(mutex_);
-    unsigned completed = 0;
-    try {
-        while (!pending_.empty()) {
-            auto chain = q.pop();
-            if (!chain) break;  // no buffer: keep the bytes for the next notify
-            const size_t n = virtio::copy_to_buffers(ctx.memory, chain->writable, 0, pending_);
-            pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
-            q.push_used(chain->head, static_cast<uint32_t>(n));
-            ++completed;
-        }
-    } catch (...) {
-        if (completed > 0) ctx.signal_used(kReceiveQueue);
-        throw;
+    virtio::UsedBatch batch(ctx, kReceiveQueue);
+    while (!pending_.empty()) {
+        auto chain = batch.queue().pop();
+        if (!chain) break;  // no buffer: keep the bytes for the next notify
+        const size_t n = virtio::copy_to_buffers(ctx.memory, chain->writable, 0, pending_);
+        pending_.erase(pending_.begin(), pending_.begin() + static_cast<std::ptrdiff_t>(n));
+        batch.complete(chain->head, static_cast<uint32_t>(n));
     }
-    if (completed > 0) ctx.signal_used(kReceiveQueue);
 }
 
 int VirtioConsole::input_fd() const { return input_.get(); }

@@ -16,32 +16,23 @@ void VirtioRng::read_config(uint32_t, std::span<uint8_t> data) { std::fill(data.
 
 void VirtioRng::process_queue(unsigned queue, virtio::QueueContext& ctx) {
     if (queue != 0 || ctx.queues.empty()) return;
-    auto& q = ctx.queues[0];
-    unsigned completed = 0;
-    try {
-        while (auto chain = q.pop()) {
-            test_hooks::on_rng_request(chain->writable_bytes());
-            const auto iov = virtio::buffer_iovecs(ctx.memory, chain->writable, 0,
-                                                   std::min<uint64_t>(chain->writable_bytes(), kMaxBytesPerChain));
-            uint32_t written = 0;
-            for (const auto& piece : iov) {
-                size_t done = 0;
-                while (done < piece.iov_len) {
-                    const ssize_t n = ::getrandom(static_cast<uint8_t*>(piece.iov_base) + done, piece.iov_len - done, 0);
-                    if (n < 0 && errno == EINTR) continue;
-                    if (n < 0) throw std::runtime_error(std::string("virtio-rng: getrandom: ") + std::strerror(errno));
-                    done += static_cast<size_t>(n);
-                }
-                written += static_cast<uint32_t>(done);
+    virtio::serve_available(ctx, 0, [&](const virtio::DescriptorChain& chain) {
+        test_hooks::on_rng_request(chain.writable_bytes());
+        const auto iov = virtio::buffer_iovecs(ctx.memory, chain.writable, 0,
+                                               std::min<uint64_t>(chain.writable_bytes(), kMaxBytesPerChain));
+        uint32_t written = 0;
+        for (const auto& piece : iov) {
+            size_t done = 0;
+            while (done < piece.iov_len) {
+                const ssize_t n = ::getrandom(static_cast<uint8_t*>(piece.iov_base) + done, piece.iov_len - done, 0);
+                if (n < 0 && errno == EINTR) continue;
+                if (n < 0) throw std::runtime_error(std::string("virtio-rng: getrandom: ") + std::strerror(errno));
+                done += static_cast<size_t>(n);
             }
-            q.push_used(chain->head, written);
-            ++completed;
+            written += static_cast<uint32_t>(done);
         }
-    } catch (...) {
-        if (completed > 0) ctx.signal_used(0);
-        throw;
-    }
-    if (completed > 0) ctx.signal_used(0);
+        return written;
+    });
 }
 
 }  // namespace brig::devices

@@ -25,6 +25,47 @@ struct QueueContext {
     std::function<void(unsigned queue)> signal_used;  // raises the used-buffer interrupt (if the driver wants it)
 };
 
+// Completes chains on one queue and raises one used-buffer interrupt for the whole
+// batch when it goes out of scope, also when serving a chain threw (a hostile ring):
+// the driver still hears about the chains completed before. Every device's queue
+// loop is built on it.
+class UsedBatch {
+public:
+    UsedBatch(QueueContext& ctx, unsigned queue) : ctx_(ctx), queue_(queue) {}
+    ~UsedBatch() {
+        if (completed_ == 0) return;
+        try {
+            ctx_.signal_used(queue_);
+        } catch (...) {
+            // Raising an interrupt cannot fail in a way the driver could be told of.
+        }
+    }
+    UsedBatch(const UsedBatch&) = delete;
+    UsedBatch& operator=(const UsedBatch&) = delete;
+
+    SplitQueue& queue() { return ctx_.queues[queue_]; }
+    void complete(uint16_t head, uint32_t written) {
+        queue().push_used(head, written);
+        ++completed_;
+    }
+
+private:
+    QueueContext& ctx_;
+    unsigned queue_;
+    unsigned completed_ = 0;
+};
+
+// Serves every chain the driver has made available on `queue`: `serve(chain)` returns
+// the bytes it wrote into the chain; one interrupt for the batch.
+template <typename Serve>
+void serve_available(QueueContext& ctx, unsigned queue, Serve&& serve) {
+    UsedBatch batch(ctx, queue);
+    while (auto chain = batch.queue().pop()) {
+        const uint32_t written = serve(*chain);
+        batch.complete(chain->head, written);
+    }
+}
+
 class VirtioDevice {
 public:
     virtual ~VirtioDevice() = default;

@@ -172,11 +172,7 @@ pid_t fork_mailbox_device(const SharedMailbox& mailbox, int cpu) {
 class BenchService : public DeviceService {
 public:
     void activate(std::map<std::string, UniqueFd>) override {}
-    void pause() override {}
-    void resume() override {}
-    void shutdown() override {}
     uint64_t read(uint64_t offset, uint8_t) override { return 0x12345678 + offset; }
-    void write(uint64_t, uint8_t, uint64_t) override {}
 };
 
 pid_t fork_capnp_device(UniqueFd socket, int cpu) {

@@ -13,16 +13,20 @@
 
 namespace brig::ipc {
 
+// Every command but activate has a default, so that a new command touches only the
+// schema, the two ends in ipc/ and the devices that care.
 class DeviceService {
 public:
     virtual ~DeviceService() = default;
     // `resources` maps each name to an fd now owned by the device.
     virtual void activate(std::map<std::string, UniqueFd> resources) = 0;
-    virtual void pause() = 0;
-    virtual void resume() = 0;
-    virtual void shutdown() = 0;  // flush; the reply goes out after it returns
-    virtual uint64_t read(uint64_t offset, uint8_t size) = 0;
-    virtual void write(uint64_t offset, uint8_t size, uint64_t data) = 0;
+    virtual void pause() {}
+    virtual void resume() {}
+    virtual void shutdown() {}  // flush; the reply goes out after it returns
+    // The slow-path register accesses (tests, benchmarks): a device without registers
+    // there reads 0 and ignores writes.
+    virtual uint64_t read(uint64_t /*offset*/, uint8_t /*size*/) { return 0; }
+    virtual void write(uint64_t /*offset*/, uint8_t /*size*/, uint64_t /*data*/) {}
 };
 
 // Runs the RPC loop. Extra fds to watch (e.g. console input) are given as

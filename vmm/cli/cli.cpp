@@ -81,13 +81,6 @@ DiskOption parse_disk(std::string_view flag, std::string_view text) {
     return disk;
 }
 
-// UID or UID:GID; a bare UID uses the same number as the group.
-void parse_jail_user(std::string_view flag, std::string_view text, RunOptions& opts) {
-    const auto colon = text.find(':');
-    const auto uid = parse_number(flag, text.substr(0, colon), 1, kMaxJailId);
-    const auto gid = colon == std::string_view::npos ? uid : parse_number(flag, text.substr(colon + 1), 1, kMaxJailId);
-    opts.jail_user = RunOptions::JailUser{static_cast<uint32_t>(uid), static_cast<uint32_t>(gid)};
-}
 
 // FIRST-LAST, inclusive.
 JailIdRange parse_jail_ids(std::string_view flag, std::string_view text) {
@@ -163,7 +156,7 @@ RunOptions parse_run(const std::vector<std::string_view>& args, size_t first) {
             if (inline_value) fail(flag, "takes no value");
             opts.disable_sandbox = true;
         } else if (flag == "--jail-user") {
-            parse_jail_user(flag, value(), opts);
+            opts.jail_user = parse_jail_user(flag, value());
         } else if (flag == "--jail-ids") {
             opts.jail_ids = parse_jail_ids(flag, value());
         } else if (flag == "--cgroup-parent") {
@@ -223,6 +216,13 @@ std::optional<std::string_view> find_failure_file(const std::vector<std::string_
         if (word.starts_with("--") && word.find('=') == std::string_view::npos && takes_value(word)) ++i;  // its value
     }
     return std::nullopt;
+}
+
+RunOptions::JailUser parse_jail_user(std::string_view flag, std::string_view text) {
+    const auto colon = text.find(':');
+    const auto uid = parse_number(flag, text.substr(0, colon), 1, kMaxJailId);
+    const auto gid = colon == std::string_view::npos ? uid : parse_number(flag, text.substr(colon + 1), 1, kMaxJailId);
+    return RunOptions::JailUser{static_cast<uint32_t>(uid), static_cast<uint32_t>(gid)};
 }
 
 std::string main_help() {

@@ -80,6 +80,9 @@ using Command = std::variant<HelpRequest, VersionRequest, RunOptions, PolicyComm
 
 // `args` excludes argv[0]. Throws InvalidArgument.
 Command parse_command_line(const std::vector<std::string_view>& args);
+// UID or UID:GID (a bare UID is the group too), each 1..0xfffffffe: the one parser of
+// --jail-user, for `brig run` and `brig policy show`. Throws InvalidArgument.
+RunOptions::JailUser parse_jail_user(std::string_view flag, std::string_view text);
 
 // The value of --failure-file in a `brig run` command line, found before parsing so
 // that a parse error is recorded too. It follows the parser's grammar (flags other than

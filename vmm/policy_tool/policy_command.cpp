@@ -5,6 +5,7 @@
 #include <set>
 #include <stdexcept>
 
+#include "cli/cli.h"
 #include "error.h"
 #include "minijail/errors.h"
 #include "minijail/policy.h"
@@ -64,14 +65,6 @@ struct Args {
     std::optional<ShownIds> jail_user;  // show --jail-user: the maps with these ids
 };
 
-uint32_t parse_id(const std::string& flag, const std::string& text) {
-    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos || text.size() > 10)
-        throw UsageError(flag + ": bad id '" + text + "'");
-    unsigned long long v = std::stoull(text);
-    if (v > 0xfffffffeULL) throw UsageError(flag + ": bad id '" + text + "'");
-    return static_cast<uint32_t>(v);
-}
-
 Args parse_args(const std::vector<std::string>& argv) {
     Args a;
     a.command = argv.empty() ? "help" : argv[0];
@@ -108,10 +101,12 @@ Args parse_args(const std::vector<std::string>& argv) {
             no_value();
             a.bpf = true;
         } else if (flag == "--jail-user" && a.command == "show") {
-            std::string v = value();
-            auto colon = v.find(':');
-            const uint32_t uid = parse_id(flag, v.substr(0, colon));
-            a.jail_user = ShownIds{uid, colon == std::string::npos ? uid : parse_id(flag, v.substr(colon + 1))};
+            try {
+                const auto ids = parse_jail_user(flag, value());  // brig run's own parser
+                a.jail_user = ShownIds{ids.uid, ids.gid};
+            } catch (const InvalidArgument& e) {
+                throw UsageError(where + ": " + e.what());
+            }
         } else if (flag == "--observed" && a.command == "audit") {
             a.observed = value();
         } else if (flag == "--help" || flag == "-h") {

@@ -275,6 +275,17 @@ TEST_CASE("check: ok with a count, or the error with line and column", "[policy-
         if (e.path().extension() == ".policy") CHECK(run({"check", e.path().string()}).status == 0);
 }
 
+TEST_CASE("show --jail-user accepts exactly what brig run accepts", "[policy-tool]") {
+    // brig run refuses id 0 (a jail running as root is no jail), so show must not describe it.
+    for (const char* ids : {"0", "0:1000", "1000:0", "4294967295", "x"}) {
+        INFO(ids);
+        const auto r = run({"show", "serial", "--jail-user", ids, "--policy-dir", shipped_dir()});
+        CHECK(r.status == 35);
+        CHECK_THAT(r.err, Contains("--jail-user"));
+    }
+    CHECK(run({"show", "serial", "--jail-user", "1000:1001", "--policy-dir", shipped_dir()}).status == 0);
+}
+
 TEST_CASE("usage errors are one line naming the problem, exit 35", "[policy-tool]") {
     auto r = run({"frobnicate"});
     CHECK(r.status == 35);

@@ -289,9 +289,8 @@ void attach_virtio_devices(Vm& vm, const RunOptions& options, std::vector<Unique
         const int out = device_console_output(vm, "virtio-console", *options.virtio_console, vm.virtio_console_output,
                                               output_pipe);
         if (out >= 0) fds.push_back({"output", out});
-        // stdin goes to one console only: the UART when it is on stdout, else hvc0.
         UniqueFd input;  // closed once the device holds it
-        if (options.virtio_console->kind == ConsoleOutput::Kind::Stdout && options.serial.kind != ConsoleOutput::Kind::Stdout) {
+        if (stdin_console(options) == StdinConsole::VirtioConsole) {
             input = console_input_pipe(vm);
             fds.push_back({"input", input.get()});
         }
@@ -388,7 +387,8 @@ void create_vcpus(Vm& vm, unsigned count, const boot::BootEntry& entry) {
 
 }  // namespace
 
-std::unique_ptr<Vm> build_vm(const RunOptions& options, bool forward_stdin) {
+std::unique_ptr<Vm> build_vm(const RunOptions& options) {
+    const bool forward_stdin = stdin_console(options) == StdinConsole::Serial;
     auto vm = create_vm_with_memory(options);
     register_guest_memory(*vm);
     prepare_sandbox(*vm, options);

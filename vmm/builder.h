@@ -8,7 +8,6 @@
 
 namespace brig {
 
-// `forward_stdin`: the serial console reads the guest's input from brig's stdin.
-std::unique_ptr<Vm> build_vm(const RunOptions& options, bool forward_stdin);
+std::unique_ptr<Vm> build_vm(const RunOptions& options);
 
 }  // namespace brig

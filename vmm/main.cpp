@@ -70,16 +70,16 @@ int run(const brig::RunOptions& options, const std::string& workload) {
     brig::exit_report::set_quiet(options.log_level == spdlog::level::off);
     // Normally opened from argv already; opening the same path again does nothing.
     if (options.failure_file) brig::exit_report::open_failure_file(*options.failure_file);
-    const bool forward_stdin = options.serial.kind == brig::ConsoleOutput::Kind::Stdout;
-    const bool console_reads_stdin = !forward_stdin && options.virtio_console &&
-                                     options.virtio_console->kind == brig::ConsoleOutput::Kind::Stdout;
+    const brig::StdinConsole reads_stdin = brig::stdin_console(options);
+    const bool forward_stdin = reads_stdin == brig::StdinConsole::Serial;
+    const bool console_reads_stdin = reads_stdin == brig::StdinConsole::VirtioConsole;
     // brig sees the UART's bytes, not the virtio console's (see exit_report.h).
     brig::exit_report::set_console_on_terminal((forward_stdin || console_reads_stdin) && isatty(STDOUT_FILENO) &&
                                                isatty(STDERR_FILENO));
     if (console_reads_stdin) brig::exit_report::note_console_unseen();
     // Declared before the VM: it must answer the devices until they are all reaped.
     auto notifier = start_seccomp_notifier(options, workload);
-    auto vm = brig::build_vm(options, forward_stdin);
+    auto vm = brig::build_vm(options);
     const std::filesystem::path policy_dir = vm->policy_dir;  // the set the devices ran with
     const brig::StopReason reason = brig::supervise(
         *vm, signals, {forward_stdin, console_reads_stdin, options.boot_timeout_seconds});

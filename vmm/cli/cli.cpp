@@ -218,6 +218,13 @@ std::optional<std::string_view> find_failure_file(const std::vector<std::string_
     return std::nullopt;
 }
 
+StdinConsole stdin_console(const RunOptions& options) {
+    if (options.serial.kind == ConsoleOutput::Kind::Stdout) return StdinConsole::Serial;
+    if (options.virtio_console && options.virtio_console->kind == ConsoleOutput::Kind::Stdout)
+        return StdinConsole::VirtioConsole;
+    return StdinConsole::None;
+}
+
 RunOptions::JailUser parse_jail_user(std::string_view flag, std::string_view text) {
     const auto colon = text.find(':');
     const auto uid = parse_number(flag, text.substr(0, colon), 1, kMaxJailId);

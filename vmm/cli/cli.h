@@ -80,6 +80,11 @@ using Command = std::variant<HelpRequest, VersionRequest, RunOptions, PolicyComm
 
 // `args` excludes argv[0]. Throws InvalidArgument.
 Command parse_command_line(const std::vector<std::string_view>& args);
+// Which console reads the operator's stdin: the UART when it writes to stdout, else
+// the virtio console when it does, else none. Decided here and nowhere else.
+enum class StdinConsole { None, Serial, VirtioConsole };
+StdinConsole stdin_console(const RunOptions& options);
+
 // UID or UID:GID (a bare UID is the group too), each 1..0xfffffffe: the one parser of
 // --jail-user, for `brig run` and `brig policy show`. Throws InvalidArgument.
 RunOptions::JailUser parse_jail_user(std::string_view flag, std::string_view text);

@@ -176,3 +176,17 @@ TEST_CASE("cli parses --jail-ids FIRST-LAST and --cgroup-parent", "[cli]") {
                StartsWith("--cgroup-parent: places device processes"));
     CHECK_THAT(error_of({"run", "--kernel", k, "--cgroup-parent", "a/../b"}), StartsWith("--cgroup-parent: 'a/../b': no '..'"));
 }
+
+TEST_CASE("one console reads stdin: the UART on stdout, else the virtio console on stdout", "[cli]") {
+    TempFile kernel;
+    auto reader = [&](std::vector<std::string_view> extra) {
+        std::vector<std::string_view> args = {"run", "--kernel", kernel.path};
+        args.insert(args.end(), extra.begin(), extra.end());
+        return stdin_console(std::get<RunOptions>(parse(args)));
+    };
+    CHECK(reader({}) == StdinConsole::Serial);
+    CHECK(reader({"--console", "stdout"}) == StdinConsole::Serial);
+    CHECK(reader({"--serial", "sink", "--console", "stdout"}) == StdinConsole::VirtioConsole);
+    CHECK(reader({"--serial", "sink", "--console", "sink"}) == StdinConsole::None);
+    CHECK(reader({"--serial", "sink"}) == StdinConsole::None);
+}

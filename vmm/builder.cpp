@@ -113,13 +113,18 @@ std::function<void(uint8_t)> watch_console_bytes(const RunOptions& options) {
 // pipe of its own that the supervisor relays (console/output_relay.h); the device
 // never holds brig's stdout. Returns the fd to hand over, -1 for a sink; a pipe's
 // write end is kept in `write_end` until the device holds it.
-int device_console_output(Vm& vm, const std::string& device, const ConsoleOutput& output, UniqueFd& file,
+int device_console_output(const std::string& device, const ConsoleOutput& output, DeviceResources& owned,
                           UniqueFd& write_end) {
-    if (output.kind != ConsoleOutput::Kind::Stdout) return open_console_output(output, file);
+    if (output.kind != ConsoleOutput::Kind::Stdout) {
+        UniqueFd file;
+        const int fd = open_console_output(output, file);
+        if (file) owned.fds.push_back(std::move(file));
+        return fd;
+    }
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2(" + device + " console output)");
     write_end.reset(fds[1]);
-    vm.console_relays.push_back(std::make_unique<OutputRelay>(device, UniqueFd(fds[0]), STDOUT_FILENO));
+    owned.console_relay = std::make_unique<OutputRelay>(device, UniqueFd(fds[0]), STDOUT_FILENO);
     return write_end.get();
 }
 
@@ -155,6 +160,7 @@ struct DeviceAttachment {
     uint64_t base;
     uint64_t size;
     uint32_t irq;
+    DeviceResources owned = {};  // kept for the VM's life (SandboxedDevice::owned)
 };
 
 // --jail-user: the same ids for every device; else an id of its own, locked for the VM's life.
@@ -164,7 +170,7 @@ RunOptions::JailUser jail_ids_for_device(Vm& vm, const RunOptions& options) {
     return {id, id};
 }
 
-void attach_device_process(Vm& vm, const RunOptions& options, const DeviceAttachment& attachment) {
+void attach_device_process(Vm& vm, const RunOptions& options, DeviceAttachment attachment) {
     const std::string& name = attachment.name;
     const auto started = std::chrono::steady_clock::now();
     const RunOptions::JailUser ids = jail_ids_for_device(vm, options);
@@ -206,7 +212,7 @@ void attach_device_process(Vm& vm, const RunOptions& options, const DeviceAttach
         throw DeviceCrashed(fmt::format("{} (pid {}) {} during activation ({})", name, process->pid(), how, e.what()),
                             fmt::format("{} pid={} {}", name, process->pid(), process->failure_fields()));
     }
-    vm.irq_eventfds.push_back(std::move(irq));
+    attachment.owned.fds.push_back(std::move(irq));
     spdlog::debug("[{}] device process pid {} jailed and active in {} us", name, process->pid(),
                   std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count());
 
@@ -221,21 +227,21 @@ void attach_device_process(Vm& vm, const RunOptions& options, const DeviceAttach
     if (attachment.kind == "serial")
         on_bus = std::make_shared<ConsoleActivityWatch>(proxy, note_console_output(vm), watch_console_bytes(options));
     attachment.bus->insert(on_bus, attachment.base, attachment.size);
-    vm.devices.push_back({std::move(process), std::move(proxy)});
+    vm.devices.push_back({std::move(attachment.owned), std::move(process), std::move(proxy)});
 }
 
 void attach_serial_process(Vm& vm, const RunOptions& options, bool forward_stdin) {
     DeviceAttachment serial{"serial", "serial", {}, {{devices::Serial16550::kLineStatusOffset, ipc::device_contract::kSerialLineStatusShadow}},
                             &vm.pio, layout::kCom1Port, layout::kCom1Size, layout::kCom1Irq};
     UniqueFd output_pipe;  // closed once the device holds it
-    const int output_fd = device_console_output(vm, "serial", options.serial, vm.serial_output, output_pipe);
+    const int output_fd = device_console_output("serial", options.serial, serial.owned, output_pipe);
     if (output_fd >= 0) serial.resources.push_back({"output", output_fd});
     UniqueFd input;  // closed once the device holds it
     if (forward_stdin) {
         input = console_input_pipe(vm);
         serial.resources.push_back({"input", input.get()});
     }
-    attach_device_process(vm, options, serial);
+    attach_device_process(vm, options, std::move(serial));
 }
 
 void attach_serial(Vm& vm, const RunOptions& options, bool forward_stdin) {
@@ -249,7 +255,7 @@ void attach_serial(Vm& vm, const RunOptions& options, bool forward_stdin) {
 // per queue (KVM signals it on a QueueNotify write of that queue's index, so a
 // notify never leaves the kernel); InterruptStatus is served from a shadow.
 void attach_virtio(Vm& vm, const RunOptions& options, const std::string& kind, const std::string& name,
-                   unsigned queues, std::vector<ipc::NamedFd> extra_resources) {
+                   unsigned queues, std::vector<ipc::NamedFd> extra_resources, DeviceResources owned = {}) {
     const auto index = static_cast<uint32_t>(vm.virtio_windows.size());
     if (index >= layout::kVirtioMmioWindows)  // the CLI's disk limit leaves room for every other device
         throw std::logic_error("more virtio devices than virtio-mmio windows");
@@ -258,43 +264,47 @@ void attach_virtio(Vm& vm, const RunOptions& options, const std::string& kind, c
 
     DeviceAttachment attachment{kind, name, std::move(extra_resources),
                                 {{virtio::kMmioInterruptStatus, virtio::kInterruptStatusShadow}},
-                                &vm.mmio, base, virtio::kMmioWindowSize, irq};
+                                &vm.mmio, base, virtio::kMmioWindowSize, irq, std::move(owned)};
     attachment.resources.push_back({"guest-memory", vm.memory.memfd()});
     for (unsigned q = 0; q < queues; ++q) {
         UniqueFd notify(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
         if (!notify) throw_errno("eventfd(" + name + " queue notify)");
         vm.vm_fd.register_ioeventfd(notify.get(), base + virtio::kMmioQueueNotify, q);
         attachment.resources.push_back({"queue" + std::to_string(q), notify.get()});
-        vm.irq_eventfds.push_back(std::move(notify));
+        attachment.owned.fds.push_back(std::move(notify));
     }
-    attach_device_process(vm, options, attachment);
+    attach_device_process(vm, options, std::move(attachment));
     vm.virtio_windows.push_back({base, virtio::kMmioWindowSize, irq});
 }
 
-void attach_virtio_devices(Vm& vm, const RunOptions& options, std::vector<UniqueFd>& keep) {
+void attach_virtio_devices(Vm& vm, const RunOptions& options) {
     const bool any = !options.disks.empty() || options.rng || options.virtio_console;
     if (any && options.disable_sandbox) {
         spdlog::warn("[sandbox] --disable-sandbox: virtio devices run only as device processes; none attached");
         return;
     }
     // Every image opened, checked and locked before any device starts: a refused one costs nothing.
-    const size_t first_disk = keep.size();
-    for (const auto& disk : options.disks) keep.push_back(disk::open_image(disk));
-    for (size_t i = 0; i < options.disks.size(); ++i)
-        attach_virtio(vm, options, "virtio-blk", "virtio-blk" + std::to_string(i), 1, {{"disk", keep[first_disk + i].get()}});
+    std::vector<UniqueFd> images;
+    for (const auto& disk : options.disks) images.push_back(disk::open_image(disk));
+    for (size_t i = 0; i < images.size(); ++i) {
+        const int fd = images[i].get();
+        DeviceResources owned;
+        owned.fds.push_back(std::move(images[i]));  // the lock lives as long as the VM
+        attach_virtio(vm, options, "virtio-blk", "virtio-blk" + std::to_string(i), 1, {{"disk", fd}}, std::move(owned));
+    }
     if (options.rng) attach_virtio(vm, options, "virtio-rng", "virtio-rng", 1, {});
     if (options.virtio_console) {
         std::vector<ipc::NamedFd> fds;
         UniqueFd output_pipe;  // closed once the device holds it
-        const int out = device_console_output(vm, "virtio-console", *options.virtio_console, vm.virtio_console_output,
-                                              output_pipe);
+        DeviceResources owned;
+        const int out = device_console_output("virtio-console", *options.virtio_console, owned, output_pipe);
         if (out >= 0) fds.push_back({"output", out});
         UniqueFd input;  // closed once the device holds it
         if (stdin_console(options) == StdinConsole::VirtioConsole) {
             input = console_input_pipe(vm);
             fds.push_back({"input", input.get()});
         }
-        attach_virtio(vm, options, "virtio-console", "virtio-console", 2, std::move(fds));
+        attach_virtio(vm, options, "virtio-console", "virtio-console", 2, std::move(fds), std::move(owned));
     }
 }
 
@@ -394,7 +404,7 @@ std::unique_ptr<Vm> build_vm(const RunOptions& options) {
     prepare_sandbox(*vm, options);
     attach_platform_devices(*vm);
     attach_serial(*vm, options, forward_stdin);
-    attach_virtio_devices(*vm, options, vm->disk_fds);
+    attach_virtio_devices(*vm, options);
     const uint64_t rsdp = write_acpi_tables(*vm, options.cpus);
     const boot::BootEntry entry = boot::load_guest_kernel(
         vm->memory, boot::BootConfig{options.kernel, options.initrd, options.cmdline, rsdp});

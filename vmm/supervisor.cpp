@@ -46,7 +46,7 @@ void on_host_signal(Vm& vm, int sigfd, ConsoleTerminal* terminal) {
     vm.board.request_stop({StopKind::HostSignal, "stopped by " + name, "signal=" + name});
 }
 
-// What an fd in the supervisor's wait set is; `index` names the device or the relay.
+// What an fd in the supervisor's wait set is; `index` names the device.
 struct Waiting {
     enum Kind { Stop, HostSignal, Violation, DeviceLog, DeviceExit, ConsoleOutput, Stdout, Stdin } kind;
     size_t index = 0;
@@ -129,10 +129,11 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
             waits.add(process.pidfd(), POLLIN, {Waiting::DeviceExit, i});
         }
         bool relay_backlog = false;
-        for (size_t i = 0; i < vm.console_relays.size(); ++i) {
-            const OutputRelay& relay = *vm.console_relays[i];
-            if (relay.has_room()) waits.add(relay.read_fd(), POLLIN, {Waiting::ConsoleOutput, i});
-            relay_backlog |= relay.backlogged();
+        for (size_t i = 0; i < vm.devices.size(); ++i) {
+            const OutputRelay* relay = vm.devices[i].owned.console_relay.get();
+            if (!relay) continue;
+            if (relay->has_room()) waits.add(relay->read_fd(), POLLIN, {Waiting::ConsoleOutput, i});
+            relay_backlog |= relay->backlogged();
         }
         const bool output_held = terminal && terminal->holds_output();
         if (relay_backlog && !output_held) waits.add(STDOUT_FILENO, POLLOUT, {Waiting::Stdout});
@@ -171,10 +172,11 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
                         on_device_exit(vm, vm.devices[what.index]);
                     break;
                 case Waiting::ConsoleOutput:
-                    vm.console_relays[what.index]->read_available();
+                    vm.devices[what.index].owned.console_relay->read_available();
                     break;
                 case Waiting::Stdout:
-                    for (auto& relay : vm.console_relays) relay->write_some();
+                    for (auto& device : vm.devices)
+                        if (device.owned.console_relay) device.owned.console_relay->write_some();
                     break;
                 case Waiting::Stdin:
                     stdin_ready = (revents & (POLLIN | POLLHUP | POLLERR)) != 0;
@@ -200,7 +202,8 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
     // own final line, rather than lost.
     input.reset();
     terminal.reset();
-    for (auto& relay : vm.console_relays) relay->finish(kConsoleDrainTimeout);
+    for (auto& device : vm.devices)
+        if (device.owned.console_relay) device.owned.console_relay->finish(kConsoleDrainTimeout);
     return *vm.board.stop_reason();
 }
 

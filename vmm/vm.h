@@ -25,8 +25,17 @@
 
 namespace brig {
 
-// A device in its own process and its stand-in on the bus.
+// What brig keeps for a device for the VM's life: its irqfd and queue ioeventfds
+// (registered with KVM), its disk (locked), its console file, and the relay of its
+// console output to stdout.
+struct DeviceResources {
+    std::vector<UniqueFd> fds;
+    std::unique_ptr<OutputRelay> console_relay;  // none unless it writes to stdout
+};
+
+// A device in its own process, its stand-in on the bus, and what it owns.
 struct SandboxedDevice {
+    DeviceResources owned;  // first: released after the process is reaped
     std::unique_ptr<DeviceProcess> process;
     std::shared_ptr<DeviceProxy> proxy;
 };
@@ -40,19 +49,14 @@ struct Vm {
     GuestMemory memory;
     Bus pio{"pio"};
     Bus mmio{"mmio"};
-    std::vector<UniqueFd> irq_eventfds;  // registered as irqfds; kept for the VM's life
 
-    UniqueFd serial_output;          // the file behind --serial file=PATH
+    UniqueFd serial_output;          // --disable-sandbox: the file behind --serial file=PATH
     // --disable-sandbox: the serial device lives here and the supervisor feeds it stdin.
     // After serial_output: its output thread writes there until it is destroyed.
     std::shared_ptr<devices::Serial16550> in_process_serial;
     // The write end of the pipe a jailed console device reads as its input (the serial
     // device, or the virtio console); the supervisor relays stdin into it.
     UniqueFd console_input;
-    UniqueFd virtio_console_output;  // the file behind --console file=PATH
-    // Console devices writing to stdout write pipes the supervisor relays.
-    std::vector<std::unique_ptr<OutputRelay>> console_relays;
-    std::vector<UniqueFd> disk_fds;  // opened by brig, handed to the virtio-blk processes
     std::vector<acpi::VirtioMmioEntry> virtio_windows;  // declared in the DSDT
 
     std::optional<VmmThreadFilters> thread_filters;  // absent with --disable-sandbox

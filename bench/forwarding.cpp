@@ -27,9 +27,9 @@
 #include <string>
 #include <vector>
 
-#include "device_control.h"
-#include "device_service.h"
-#include "mailbox.h"
+#include "ipc/device_control.h"
+#include "ipc/device_service.h"
+#include "ipc/mailbox.h"
 
 using namespace brig;
 using namespace brig::ipc;

@@ -31,19 +31,19 @@
 #include <string_view>
 #include <vector>
 
-#include "common/seccomp_listener.h"
-#include "common/test_hooks.h"
-#include "device_contract.h"
-#include "device_service.h"
-#include "minijail/jail.h"
-#include "sandbox/profiles.h"
-#include "minijail/policy.h"
-#include "serial/serial_service.h"
-#include "unique_fd.h"
-#include "virtio/virtio_blk.h"
-#include "virtio/virtio_console.h"
-#include "virtio/virtio_rng.h"
-#include "virtio/virtio_service.h"
+#include "device-procs/common/seccomp_listener.h"
+#include "device-procs/common/test_hooks.h"
+#include "ipc/device_contract.h"
+#include "ipc/device_service.h"
+#include "minijail-wrapper/minijail/jail.h"
+#include "ipc/sandbox/profiles.h"
+#include "minijail-wrapper/minijail/policy.h"
+#include "device-procs/serial/serial_service.h"
+#include "ipc/unique_fd.h"
+#include "device-procs/virtio/virtio_blk.h"
+#include "device-procs/virtio/virtio_console.h"
+#include "device-procs/virtio/virtio_rng.h"
+#include "device-procs/virtio/virtio_service.h"
 
 namespace {
 

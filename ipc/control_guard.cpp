@@ -1,9 +1,9 @@
-#include "control_guard.h"
+#include "ipc/control_guard.h"
 
 #include <capnp/rpc.capnp.h>
 #include <spdlog/fmt/fmt.h>
 
-#include "control_text.h"
+#include "ipc/control_text.h"
 
 namespace brig::ipc {
 

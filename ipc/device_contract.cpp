@@ -1,4 +1,4 @@
-#include "device_contract.h"
+#include "ipc/device_contract.h"
 
 #include <charconv>
 #include <stdexcept>

@@ -1,4 +1,4 @@
-#include "device_control.h"
+#include "ipc/device_control.h"
 
 #include <pthread.h>
 #include <sys/socket.h>
@@ -19,8 +19,8 @@
 #include <map>
 #include <thread>
 
-#include "control_text.h"
-#include "device.capnp.h"
+#include "ipc/control_text.h"
+#include "ipc/device.capnp.h"
 
 // GCC 12 sees a std::string inside kj's Maybe<Outcome> as maybe-uninitialized (false positive).
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"

@@ -12,8 +12,8 @@
 #include <utility>
 #include <vector>
 
-#include "control_guard.h"
-#include "unique_fd.h"
+#include "ipc/control_guard.h"
+#include "ipc/unique_fd.h"
 
 namespace brig::ipc {
 

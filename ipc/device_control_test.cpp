@@ -1,4 +1,4 @@
-#include "device_control.h"
+#include "ipc/device_control.h"
 
 #include <fcntl.h>
 #include <sys/eventfd.h>
@@ -14,7 +14,7 @@
 #include <string>
 #include <thread>
 
-#include "device_service.h"
+#include "ipc/device_service.h"
 
 using namespace brig;
 using namespace brig::ipc;

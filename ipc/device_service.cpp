@@ -1,4 +1,4 @@
-#include "device_service.h"
+#include "ipc/device_service.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -14,8 +14,8 @@
 #include <set>
 #include <stdexcept>
 
-#include "control_text.h"
-#include "device.capnp.h"
+#include "ipc/control_text.h"
+#include "ipc/device.capnp.h"
 
 namespace brig::ipc {
 

@@ -8,8 +8,8 @@
 
 #include <cstdint>
 
-#include "bus_device.h"
-#include "unique_fd.h"
+#include "ipc/bus_device.h"
+#include "ipc/unique_fd.h"
 
 namespace brig {
 

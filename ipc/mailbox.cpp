@@ -1,4 +1,4 @@
-#include "mailbox.h"
+#include "ipc/mailbox.h"
 
 #include <fcntl.h>
 #include <linux/futex.h>
@@ -15,7 +15,7 @@
 #include <new>
 #include <string>
 
-#include "mailbox_layout.h"
+#include "ipc/mailbox_layout.h"
 
 namespace brig::ipc {
 

@@ -16,7 +16,7 @@
 #include <mutex>
 #include <stdexcept>
 
-#include "unique_fd.h"
+#include "ipc/unique_fd.h"
 
 namespace brig::ipc {
 

@@ -10,7 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "mailbox.h"
+#include "ipc/mailbox.h"
 
 namespace brig::ipc {
 

@@ -1,4 +1,4 @@
-#include "mailbox.h"
+#include "ipc/mailbox.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -12,7 +12,7 @@
 #include <thread>
 #include <vector>
 
-#include "mailbox_layout.h"
+#include "ipc/mailbox_layout.h"
 
 using namespace brig;
 using namespace brig::ipc;

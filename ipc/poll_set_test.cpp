@@ -1,10 +1,10 @@
-#include "poll_set.h"
+#include "ipc/poll_set.h"
 
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 
-#include "unique_fd.h"
+#include "ipc/unique_fd.h"
 
 using brig::UniqueFd;
 using brig::ipc::PollSet;

@@ -1,4 +1,4 @@
-#include "builder.h"
+#include "vmm/builder.h"
 
 #include <fcntl.h>
 #include <sys/eventfd.h>
@@ -9,26 +9,26 @@
 #include <stdexcept>
 #include <spdlog/spdlog.h>
 
-#include "acpi/acpi_tables.h"
-#include "virtio/virtio_mmio.h"
-#include "boot/kernel_loader.h"
-#include "disk/disk_image.h"
-#include "device_contract.h"
-#include "error.h"
-#include "eventfd_interrupt.h"
-#include "exit_report.h"
-#include "kvm/cpuid.h"
-#include "kvm/msrs.h"
-#include "memory/layout.h"
-#include "output_file.h"
-#include "platform/acpi_pm.h"
-#include "platform/i8042.h"
-#include "devices/console_activity.h"
-#include "minijail/policy.h"
-#include "sandbox/profiles.h"
-#include "sandbox/sandbox_files.h"
-#include "sandbox/seccomp_notifier.h"
-#include "sandbox/vmm_sigsys.h"
+#include "vmm/acpi/acpi_tables.h"
+#include "ipc/virtio/virtio_mmio.h"
+#include "vmm/boot/kernel_loader.h"
+#include "vmm/disk/disk_image.h"
+#include "ipc/device_contract.h"
+#include "vmm/error.h"
+#include "ipc/eventfd_interrupt.h"
+#include "vmm/exit_report.h"
+#include "vmm/kvm/cpuid.h"
+#include "vmm/kvm/msrs.h"
+#include "vmm/memory/layout.h"
+#include "vmm/output_file.h"
+#include "vmm/platform/acpi_pm.h"
+#include "vmm/platform/i8042.h"
+#include "vmm/devices/console_activity.h"
+#include "minijail-wrapper/minijail/policy.h"
+#include "ipc/sandbox/profiles.h"
+#include "vmm/sandbox/sandbox_files.h"
+#include "vmm/sandbox/seccomp_notifier.h"
+#include "vmm/sandbox/vmm_sigsys.h"
 #include <spdlog/fmt/fmt.h>
 
 namespace brig {

@@ -3,8 +3,8 @@
 
 #include <memory>
 
-#include "cli/cli.h"
-#include "vm.h"
+#include "vmm/cli/cli.h"
+#include "vmm/vm.h"
 
 namespace brig {
 

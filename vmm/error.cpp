@@ -1,4 +1,4 @@
-#include "error.h"
+#include "vmm/error.h"
 
 #include <cerrno>
 #include <cstring>

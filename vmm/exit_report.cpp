@@ -1,4 +1,4 @@
-#include "exit_report.h"
+#include "vmm/exit_report.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "output_file.h"
+#include "vmm/output_file.h"
 
 namespace brig::exit_report {
 namespace {

@@ -12,7 +12,7 @@
 #include <string>
 #include <string_view>
 
-#include "error.h"
+#include "vmm/error.h"
 
 namespace brig::exit_report {
 

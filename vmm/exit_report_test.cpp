@@ -1,4 +1,4 @@
-#include "exit_report.h"
+#include "vmm/exit_report.h"
 
 #include <catch2/catch.hpp>
 

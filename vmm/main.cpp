@@ -15,13 +15,13 @@
 #include <string_view>
 #include <vector>
 
-#include "builder.h"
-#include "cli/cli.h"
-#include "error.h"
-#include "exit_report.h"
-#include "policy_tool/policy_command.h"
-#include "sandbox/seccomp_notifier.h"
-#include "supervisor.h"
+#include "vmm/builder.h"
+#include "vmm/cli/cli.h"
+#include "vmm/error.h"
+#include "vmm/exit_report.h"
+#include "vmm/policy_tool/policy_command.h"
+#include "vmm/sandbox/seccomp_notifier.h"
+#include "vmm/supervisor.h"
 
 namespace {
 

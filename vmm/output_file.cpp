@@ -1,4 +1,4 @@
-#include "output_file.h"
+#include "vmm/output_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -7,7 +7,7 @@
 #include <cstring>
 #include <string>
 
-#include "error.h"
+#include "vmm/error.h"
 
 namespace brig {
 

@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <string_view>
 
-#include "unique_fd.h"
+#include "ipc/unique_fd.h"
 
 namespace brig {
 

@@ -1,4 +1,4 @@
-#include "output_file.h"
+#include "vmm/output_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "error.h"
+#include "vmm/error.h"
 
 using namespace brig;
 using Catch::Matchers::Contains;

@@ -1,4 +1,4 @@
-#include "supervisor.h"
+#include "vmm/supervisor.h"
 
 #include <poll.h>
 #include <sys/signalfd.h>
@@ -12,11 +12,11 @@
 #include <spdlog/spdlog.h>
 #include <vector>
 
-#include "console/console_input.h"
-#include "console/terminal.h"
-#include "error.h"
-#include "poll_set.h"
-#include "sandbox/vmm_sigsys.h"
+#include "vmm/console/console_input.h"
+#include "vmm/console/terminal.h"
+#include "vmm/error.h"
+#include "ipc/poll_set.h"
+#include "vmm/sandbox/vmm_sigsys.h"
 
 namespace brig {
 namespace {

@@ -9,8 +9,8 @@
 #include <csignal>
 #include <optional>
 
-#include "board/stop_reason.h"
-#include "vm.h"
+#include "vmm/board/stop_reason.h"
+#include "vmm/vm.h"
 
 namespace brig {
 

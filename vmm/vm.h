@@ -9,19 +9,19 @@
 #include <optional>
 #include <vector>
 
-#include "acpi/acpi_tables.h"
-#include "board/board.h"
-#include "console/output_relay.h"
-#include "bus/bus.h"
-#include "device_control.h"
-#include "devices/device_process.h"
-#include "devices/device_proxy.h"
-#include "kvm/kvm.h"
-#include "memory/guest_memory.h"
-#include "sandbox/device_cgroup.h"
-#include "sandbox/jail_ids.h"
-#include "sandbox/policies.h"
-#include "serial/serial_16550.h"
+#include "vmm/acpi/acpi_tables.h"
+#include "vmm/board/board.h"
+#include "vmm/console/output_relay.h"
+#include "vmm/bus/bus.h"
+#include "ipc/device_control.h"
+#include "vmm/devices/device_process.h"
+#include "vmm/devices/device_proxy.h"
+#include "vmm/kvm/kvm.h"
+#include "vmm/memory/guest_memory.h"
+#include "vmm/sandbox/device_cgroup.h"
+#include "vmm/sandbox/jail_ids.h"
+#include "vmm/sandbox/policies.h"
+#include "device-procs/serial/serial_16550.h"
 
 namespace brig {
 

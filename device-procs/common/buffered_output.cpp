@@ -1,4 +1,4 @@
-#include "common/buffered_output.h"
+#include "device-procs/common/buffered_output.h"
 
 #include <limits.h>
 #include <poll.h>

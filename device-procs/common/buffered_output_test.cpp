@@ -1,4 +1,4 @@
-#include "common/buffered_output.h"
+#include "device-procs/common/buffered_output.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "unique_fd.h"
+#include "ipc/unique_fd.h"
 
 using brig::UniqueFd;
 using brig::devices::BufferedOutput;

@@ -14,9 +14,9 @@
 #include <cstdint>
 #include <spdlog/spdlog.h>
 
-#include "common/test_hooks.h"
-#include "device.capnp.h"
-#include "unique_fd.h"
+#include "device-procs/common/test_hooks.h"
+#include "ipc/device.capnp.h"
+#include "ipc/unique_fd.h"
 
 namespace brig::devices::test_hooks {
 namespace {

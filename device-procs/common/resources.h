@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "unique_fd.h"
+#include "ipc/unique_fd.h"
 
 namespace brig::devices {
 

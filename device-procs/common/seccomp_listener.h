@@ -15,7 +15,7 @@
 
 #include <cstring>
 
-#include "device_contract.h"
+#include "ipc/device_contract.h"
 
 namespace brig::devices {
 

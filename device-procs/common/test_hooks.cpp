@@ -1,5 +1,5 @@
 // Compiled only into brig-device-test (see test_hooks.h).
-#include "common/test_hooks.h"
+#include "device-procs/common/test_hooks.h"
 
 #include <fcntl.h>
 #include <poll.h>

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <vector>
 
-#include "device_service.h"
-#include "mailbox.h"
+#include "ipc/device_service.h"
+#include "ipc/mailbox.h"
 
 namespace brig::devices::test_hooks {
 

@@ -1,4 +1,4 @@
-#include "serial/serial_16550.h"
+#include "device-procs/serial/serial_16550.h"
 
 #include <unistd.h>
 

@@ -11,9 +11,9 @@
 #include <span>
 #include <string>
 
-#include "common/buffered_output.h"
+#include "device-procs/common/buffered_output.h"
 
-#include "bus_device.h"
+#include "ipc/bus_device.h"
 
 namespace brig::devices {
 

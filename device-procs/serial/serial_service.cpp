@@ -1,4 +1,4 @@
-#include "serial/serial_service.h"
+#include "device-procs/serial/serial_service.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -9,10 +9,10 @@
 #include <spdlog/spdlog.h>
 #include <stdexcept>
 
-#include "common/resources.h"
-#include "device_contract.h"
-#include "eventfd_interrupt.h"
-#include "common/test_hooks.h"
+#include "device-procs/common/resources.h"
+#include "ipc/device_contract.h"
+#include "ipc/eventfd_interrupt.h"
+#include "device-procs/common/test_hooks.h"
 
 namespace brig::devices {
 namespace {

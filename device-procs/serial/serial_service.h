@@ -9,9 +9,9 @@
 #include <string>
 #include <thread>
 
-#include "device_service.h"
-#include "mailbox.h"
-#include "serial/serial_16550.h"
+#include "ipc/device_service.h"
+#include "ipc/mailbox.h"
+#include "device-procs/serial/serial_16550.h"
 
 namespace brig::devices {
 

@@ -1,4 +1,4 @@
-#include "virtio/chain_io.h"
+#include "device-procs/virtio/chain_io.h"
 
 #include <algorithm>
 #include <cstring>

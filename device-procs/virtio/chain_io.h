@@ -9,8 +9,8 @@
 #include <span>
 #include <vector>
 
-#include "virtio/guest_memory_view.h"
-#include "virtio/virtqueue.h"
+#include "ipc/virtio/guest_memory_view.h"
+#include "ipc/virtio/virtqueue.h"
 
 namespace brig::virtio {
 

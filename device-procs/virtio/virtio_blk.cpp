@@ -1,4 +1,4 @@
-#include "virtio/virtio_blk.h"
+#include "device-procs/virtio/virtio_blk.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -14,7 +14,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "virtio/chain_io.h"
+#include "device-procs/virtio/chain_io.h"
 
 namespace brig::devices {
 

@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <string>
 
-#include "unique_fd.h"
-#include "virtio/virtio_service.h"
+#include "ipc/unique_fd.h"
+#include "device-procs/virtio/virtio_service.h"
 
 namespace brig::devices {
 

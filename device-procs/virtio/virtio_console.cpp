@@ -1,4 +1,4 @@
-#include "virtio/virtio_console.h"
+#include "device-procs/virtio/virtio_console.h"
 
 #include <poll.h>
 #include <unistd.h>
@@ -9,7 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "virtio/chain_io.h"
+#include "device-procs/virtio/chain_io.h"
 
 namespace brig::devices {
 

@@ -13,9 +13,9 @@
 #include <mutex>
 #include <vector>
 
-#include "common/buffered_output.h"
-#include "unique_fd.h"
-#include "virtio/virtio_service.h"
+#include "device-procs/common/buffered_output.h"
+#include "ipc/unique_fd.h"
+#include "device-procs/virtio/virtio_service.h"
 
 namespace brig::devices {
 

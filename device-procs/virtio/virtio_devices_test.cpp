@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "virtio/virtio_blk.h"
-#include "virtio/virtio_console.h"
-#include "virtio/virtio_rng.h"
-#include "virtio/virtio_test_ring.h"
+#include "device-procs/virtio/virtio_blk.h"
+#include "device-procs/virtio/virtio_console.h"
+#include "device-procs/virtio/virtio_rng.h"
+#include "device-procs/virtio/virtio_test_ring.h"
 
 using brig::UniqueFd;
 using brig::devices::VirtioBlk;

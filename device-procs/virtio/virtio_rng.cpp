@@ -1,4 +1,4 @@
-#include "virtio/virtio_rng.h"
+#include "device-procs/virtio/virtio_rng.h"
 
 #include <sys/random.h>
 
@@ -7,8 +7,8 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "common/test_hooks.h"
-#include "virtio/chain_io.h"
+#include "device-procs/common/test_hooks.h"
+#include "device-procs/virtio/chain_io.h"
 
 namespace brig::devices {
 

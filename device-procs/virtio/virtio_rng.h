@@ -2,7 +2,7 @@
 // buffers are filled from getrandom(), at most kMaxBytesPerChain per chain.
 #pragma once
 
-#include "virtio/virtio_service.h"
+#include "device-procs/virtio/virtio_service.h"
 
 namespace brig::devices {
 

@@ -1,4 +1,4 @@
-#include "virtio/virtio_service.h"
+#include "device-procs/virtio/virtio_service.h"
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -10,8 +10,8 @@
 #include <spdlog/spdlog.h>
 #include <stdexcept>
 
-#include "common/resources.h"
-#include "poll_set.h"
+#include "device-procs/common/resources.h"
+#include "ipc/poll_set.h"
 
 namespace brig::devices {
 namespace {

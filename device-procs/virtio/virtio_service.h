@@ -33,13 +33,13 @@
 #include <thread>
 #include <vector>
 
-#include "device_service.h"
-#include "eventfd_interrupt.h"
-#include "mailbox.h"
-#include "unique_fd.h"
-#include "virtio/guest_memory_view.h"
-#include "virtio/virtio_device.h"
-#include "virtio/virtio_mmio.h"
+#include "ipc/device_service.h"
+#include "ipc/eventfd_interrupt.h"
+#include "ipc/mailbox.h"
+#include "ipc/unique_fd.h"
+#include "ipc/virtio/guest_memory_view.h"
+#include "ipc/virtio/virtio_device.h"
+#include "ipc/virtio/virtio_mmio.h"
 
 namespace brig::devices {
 

@@ -11,11 +11,11 @@
 #include <chrono>
 #include <thread>
 
-#include "mailbox.h"
-#include "virtio/virtio_mmio.h"
-#include "virtio/virtio_rng.h"
-#include "virtio/virtio_service.h"
-#include "virtio/virtio_test_ring.h"
+#include "ipc/mailbox.h"
+#include "ipc/virtio/virtio_mmio.h"
+#include "device-procs/virtio/virtio_rng.h"
+#include "device-procs/virtio/virtio_service.h"
+#include "device-procs/virtio/virtio_test_ring.h"
 
 using brig::UniqueFd;
 using brig::devices::HostedVirtioDevice;

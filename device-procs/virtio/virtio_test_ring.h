@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "virtio/guest_memory_view.h"
-#include "virtio/virtqueue.h"
+#include "ipc/virtio/guest_memory_view.h"
+#include "ipc/virtio/virtqueue.h"
 
 namespace brig::virtio::testing {
 

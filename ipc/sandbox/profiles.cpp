@@ -1,4 +1,4 @@
-#include "sandbox/profiles.h"
+#include "ipc/sandbox/profiles.h"
 
 #include <sys/resource.h>
 

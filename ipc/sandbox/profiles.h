@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "minijail/jail.h"
+#include "minijail-wrapper/minijail/jail.h"
 
 namespace brig::sandbox {
 

@@ -1,4 +1,4 @@
-#include "virtio/guest_memory_view.h"
+#include "ipc/virtio/guest_memory_view.h"
 
 #include <sys/mman.h>
 #include <sys/stat.h>

@@ -12,7 +12,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "unique_fd.h"
+#include "ipc/unique_fd.h"
 
 namespace brig::virtio {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "virtio/virtqueue.h"
+#include "ipc/virtio/virtqueue.h"
 
 namespace brig::virtio {
 

@@ -1,5 +1,5 @@
-#include "virtio/virtio_mmio.h"
-#include "virtio/virtio_mmio_registers.h"
+#include "ipc/virtio/virtio_mmio.h"
+#include "ipc/virtio/virtio_mmio_registers.h"
 
 #include <spdlog/spdlog.h>
 

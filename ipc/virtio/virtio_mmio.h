@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "bus_device.h"
-#include "virtio/virtio_device.h"
+#include "ipc/bus_device.h"
+#include "ipc/virtio/virtio_device.h"
 
 namespace brig::virtio {
 

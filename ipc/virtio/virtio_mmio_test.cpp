@@ -1,5 +1,5 @@
-#include "virtio/virtio_mmio.h"
-#include "virtio/virtio_mmio_registers.h"
+#include "ipc/virtio/virtio_mmio.h"
+#include "ipc/virtio/virtio_mmio_registers.h"
 
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "virtio/virtio_test_rings.h"
+#include "ipc/virtio/virtio_test_rings.h"
 
 using namespace brig;
 using namespace brig::virtio;

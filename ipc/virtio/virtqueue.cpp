@@ -1,4 +1,4 @@
-#include "virtio/virtqueue.h"
+#include "ipc/virtio/virtqueue.h"
 
 #include <atomic>
 #include <bit>

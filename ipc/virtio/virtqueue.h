@@ -24,7 +24,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "virtio/guest_memory_view.h"
+#include "ipc/virtio/guest_memory_view.h"
 
 namespace brig::virtio {
 

@@ -1,4 +1,4 @@
-#include "virtio/virtqueue.h"
+#include "ipc/virtio/virtqueue.h"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -6,8 +6,8 @@
 #include <catch2/catch.hpp>
 #include <limits>
 
-#include "virtio/guest_memory_view.h"
-#include "virtio/virtio_test_rings.h"
+#include "ipc/virtio/guest_memory_view.h"
+#include "ipc/virtio/virtio_test_rings.h"
 
 using namespace brig;
 using namespace brig::virtio;

@@ -1,6 +1,6 @@
 // The table of named constants a policy may use. Values come from the system
 // headers, except the KVM ioctls whose structure ends in a flexible array (see below).
-#include "minijail/constants.h"
+#include "minijail-wrapper/minijail/constants.h"
 
 #include <asm/ioctls.h>
 #include <fcntl.h>

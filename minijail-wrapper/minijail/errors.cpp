@@ -1,4 +1,4 @@
-#include "minijail/errors.h"
+#include "minijail-wrapper/minijail/errors.h"
 
 #include <cstring>
 

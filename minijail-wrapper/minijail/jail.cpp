@@ -14,9 +14,9 @@
 //      it is dumpable only while these three files are opened.
 //   4. mounts, pivot_root, hostname, bounding set, capabilities, NO_NEW_PRIVS.
 // A euid change also clears the parent-death signal; it is restored after step 1.
-#include "minijail/jail.h"
+#include "minijail-wrapper/minijail/jail.h"
 
-#include "minijail/errors.h"
+#include "minijail-wrapper/minijail/errors.h"
 
 #include <fcntl.h>
 #include <grp.h>

@@ -1,10 +1,10 @@
 // The jail tests run the unit-test binary itself as the jailed helper: the parent
 // spawns /proc/self/exe with argv[1] == kHelperFlag, and a constructor below turns
 // that process into the helper before Catch2's main() ever runs. These tests need root.
-#include "minijail/errors.h"
-#include "minijail/jail.h"
-#include "minijail/policy.h"
-#include "minijail/spawn.h"
+#include "minijail-wrapper/minijail/errors.h"
+#include "minijail-wrapper/minijail/jail.h"
+#include "minijail-wrapper/minijail/policy.h"
+#include "minijail-wrapper/minijail/spawn.h"
 
 #include <catch2/catch.hpp>
 

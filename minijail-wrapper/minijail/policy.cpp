@@ -1,7 +1,7 @@
-#include "minijail/policy.h"
+#include "minijail-wrapper/minijail/policy.h"
 
-#include "minijail/constants.h"
-#include "minijail/errors.h"
+#include "minijail-wrapper/minijail/constants.h"
+#include "minijail-wrapper/minijail/errors.h"
 
 #include <fcntl.h>
 #include <linux/seccomp.h>

@@ -1,6 +1,6 @@
-#include "minijail/constants.h"
-#include "minijail/errors.h"
-#include "minijail/policy.h"
+#include "minijail-wrapper/minijail/constants.h"
+#include "minijail-wrapper/minijail/errors.h"
+#include "minijail-wrapper/minijail/policy.h"
 
 #include <catch2/catch.hpp>
 

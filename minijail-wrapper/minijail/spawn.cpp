@@ -1,6 +1,6 @@
-#include "minijail/spawn.h"
+#include "minijail-wrapper/minijail/spawn.h"
 
-#include "minijail/errors.h"
+#include "minijail-wrapper/minijail/errors.h"
 
 #include <fcntl.h>
 #include <linux/close_range.h>

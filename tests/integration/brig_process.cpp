@@ -1,4 +1,4 @@
-#include "brig_process.h"
+#include "tests/integration/brig_process.h"
 
 #include <fcntl.h>
 #include <poll.h>

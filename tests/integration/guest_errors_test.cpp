@@ -9,8 +9,8 @@
 #include <string>
 #include <thread>
 
-#include "brig_process.h"
-#include "temp_files.h"
+#include "tests/integration/brig_process.h"
+#include "tests/integration/temp_files.h"
 
 using namespace brig::test;
 using Catch::Matchers::Contains;

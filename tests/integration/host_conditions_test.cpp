@@ -12,7 +12,7 @@
 #include <string>
 #include <thread>
 
-#include "brig_process.h"
+#include "tests/integration/brig_process.h"
 
 using namespace brig::test;
 using Catch::Matchers::Contains;

@@ -15,9 +15,9 @@
 #include <regex>
 #include <thread>
 
-#include "brig_process.h"
-#include "pty_session.h"
-#include "temp_files.h"
+#include "tests/integration/brig_process.h"
+#include "tests/integration/pty_session.h"
+#include "tests/integration/temp_files.h"
 
 using namespace brig::test;
 using Catch::Matchers::Contains;

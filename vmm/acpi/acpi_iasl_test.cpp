@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
-#include "acpi/acpi_tables.h"
-#include "acpi/acpi_test_support.h"
-#include "memory/layout.h"
+#include "vmm/acpi/acpi_tables.h"
+#include "vmm/acpi/acpi_test_support.h"
+#include "vmm/memory/layout.h"
 
 extern char** environ;
 

@@ -1,13 +1,13 @@
-#include "acpi/acpi_tables.h"
+#include "vmm/acpi/acpi_tables.h"
 
 #include <algorithm>
 #include <array>
 #include <cstdio>
 #include <string>
 
-#include "acpi/table_formats.h"
-#include "acpi/tables.h"
-#include "error.h"
+#include "vmm/acpi/table_formats.h"
+#include "vmm/acpi/tables.h"
+#include "vmm/error.h"
 
 namespace brig::acpi {
 

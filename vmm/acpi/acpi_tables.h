@@ -12,7 +12,7 @@
 #include <string_view>
 #include <vector>
 
-#include "memory/layout.h"
+#include "vmm/memory/layout.h"
 
 namespace brig::acpi {
 

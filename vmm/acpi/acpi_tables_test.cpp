@@ -1,11 +1,11 @@
-#include "acpi/acpi_tables.h"
+#include "vmm/acpi/acpi_tables.h"
 
 #include <catch2/catch.hpp>
 #include <map>
 
-#include "acpi/acpi_test_support.h"
-#include "error.h"
-#include "memory/layout.h"
+#include "vmm/acpi/acpi_test_support.h"
+#include "vmm/error.h"
+#include "vmm/memory/layout.h"
 
 using namespace brig;
 using namespace brig::acpi;

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "acpi/acpi_tables.h"
+#include "vmm/acpi/acpi_tables.h"
 
 namespace brig::acpi::test {
 

@@ -1,8 +1,8 @@
-#include "acpi/aml.h"
+#include "vmm/acpi/aml.h"
 
 #include <string>
 
-#include "error.h"
+#include "vmm/error.h"
 
 namespace brig::acpi::aml {
 

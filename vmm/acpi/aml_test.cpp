@@ -1,8 +1,8 @@
-#include "acpi/aml.h"
+#include "vmm/acpi/aml.h"
 
 #include <catch2/catch.hpp>
 
-#include "error.h"
+#include "vmm/error.h"
 
 using namespace brig;
 using namespace brig::acpi;

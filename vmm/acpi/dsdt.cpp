@@ -4,10 +4,10 @@
 #include <stdexcept>
 #include <string>
 
-#include "acpi/aml.h"
-#include "acpi/table_formats.h"
-#include "acpi/tables.h"
-#include "memory/layout.h"
+#include "vmm/acpi/aml.h"
+#include "vmm/acpi/table_formats.h"
+#include "vmm/acpi/tables.h"
+#include "vmm/memory/layout.h"
 
 namespace brig::acpi::detail {
 

@@ -3,9 +3,9 @@
 // board's ACPI PM device serves at layout::kAcpiPmPort.
 #include <string_view>
 
-#include "acpi/table_formats.h"
-#include "acpi/tables.h"
-#include "memory/layout.h"
+#include "vmm/acpi/table_formats.h"
+#include "vmm/acpi/tables.h"
+#include "vmm/memory/layout.h"
 
 namespace brig::acpi::detail {
 

@@ -1,8 +1,8 @@
 // MADT: one local APIC per vCPU, KVM's in-kernel IOAPIC, and the ISA overrides
 // that make the PC's wiring (PIT on IOAPIC pin 2) explicit.
-#include "acpi/table_formats.h"
-#include "acpi/tables.h"
-#include "memory/layout.h"
+#include "vmm/acpi/table_formats.h"
+#include "vmm/acpi/tables.h"
+#include "vmm/memory/layout.h"
 
 namespace brig::acpi::detail {
 

@@ -1,8 +1,8 @@
 // RSDP and XSDT: how the guest finds everything else.
 #include <cstring>
 
-#include "acpi/table_formats.h"
-#include "acpi/tables.h"
+#include "vmm/acpi/table_formats.h"
+#include "vmm/acpi/tables.h"
 
 namespace brig::acpi::detail {
 

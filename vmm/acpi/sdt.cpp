@@ -2,9 +2,9 @@
 #include <cstring>
 #include <string>
 
-#include "acpi/table_formats.h"
-#include "acpi/tables.h"
-#include "error.h"
+#include "vmm/acpi/table_formats.h"
+#include "vmm/acpi/tables.h"
+#include "vmm/error.h"
 
 namespace brig::acpi::detail {
 

@@ -10,7 +10,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "acpi/acpi_tables.h"
+#include "vmm/acpi/acpi_tables.h"
 
 namespace brig::acpi::detail {
 

@@ -1,11 +1,11 @@
-#include "board/board.h"
+#include "vmm/board/board.h"
 
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
-#include "error.h"
+#include "vmm/error.h"
 
 namespace brig {
 namespace {

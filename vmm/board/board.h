@@ -9,10 +9,10 @@
 #include <optional>
 #include <vector>
 
-#include "board/board_state.h"
-#include "board/stop_reason.h"
-#include "unique_fd.h"
-#include "vcpu/vcpu.h"
+#include "vmm/board/board_state.h"
+#include "vmm/board/stop_reason.h"
+#include "ipc/unique_fd.h"
+#include "vmm/vcpu/vcpu.h"
 
 namespace brig {
 

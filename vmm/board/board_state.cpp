@@ -1,4 +1,4 @@
-#include "board/board_state.h"
+#include "vmm/board/board_state.h"
 
 namespace brig {
 

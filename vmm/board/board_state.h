@@ -6,7 +6,7 @@
 //                         \--Reset--> RebootPending
 #pragma once
 
-#include "board/stop_reason.h"
+#include "vmm/board/stop_reason.h"
 
 namespace brig {
 

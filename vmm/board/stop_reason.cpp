@@ -1,4 +1,4 @@
-#include "board/stop_reason.h"
+#include "vmm/board/stop_reason.h"
 
 namespace brig {
 

@@ -1,10 +1,10 @@
 // Register state at kernel entry. Linux64: long mode, paging on with the identity map,
 // RSI = zero page (boot.rst "64-bit boot protocol"). PVH: 32-bit protected mode, paging
 // off, EBX = hvm_start_info (xen/include/public/arch-x86/hvm/start_info.h).
-#include "boot/boot_gdt.h"
-#include "boot/kernel_loader.h"
-#include "boot/page_tables.h"
-#include "memory/layout.h"
+#include "vmm/boot/boot_gdt.h"
+#include "vmm/boot/kernel_loader.h"
+#include "vmm/boot/page_tables.h"
+#include "vmm/memory/layout.h"
 
 namespace brig::boot {
 

@@ -1,8 +1,8 @@
-#include "boot/boot_gdt.h"
+#include "vmm/boot/boot_gdt.h"
 
 #include <array>
 
-#include "memory/layout.h"
+#include "vmm/memory/layout.h"
 
 namespace brig::boot {
 

@@ -7,7 +7,7 @@
 
 #include <cstdint>
 
-#include "memory/guest_memory.h"
+#include "vmm/memory/guest_memory.h"
 
 namespace brig::boot {
 

@@ -1,4 +1,4 @@
-#include "boot/boot_test_support.h"
+#include "vmm/boot/boot_test_support.h"
 
 #include <elf.h>
 #include <stdlib.h>
@@ -7,7 +7,7 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "error.h"
+#include "vmm/error.h"
 
 namespace brig::boot::testing {
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "memory/guest_memory.h"
-#include "memory/layout.h"
+#include "vmm/memory/guest_memory.h"
+#include "vmm/memory/layout.h"
 
 namespace brig::boot::testing {
 

@@ -1,11 +1,11 @@
-#include "boot/bzimage_loader.h"
+#include "vmm/boot/bzimage_loader.h"
 
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
 
-#include "boot/checked_math.h"
-#include "memory/layout.h"
+#include "vmm/boot/checked_math.h"
+#include "vmm/memory/layout.h"
 
 namespace brig::boot {
 

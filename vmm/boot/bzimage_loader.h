@@ -8,9 +8,9 @@
 #include <cstdint>
 #include <span>
 
-#include "boot/host_file.h"
-#include "boot/loaded_kernel.h"
-#include "memory/guest_memory.h"
+#include "vmm/boot/host_file.h"
+#include "vmm/boot/loaded_kernel.h"
+#include "vmm/memory/guest_memory.h"
 
 namespace brig::boot {
 

@@ -3,10 +3,10 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 
-#include "boot/boot_test_support.h"
-#include "boot/bzimage_loader.h"
-#include "boot/kernel_loader.h"
-#include "memory/layout.h"
+#include "vmm/boot/boot_test_support.h"
+#include "vmm/boot/bzimage_loader.h"
+#include "vmm/boot/kernel_loader.h"
+#include "vmm/memory/layout.h"
 
 using namespace brig;
 using namespace brig::boot;

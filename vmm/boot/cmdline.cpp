@@ -1,10 +1,10 @@
-#include "boot/cmdline.h"
+#include "vmm/boot/cmdline.h"
 
 #include <algorithm>
 #include <span>
 
-#include "error.h"
-#include "memory/layout.h"
+#include "vmm/error.h"
+#include "vmm/memory/layout.h"
 
 namespace brig::boot {
 

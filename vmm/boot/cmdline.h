@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "memory/guest_memory.h"
+#include "vmm/memory/guest_memory.h"
 
 namespace brig::boot {
 

@@ -1,6 +1,6 @@
 // The guest's physical memory map as firmware would report it through e820.
-#include "boot/kernel_loader.h"
-#include "memory/layout.h"
+#include "vmm/boot/kernel_loader.h"
+#include "vmm/memory/layout.h"
 
 namespace brig::boot {
 

@@ -1,7 +1,7 @@
 #include <catch2/catch.hpp>
 
-#include "boot/kernel_loader.h"
-#include "memory/layout.h"
+#include "vmm/boot/kernel_loader.h"
+#include "vmm/memory/layout.h"
 
 using namespace brig;
 using namespace brig::boot;

@@ -1,4 +1,4 @@
-#include "boot/elf_pvh_loader.h"
+#include "vmm/boot/elf_pvh_loader.h"
 
 #include <elf.h>
 
@@ -7,8 +7,8 @@
 #include <optional>
 #include <vector>
 
-#include "boot/checked_math.h"
-#include "memory/layout.h"
+#include "vmm/boot/checked_math.h"
+#include "vmm/memory/layout.h"
 
 namespace brig::boot {
 

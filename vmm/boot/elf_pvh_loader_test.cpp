@@ -4,10 +4,10 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 
-#include "boot/boot_test_support.h"
-#include "boot/kernel_loader.h"
-#include "boot/pvh_start_info.h"
-#include "memory/layout.h"
+#include "vmm/boot/boot_test_support.h"
+#include "vmm/boot/kernel_loader.h"
+#include "vmm/boot/pvh_start_info.h"
+#include "vmm/memory/layout.h"
 
 using namespace brig;
 using namespace brig::boot;

@@ -1,4 +1,4 @@
-#include "boot/host_file.h"
+#include "vmm/boot/host_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -9,8 +9,8 @@
 #include <cstdio>
 #include <cstring>
 
-#include "error.h"
-#include "memory/layout.h"
+#include "vmm/error.h"
+#include "vmm/memory/layout.h"
 
 namespace brig::boot {
 

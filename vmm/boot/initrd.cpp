@@ -1,10 +1,10 @@
-#include "boot/initrd.h"
+#include "vmm/boot/initrd.h"
 
 #include <algorithm>
 
-#include "boot/checked_math.h"
-#include "boot/host_file.h"
-#include "memory/layout.h"
+#include "vmm/boot/checked_math.h"
+#include "vmm/boot/host_file.h"
+#include "vmm/memory/layout.h"
 
 namespace brig::boot {
 

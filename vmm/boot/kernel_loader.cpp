@@ -1,16 +1,16 @@
 // Detects the kernel format and runs the loader for its boot protocol.
-#include "boot/kernel_loader.h"
+#include "vmm/boot/kernel_loader.h"
 
 #include <limits>
 
-#include "boot/bzimage_loader.h"
-#include "boot/cmdline.h"
-#include "boot/elf_pvh_loader.h"
-#include "boot/host_file.h"
-#include "boot/initrd.h"
-#include "boot/pvh_start_info.h"
-#include "boot/zero_page.h"
-#include "memory/layout.h"
+#include "vmm/boot/bzimage_loader.h"
+#include "vmm/boot/cmdline.h"
+#include "vmm/boot/elf_pvh_loader.h"
+#include "vmm/boot/host_file.h"
+#include "vmm/boot/initrd.h"
+#include "vmm/boot/pvh_start_info.h"
+#include "vmm/boot/zero_page.h"
+#include "vmm/memory/layout.h"
 
 namespace brig::boot {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "memory/guest_memory.h"
+#include "vmm/memory/guest_memory.h"
 
 namespace brig::boot {
 

@@ -1,8 +1,8 @@
-#include "boot/page_tables.h"
+#include "vmm/boot/page_tables.h"
 
 #include <array>
 
-#include "memory/layout.h"
+#include "vmm/memory/layout.h"
 
 namespace brig::boot {
 

@@ -1,10 +1,10 @@
-#include "boot/pvh_start_info.h"
+#include "vmm/boot/pvh_start_info.h"
 
 #include <stdexcept>
 #include <vector>
 
-#include "boot/kernel_loader.h"
-#include "memory/layout.h"
+#include "vmm/boot/kernel_loader.h"
+#include "vmm/memory/layout.h"
 
 namespace brig::boot {
 

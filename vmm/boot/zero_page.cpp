@@ -1,9 +1,9 @@
-#include "boot/zero_page.h"
+#include "vmm/boot/zero_page.h"
 
 #include <stdexcept>
 
-#include "boot/kernel_loader.h"
-#include "memory/layout.h"
+#include "vmm/boot/kernel_loader.h"
+#include "vmm/memory/layout.h"
 
 namespace brig::boot {
 

@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <optional>
 
-#include "boot/loaded_kernel.h"
-#include "memory/guest_memory.h"
+#include "vmm/boot/loaded_kernel.h"
+#include "vmm/memory/guest_memory.h"
 
 namespace brig::boot {
 

@@ -1,8 +1,8 @@
-#include "bus/bus.h"
+#include "vmm/bus/bus.h"
 
 #include <algorithm>
 
-#include "error.h"
+#include "vmm/error.h"
 
 namespace brig {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "bus_device.h"
+#include "ipc/bus_device.h"
 
 namespace brig {
 

@@ -1,9 +1,9 @@
-#include "bus/bus.h"
+#include "vmm/bus/bus.h"
 
 #include <catch2/catch.hpp>
 #include <vector>
 
-#include "error.h"
+#include "vmm/error.h"
 
 using namespace brig;
 

@@ -1,4 +1,4 @@
-#include "cli/cli.h"
+#include "vmm/cli/cli.h"
 
 #include <unistd.h>
 
@@ -9,8 +9,8 @@
 #include <iterator>
 #include <set>
 
-#include "error.h"
-#include "memory/layout.h"
+#include "vmm/error.h"
+#include "vmm/memory/layout.h"
 
 namespace brig {
 namespace {

@@ -13,7 +13,7 @@
 #include <variant>
 #include <vector>
 
-#include "sandbox/jail_ids.h"
+#include "vmm/sandbox/jail_ids.h"
 
 namespace brig {
 

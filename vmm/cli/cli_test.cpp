@@ -1,10 +1,10 @@
-#include "cli/cli.h"
+#include "vmm/cli/cli.h"
 
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
 
-#include "error.h"
+#include "vmm/error.h"
 
 using namespace brig;
 using Catch::Matchers::Contains;

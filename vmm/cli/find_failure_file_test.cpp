@@ -1,8 +1,8 @@
 #include <catch2/catch.hpp>
 #include <sstream>
 
-#include "cli/cli.h"
-#include "error.h"
+#include "vmm/cli/cli.h"
+#include "vmm/error.h"
 
 using brig::find_failure_file;
 

@@ -1,4 +1,4 @@
-#include "console/console_escape.h"
+#include "vmm/console/console_escape.h"
 
 namespace brig {
 

@@ -1,4 +1,4 @@
-#include "console/console_input.h"
+#include "vmm/console/console_input.h"
 
 #include <unistd.h>
 

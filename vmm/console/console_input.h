@@ -13,9 +13,9 @@
 #include <span>
 #include <vector>
 
-#include "console/console_escape.h"
-#include "console/terminal.h"
-#include "serial/serial_16550.h"
+#include "vmm/console/console_escape.h"
+#include "vmm/console/terminal.h"
+#include "device-procs/serial/serial_16550.h"
 
 namespace brig {
 

@@ -1,4 +1,4 @@
-#include "console/output_relay.h"
+#include "vmm/console/output_relay.h"
 
 #include <fcntl.h>
 #include <limits.h>

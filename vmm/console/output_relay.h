@@ -12,7 +12,7 @@
 #include <deque>
 #include <string>
 
-#include "unique_fd.h"
+#include "ipc/unique_fd.h"
 
 namespace brig {
 

@@ -1,9 +1,9 @@
-#include "console/terminal.h"
+#include "vmm/console/terminal.h"
 
 #include <signal.h>
 #include <unistd.h>
 
-#include "error.h"
+#include "vmm/error.h"
 
 namespace brig {
 namespace {

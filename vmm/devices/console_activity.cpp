@@ -1,4 +1,4 @@
-#include "devices/console_activity.h"
+#include "vmm/devices/console_activity.h"
 
 namespace brig {
 

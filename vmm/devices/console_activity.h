@@ -7,7 +7,7 @@
 #include <functional>
 #include <memory>
 
-#include "bus_device.h"
+#include "ipc/bus_device.h"
 
 namespace brig {
 

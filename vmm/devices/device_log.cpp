@@ -1,4 +1,4 @@
-#include "devices/device_log.h"
+#include "vmm/devices/device_log.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <spdlog/spdlog.h>
 
-#include "control_text.h"
+#include "ipc/control_text.h"
 
 namespace brig {
 namespace {

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-#include "unique_fd.h"
+#include "ipc/unique_fd.h"
 
 namespace brig {
 

@@ -1,4 +1,4 @@
-#include "devices/device_process.h"
+#include "vmm/devices/device_process.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -21,11 +21,11 @@
 #include <mutex>
 #include <string_view>
 
-#include "device_contract.h"
-#include "error.h"
-#include "minijail/spawn.h"
-#include "minijail/policy.h"
-#include "sandbox/profiles.h"
+#include "ipc/device_contract.h"
+#include "vmm/error.h"
+#include "minijail-wrapper/minijail/spawn.h"
+#include "minijail-wrapper/minijail/policy.h"
+#include "ipc/sandbox/profiles.h"
 
 namespace brig {
 namespace {

@@ -13,10 +13,10 @@
 #include <string>
 #include <vector>
 
-#include "device_control.h"
-#include "devices/device_log.h"
-#include "sandbox/device_cgroup.h"
-#include "unique_fd.h"
+#include "ipc/device_control.h"
+#include "vmm/devices/device_log.h"
+#include "vmm/sandbox/device_cgroup.h"
+#include "ipc/unique_fd.h"
 
 namespace brig {
 

@@ -1,4 +1,4 @@
-#include "devices/device_proxy.h"
+#include "vmm/devices/device_proxy.h"
 
 #include <cstring>
 

@@ -10,8 +10,8 @@
 #include <memory>
 #include <string>
 
-#include "bus_device.h"
-#include "mailbox.h"
+#include "ipc/bus_device.h"
+#include "ipc/mailbox.h"
 
 namespace brig {
 

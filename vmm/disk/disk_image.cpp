@@ -1,4 +1,4 @@
-#include "disk/disk_image.h"
+#include "vmm/disk/disk_image.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -11,7 +11,7 @@
 #include <cstring>
 #include <string>
 
-#include "error.h"
+#include "vmm/error.h"
 
 namespace brig::disk {
 namespace {

@@ -10,8 +10,8 @@
 #include <span>
 #include <string_view>
 
-#include "cli/cli.h"
-#include "unique_fd.h"
+#include "vmm/cli/cli.h"
+#include "ipc/unique_fd.h"
 
 namespace brig::disk {
 

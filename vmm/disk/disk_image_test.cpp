@@ -1,4 +1,4 @@
-#include "disk/disk_image.h"
+#include "vmm/disk/disk_image.h"
 
 #include <unistd.h>
 
@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "error.h"
+#include "vmm/error.h"
 
 using namespace brig;
 using Catch::Matchers::Contains;

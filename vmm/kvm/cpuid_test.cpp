@@ -1,4 +1,4 @@
-#include "kvm/cpuid.h"
+#include "vmm/kvm/cpuid.h"
 
 #include <catch2/catch.hpp>
 

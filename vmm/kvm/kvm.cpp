@@ -1,4 +1,4 @@
-#include "kvm/kvm.h"
+#include "vmm/kvm/kvm.h"
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
@@ -9,8 +9,8 @@
 #include <memory>
 #include <string>
 
-#include "error.h"
-#include "kvm/kvm_abi.h"
+#include "vmm/error.h"
+#include "vmm/kvm/kvm_abi.h"
 
 namespace brig {
 namespace {

@@ -8,7 +8,7 @@
 #include <span>
 #include <vector>
 
-#include "unique_fd.h"
+#include "ipc/unique_fd.h"
 
 namespace brig {
 

@@ -1,4 +1,4 @@
-#include "kvm/msrs.h"
+#include "vmm/kvm/msrs.h"
 
 #include <cstdint>
 

@@ -1,4 +1,4 @@
-#include "guest_memory.h"
+#include "vmm/memory/guest_memory.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -7,8 +7,8 @@
 #include <string>
 #include <utility>
 
-#include "error.h"
-#include "memory/layout.h"
+#include "vmm/error.h"
+#include "vmm/memory/layout.h"
 
 namespace brig {
 

@@ -1,4 +1,4 @@
-#include "memory/guest_memory.h"
+#include "vmm/memory/guest_memory.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -6,8 +6,8 @@
 #include <catch2/catch.hpp>
 #include <cstdint>
 
-#include "error.h"
-#include "memory/layout.h"
+#include "vmm/error.h"
+#include "vmm/memory/layout.h"
 
 using namespace brig;
 using namespace brig::layout;

@@ -1,8 +1,8 @@
-#include "platform/acpi_pm.h"
+#include "vmm/platform/acpi_pm.h"
 
 #include <spdlog/spdlog.h>
 
-#include "memory/layout.h"
+#include "vmm/memory/layout.h"
 
 namespace brig {
 namespace {

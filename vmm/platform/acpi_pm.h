@@ -3,8 +3,8 @@
 // the VMM rather than a device process.
 #pragma once
 
-#include "bus_device.h"
-#include "platform/power_request.h"
+#include "ipc/bus_device.h"
+#include "vmm/platform/power_request.h"
 
 namespace brig {
 

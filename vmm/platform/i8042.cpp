@@ -1,6 +1,6 @@
-#include "platform/i8042.h"
+#include "vmm/platform/i8042.h"
 
-#include "memory/layout.h"
+#include "vmm/memory/layout.h"
 
 namespace brig {
 namespace {

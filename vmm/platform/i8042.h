@@ -2,8 +2,8 @@
 // (command 0xFE on port 0x64), which Linux and most boot loaders use to reboot.
 #pragma once
 
-#include "bus_device.h"
-#include "platform/power_request.h"
+#include "ipc/bus_device.h"
+#include "vmm/platform/power_request.h"
 
 namespace brig {
 

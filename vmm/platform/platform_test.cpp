@@ -1,9 +1,9 @@
 #include <catch2/catch.hpp>
 #include <optional>
 
-#include "memory/layout.h"
-#include "platform/acpi_pm.h"
-#include "platform/i8042.h"
+#include "vmm/memory/layout.h"
+#include "vmm/platform/acpi_pm.h"
+#include "vmm/platform/i8042.h"
 
 using namespace brig;
 

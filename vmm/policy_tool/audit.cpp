@@ -1,10 +1,10 @@
-#include "policy_tool/audit.h"
+#include "vmm/policy_tool/audit.h"
 
 #include <algorithm>
 #include <cctype>
 #include <set>
 
-#include "policy_tool/render.h"
+#include "vmm/policy_tool/render.h"
 
 namespace brig::policy_tool {
 

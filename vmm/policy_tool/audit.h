@@ -12,10 +12,10 @@
 #include <string>
 #include <vector>
 
-#include "minijail/policy.h"
-#include "policy_tool/json.h"
-#include "policy_tool/risk_rules.h"
-#include "sandbox/profiles.h"
+#include "minijail-wrapper/minijail/policy.h"
+#include "vmm/policy_tool/json.h"
+#include "vmm/policy_tool/risk_rules.h"
+#include "ipc/sandbox/profiles.h"
 
 namespace brig::policy_tool {
 

@@ -1,11 +1,11 @@
-#include "policy_tool/diff.h"
+#include "vmm/policy_tool/diff.h"
 
 #include <map>
 #include <set>
 #include <stdexcept>
 
-#include "policy_tool/render.h"
-#include "sandbox/profiles.h"
+#include "vmm/policy_tool/render.h"
+#include "ipc/sandbox/profiles.h"
 
 namespace brig::policy_tool {
 

@@ -1,4 +1,4 @@
-#include "policy_tool/json.h"
+#include "vmm/policy_tool/json.h"
 
 #include <cctype>
 #include <cstdio>

@@ -1,20 +1,20 @@
-#include "policy_tool/policy_command.h"
+#include "vmm/policy_tool/policy_command.h"
 
 #include <iostream>
 #include <optional>
 #include <set>
 #include <stdexcept>
 
-#include "cli/cli.h"
-#include "error.h"
-#include "minijail/errors.h"
-#include "minijail/policy.h"
-#include "policy_tool/audit.h"
-#include "policy_tool/diff.h"
-#include "policy_tool/json.h"
-#include "policy_tool/render.h"
-#include "sandbox/profiles.h"
-#include "sandbox/sandbox_files.h"
+#include "vmm/cli/cli.h"
+#include "vmm/error.h"
+#include "minijail-wrapper/minijail/errors.h"
+#include "minijail-wrapper/minijail/policy.h"
+#include "vmm/policy_tool/audit.h"
+#include "vmm/policy_tool/diff.h"
+#include "vmm/policy_tool/json.h"
+#include "vmm/policy_tool/render.h"
+#include "ipc/sandbox/profiles.h"
+#include "vmm/sandbox/sandbox_files.h"
 
 namespace brig {
 

@@ -9,11 +9,11 @@
 #include <fstream>
 #include <sstream>
 
-#include "minijail/policy.h"
-#include "policy_tool/audit.h"
-#include "policy_tool/json.h"
-#include "policy_tool/policy_command.h"
-#include "policy_tool/risk_rules.h"
+#include "minijail-wrapper/minijail/policy.h"
+#include "vmm/policy_tool/audit.h"
+#include "vmm/policy_tool/json.h"
+#include "vmm/policy_tool/policy_command.h"
+#include "vmm/policy_tool/risk_rules.h"
 
 namespace {
 

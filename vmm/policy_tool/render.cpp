@@ -1,4 +1,4 @@
-#include "policy_tool/render.h"
+#include "vmm/policy_tool/render.h"
 
 #include <cstdio>
 #include <cstring>

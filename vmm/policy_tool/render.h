@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "minijail/policy.h"
-#include "policy_tool/json.h"
-#include "sandbox/profiles.h"
+#include "minijail-wrapper/minijail/policy.h"
+#include "vmm/policy_tool/json.h"
+#include "ipc/sandbox/profiles.h"
 
 namespace brig::policy_tool {
 

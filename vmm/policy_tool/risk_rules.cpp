@@ -1,4 +1,4 @@
-#include "policy_tool/risk_rules.h"
+#include "vmm/policy_tool/risk_rules.h"
 
 #include <sched.h>
 #include <sys/mman.h>

@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "minijail/policy.h"
-#include "sandbox/profiles.h"
+#include "minijail-wrapper/minijail/policy.h"
+#include "ipc/sandbox/profiles.h"
 
 namespace brig::policy_tool {
 

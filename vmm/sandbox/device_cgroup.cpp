@@ -1,4 +1,4 @@
-#include "sandbox/device_cgroup.h"
+#include "vmm/sandbox/device_cgroup.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -10,7 +10,7 @@
 #include <spdlog/spdlog.h>
 #include <sstream>
 
-#include "error.h"
+#include "vmm/error.h"
 
 namespace brig {
 namespace {

@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-#include "unique_fd.h"
+#include "ipc/unique_fd.h"
 
 namespace brig {
 

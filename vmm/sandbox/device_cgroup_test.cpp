@@ -1,4 +1,4 @@
-#include "sandbox/device_cgroup.h"
+#include "vmm/sandbox/device_cgroup.h"
 
 #include <catch2/catch.hpp>
 

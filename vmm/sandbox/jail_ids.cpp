@@ -1,4 +1,4 @@
-#include "sandbox/jail_ids.h"
+#include "vmm/sandbox/jail_ids.h"
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "error.h"
+#include "vmm/error.h"
 
 namespace brig {
 namespace {

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "unique_fd.h"
+#include "ipc/unique_fd.h"
 
 namespace brig {
 

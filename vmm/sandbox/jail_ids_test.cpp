@@ -1,4 +1,4 @@
-#include "sandbox/jail_ids.h"
+#include "vmm/sandbox/jail_ids.h"
 
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -10,7 +10,7 @@
 #include <filesystem>
 #include <set>
 
-#include "error.h"
+#include "vmm/error.h"
 
 using namespace brig;
 using Catch::Matchers::Contains;

@@ -1,11 +1,11 @@
-#include "sandbox/learned_policy.h"
+#include "vmm/sandbox/learned_policy.h"
 
 #include <sys/mman.h>
 
 #include <spdlog/fmt/fmt.h>
 
-#include "minijail/constants.h"
-#include "minijail/policy.h"
+#include "minijail-wrapper/minijail/constants.h"
+#include "minijail-wrapper/minijail/policy.h"
 
 namespace brig {
 namespace {

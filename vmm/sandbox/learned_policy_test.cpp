@@ -3,8 +3,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "minijail/policy.h"
-#include "sandbox/learned_policy.h"
+#include "minijail-wrapper/minijail/policy.h"
+#include "vmm/sandbox/learned_policy.h"
 
 namespace {
 

@@ -1,9 +1,9 @@
-#include "sandbox/policies.h"
+#include "vmm/sandbox/policies.h"
 
-#include "error.h"
-#include "minijail/errors.h"
-#include "minijail/policy.h"
-#include "sandbox/profiles.h"
+#include "vmm/error.h"
+#include "minijail-wrapper/minijail/errors.h"
+#include "minijail-wrapper/minijail/policy.h"
+#include "ipc/sandbox/profiles.h"
 
 namespace brig {
 namespace {

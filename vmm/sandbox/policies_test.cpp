@@ -12,11 +12,11 @@
 #include <filesystem>
 #include <functional>
 
-#include "device_contract.h"
-#include "minijail/policy.h"
-#include "sandbox/policies.h"
-#include "sandbox/profiles.h"
-#include "vcpu/vcpu.h"
+#include "ipc/device_contract.h"
+#include "minijail-wrapper/minijail/policy.h"
+#include "vmm/sandbox/policies.h"
+#include "ipc/sandbox/profiles.h"
+#include "vmm/vcpu/vcpu.h"
 
 namespace {
 

@@ -1,11 +1,11 @@
-#include "sandbox/sandbox_files.h"
+#include "vmm/sandbox/sandbox_files.h"
 
 #include <unistd.h>
 
 #include <cstdlib>
 #include <system_error>
 
-#include "error.h"
+#include "vmm/error.h"
 
 namespace brig {
 namespace {

@@ -1,4 +1,4 @@
-#include "sandbox/seccomp_notifier.h"
+#include "vmm/sandbox/seccomp_notifier.h"
 
 #include <linux/audit.h>
 #include <linux/seccomp.h>
@@ -19,10 +19,10 @@
 #include <spdlog/spdlog.h>
 #include <system_error>
 
-#include "error.h"
-#include "output_file.h"
-#include "minijail/policy.h"
-#include "sandbox/profiles.h"
+#include "vmm/error.h"
+#include "vmm/output_file.h"
+#include "minijail-wrapper/minijail/policy.h"
+#include "ipc/sandbox/profiles.h"
 
 namespace brig {
 namespace {

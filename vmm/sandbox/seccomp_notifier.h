@@ -31,8 +31,8 @@
 #include <thread>
 #include <vector>
 
-#include "sandbox/learned_policy.h"
-#include "unique_fd.h"
+#include "vmm/sandbox/learned_policy.h"
+#include "ipc/unique_fd.h"
 
 namespace brig {
 

@@ -1,4 +1,4 @@
-#include "sandbox/vmm_sigsys.h"
+#include "vmm/sandbox/vmm_sigsys.h"
 
 #include <signal.h>
 #include <sys/syscall.h>
@@ -9,9 +9,9 @@
 #include <cstring>
 #include <string>
 
-#include "error.h"
-#include "exit_report.h"
-#include "minijail/policy.h"
+#include "vmm/error.h"
+#include "vmm/exit_report.h"
+#include "minijail-wrapper/minijail/policy.h"
 
 namespace brig {
 namespace {

@@ -1,4 +1,4 @@
-#include "vcpu/vcpu.h"
+#include "vmm/vcpu/vcpu.h"
 
 #include <signal.h>
 
@@ -6,7 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "error.h"
+#include "vmm/error.h"
 
 namespace brig {
 namespace {

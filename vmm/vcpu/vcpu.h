@@ -15,10 +15,10 @@
 #include <optional>
 #include <thread>
 
-#include "board/stop_reason.h"
-#include "kvm/kvm.h"
-#include "vcpu/vcpu_exit.h"
-#include "vcpu/vcpu_state.h"
+#include "vmm/board/stop_reason.h"
+#include "vmm/kvm/kvm.h"
+#include "vmm/vcpu/vcpu_exit.h"
+#include "vmm/vcpu/vcpu_state.h"
 
 namespace brig {
 

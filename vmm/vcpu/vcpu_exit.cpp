@@ -1,4 +1,4 @@
-#include "vcpu/vcpu_exit.h"
+#include "vmm/vcpu/vcpu_exit.h"
 
 #include <sys/ioctl.h>
 

@@ -4,10 +4,10 @@
 #include <functional>
 #include <optional>
 
-#include "board/stop_reason.h"
-#include "bus/bus.h"
-#include "kvm/kvm.h"
-#include "memory/guest_memory.h"
+#include "vmm/board/stop_reason.h"
+#include "vmm/bus/bus.h"
+#include "vmm/kvm/kvm.h"
+#include "vmm/memory/guest_memory.h"
 
 namespace brig {
 

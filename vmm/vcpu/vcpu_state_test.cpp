@@ -1,4 +1,4 @@
-#include "vcpu/vcpu_state.h"
+#include "vmm/vcpu/vcpu_state.h"
 
 #include <catch2/catch.hpp>
 

@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""Checks the include rules that keep brig's components apart.
+
+Every quoted include names its component from the one include root
+("ipc/virtio/virtqueue.h"), and the dependency arrows run one way:
+  minijail-wrapper  includes only itself (it knows nothing of brig);
+  ipc               includes itself and minijail-wrapper;
+  device-procs      includes itself, ipc and minijail-wrapper, never vmm;
+  vmm               includes any of them.
+Prints one line per violation and exits 1 if there is any.
+"""
+import os
+import re
+import subprocess
+import sys
+
+ALLOWED = {
+    'minijail-wrapper': {'minijail-wrapper'},
+    'ipc': {'ipc', 'minijail-wrapper'},
+    'device-procs': {'device-procs', 'ipc', 'minijail-wrapper'},
+    'vmm': {'vmm', 'ipc', 'minijail-wrapper', 'device-procs'},
+    'tests': {'tests', 'vmm', 'ipc', 'minijail-wrapper', 'device-procs'},
+    'bench': {'bench', 'vmm', 'ipc', 'minijail-wrapper', 'device-procs'},
+}
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), '..')
+    files = subprocess.check_output(['git', '-C', root, 'ls-files'], text=True).split()
+    known = set(files)
+    failures = []
+    for path in files:
+        component = path.split('/')[0]
+        if component not in ALLOWED or not path.endswith(('.h', '.cpp')):
+            continue
+        if path.startswith('tests/guest/'):
+            continue  # the freestanding guest has its own flat include dir
+        with open(os.path.join(root, path), encoding='utf-8') as f:
+            text = f.read()
+        for included in INCLUDE.findall(text):
+            target = included.split('/')[0]
+            if included == 'ipc/device.capnp.h':
+                pass  # generated into the build root
+            elif included not in known:
+                failures.append(f'{path}: "{included}" is not a path from the include root')
+                continue
+            if target not in ALLOWED[component]:
+                failures.append(f'{path}: {component}/ may not include {included}')
+    for line in failures:
+        print(line)
+    print(f'layering: {len(failures)} violation(s)')
+    return 1 if failures else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

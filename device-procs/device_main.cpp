@@ -23,6 +23,7 @@
 #include <ctime>
 #include <cstring>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <new>
 #include <spdlog/sinks/stdout_sinks.h>
@@ -38,12 +39,10 @@
 #include "minijail-wrapper/minijail/jail.h"
 #include "ipc/sandbox/profiles.h"
 #include "minijail-wrapper/minijail/policy.h"
-#include "device-procs/serial/serial_service.h"
+#include "device-procs/common/device_logger.h"
+#include "device-procs/device_registry.h"
+#include "ipc/device_kind.h"
 #include "ipc/unique_fd.h"
-#include "device-procs/virtio/virtio_blk.h"
-#include "device-procs/virtio/virtio_console.h"
-#include "device-procs/virtio/virtio_rng.h"
-#include "device-procs/virtio/virtio_service.h"
 
 namespace {
 
@@ -72,44 +71,26 @@ std::vector<sock_filter> read_filter(int fd) {
 }
 
 
-std::unique_ptr<brig::ipc::DeviceService> create_device(const Arguments& args) {
-    using brig::devices::HostedVirtioDevice;
-    using Resources = std::map<std::string, brig::UniqueFd>;
-    if (args.kind == "serial") return std::make_unique<brig::devices::SerialService>(args.name);
-    if (args.kind == "virtio-blk") {
-        // GET_ID: "virtio-blk0" -> "brig-blk0".
-        const std::string id = "brig-" + (args.name.rfind("virtio-", 0) == 0 ? args.name.substr(7) : args.name);
-        return std::make_unique<brig::devices::VirtioService>(args.name, [id](Resources& r) -> std::unique_ptr<HostedVirtioDevice> {
-            auto it = r.find("disk");
-            if (it == r.end()) throw std::runtime_error("activate: missing resource 'disk'");
-            // At the one fd number its policy lets file syscalls use.
-            brig::UniqueFd disk(fcntl(it->second.get(), F_DUPFD_CLOEXEC, contract::kDiskFd));
-            if (disk.get() != contract::kDiskFd)
-                throw std::runtime_error("activate: cannot place the disk at fd " + std::to_string(contract::kDiskFd));
-            r.erase(it);
-            return std::make_unique<brig::devices::VirtioBlk>(std::move(disk), id);
-        });
+// The device as brig-device hosts it: activation's resources are checked against the
+// kind's descriptor and placed at their jail fd slots before the device sees them.
+class JailedDevice final : public brig::ipc::DeviceService {
+public:
+    JailedDevice(const brig::ipc::DeviceKind& kind, std::unique_ptr<brig::ipc::DeviceService> device)
+        : kind_(kind), device_(std::move(device)) {}
+    void activate(std::map<std::string, brig::UniqueFd> resources) override {
+        contract::place_activation_resources(kind_, resources);
+        device_->activate(std::move(resources));
     }
-    if (args.kind == "virtio-rng")
-        return std::make_unique<brig::devices::VirtioService>(args.name, [](Resources&) -> std::unique_ptr<HostedVirtioDevice> {
-            return std::make_unique<brig::devices::VirtioRng>();
-        });
-    if (args.kind == "virtio-console")
-        return std::make_unique<brig::devices::VirtioService>(args.name, [](Resources& r) -> std::unique_ptr<HostedVirtioDevice> {
-            auto take = [&r](const char* name) {
-                brig::UniqueFd fd;
-                if (auto it = r.find(name); it != r.end()) {
-                    fd = std::move(it->second);
-                    r.erase(it);
-                }
-                return fd;
-            };
-            brig::UniqueFd output = take("output");
-            brig::UniqueFd input = take("input");
-            return std::make_unique<brig::devices::VirtioConsole>(std::move(output), std::move(input));
-        });
-    throw std::runtime_error("unknown device kind '" + args.kind + "'");
-}
+    void pause() override { device_->pause(); }
+    void resume() override { device_->resume(); }
+    void shutdown() override { device_->shutdown(); }
+    uint64_t read(uint64_t offset, uint8_t size) override { return device_->read(offset, size); }
+    void write(uint64_t offset, uint8_t size, uint64_t data) override { device_->write(offset, size, data); }
+
+private:
+    const brig::ipc::DeviceKind& kind_;
+    std::unique_ptr<brig::ipc::DeviceService> device_;
+};
 
 // operator new calls this instead of throwing: a device out of memory stops at once,
 // with a status brig recognises, rather than unwinding through the event loop.
@@ -137,14 +118,16 @@ int main(int argc, char** argv) {
         const Arguments args = contract::parse_argv(argc, argv);
         tzset();  // log timestamps read /etc/localtime once, now, not under the filter
         setup_logging(spdlog::level::from_str(args.log_level));
+        brig::devices::DeviceLogger::set_named_by_host();
         brig::UniqueFd control(kControlFd);
         std::vector<sock_filter> filter;
         {
             brig::UniqueFd filter_fd(kFilterFd);
             filter = read_filter(filter_fd.get());
         }
+        const brig::ipc::DeviceKind& kind = brig::ipc::device_kind(args.kind);
         minijail::enter_jail(brig::sandbox::jail_spec_for(brig::sandbox::device_context(args.kind), args.uid, args.gid));
-        auto device = create_device(args);
+        JailedDevice device(kind, brig::devices::create_device_service(kind, args.name));
         // Last step before serving: from here on every thread of this process runs
         // under the device's policy (TSYNC). From the install until brig holds the
         // listener, any syscall but the sendmsg below would wait for an answer nobody
@@ -159,7 +142,7 @@ int main(int argc, char** argv) {
         // notified call.) The report socket has served its one purpose.
         ::close(listener);
         ::close(kReportFd);
-        brig::ipc::serve_device(std::move(control), *device, brig::devices::test_hooks::control_hooks(kControlFd));
+        brig::ipc::serve_device(std::move(control), device, brig::devices::test_hooks::control_hooks(kControlFd));
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "brig-device %s: %s\n", name.c_str(), e.what());

@@ -1,5 +1,8 @@
 #include "ipc/device_contract.h"
 
+#include <fcntl.h>
+
+#include <algorithm>
 #include <charconv>
 #include <stdexcept>
 
@@ -23,6 +26,26 @@ Arguments parse_argv(int argc, const char* const* argv) {
     Arguments args{argv[1], argv[2], parse_id(argv[3]), parse_id(argv[4])};
     if (argc == 6) args.log_level = argv[5];
     return args;
+}
+
+void place_activation_resources(const DeviceKind& kind, std::map<std::string, UniqueFd>& resources) {
+    const auto expected = kind.resources();
+    for (const auto& [name, fd] : resources) {
+        const bool listed = std::any_of(expected.begin(), expected.end(), [&name](const auto& r) { return r.name == name; });
+        if (!listed) throw std::runtime_error("activate: unexpected resource '" + name + "'");
+    }
+    for (const auto& spec : expected) {
+        auto it = resources.find(spec.name);
+        if (it == resources.end()) {
+            if (spec.required) throw std::runtime_error("activate: missing resource '" + spec.name + "'");
+            continue;
+        }
+        if (spec.jail_fd == ResourceSpec::kAnyFd || it->second.get() == spec.jail_fd) continue;
+        UniqueFd placed(::fcntl(it->second.get(), F_DUPFD_CLOEXEC, spec.jail_fd));
+        if (placed.get() != spec.jail_fd)
+            throw std::runtime_error("activate: cannot place '" + spec.name + "' at fd " + std::to_string(spec.jail_fd));
+        it->second = std::move(placed);
+    }
 }
 
 }  // namespace brig::ipc::device_contract

@@ -3,9 +3,13 @@
 // nothing here is written twice.
 #pragma once
 
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "ipc/device_kind.h"
+#include "ipc/unique_fd.h"
 
 namespace brig::ipc::device_contract {
 
@@ -35,5 +39,10 @@ struct Arguments {
 std::vector<std::string> to_argv(const Arguments& args);
 // Throws std::runtime_error on a malformed argv.
 Arguments parse_argv(int argc, const char* const* argv);
+
+// Activation, inside the jail: refuses a resource the kind does not list and a
+// missing required one, then moves each resource that has a jail fd slot to it (its
+// policy pins syscalls to that number). Throws std::runtime_error.
+void place_activation_resources(const DeviceKind& kind, std::map<std::string, UniqueFd>& resources);
 
 }  // namespace brig::ipc::device_contract

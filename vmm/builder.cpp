@@ -24,6 +24,8 @@
 #include "vmm/platform/acpi_pm.h"
 #include "vmm/platform/i8042.h"
 #include "vmm/devices/console_activity.h"
+#include "device-procs/device_registry.h"
+#include "ipc/device_kind.h"
 #include "minijail-wrapper/minijail/policy.h"
 #include "ipc/sandbox/profiles.h"
 #include "vmm/sandbox/sandbox_files.h"
@@ -76,13 +78,6 @@ void attach_platform_devices(Vm& vm) {
     vm.pio.insert(std::make_shared<AcpiPowerManagement>(handler), layout::kAcpiPmPort, layout::kAcpiPmSize);
     vm.pio.insert(std::make_shared<I8042ResetController>(handler), layout::kI8042DataPort,
                   layout::kI8042CommandPort - layout::kI8042DataPort + 1);
-}
-
-std::shared_ptr<InterruptLine> create_irq_line(const Vm& vm, uint32_t gsi) {
-    UniqueFd fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!fd) throw_errno("eventfd(irq " + std::to_string(gsi) + ")");
-    vm.vm_fd.register_irqfd(fd.get(), gsi);
-    return std::make_shared<EventFdInterrupt>(std::move(fd));
 }
 
 // The fd console output goes to: stdout, a file (kept open in `file`), or none (sink).
@@ -140,27 +135,17 @@ UniqueFd console_input_pipe(Vm& vm) {
     return read_end;
 }
 
-void attach_serial_in_process(Vm& vm, const RunOptions& options, int output_fd) {
-    vm.in_process_serial = std::make_shared<devices::Serial16550>(
-        "serial", create_irq_line(vm, layout::kCom1Irq),
-        devices::Serial16550::writer_for(output_fd >= 0 ? std::make_shared<devices::BufferedOutput>(output_fd) : nullptr));
-    vm.pio.insert(std::make_shared<ConsoleActivityWatch>(vm.in_process_serial, note_console_output(vm),
-                                                         watch_console_bytes(options)),
-                  layout::kCom1Port, layout::kCom1Size);
-}
-
-// Everything a device process needs beyond its irqfd and mailbox, and where its
-// proxy sits.
+// Where a device sits, and what brig hands it beyond the resources every device of
+// its kind gets (ipc/device_kind.h).
 struct DeviceAttachment {
-    std::string kind;
+    const ipc::DeviceKind& kind;
     std::string name;
-    std::vector<ipc::NamedFd> resources;
-    std::map<uint64_t, unsigned> shadowed_offsets;
+    std::vector<ipc::NamedFd> resources;  // its own: disk, console output and input
     Bus* bus;
     uint64_t base;
     uint64_t size;
     uint32_t irq;
-    DeviceResources owned = {};  // kept for the VM's life (SandboxedDevice::owned)
+    DeviceResources owned = {};  // kept for the VM's life (AttachedDevice::owned)
 };
 
 // --jail-user: the same ids for every device; else an id of its own, locked for the VM's life.
@@ -170,13 +155,16 @@ RunOptions::JailUser jail_ids_for_device(Vm& vm, const RunOptions& options) {
     return {id, id};
 }
 
-void attach_device_process(Vm& vm, const RunOptions& options, DeviceAttachment attachment) {
+// The device in a jailed brig-device process, behind a proxy on the bus.
+std::shared_ptr<BusDevice> start_device_process(Vm& vm, const RunOptions& options, DeviceAttachment& attachment,
+                                                std::vector<ipc::NamedFd> resources, AttachedDevice& record) {
     const std::string& name = attachment.name;
+    const std::string kind(attachment.kind.name);
     const auto started = std::chrono::steady_clock::now();
     const RunOptions::JailUser ids = jail_ids_for_device(vm, options);
-    DeviceProcessConfig config{attachment.kind, name, vm.device_executable, {}, ids.uid, ids.gid, {}, {}};
+    DeviceProcessConfig config{kind, name, vm.device_executable, {}, ids.uid, ids.gid, {}, {}};
     if (vm.cgroups) {
-        const sandbox::JailProfile& jail = sandbox::device_context(attachment.kind).jail;
+        const sandbox::JailProfile& jail = sandbox::device_context(kind).jail;
         const uint64_t memory = jail.cgroup_memory_bytes + (jail.cgroup_memory_plus_guest ? vm.memory.size() : 0);
         config.cgroup = vm.cgroups->create(name, memory, jail.cgroup_pids);
     }
@@ -185,11 +173,11 @@ void attach_device_process(Vm& vm, const RunOptions& options, DeviceAttachment a
     // records it and lets it run.
     config.filter = options.seccomp_mode == RunOptions::SeccompMode::Learn
                         ? compile_learn_filter(ipc::device_contract::kReportFd)
-                        : compile_device_policy_notifying(vm.policy_dir, attachment.kind);
+                        : compile_device_policy_notifying(vm.policy_dir, kind);
     if (options.seccomp_mode != RunOptions::SeccompMode::Kill) {
         SeccompNotifier* notifier = SeccompNotifier::active();
         if (!notifier) throw HostError("--seccomp: no seccomp notifier is running");
-        config.on_seccomp_listener = [notifier, kind = attachment.kind, name](pid_t pid, UniqueFd listener) {
+        config.on_seccomp_listener = [notifier, kind, name](pid_t pid, UniqueFd listener) {
             notifier->add_device(kind, name, pid, std::move(listener));
         };
     }
@@ -197,12 +185,8 @@ void attach_device_process(Vm& vm, const RunOptions& options, DeviceAttachment a
         spdlog::warn("[{}] device reports: {}", device, message);
     });
 
-    UniqueFd irq(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!irq) throw_errno("eventfd(" + name + " irq)");
-    vm.vm_fd.register_irqfd(irq.get(), attachment.irq);
     auto mailbox = std::make_shared<ipc::SharedMailbox>(ipc::SharedMailbox::create());
-    std::vector<ipc::NamedFd> resources = {{"irq", irq.get()}, {"mailbox", mailbox->fd()}};
-    resources.insert(resources.end(), attachment.resources.begin(), attachment.resources.end());
+    resources.push_back({std::string(ipc::resource::kMailbox), mailbox->fd()});
     try {
         process->control().activate(resources, kDeviceControlTimeout);
     } catch (const ipc::DeviceControlError& e) {
@@ -212,77 +196,99 @@ void attach_device_process(Vm& vm, const RunOptions& options, DeviceAttachment a
         throw DeviceCrashed(fmt::format("{} (pid {}) {} during activation ({})", name, process->pid(), how, e.what()),
                             fmt::format("{} pid={} {}", name, process->pid(), process->failure_fields()));
     }
-    attachment.owned.fds.push_back(std::move(irq));
     spdlog::debug("[{}] device process pid {} jailed and active in {} us", name, process->pid(),
                   std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count());
 
     const pid_t pid = process->pid();
-    auto proxy = std::make_shared<DeviceProxy>(
-        name, mailbox, kDeviceReplyTimeout, attachment.shadowed_offsets,
-        [&vm, pid](const std::string& device, const std::string& why) {
+    std::map<uint64_t, unsigned> shadowed;
+    for (const auto& shadow : attachment.kind.shadows) shadowed.emplace(shadow.offset, shadow.shadow);
+    record.proxy = std::make_shared<DeviceProxy>(
+        name, mailbox, kDeviceReplyTimeout, shadowed, [&vm, pid](const std::string& device, const std::string& why) {
             vm.board.request_stop({StopKind::DeviceCrash, fmt::format("{} (pid {}): {}", device, pid, why),
                                    fmt::format("{} pid={} reason=bad-reply", device, pid)});
         });
-    std::shared_ptr<BusDevice> on_bus = proxy;
-    if (attachment.kind == "serial")
-        on_bus = std::make_shared<ConsoleActivityWatch>(proxy, note_console_output(vm), watch_console_bytes(options));
-    attachment.bus->insert(on_bus, attachment.base, attachment.size);
-    vm.devices.push_back({std::move(attachment.owned), std::move(process), std::move(proxy)});
+    record.process = std::move(process);
+    return record.proxy;
 }
 
-void attach_serial_process(Vm& vm, const RunOptions& options, bool forward_stdin) {
-    DeviceAttachment serial{"serial", "serial", {}, {{devices::Serial16550::kLineStatusOffset, ipc::device_contract::kSerialLineStatusShadow}},
-                            &vm.pio, layout::kCom1Port, layout::kCom1Size, layout::kCom1Irq};
-    UniqueFd output_pipe;  // closed once the device holds it
-    const int output_fd = device_console_output("serial", options.serial, serial.owned, output_pipe);
-    if (output_fd >= 0) serial.resources.push_back({"output", output_fd});
-    UniqueFd input;  // closed once the device holds it
-    if (forward_stdin) {
-        input = console_input_pipe(vm);
-        serial.resources.push_back({"input", input.get()});
+// --disable-sandbox: the same device object in brig's own process, on the bus directly.
+std::shared_ptr<BusDevice> start_in_process(const DeviceAttachment& attachment, const std::vector<ipc::NamedFd>& resources,
+                                            AttachedDevice& record) {
+    std::map<std::string, UniqueFd> owned;
+    for (const auto& resource : resources) {
+        UniqueFd fd(fcntl(resource.fd, F_DUPFD_CLOEXEC, 0));
+        if (!fd) throw_errno("fcntl(" + attachment.name + " " + resource.name + ", F_DUPFD_CLOEXEC)");
+        owned.emplace(resource.name, std::move(fd));
     }
-    attach_device_process(vm, options, std::move(serial));
+    auto service = devices::create_device_service(attachment.kind, attachment.name);
+    try {
+        service->activate(std::move(owned));
+    } catch (const std::runtime_error& e) {
+        throw HostError(attachment.name + ": " + e.what());
+    }
+    record.in_process = std::make_shared<InProcessDevice>(attachment.name, std::move(service));
+    return record.in_process;
+}
+
+// One device: its interrupt line, and for virtio the guest memory and one ioeventfd
+// per queue (KVM signals it on a QueueNotify write of that queue's index, so a notify
+// never leaves the kernel); then the device itself, jailed or in-process.
+void attach_device(Vm& vm, const RunOptions& options, DeviceAttachment attachment) {
+    const std::string& name = attachment.name;
+    AttachedDevice record;
+    std::vector<ipc::NamedFd> resources = std::move(attachment.resources);
+    UniqueFd irq(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!irq) throw_errno("eventfd(" + name + " irq)");
+    vm.vm_fd.register_irqfd(irq.get(), attachment.irq);
+    resources.push_back({std::string(ipc::resource::kIrq), irq.get()});
+    attachment.owned.fds.push_back(std::move(irq));
+    if (attachment.kind.is_virtio()) {
+        resources.push_back({std::string(ipc::resource::kGuestMemory), vm.memory.memfd()});
+        for (unsigned q = 0; q < attachment.kind.queue_count; ++q) {
+            UniqueFd notify(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+            if (!notify) throw_errno("eventfd(" + name + " queue notify)");
+            vm.vm_fd.register_ioeventfd(notify.get(), attachment.base + virtio::kMmioQueueNotify, q);
+            resources.push_back({ipc::resource::queue(q), notify.get()});
+            attachment.owned.fds.push_back(std::move(notify));
+        }
+    }
+    std::shared_ptr<BusDevice> on_bus = options.disable_sandbox
+                                            ? start_in_process(attachment, resources, record)
+                                            : start_device_process(vm, options, attachment, std::move(resources), record);
+    if (&attachment.kind == &ipc::kinds::kSerial)
+        on_bus = std::make_shared<ConsoleActivityWatch>(on_bus, note_console_output(vm), watch_console_bytes(options));
+    attachment.bus->insert(on_bus, attachment.base, attachment.size);
+    record.owned = std::move(attachment.owned);
+    vm.devices.push_back(std::move(record));
 }
 
 void attach_serial(Vm& vm, const RunOptions& options, bool forward_stdin) {
-    if (options.disable_sandbox)
-        attach_serial_in_process(vm, options, open_console_output(options.serial, vm.serial_output));
-    else
-        attach_serial_process(vm, options, forward_stdin);
+    DeviceAttachment serial{ipc::kinds::kSerial, "serial", {}, &vm.pio, layout::kCom1Port, layout::kCom1Size,
+                            layout::kCom1Irq};
+    UniqueFd output_pipe;  // closed once the device holds it
+    const int output_fd = device_console_output("serial", options.serial, serial.owned, output_pipe);
+    if (output_fd >= 0) serial.resources.push_back({std::string(ipc::resource::kOutput), output_fd});
+    UniqueFd input;  // closed once the device holds it
+    if (forward_stdin) {
+        input = console_input_pipe(vm);
+        serial.resources.push_back({std::string(ipc::resource::kInput), input.get()});
+    }
+    attach_device(vm, options, std::move(serial));
 }
 
-// One virtio-mmio window: the device process gets the guest memory and one ioeventfd
-// per queue (KVM signals it on a QueueNotify write of that queue's index, so a
-// notify never leaves the kernel); InterruptStatus is served from a shadow.
-void attach_virtio(Vm& vm, const RunOptions& options, const std::string& kind, const std::string& name,
-                   unsigned queues, std::vector<ipc::NamedFd> extra_resources, DeviceResources owned = {}) {
+// The next virtio-mmio window, declared in the DSDT.
+void attach_virtio(Vm& vm, const RunOptions& options, const ipc::DeviceKind& kind, const std::string& name,
+                   std::vector<ipc::NamedFd> resources, DeviceResources owned = {}) {
     const auto index = static_cast<uint32_t>(vm.virtio_windows.size());
     if (index >= layout::kVirtioMmioWindows)  // the CLI's disk limit leaves room for every other device
         throw std::logic_error("more virtio devices than virtio-mmio windows");
     const uint64_t base = layout::kVirtioMmioBase + index * layout::kVirtioMmioStride;
     const uint32_t irq = layout::kVirtioFirstIrq + index;
-
-    DeviceAttachment attachment{kind, name, std::move(extra_resources),
-                                {{virtio::kMmioInterruptStatus, virtio::kInterruptStatusShadow}},
-                                &vm.mmio, base, virtio::kMmioWindowSize, irq, std::move(owned)};
-    attachment.resources.push_back({"guest-memory", vm.memory.memfd()});
-    for (unsigned q = 0; q < queues; ++q) {
-        UniqueFd notify(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-        if (!notify) throw_errno("eventfd(" + name + " queue notify)");
-        vm.vm_fd.register_ioeventfd(notify.get(), base + virtio::kMmioQueueNotify, q);
-        attachment.resources.push_back({"queue" + std::to_string(q), notify.get()});
-        attachment.owned.fds.push_back(std::move(notify));
-    }
-    attach_device_process(vm, options, std::move(attachment));
+    attach_device(vm, options, {kind, name, std::move(resources), &vm.mmio, base, virtio::kMmioWindowSize, irq, std::move(owned)});
     vm.virtio_windows.push_back({base, virtio::kMmioWindowSize, irq});
 }
 
 void attach_virtio_devices(Vm& vm, const RunOptions& options) {
-    const bool any = !options.disks.empty() || options.rng || options.virtio_console;
-    if (any && options.disable_sandbox) {
-        spdlog::warn("[sandbox] --disable-sandbox: virtio devices run only as device processes; none attached");
-        return;
-    }
     // Every image opened, checked and locked before any device starts: a refused one costs nothing.
     std::vector<UniqueFd> images;
     for (const auto& disk : options.disks) images.push_back(disk::open_image(disk));
@@ -290,21 +296,22 @@ void attach_virtio_devices(Vm& vm, const RunOptions& options) {
         const int fd = images[i].get();
         DeviceResources owned;
         owned.fds.push_back(std::move(images[i]));  // the lock lives as long as the VM
-        attach_virtio(vm, options, "virtio-blk", "virtio-blk" + std::to_string(i), 1, {{"disk", fd}}, std::move(owned));
+        attach_virtio(vm, options, ipc::kinds::kVirtioBlk, "virtio-blk" + std::to_string(i),
+                      {{std::string(ipc::resource::kDisk), fd}}, std::move(owned));
     }
-    if (options.rng) attach_virtio(vm, options, "virtio-rng", "virtio-rng", 1, {});
+    if (options.rng) attach_virtio(vm, options, ipc::kinds::kVirtioRng, "virtio-rng", {});
     if (options.virtio_console) {
         std::vector<ipc::NamedFd> fds;
         UniqueFd output_pipe;  // closed once the device holds it
         DeviceResources owned;
         const int out = device_console_output("virtio-console", *options.virtio_console, owned, output_pipe);
-        if (out >= 0) fds.push_back({"output", out});
+        if (out >= 0) fds.push_back({std::string(ipc::resource::kOutput), out});
         UniqueFd input;  // closed once the device holds it
         if (stdin_console(options) == StdinConsole::VirtioConsole) {
             input = console_input_pipe(vm);
-            fds.push_back({"input", input.get()});
+            fds.push_back({std::string(ipc::resource::kInput), input.get()});
         }
-        attach_virtio(vm, options, "virtio-console", "virtio-console", 2, std::move(fds), std::move(owned));
+        attach_virtio(vm, options, ipc::kinds::kVirtioConsole, "virtio-console", std::move(fds), std::move(owned));
     }
 }
 

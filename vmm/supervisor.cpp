@@ -52,7 +52,7 @@ struct Waiting {
     size_t index = 0;
 };
 
-void on_device_exit(Vm& vm, SandboxedDevice& device) {
+void on_device_exit(Vm& vm, AttachedDevice& device) {
     const std::string& how = device.process->reap();
     vm.board.request_stop({StopKind::DeviceCrash,
                            fmt::format("{} (pid {}) {}", device.process->name(), device.process->pid(), how),
@@ -66,14 +66,16 @@ void on_device_exit(Vm& vm, SandboxedDevice& device) {
 // Every device still alive is asked to flush and stop, then given a deadline to exit.
 void stop_devices(Vm& vm) {
     for (auto& device : vm.devices) {
-        if (device.process->reaped()) continue;
+        if (device.in_process) device.in_process->shutdown();
+        if (!device.process || device.process->reaped()) continue;
         try {
             device.process->control().shutdown(kDeviceShutdownTimeout);
         } catch (const std::exception& e) {
             spdlog::warn("[{}] shutdown: {}", device.process->name(), e.what());
         }
     }
-    for (auto& device : vm.devices) device.process->wait_or_kill(kDeviceExitTimeout);
+    for (auto& device : vm.devices)
+        if (device.process) device.process->wait_or_kill(kDeviceExitTimeout);
 }
 
 void install_vmm_filters(Vm& vm) {
@@ -106,7 +108,6 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
     if (options.forward_stdin || options.console_reads_stdin) {
         terminal.emplace();
         if (vm.console_input) input.emplace(ConsoleInput::pipe_sink(vm.console_input.get()), *terminal);
-        else if (vm.in_process_serial) input.emplace(ConsoleInput::uart_sink(*vm.in_process_serial), *terminal);
     }
     std::optional<Clock::time_point> boot_deadline;
     if (options.boot_timeout_seconds) boot_deadline = Clock::now() + std::chrono::seconds(*options.boot_timeout_seconds);
@@ -122,6 +123,7 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
         waits.add(vm.board.stop_fd(), POLLIN, {Waiting::Stop});
         waits.add(sigfd.get(), POLLIN, {Waiting::HostSignal});
         for (size_t i = 0; i < vm.devices.size(); ++i) {
+            if (!vm.devices[i].process) continue;  // in-process: nothing to watch
             const DeviceProcess& process = *vm.devices[i].process;
             // -1 when there is none (no listener in --seccomp=log|learn; reaped): skipped.
             waits.add(process.violation_fd(), POLLIN, {Waiting::Violation, i});

@@ -21,7 +21,7 @@
 #include "vmm/sandbox/device_cgroup.h"
 #include "vmm/sandbox/jail_ids.h"
 #include "vmm/sandbox/policies.h"
-#include "device-procs/serial/serial_16550.h"
+#include "vmm/devices/in_process_device.h"
 
 namespace brig {
 
@@ -33,11 +33,13 @@ struct DeviceResources {
     std::unique_ptr<OutputRelay> console_relay;  // none unless it writes to stdout
 };
 
-// A device in its own process, its stand-in on the bus, and what it owns.
-struct SandboxedDevice {
+// A device and what it owns: either a jailed process with its stand-in on the bus,
+// or (--disable-sandbox) the device object itself, in brig's process.
+struct AttachedDevice {
     DeviceResources owned;  // first: released after the process is reaped
-    std::unique_ptr<DeviceProcess> process;
+    std::unique_ptr<DeviceProcess> process;  // jailed: these two
     std::shared_ptr<DeviceProxy> proxy;
+    std::shared_ptr<InProcessDevice> in_process;  // --disable-sandbox: this one
 };
 
 struct Vm {
@@ -50,10 +52,6 @@ struct Vm {
     Bus pio{"pio"};
     Bus mmio{"mmio"};
 
-    UniqueFd serial_output;          // --disable-sandbox: the file behind --serial file=PATH
-    // --disable-sandbox: the serial device lives here and the supervisor feeds it stdin.
-    // After serial_output: its output thread writes there until it is destroyed.
-    std::shared_ptr<devices::Serial16550> in_process_serial;
     // The write end of the pipe a jailed console device reads as its input (the serial
     // device, or the virtio console); the supervisor relays stdin into it.
     UniqueFd console_input;
@@ -67,7 +65,7 @@ struct Vm {
     // The ids the devices run as, held until every device below is reaped.
     std::unique_ptr<JailIdAllocator> jail_ids;
     std::unique_ptr<DeviceCgroups> cgroups;  // --cgroup-parent; each device owns its leaf
-    std::vector<SandboxedDevice> devices;
+    std::vector<AttachedDevice> devices;
 
     std::atomic<bool> guest_alive{false};  // the guest has written to its console
     Board board;                           // last: its vCPU threads are joined first

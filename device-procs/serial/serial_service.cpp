@@ -11,6 +11,7 @@
 
 #include "device-procs/common/resources.h"
 #include "ipc/device_contract.h"
+#include "ipc/device_kind.h"
 #include "ipc/eventfd_interrupt.h"
 #include "device-procs/common/test_hooks.h"
 
@@ -26,21 +27,26 @@ SerialService::~SerialService() { stop_threads(); }
 
 void SerialService::activate(std::map<std::string, UniqueFd> resources) {
     if (uart_) throw std::runtime_error("activate: already active");
-    auto irq = std::make_shared<EventFdInterrupt>(take_resource(resources, "irq", true));
-    output_ = take_resource(resources, "output", false);
-    input_ = take_resource(resources, "input", false);
-    mailbox_.emplace(ipc::SharedMailbox::attach(take_resource(resources, "mailbox", true)));
+    namespace resource = ipc::resource;
+    auto irq = std::make_shared<EventFdInterrupt>(take_resource(resources, std::string(resource::kIrq), true));
+    output_ = take_resource(resources, std::string(resource::kOutput), false);
+    input_ = take_resource(resources, std::string(resource::kInput), false);
+    // No mailbox: the device runs in brig's process and brig calls read()/write() itself.
+    UniqueFd mailbox = take_resource(resources, std::string(resource::kMailbox), false);
     if (!resources.empty()) throw std::runtime_error("activate: unexpected resource '" + resources.begin()->first + "'");
 
     if (output_) output_buffer_ = std::make_shared<BufferedOutput>(output_.get());
     uart_ = std::make_shared<Serial16550>(name_, irq, Serial16550::writer_for(output_buffer_));
-    server_ = std::make_unique<ipc::MailboxServer>(*mailbox_);
-    publish_line_status();
-    mailbox_thread_ = std::thread([this] {
-        server_->serve([this](const ipc::Access& access) { return handle_access(access); });
-    });
+    if (mailbox) {
+        mailbox_.emplace(ipc::SharedMailbox::attach(std::move(mailbox)));
+        server_ = std::make_unique<ipc::MailboxServer>(*mailbox_);
+        publish_line_status();
+        mailbox_thread_ = std::thread([this] {
+            server_->serve([this](const ipc::Access& access) { return handle_access(access); });
+        });
+    }
     if (input_) input_thread_ = std::thread([this] { forward_input(); });
-    spdlog::debug("[{}] active (input: {}, output: {})", name_, input_ ? "yes" : "no", output_ ? "yes" : "sink");
+    log_.debug("active (input: {}, output: {})", input_ ? "yes" : "no", output_ ? "yes" : "sink");
 }
 
 uint64_t SerialService::handle_access(const ipc::Access& access) {
@@ -88,9 +94,9 @@ void SerialService::shutdown() {
     // never reads cannot hold the VM's stop hostage), durably when it is a file.
     if (output_buffer_) {
         if (!output_buffer_->drain(BufferedOutput::kDrainOnDestroy))
-            spdlog::warn("[{}] console output: the reader did not take the last bytes", name_);
+            log_.warn("console output: the reader did not take the last bytes");
         if (const uint64_t lost = output_buffer_->dropped())
-            spdlog::warn("[{}] console output: {} bytes dropped while the reader was not keeping up", name_, lost);
+            log_.warn("console output: {} bytes dropped while the reader was not keeping up", lost);
     }
     if (output_) fdatasync(output_.get());
 }

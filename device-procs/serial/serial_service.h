@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "device-procs/common/device_logger.h"
 #include "ipc/device_service.h"
 #include "ipc/mailbox.h"
 #include "device-procs/serial/serial_16550.h"
@@ -17,7 +18,7 @@ namespace brig::devices {
 
 class SerialService final : public ipc::DeviceService {
 public:
-    explicit SerialService(std::string name) : name_(std::move(name)) {}
+    explicit SerialService(std::string name) : name_(std::move(name)), log_(name_) {}
     ~SerialService() override;
 
     void activate(std::map<std::string, UniqueFd> resources) override;
@@ -34,6 +35,7 @@ private:
     void stop_threads();
 
     std::string name_;
+    DeviceLogger log_;
     UniqueFd output_;
     std::shared_ptr<BufferedOutput> output_buffer_;  // guest output on its way to output_
     UniqueFd input_;

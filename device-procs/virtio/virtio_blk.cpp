@@ -89,7 +89,8 @@ struct Request {
 
 }  // namespace
 
-VirtioBlk::VirtioBlk(UniqueFd disk, std::string id) : disk_(std::move(disk)), id_(std::move(id)) {
+VirtioBlk::VirtioBlk(UniqueFd disk, std::string id, const std::string& device)
+    : log_(device), disk_(std::move(disk)), id_(std::move(id)) {
     const int flags = ::fcntl(disk_.get(), F_GETFL);
     if (flags < 0) throw std::runtime_error(std::string("virtio-blk: fcntl(disk): ") + std::strerror(errno));
     read_only_ = (flags & O_ACCMODE) == O_RDONLY;
@@ -97,7 +98,11 @@ VirtioBlk::VirtioBlk(UniqueFd disk, std::string id) : disk_(std::move(disk)), id
     if (id_.size() > kIdBytes) id_.resize(kIdBytes);
 }
 
-uint32_t VirtioBlk::device_id() const { return virtio::kDeviceIdBlock; }
+std::unique_ptr<HostedVirtioDevice> VirtioBlk::create(const std::string& name, Resources& resources) {
+    constexpr std::string_view kPrefix = "virtio-";
+    const std::string id = "brig-" + (name.starts_with(kPrefix) ? name.substr(kPrefix.size()) : name);
+    return std::make_unique<VirtioBlk>(take_resource(resources, std::string(ipc::resource::kDisk), true), id, name);
+}
 
 uint64_t VirtioBlk::device_features() const {
     uint64_t f = (1ull << kFeatureSegMax) | (1ull << kFeatureBlkSize) | (1ull << kFeatureFlush);
@@ -223,7 +228,7 @@ uint8_t VirtioBlk::serve_discard(uint32_t type, const DescriptorChain& chain, co
 
 void VirtioBlk::flush() {
     if (!read_only_ && ::fdatasync(disk_.get()) != 0)
-        spdlog::error("virtio-blk: fdatasync at shutdown: {}", std::strerror(errno));
+        log_.error("fdatasync at shutdown: {}", std::strerror(errno));
 }
 
 }  // namespace brig::devices

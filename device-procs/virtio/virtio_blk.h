@@ -42,11 +42,13 @@ public:
 
     // `id` is what GET_ID returns (at most 20 bytes are used). Throws std::runtime_error
     // when the disk's size or access mode cannot be read.
-    VirtioBlk(UniqueFd disk, std::string id);
+    // `device` names it in logs.
+    VirtioBlk(UniqueFd disk, std::string id, const std::string& device = "virtio-blk");
+    // Takes "disk"; GET_ID answers the name with "brig-" for "virtio-" ("virtio-blk0" -> "brig-blk0").
+    static std::unique_ptr<HostedVirtioDevice> create(const std::string& name, Resources& resources);
 
-    uint32_t device_id() const override;
+    const ipc::DeviceKind& kind() const override { return ipc::kinds::kVirtioBlk; }
     uint64_t device_features() const override;
-    unsigned queue_count() const override { return 1; }
     uint32_t config_size() const override { return kConfigSize; }
     void read_config(uint32_t offset, std::span<uint8_t> data) override;
     void process_queue(unsigned queue, virtio::QueueContext& ctx) override;
@@ -60,6 +62,7 @@ private:
     uint32_t serve(const virtio::DescriptorChain& chain, const virtio::GuestMemoryView& memory);
     uint8_t serve_discard(uint32_t type, const virtio::DescriptorChain& chain, const virtio::GuestMemoryView& memory);
 
+    DeviceLogger log_;
     UniqueFd disk_;
     std::string id_;
     bool read_only_ = false;

@@ -13,8 +13,14 @@
 
 namespace brig::devices {
 
-VirtioConsole::VirtioConsole(UniqueFd output, UniqueFd input)
-    : output_(std::move(output)), input_(std::move(input)), input_open_(input_.valid()) {
+std::unique_ptr<HostedVirtioDevice> VirtioConsole::create(const std::string& name, Resources& resources) {
+    UniqueFd output = take_resource(resources, std::string(ipc::resource::kOutput), false);
+    UniqueFd input = take_resource(resources, std::string(ipc::resource::kInput), false);
+    return std::make_unique<VirtioConsole>(std::move(output), std::move(input), name);
+}
+
+VirtioConsole::VirtioConsole(UniqueFd output, UniqueFd input, const std::string& device)
+    : log_(device), output_(std::move(output)), input_(std::move(input)), input_open_(input_.valid()) {
     if (output_) output_buffer_ = std::make_unique<BufferedOutput>(output_.get());
 }
 
@@ -82,9 +88,9 @@ void VirtioConsole::pull_input() {
 void VirtioConsole::flush() {
     if (!output_buffer_) return;
     if (!output_buffer_->drain(BufferedOutput::kDrainOnDestroy))
-        spdlog::warn("console output: the reader did not take the last bytes");
+        log_.warn("console output: the reader did not take the last bytes");
     if (const uint64_t lost = output_buffer_->dropped())
-        spdlog::warn("console output: {} bytes dropped while the reader was not keeping up", lost);
+        log_.warn("console output: {} bytes dropped while the reader was not keeping up", lost);
     // Durable when it is a file (a pipe or terminal says EINVAL).
     ::fdatasync(output_.get());
 }

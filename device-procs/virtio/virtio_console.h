@@ -26,11 +26,13 @@ public:
     static constexpr uint32_t kConfigSize = 12;  // cols u16, rows u16, max_nr_ports u32, emerg_wr u32
     static constexpr size_t kInputChunk = 4096;
 
-    VirtioConsole(UniqueFd output, UniqueFd input);
+    // `device` names it in logs.
+    VirtioConsole(UniqueFd output, UniqueFd input, const std::string& device = "virtio-console");
+    // Takes "output" and "input", both optional.
+    static std::unique_ptr<HostedVirtioDevice> create(const std::string& name, Resources& resources);
 
-    uint32_t device_id() const override { return virtio::kDeviceIdConsole; }
+    const ipc::DeviceKind& kind() const override { return ipc::kinds::kVirtioConsole; }
     uint64_t device_features() const override { return 0; }
-    unsigned queue_count() const override { return 2; }
     uint32_t config_size() const override { return kConfigSize; }
     void read_config(uint32_t offset, std::span<uint8_t> data) override;
     void process_queue(unsigned queue, virtio::QueueContext& ctx) override;
@@ -46,6 +48,7 @@ private:
     void receive(virtio::QueueContext& ctx);
     void write_output(const uint8_t* data, size_t len);
 
+    DeviceLogger log_;
     UniqueFd output_;
     std::unique_ptr<BufferedOutput> output_buffer_;  // after output_: it writes there
     UniqueFd input_;

@@ -12,6 +12,10 @@
 
 namespace brig::devices {
 
+std::unique_ptr<HostedVirtioDevice> VirtioRng::create(const std::string&, Resources&) {
+    return std::make_unique<VirtioRng>();
+}
+
 void VirtioRng::read_config(uint32_t, std::span<uint8_t> data) { std::fill(data.begin(), data.end(), 0); }
 
 void VirtioRng::process_queue(unsigned queue, virtio::QueueContext& ctx) {

@@ -10,9 +10,10 @@ class VirtioRng final : public HostedVirtioDevice {
 public:
     static constexpr uint32_t kMaxBytesPerChain = 64 * 1024;
 
-    uint32_t device_id() const override { return virtio::kDeviceIdEntropy; }
+    static std::unique_ptr<HostedVirtioDevice> create(const std::string& name, Resources& resources);
+
+    const ipc::DeviceKind& kind() const override { return ipc::kinds::kVirtioRng; }
     uint64_t device_features() const override { return 0; }
-    unsigned queue_count() const override { return 1; }
     uint32_t config_size() const override { return 0; }
     void read_config(uint32_t, std::span<uint8_t> data) override;
     void process_queue(unsigned queue, virtio::QueueContext& ctx) override;

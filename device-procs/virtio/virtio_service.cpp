@@ -52,28 +52,23 @@ private:
 }  // namespace
 
 VirtioService::VirtioService(std::string name, VirtioDeviceFactory factory)
-    : name_(std::move(name)), factory_(std::move(factory)) {}
+    : name_(std::move(name)), log_(name_), factory_(std::move(factory)) {}
 
 VirtioService::~VirtioService() { stop_threads(); }
 
 void VirtioService::activate(std::map<std::string, UniqueFd> resources) {
     if (transport_) throw std::runtime_error("activate: already active");
-    auto irq = std::make_shared<CountingInterrupt>(std::make_shared<EventFdInterrupt>(take_resource(resources, "irq", true)),
-                                                   interrupts_);
-    UniqueFd mailbox_fd = take_resource(resources, "mailbox", true);
-    UniqueFd memory_fd = take_resource(resources, "guest-memory", true);
-    std::vector<UniqueFd> queue_fds;
-    for (unsigned q = 0;; ++q) {
-        UniqueFd fd = take_resource(resources, "queue" + std::to_string(q), false);
-        if (!fd) break;
-        queue_fds.push_back(std::move(fd));
-    }
+    namespace resource = ipc::resource;
+    auto irq = std::make_shared<CountingInterrupt>(
+        std::make_shared<EventFdInterrupt>(take_resource(resources, std::string(resource::kIrq), true)), interrupts_);
+    // No mailbox: the device runs in brig's process and brig calls read()/write() itself.
+    UniqueFd mailbox_fd = take_resource(resources, std::string(resource::kMailbox), false);
+    UniqueFd memory_fd = take_resource(resources, std::string(resource::kGuestMemory), true);
     auto device = factory_(resources);
     if (!device) throw std::runtime_error("activate: no device");
+    std::vector<UniqueFd> queue_fds;
+    for (unsigned q = 0; q < device->queue_count(); ++q) queue_fds.push_back(take_resource(resources, resource::queue(q), true));
     if (!resources.empty()) throw std::runtime_error("activate: unexpected resource '" + resources.begin()->first + "'");
-    if (queue_fds.size() != device->queue_count())
-        throw std::runtime_error("activate: " + std::to_string(queue_fds.size()) + " queue eventfds for " +
-                                 std::to_string(device->queue_count()) + " queues");
 
     UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!wake) throw std::runtime_error(std::string("activate: eventfd: ") + std::strerror(errno));
@@ -82,26 +77,32 @@ void VirtioService::activate(std::map<std::string, UniqueFd> resources) {
     queue_fds_ = std::move(queue_fds);
     wake_fd_ = std::move(wake);
     memory_.emplace(virtio::GuestMemoryView::map(std::move(memory_fd)));
-    mailbox_.emplace(ipc::SharedMailbox::attach(std::move(mailbox_fd)));
-    server_ = std::make_unique<ipc::MailboxServer>(*mailbox_);
-    server_->publish_shadow(kVirtioInterruptStatusShadow, 0);
+    if (mailbox_fd) {
+        mailbox_.emplace(ipc::SharedMailbox::attach(std::move(mailbox_fd)));
+        server_ = std::make_unique<ipc::MailboxServer>(*mailbox_);
+        server_->publish_shadow(kVirtioInterruptStatusShadow, 0);
+    }
     transport_ = std::make_unique<virtio::VirtioMmioTransport>(
         *device_, *memory_, std::move(irq),
-        [this](uint32_t status) { server_->publish_shadow(kVirtioInterruptStatusShadow, status); },
+        [this](uint32_t status) {
+            if (server_) server_->publish_shadow(kVirtioInterruptStatusShadow, status);
+        },
         // The simplest correct report: one line on the device's stderr (brig's). The
         // transport has already put the device in NEEDS_RESET; the VM keeps running.
-        [this](const std::string& message) { spdlog::error("{}", message); });
+        [this](const std::string& message) { log_.error("{}", message); });
     // A notify that no ioeventfd caught (and the re-check at DRIVER_OK) goes to the event
     // thread, which runs every queue.
     transport_->set_deferred_notify([this](unsigned queue) {
         if (queue < queue_fds_.size()) signal_eventfd(queue_fds_[queue].get());
     });
 
-    mailbox_thread_ = std::thread([this] {
-        server_->serve([this](const ipc::Access& access) { return handle_access(access); });
-    });
+    if (server_) {
+        mailbox_thread_ = std::thread([this] {
+            server_->serve([this](const ipc::Access& access) { return handle_access(access); });
+        });
+    }
     event_thread_ = std::thread([this] { event_loop(); });
-    spdlog::debug("active: device id {}, {} queues", device_->device_id(), queue_fds_.size());
+    log_.debug("active: device id {}, {} queues", device_->device_id(), queue_fds_.size());
 }
 
 uint64_t VirtioService::handle_access(const ipc::Access& access) {
@@ -109,7 +110,7 @@ uint64_t VirtioService::handle_access(const ipc::Access& access) {
         if (access.op == ipc::AccessOp::Read) return transport_->read(access.offset, access.size);
         transport_->write(access.offset, access.size, access.data);
     } catch (const std::exception& e) {
-        spdlog::error("register access at {:#x}: {}", access.offset, e.what());
+        log_.error("register access at {:#x}: {}", access.offset, e.what());
     }
     return 0;
 }
@@ -148,7 +149,7 @@ void VirtioService::event_loop() {
         }
         if (waits.wait(timeout) < 0) {
             if (errno == EINTR) continue;
-            spdlog::error("event thread: poll: {}", std::strerror(errno));
+            log_.error("event thread: poll: {}", std::strerror(errno));
             break;
         }
         const auto ready = waits.ready();
@@ -168,7 +169,7 @@ void VirtioService::event_loop() {
         } catch (const std::exception& e) {
             // The transport turns a hostile queue into NEEDS_RESET itself; anything that
             // still escapes is logged and the device keeps serving the other queues.
-            spdlog::error("event thread: {}", e.what());
+            log_.error("event thread: {}", e.what());
         }
     }
     std::lock_guard lock(mutex_);
@@ -188,7 +189,7 @@ void VirtioService::pause() {
     // Wait for the request in flight (a disk write, say) so that nothing touches guest
     // memory once we answer; bounded, because a console output fd may block forever.
     if (!parked_changed_.wait_for(lock, kPauseWait, [this] { return parked_; }))
-        spdlog::warn("pause: the event thread is still busy");
+        log_.warn("pause: the event thread is still busy");
 }
 
 void VirtioService::resume() {
@@ -200,7 +201,7 @@ void VirtioService::resume() {
 void VirtioService::shutdown() {
     stop_threads();
     if (device_) device_->flush();
-    spdlog::debug("{} queue notifies (ioeventfd), {} interrupts (irqfd)", notifies_.load(), interrupts_.load());
+    log_.debug("{} queue notifies (ioeventfd), {} interrupts (irqfd)", notifies_.load(), interrupts_.load());
 }
 
 void VirtioService::stop_threads() {

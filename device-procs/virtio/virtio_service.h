@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "ipc/device_kind.h"
 #include "ipc/device_service.h"
 #include "ipc/eventfd_interrupt.h"
 #include "ipc/mailbox.h"
@@ -40,6 +41,8 @@
 #include "ipc/virtio/guest_memory_view.h"
 #include "ipc/virtio/virtio_device.h"
 #include "ipc/virtio/virtio_mmio.h"
+#include "device-procs/common/device_logger.h"
+#include "device-procs/common/resources.h"
 
 namespace brig::devices {
 
@@ -47,11 +50,19 @@ namespace brig::devices {
 // with the VMM's proxy through ipc/virtio/virtio_mmio.h).
 constexpr unsigned kVirtioInterruptStatusShadow = virtio::kInterruptStatusShadow;
 
+// The fds activation hands over, by name (ipc/device_kind.h names them).
+using Resources = std::map<std::string, UniqueFd>;
+
 // What the service needs from a device beyond virtio::VirtioDevice. Everything here
 // is called on the event thread, except flush() (on the control thread, after the
 // event thread has stopped).
 class HostedVirtioDevice : public virtio::VirtioDevice {
 public:
+    // Its kind's descriptor: the virtio id and the queue count come from there.
+    virtual const ipc::DeviceKind& kind() const = 0;
+    uint32_t device_id() const final { return kind().virtio_id; }
+    unsigned queue_count() const final { return kind().queue_count; }
+
     // An fd the event thread watches for readability while wants_input() is true; -1: none.
     virtual int input_fd() const { return -1; }
     virtual bool wants_input() const { return false; }
@@ -65,7 +76,7 @@ public:
 
 // Builds the device from the resources left after the service took its own. It must
 // erase every resource it uses from the map.
-using VirtioDeviceFactory = std::function<std::unique_ptr<HostedVirtioDevice>(std::map<std::string, UniqueFd>&)>;
+using VirtioDeviceFactory = std::function<std::unique_ptr<HostedVirtioDevice>(Resources&)>;
 
 class VirtioService final : public ipc::DeviceService {
 public:
@@ -86,6 +97,7 @@ private:
     void stop_threads();
 
     std::string name_;
+    DeviceLogger log_;
     VirtioDeviceFactory factory_;
     std::unique_ptr<HostedVirtioDevice> device_;
     std::optional<virtio::GuestMemoryView> memory_;

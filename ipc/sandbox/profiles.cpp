@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "ipc/device_kind.h"
+
 namespace brig::sandbox {
 namespace {
 
@@ -41,7 +43,9 @@ std::vector<Rlimit> device_rlimits(const MemoryBounds& memory) {
     };
 }
 
-JailProfile device_jail(std::vector<std::string> activation_fds, const MemoryBounds& memory = kVirtioMemory) {
+JailProfile device_jail(const ipc::DeviceKind& kind) {
+    // The serial device maps no guest memory and runs fewer threads.
+    const MemoryBounds& memory = kind.is_virtio() ? kVirtioMemory : kSerialMemory;
     JailProfile jail;
     jail.own_process = true;
     jail.namespaces = {"user", "pid", "mnt", "net", "ipc", "uts", "cgroup"};
@@ -51,12 +55,19 @@ JailProfile device_jail(std::vector<std::string> activation_fds, const MemoryBou
     jail.root = "empty read-only tmpfs (pivot_root); no host path visible";
     jail.rlimits = device_rlimits(memory);
     jail.cgroup_memory_bytes = memory.cgroup_bytes;
-    jail.cgroup_memory_plus_guest = std::find(activation_fds.begin(), activation_fds.end(), "guest memory (memfd)") !=
-                                    activation_fds.end();
+    const auto resources = kind.resources();
+    jail.cgroup_memory_plus_guest = std::any_of(resources.begin(), resources.end(), [](const auto& r) {
+        return r.name == ipc::resource::kGuestMemory;
+    });
     jail.cgroup_pids = kCgroupTasks;
     jail.kept_fds = {"0: /dev/null", "1: /dev/null", "2: brig's stderr (logs)", "3: control socket (Cap'n Proto)",
                      "4: compiled seccomp filter (read once, closed)", "5: violation report pipe"};
-    for (auto& fd : activation_fds) jail.kept_fds.push_back("at activation: " + fd);
+    // One line per resource, a per-queue one once.
+    for (const auto& spec : kind.resources()) {
+        std::string line = "at activation: " + std::string(spec.description);
+        if (spec.jail_fd != ipc::ResourceSpec::kAnyFd) line += " (at fd " + std::to_string(spec.jail_fd) + ")";
+        if (std::find(jail.kept_fds.begin(), jail.kept_fds.end(), line) == jail.kept_fds.end()) jail.kept_fds.push_back(line);
+    }
     jail.parent_death_signal = true;
     return jail;
 }
@@ -69,22 +80,11 @@ JailProfile vmm_thread() {
 }
 
 std::vector<SandboxContext> build() {
-    const std::vector<std::string> virtio_fds = {"irqfd", "forwarding mailbox (memfd)", "guest memory (memfd)",
-                                                 "one ioeventfd per queue"};
-    auto with = [&](std::vector<std::string> extra) {
-        auto fds = virtio_fds;
-        fds.insert(fds.end(), extra.begin(), extra.end());
-        return fds;
-    };
-    return {
-        {"serial", ContextKind::DeviceProcess, "serial_device.policy", "16550A UART (COM1)",
-         device_jail({"irqfd", "forwarding mailbox (memfd)", "console output fd", "console input fd"}, kSerialMemory)},
-        {"virtio-blk", ContextKind::DeviceProcess, "virtio_blk_device.policy", "virtio block device (--disk)",
-         device_jail(with({"disk image fd (opened by brig)"}))},
-        {"virtio-rng", ContextKind::DeviceProcess, "virtio_rng_device.policy", "virtio entropy device (--rng)",
-         device_jail(with({}))},
-        {"virtio-console", ContextKind::DeviceProcess, "virtio_console_device.policy",
-         "virtio console, hvc0 (--console)", device_jail(with({"console output fd", "console input fd"}))},
+    std::vector<SandboxContext> contexts;
+    for (const ipc::DeviceKind* kind : ipc::device_kinds())
+        contexts.push_back({std::string(kind->name), ContextKind::DeviceProcess, kind->policy_file(),
+                            std::string(kind->description), device_jail(*kind)});
+    std::vector<SandboxContext> threads = {
         {"vcpu", ContextKind::VmmThread, "brig_vcpu.policy", "brig's vCPU threads (KVM_RUN, exit handling)",
          vmm_thread()},
         {"main", ContextKind::VmmThread, "brig_main.policy", "brig's main thread once the guest runs (supervisor)",
@@ -92,6 +92,8 @@ std::vector<SandboxContext> build() {
         {"ipc", ContextKind::VmmThread, "brig_ipc.policy", "brig's IPC thread (Cap'n Proto control path)",
          vmm_thread()},
     };
+    contexts.insert(contexts.end(), threads.begin(), threads.end());
+    return contexts;
 }
 
 bool has(const std::vector<std::string>& list, const char* item) {

@@ -298,6 +298,24 @@ TEST_CASE("--disable-sandbox runs the device in-process with a loud warning", "[
     CHECK_THAT(r.err, Contains("--disable-sandbox: devices run INSIDE the brig process"));
 }
 
+TEST_CASE("--disable-sandbox starts no device process at all", "[sandbox]") {
+    const TempImage disk_image(1 << 20);
+    BrigRun run{guest_args("spin", {"--disable-sandbox", "--disk", disk_image.path, "--console", "sink"})};
+    bool looked = false;
+    std::vector<pid_t> children;
+    run.on_output = [&](const std::string& out, pid_t pid) {
+        if (looked || out.find("spin: 1") == std::string::npos) return;
+        looked = true;
+        children = children_of(pid);
+        kill(pid, SIGTERM);
+    };
+    run.timeout = std::chrono::seconds(30);
+    const auto r = run_brig(run);
+    CHECK(looked);
+    CHECK(children.empty());
+    CHECK(r.exit_code == 0);
+}
+
 TEST_CASE("--jail-user sets the ids every device runs as, inside and outside its namespace", "[sandbox]") {
     DeviceObservation seen;
     std::string uid, gid, uid_map;

@@ -6,10 +6,6 @@
 
 namespace brig {
 
-ConsoleInput::Sink ConsoleInput::uart_sink(devices::Serial16550& serial) {
-    return [&serial](std::span<const uint8_t> bytes) { return serial.queue_input(bytes); };
-}
-
 ConsoleInput::Sink ConsoleInput::pipe_sink(int fd) {
     return [fd](std::span<const uint8_t> bytes) -> size_t {
         if (bytes.empty()) return 0;

@@ -1,7 +1,7 @@
 // What the operator types, relayed to the guest's console by the supervisor: stdin is
 // read only while it may be (ConsoleTerminal::readable), brig's escapes are taken out on
-// a terminal, and the rest goes to the console's input (the in-process UART, or the
-// pipe a console device reads), kept as a backlog while the guest does not take it. A
+// a terminal, and the rest goes to the console's input (the pipe the console device
+// reads, jailed or in-process), kept as a backlog while the guest does not take it. A
 // pipe or file on stdin waits for the backlog to drain; a terminal is read on
 // regardless, so Ctrl-A x works while a guest ignores its console, and keys beyond
 // kMaxTypedBacklog are dropped, as a UART drops them on overrun.
@@ -15,7 +15,6 @@
 
 #include "vmm/console/console_escape.h"
 #include "vmm/console/terminal.h"
-#include "device-procs/serial/serial_16550.h"
 
 namespace brig {
 
@@ -24,7 +23,6 @@ public:
     using Sink = std::function<size_t(std::span<const uint8_t>)>;  // returns how many bytes it took
     static constexpr size_t kMaxTypedBacklog = 4096;
 
-    static Sink uart_sink(devices::Serial16550& serial);
     // A console device's input pipe (non-blocking): full means "later"; a device that
     // closed it is gone, and the supervisor learns that from its pidfd.
     static Sink pipe_sink(int fd);

@@ -1,0 +1,28 @@
+#include "vmm/devices/in_process_device.h"
+
+#include <cstring>
+
+namespace brig {
+
+void InProcessDevice::read(uint64_t offset, std::span<uint8_t> data) {
+    uint64_t value;
+    {
+        std::lock_guard lock(mutex_);
+        value = service_->read(offset, static_cast<uint8_t>(data.size()));
+    }
+    std::memcpy(data.data(), &value, std::min(data.size(), sizeof value));
+}
+
+void InProcessDevice::write(uint64_t offset, std::span<const uint8_t> data) {
+    uint64_t value = 0;
+    std::memcpy(&value, data.data(), std::min(data.size(), sizeof value));
+    std::lock_guard lock(mutex_);
+    service_->write(offset, static_cast<uint8_t>(data.size()), value);
+}
+
+void InProcessDevice::shutdown() {
+    std::lock_guard lock(mutex_);
+    service_->shutdown();
+}
+
+}  // namespace brig

@@ -1,0 +1,36 @@
+// --disable-sandbox: a device built by the same factory brig-device uses
+// (device-procs/device_registry.h), activated with the same resources, and put on the
+// bus directly. A vCPU's access calls the device's read()/write() on the vCPU thread,
+// with no mailbox, no process and no jail in between: the reference point the
+// benchmarks measure the jail against.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "ipc/bus_device.h"
+#include "ipc/device_service.h"
+
+namespace brig {
+
+class InProcessDevice final : public BusDevice {
+public:
+    InProcessDevice(std::string name, std::unique_ptr<ipc::DeviceService> service)
+        : name_(std::move(name)), service_(std::move(service)) {}
+
+    std::string_view name() const override { return name_; }
+    void read(uint64_t offset, std::span<uint8_t> data) override;
+    void write(uint64_t offset, std::span<const uint8_t> data) override;
+
+    // Flushes what the guest wrote and stops the device's threads.
+    void shutdown();
+
+private:
+    std::string name_;
+    // Serialises the vCPUs, as a device process's one mailbox thread does.
+    std::mutex mutex_;
+    std::unique_ptr<ipc::DeviceService> service_;
+};
+
+}  // namespace brig

@@ -46,6 +46,7 @@ __attribute__((noreturn)) void mode_blk_past_end(const struct boot_info *info);
 __attribute__((noreturn)) void mode_blk_write_log(const struct boot_info *info);
 __attribute__((noreturn)) void mode_blk_id(const struct boot_info *info);
 __attribute__((noreturn)) void mode_blk_bench(const struct boot_info *info);
+__attribute__((noreturn)) void mode_reg_bench(const struct boot_info *info);
 __attribute__((noreturn)) void mode_hostile_oob(const struct boot_info *info);
 __attribute__((noreturn)) void mode_hostile_len_overflow(const struct boot_info *info);
 __attribute__((noreturn)) void mode_hostile_loop(const struct boot_info *info);

@@ -27,54 +27,29 @@ GuestMemoryView GuestMemoryView::map(UniqueFd memfd) {
     if (p == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "guest memory: mmap");
     auto* host = static_cast<uint8_t*>(p);
 
-    std::vector<Region> regions;
-    const uint64_t low = std::min(size, kGuestMmioHoleStart);
-    regions.push_back({0, low, host});
-    if (size > low) regions.push_back({kGuestMmioHoleEnd, size - low, host + low});
     // The mapping keeps the memory; the fd is no longer needed.
-    return GuestMemoryView(host, size, std::move(regions), true);
+    return GuestMemoryView(host, ipc::GuestRamMap(size), true);
 }
 
 GuestMemoryView GuestMemoryView::for_testing(std::span<uint8_t> memory) {
-    std::vector<Region> regions;
-    if (!memory.empty()) regions.push_back({0, memory.size(), memory.data()});
-    return GuestMemoryView(memory.data(), memory.size(), std::move(regions), false);
+    return GuestMemoryView(memory.data(), ipc::GuestRamMap::flat(memory.size()), false);
 }
 
 GuestMemoryView::GuestMemoryView(GuestMemoryView&& other) noexcept
     : mapping_(std::exchange(other.mapping_, nullptr)),
-      size_(std::exchange(other.size_, 0)),
-      regions_(std::move(other.regions_)),
-      owned_(std::exchange(other.owned_, false)) {
-    other.regions_.clear();
-}
+      map_(std::exchange(other.map_, ipc::GuestRamMap::flat(0))),
+      owned_(std::exchange(other.owned_, false)) {}
 
 GuestMemoryView::~GuestMemoryView() {
-    if (owned_ && mapping_ != nullptr) ::munmap(mapping_, size_);
+    if (owned_ && mapping_ != nullptr) ::munmap(mapping_, map_.size());
 }
-
-namespace {
-
-// The offset of [addr, addr+len) inside a region [base, base+size), or nothing. No sum
-// of guest-controlled values is ever formed, so nothing can wrap.
-std::optional<uint64_t> offset_in(uint64_t base, uint64_t size, uint64_t addr, uint64_t len) {
-    if (addr < base) return std::nullopt;
-    const uint64_t off = addr - base;
-    if (off > size) return std::nullopt;
-    if (len > size - off) return std::nullopt;
-    return off;
-}
-
-}  // namespace
 
 bool GuestMemoryView::contains(uint64_t addr, uint64_t len) const {
     return slice(addr, len).has_value();
 }
 
 std::optional<std::span<uint8_t>> GuestMemoryView::slice(uint64_t addr, uint64_t len) const {
-    for (const auto& r : regions_) {
-        if (auto off = offset_in(r.guest_addr, r.size, addr, len)) return std::span<uint8_t>(r.host + *off, len);
-    }
+    if (auto off = map_.offset_of(addr, len)) return std::span<uint8_t>(mapping_ + *off, len);
     return std::nullopt;
 }
 

@@ -1,7 +1,6 @@
-// A device process's view of guest RAM: the VMM's memfd, mapped shared, with the same
-// layout as the VMM (RAM below the 32-bit MMIO hole, the rest from 4 GiB). Every
-// access is bounds-checked against that layout with overflow-safe arithmetic: a
-// guest-supplied address can never reach outside guest memory.
+// A device process's view of guest RAM: the VMM's memfd, mapped shared, laid out and
+// bounds-checked by the same map as brig's (ipc/guest_ram_map.h), with overflow-safe
+// arithmetic: a guest-supplied address can never reach outside guest memory.
 #pragma once
 
 #include <atomic>
@@ -12,13 +11,10 @@
 #include <type_traits>
 #include <vector>
 
+#include "ipc/guest_ram_map.h"
 #include "ipc/unique_fd.h"
 
 namespace brig::virtio {
-
-// Shared with the VMM's layout (vmm/memory/layout.h static_asserts they agree).
-constexpr uint64_t kGuestMmioHoleStart = 3ull << 30;
-constexpr uint64_t kGuestMmioHoleEnd = 4ull << 30;
 
 class GuestMemoryView {
 public:
@@ -28,7 +24,7 @@ public:
     GuestMemoryView& operator=(GuestMemoryView&&) = delete;
     ~GuestMemoryView();
 
-    uint64_t size() const { return size_; }
+    uint64_t size() const { return map_.size(); }
     bool contains(uint64_t addr, uint64_t len) const;
     // Host view of [addr, addr+len), or nothing when any byte is outside guest RAM.
     std::optional<std::span<uint8_t>> slice(uint64_t addr, uint64_t len) const;
@@ -58,17 +54,10 @@ public:
     static GuestMemoryView for_testing(std::span<uint8_t> memory);
 
 private:
-    struct Region {
-        uint64_t guest_addr;
-        uint64_t size;
-        uint8_t* host;
-    };
-    GuestMemoryView(uint8_t* mapping, uint64_t size, std::vector<Region> regions, bool owned)
-        : mapping_(mapping), size_(size), regions_(std::move(regions)), owned_(owned) {}
+    GuestMemoryView(uint8_t* mapping, ipc::GuestRamMap map, bool owned) : mapping_(mapping), map_(map), owned_(owned) {}
 
     uint8_t* mapping_;
-    uint64_t size_;
-    std::vector<Region> regions_;
+    ipc::GuestRamMap map_;
     bool owned_;
 };
 

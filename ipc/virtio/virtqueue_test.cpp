@@ -7,7 +7,7 @@
 #include <limits>
 
 #include "ipc/virtio/guest_memory_view.h"
-#include "ipc/virtio/virtio_test_rings.h"
+#include "ipc/virtio/virtio_test_guest.h"
 
 using namespace brig;
 using namespace brig::virtio;
@@ -44,27 +44,27 @@ TEST_CASE("guest memory view bounds are overflow-safe", "[virtio]") {
 TEST_CASE("guest memory view maps a memfd with the hole at 3 GiB", "[virtio]") {
     UniqueFd fd(memfd_create("brig-test-guest", MFD_CLOEXEC));
     REQUIRE(fd);
-    const uint64_t size = kGuestMmioHoleStart + 8192;  // sparse: no page is touched but two
+    const uint64_t size = brig::ipc::kRamHoleStart + 8192;  // sparse: no page is touched but two
     REQUIRE(ftruncate(fd.get(), static_cast<off_t>(size)) == 0);
     const int raw = fd.get();
     UniqueFd dup_fd(dup(raw));
     auto view = GuestMemoryView::map(std::move(fd));
     CHECK(view.size() == size);
-    CHECK(view.contains(kGuestMmioHoleStart - 1, 1));
-    CHECK_FALSE(view.contains(kGuestMmioHoleStart - 1, 2));  // into the hole
-    CHECK_FALSE(view.contains(kGuestMmioHoleStart, 1));
-    CHECK_FALSE(view.contains(kGuestMmioHoleEnd - 1, 1));
-    CHECK(view.contains(kGuestMmioHoleEnd, 8192));
-    CHECK_FALSE(view.contains(kGuestMmioHoleEnd + 4096, 4097));
-    CHECK_FALSE(view.contains(kGuestMmioHoleEnd + 8192, 1));
+    CHECK(view.contains(brig::ipc::kRamHoleStart - 1, 1));
+    CHECK_FALSE(view.contains(brig::ipc::kRamHoleStart - 1, 2));  // into the hole
+    CHECK_FALSE(view.contains(brig::ipc::kRamHoleStart, 1));
+    CHECK_FALSE(view.contains(brig::ipc::kRamHoleEnd - 1, 1));
+    CHECK(view.contains(brig::ipc::kRamHoleEnd, 8192));
+    CHECK_FALSE(view.contains(brig::ipc::kRamHoleEnd + 4096, 4097));
+    CHECK_FALSE(view.contains(brig::ipc::kRamHoleEnd + 8192, 1));
     // Guest 4 GiB is memfd offset 3 GiB.
-    REQUIRE(view.write_obj<uint64_t>(kGuestMmioHoleEnd + 8, 0x1122334455667788ull));
+    REQUIRE(view.write_obj<uint64_t>(brig::ipc::kRamHoleEnd + 8, 0x1122334455667788ull));
     uint64_t back = 0;
-    REQUIRE(pread(dup_fd.get(), &back, sizeof back, static_cast<off_t>(kGuestMmioHoleStart + 8)) == sizeof back);
+    REQUIRE(pread(dup_fd.get(), &back, sizeof back, static_cast<off_t>(brig::ipc::kRamHoleStart + 8)) == sizeof back);
     CHECK(back == 0x1122334455667788ull);
 
     auto moved = std::move(view);
-    CHECK(moved.contains(kGuestMmioHoleEnd, 8));
+    CHECK(moved.contains(brig::ipc::kRamHoleEnd, 8));
     CHECK_FALSE(view.contains(0, 1));  // NOLINT(bugprone-use-after-move): the moved-from view is empty
 }
 

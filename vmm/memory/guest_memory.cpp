@@ -29,41 +29,31 @@ GuestMemory GuestMemory::create(uint64_t size) {
     auto* host = static_cast<uint8_t*>(map);
     madvise(map, size, MADV_DONTDUMP);  // guest secrets stay out of core dumps
 
+    const ipc::GuestRamMap layout_map(size);
     std::vector<MemoryRegion> regions;
-    const uint64_t low = std::min(size, layout::kMmioHoleStart);
-    regions.push_back({0, low, 0, host});
-    if (size > low) regions.push_back({layout::kMmioHoleEnd, size - low, low, host + low});
-    return GuestMemory(std::move(memfd), size, host, std::move(regions));
+    for (const auto& r : layout_map.regions()) regions.push_back({r.guest_addr, r.size, r.offset, host + r.offset});
+    return GuestMemory(std::move(memfd), layout_map, host, std::move(regions));
 }
 
-GuestMemory::GuestMemory(UniqueFd memfd, uint64_t size, uint8_t* mapping, std::vector<MemoryRegion> regions)
-    : memfd_(std::move(memfd)), size_(size), mapping_(mapping), regions_(std::move(regions)) {}
+GuestMemory::GuestMemory(UniqueFd memfd, ipc::GuestRamMap map, uint8_t* mapping, std::vector<MemoryRegion> regions)
+    : memfd_(std::move(memfd)), map_(map), mapping_(mapping), regions_(std::move(regions)) {}
 
 GuestMemory::GuestMemory(GuestMemory&& other) noexcept
     : memfd_(std::move(other.memfd_)),
-      size_(std::exchange(other.size_, 0)),
+      map_(std::exchange(other.map_, ipc::GuestRamMap::flat(0))),
       mapping_(std::exchange(other.mapping_, nullptr)),
       regions_(std::move(other.regions_)) {}
 
 GuestMemory::~GuestMemory() {
-    if (mapping_) munmap(mapping_, size_);
+    if (mapping_) munmap(mapping_, map_.size());
 }
 
 uint64_t GuestMemory::low_ram_end() const { return regions_.front().size; }
 
-bool GuestMemory::contains(uint64_t addr, uint64_t len) const {
-    for (const auto& r : regions_) {
-        if (addr >= r.guest_addr && addr - r.guest_addr <= r.size && len <= r.size - (addr - r.guest_addr))
-            return true;
-    }
-    return false;
-}
+bool GuestMemory::contains(uint64_t addr, uint64_t len) const { return map_.offset_of(addr, len).has_value(); }
 
 std::span<uint8_t> GuestMemory::slice(uint64_t addr, uint64_t len) const {
-    for (const auto& r : regions_) {
-        if (addr >= r.guest_addr && addr - r.guest_addr <= r.size && len <= r.size - (addr - r.guest_addr))
-            return {r.host + (addr - r.guest_addr), len};
-    }
+    if (auto off = map_.offset_of(addr, len)) return {mapping_ + *off, len};
     throw std::out_of_range("guest range [" + std::to_string(addr) + ", +" + std::to_string(len) +
                             ") is outside guest memory");
 }

@@ -1,6 +1,7 @@
 // Guest RAM: one memfd, sealed against shrinking, mapped MAP_SHARED so a device
 // process can later map the very same pages. Every access from the VMM goes
-// through a bounds-checked slice; nothing here trusts a guest-supplied address.
+// through a bounds-checked slice of the layout the devices use too
+// (ipc/guest_ram_map.h); nothing here trusts a guest-supplied address.
 #pragma once
 
 #include <cstdint>
@@ -9,6 +10,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "ipc/guest_ram_map.h"
 #include "ipc/unique_fd.h"
 
 namespace brig {
@@ -32,7 +34,7 @@ public:
 
     std::span<const MemoryRegion> regions() const { return regions_; }
     int memfd() const { return memfd_.get(); }
-    uint64_t size() const { return size_; }
+    uint64_t size() const { return map_.size(); }
     // One past the last byte of RAM below 4 GiB.
     uint64_t low_ram_end() const;
 
@@ -58,10 +60,10 @@ public:
     }
 
 private:
-    GuestMemory(UniqueFd memfd, uint64_t size, uint8_t* mapping, std::vector<MemoryRegion> regions);
+    GuestMemory(UniqueFd memfd, ipc::GuestRamMap map, uint8_t* mapping, std::vector<MemoryRegion> regions);
 
     UniqueFd memfd_;
-    uint64_t size_ = 0;
+    ipc::GuestRamMap map_;
     uint8_t* mapping_ = nullptr;
     std::vector<MemoryRegion> regions_;
 };

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "ipc/guest_ram_map.h"
+
 namespace brig::layout {
 
 constexpr uint64_t KiB = 1024;
@@ -26,9 +28,9 @@ constexpr uint64_t kAcpiTables = 0xe0000;    // RSDP first: Linux also scans 0xe
 constexpr uint64_t kAcpiTablesMax = 0x100000 - kAcpiTables;
 constexpr uint64_t kHighMemory = 0x100000;   // 1 MiB: protected-mode kernel load address
 
-// The 32-bit MMIO hole: RAM stops at 3 GiB and resumes at 4 GiB.
-constexpr uint64_t kMmioHoleStart = 3 * GiB;
-constexpr uint64_t kMmioHoleEnd = 4 * GiB;
+// The 32-bit MMIO hole (the guest RAM map, shared with the devices, is its home).
+constexpr uint64_t kMmioHoleStart = ipc::kRamHoleStart;
+constexpr uint64_t kMmioHoleEnd = ipc::kRamHoleEnd;
 constexpr uint64_t kVirtioMmioBase = 0xd0000000;
 constexpr uint64_t kVirtioMmioStride = 0x1000;
 // How many virtio-mmio windows the board has (the test guest probes as many:

@@ -14,7 +14,7 @@
 #include <stdexcept>
 #include <vector>
 
-#include "device-procs/virtio/chain_io.h"
+#include "ipc/virtio/chain_io.h"
 
 namespace brig::devices {
 
@@ -126,9 +126,7 @@ void VirtioBlk::read_config(uint32_t offset, std::span<uint8_t> data) {
     put32(48, kMaxDiscardSectors);     // max_write_zeroes_sectors
     put32(52, kMaxDiscardSegments);    // max_write_zeroes_seg
     config[56] = 1;                    // write_zeroes_may_unmap
-    std::fill(data.begin(), data.end(), 0);
-    if (offset >= kConfigSize) return;
-    std::memcpy(data.data(), config + offset, std::min<size_t>(data.size(), kConfigSize - offset));
+    virtio::read_config_bytes(config, offset, data);
 }
 
 void VirtioBlk::process_queue(unsigned queue, virtio::QueueContext& ctx) {

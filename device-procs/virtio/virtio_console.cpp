@@ -9,7 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "device-procs/virtio/chain_io.h"
+#include "ipc/virtio/chain_io.h"
 
 namespace brig::devices {
 
@@ -28,9 +28,7 @@ void VirtioConsole::read_config(uint32_t offset, std::span<uint8_t> data) {
     uint8_t config[kConfigSize] = {};
     const uint32_t max_nr_ports = 1;
     std::memcpy(config + 4, &max_nr_ports, sizeof max_nr_ports);
-    std::fill(data.begin(), data.end(), 0);
-    if (offset >= kConfigSize) return;
-    std::memcpy(data.data(), config + offset, std::min<size_t>(data.size(), kConfigSize - offset));
+    virtio::read_config_bytes(config, offset, data);
 }
 
 void VirtioConsole::process_queue(unsigned queue, virtio::QueueContext& ctx) {

@@ -11,7 +11,7 @@
 #include "device-procs/virtio/virtio_blk.h"
 #include "device-procs/virtio/virtio_console.h"
 #include "device-procs/virtio/virtio_rng.h"
-#include "device-procs/virtio/virtio_test_ring.h"
+#include "ipc/virtio/virtio_test_guest.h"
 
 using brig::UniqueFd;
 using brig::devices::VirtioBlk;

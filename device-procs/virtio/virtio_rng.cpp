@@ -8,7 +8,7 @@
 #include <stdexcept>
 
 #include "device-procs/common/test_hooks.h"
-#include "device-procs/virtio/chain_io.h"
+#include "ipc/virtio/chain_io.h"
 
 namespace brig::devices {
 
@@ -16,7 +16,7 @@ std::unique_ptr<HostedVirtioDevice> VirtioRng::create(const std::string&, Resour
     return std::make_unique<VirtioRng>();
 }
 
-void VirtioRng::read_config(uint32_t, std::span<uint8_t> data) { std::fill(data.begin(), data.end(), 0); }
+void VirtioRng::read_config(uint32_t offset, std::span<uint8_t> data) { virtio::read_config_bytes({}, offset, data); }
 
 void VirtioRng::process_queue(unsigned queue, virtio::QueueContext& ctx) {
     if (queue != 0 || ctx.queues.empty()) return;

@@ -15,7 +15,7 @@
 #include "ipc/virtio/virtio_mmio.h"
 #include "device-procs/virtio/virtio_rng.h"
 #include "device-procs/virtio/virtio_service.h"
-#include "device-procs/virtio/virtio_test_ring.h"
+#include "ipc/virtio/virtio_test_guest.h"
 
 using brig::UniqueFd;
 using brig::devices::HostedVirtioDevice;

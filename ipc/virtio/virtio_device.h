@@ -3,6 +3,8 @@
 // and never walks a ring itself (crosvm's VirtioDevice has this shape).
 #pragma once
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <span>
@@ -17,6 +19,16 @@ namespace brig::virtio {
 constexpr uint32_t kDeviceIdBlock = 2;
 constexpr uint32_t kDeviceIdConsole = 3;
 constexpr uint32_t kDeviceIdEntropy = 4;
+
+// A config-space read (virtio 1.2, 4.2.2.2) served from the device's config structure,
+// laid out in `config`: `data` gets the bytes at `offset`, and bytes past the end of
+// the structure read as 0, so no guest offset or size reaches outside it.
+inline void read_config_bytes(std::span<const uint8_t> config, uint64_t offset, std::span<uint8_t> data) {
+    std::fill(data.begin(), data.end(), 0);
+    if (offset >= config.size()) return;
+    const size_t n = std::min<size_t>(data.size(), config.size() - offset);
+    std::copy_n(config.begin() + static_cast<ptrdiff_t>(offset), n, data.begin());
+}
 
 // Given to a device while its queues run: the queues and a way to interrupt the driver.
 struct QueueContext {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "ipc/virtio/virtio_test_rings.h"
+#include "ipc/virtio/virtio_test_guest.h"
 
 using namespace brig;
 using namespace brig::virtio;

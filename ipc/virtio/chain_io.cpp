@@ -1,4 +1,4 @@
-#include "device-procs/virtio/chain_io.h"
+#include "ipc/virtio/chain_io.h"
 
 #include <algorithm>
 #include <cstring>

@@ -1,7 +1,10 @@
-// Test helper: a fake guest (RAM in a std::vector) and a driver-side split ring in it,
-// so device tests can hand-build descriptor chains and read back the used ring.
+// Test helpers for the virtio core and the devices: a fake guest (RAM in a vector, or
+// over a mapped memfd), a driver-side split ring that builds chains the way a driver
+// would (DriverRing), and a fixed single-ring guest for building hostile rings
+// descriptor by descriptor (TestGuest). Virtio 1.2, 2.7.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <span>
@@ -13,8 +16,19 @@
 
 namespace brig::virtio::testing {
 
+
 constexpr uint16_t kDescNext = 1;
 constexpr uint16_t kDescWrite = 2;
+
+// Writes descriptor `i` of the table at `table` (virtio 1.2, 2.7.5).
+inline void write_descriptor(std::span<uint8_t> ram, uint64_t table, uint16_t i, uint64_t addr, uint32_t len,
+                             uint16_t flags, uint16_t next) {
+    uint8_t* p = ram.data() + table + 16ull * i;
+    std::memcpy(p, &addr, 8);
+    std::memcpy(p + 8, &len, 4);
+    std::memcpy(p + 12, &flags, 2);
+    std::memcpy(p + 14, &next, 2);
+}
 
 struct FakeGuest {
     explicit FakeGuest(size_t bytes = 4 << 20) : owned(bytes), ram(owned), memory(GuestMemoryView::for_testing(ram)) {}
@@ -75,11 +89,7 @@ public:
             const uint16_t next = static_cast<uint16_t>((d + 1) % size_);
             uint16_t flags = segs[i].writable ? kDescWrite : 0;
             if (i + 1 < segs.size()) flags |= kDescNext;
-            uint8_t* p = guest_.at(config_.desc_addr + 16ull * d);
-            std::memcpy(p, &segs[i].addr, 8);
-            std::memcpy(p + 8, &segs[i].len, 4);
-            std::memcpy(p + 12, &flags, 2);
-            std::memcpy(p + 14, &next, 2);
+            write_descriptor(guest_.ram, config_.desc_addr, d, segs[i].addr, segs[i].len, flags, next);
         }
         next_desc_ = static_cast<uint16_t>((head + segs.size()) % size_);
         std::memcpy(guest_.at(config_.avail_addr + 4 + 2ull * (avail_idx_ % size_)), &head, 2);
@@ -105,6 +115,66 @@ private:
     QueueConfig config_;
     uint16_t next_desc_ = 0;
     uint16_t avail_idx_ = 0;
+};
+
+
+
+// A 1 MiB guest with one ring at fixed addresses, written descriptor by descriptor:
+// for tests of the ring walker and the transport that build hostile rings by hand.
+struct TestGuest : FakeGuest {
+    static constexpr uint64_t kMemSize = 1 << 20;
+    static constexpr uint64_t kDesc = 0x1000;
+    static constexpr uint64_t kAvail = 0x2000;
+    static constexpr uint64_t kUsed = 0x3000;
+    static constexpr uint64_t kData = 0x10000;
+
+    TestGuest() : FakeGuest(kMemSize) {}
+
+    std::vector<uint8_t>& bytes = owned;
+    uint16_t size = 8;
+    uint16_t avail_idx = 0;
+
+    // Zeroes guest memory, as for a driver starting from scratch.
+    void clear() {
+        std::fill(bytes.begin(), bytes.end(), 0);
+        avail_idx = 0;
+    }
+
+    QueueConfig config() const { return QueueConfig{size, kDesc, kAvail, kUsed}; }
+
+    template <typename T>
+    void put(uint64_t addr, T v) {
+        std::memcpy(bytes.data() + addr, &v, sizeof v);
+    }
+    template <typename T>
+    T get(uint64_t addr) const {
+        T v;
+        std::memcpy(&v, bytes.data() + addr, sizeof v);
+        return v;
+    }
+
+    void desc_at(uint64_t table, uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next = 0) {
+        write_descriptor(ram, table, i, addr, len, flags, next);
+    }
+    void desc(uint16_t i, uint64_t addr, uint32_t len, uint16_t flags, uint16_t next = 0) {
+        desc_at(kDesc, i, addr, len, flags, next);
+    }
+    // Makes `head` available and publishes the new avail.idx.
+    void make_available(uint16_t head) {
+        put<uint16_t>(kAvail + 4 + 2ull * (avail_idx % size), head);
+        ++avail_idx;
+        put<uint16_t>(kAvail + 2, avail_idx);
+    }
+    void set_avail_idx(uint16_t idx) {
+        avail_idx = idx;
+        put<uint16_t>(kAvail + 2, idx);
+    }
+    void set_avail_flags(uint16_t flags) { put<uint16_t>(kAvail, flags); }
+    void set_used_event(uint16_t v) { put<uint16_t>(kAvail + 4 + 2ull * size, v); }
+    uint16_t used_idx() const { return get<uint16_t>(kUsed + 2); }
+    uint32_t used_id(uint16_t slot) const { return get<uint32_t>(kUsed + 4 + 8ull * (slot % size)); }
+    uint32_t used_len(uint16_t slot) const { return get<uint32_t>(kUsed + 8 + 8ull * (slot % size)); }
+    uint16_t avail_event() const { return get<uint16_t>(kUsed + 4 + 8ull * size); }
 };
 
 }  // namespace brig::virtio::testing

@@ -86,6 +86,9 @@ public:
     void shutdown() override { device_->shutdown(); }
     uint64_t read(uint64_t offset, uint8_t size) override { return device_->read(offset, size); }
     void write(uint64_t offset, uint8_t size, uint64_t data) override { device_->write(offset, size, data); }
+    void set_error_reporter(std::function<void(const std::string&)> report) override {
+        device_->set_error_reporter(std::move(report));
+    }
 
 private:
     const brig::ipc::DeviceKind& kind_;
@@ -142,7 +145,8 @@ int main(int argc, char** argv) {
         // notified call.) The report socket has served its one purpose.
         ::close(listener);
         ::close(kReportFd);
-        brig::ipc::serve_device(std::move(control), device, brig::devices::test_hooks::control_hooks(kControlFd));
+        brig::ipc::serve_device(std::move(control), device, brig::devices::test_hooks::control_hooks(kControlFd),
+                                [&device](auto report) { device.set_error_reporter(std::move(report)); });
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "brig-device %s: %s\n", name.c_str(), e.what());

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <capnp/rpc-twoparty.h>
 #include <capnp/rpc.capnp.h>
@@ -9,10 +11,14 @@
 #include <kj/async-unix.h>
 #include <kj/timer.h>
 
+#include <cerrno>
+#include <cstring>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <stdexcept>
+#include <utility>
 
 #include "ipc/control_text.h"
 #include "ipc/device.capnp.h"
@@ -150,6 +156,46 @@ private:
     kj::PromiseFulfiller<void>& failed_;
 };
 
+// Error reports from any of the device's threads (an event thread that met a hostile
+// queue, say), sent to the VMM on the serving thread, which alone may touch the RPC
+// system. Bounded: past kMaxPending unsent reports, more are dropped (brig's budget
+// would refuse a flood anyway). Shared with the reporter, which may outlive the loop.
+class ReportQueue {
+public:
+    static constexpr size_t kMaxPending = 16;
+
+    ReportQueue() : wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+        if (!wake_) throw std::runtime_error("eventfd(reports): " + std::string(std::strerror(errno)));
+    }
+    int fd() const { return wake_.get(); }
+
+    void push(const std::string& message) {
+        {
+            std::lock_guard lock(mutex_);
+            if (closed_ || pending_.size() >= kMaxPending) return;
+            pending_.push_back(sanitize_report(message));
+        }
+        const uint64_t one = 1;
+        [[maybe_unused]] auto n = ::write(wake_.get(), &one, sizeof one);
+    }
+    std::vector<std::string> take() {
+        uint64_t count;
+        [[maybe_unused]] auto n = ::read(wake_.get(), &count, sizeof count);
+        std::lock_guard lock(mutex_);
+        return std::exchange(pending_, {});
+    }
+    void close() {
+        std::lock_guard lock(mutex_);
+        closed_ = true;
+    }
+
+private:
+    UniqueFd wake_;
+    std::mutex mutex_;
+    std::vector<std::string> pending_;  // guarded by mutex_
+    bool closed_ = false;               // guarded by mutex_
+};
+
 class IgnoreErrors final : public kj::TaskSet::ErrorHandler {
 public:
     void taskFailed(kj::Exception&&) override {}  // a lost report changes nothing
@@ -173,12 +219,16 @@ void serve_device(UniqueFd control_socket, DeviceService& service, std::vector<W
 
     IgnoreErrors ignore_errors;
     kj::TaskSet reports(ignore_errors);
+    auto report_queue = std::make_shared<ReportQueue>();
     if (set_error_reporter) {
-        set_error_reporter([&supervisor, &reports](const std::string& message) {
-            auto request = supervisor.reportErrorRequest();
-            request.setMessage(sanitize_report(message));
-            reports.add(request.send().ignoreResult());
-        });
+        set_error_reporter([report_queue](const std::string& message) { report_queue->push(message); });
+        watched.push_back({report_queue->fd(), [&supervisor, &reports, &report_queue] {
+                               for (const auto& message : report_queue->take()) {
+                                   auto request = supervisor.reportErrorRequest();
+                                   request.setMessage(message);
+                                   reports.add(request.send().ignoreResult());
+                               }
+                           }});
     }
 
     std::exception_ptr failure;
@@ -201,6 +251,7 @@ void serve_device(UniqueFd control_socket, DeviceService& service, std::vector<W
     } catch (const kj::Exception&) {
         // A broken connection is the VMM going away: nothing left to serve.
     }
+    report_queue->close();
     if (set_error_reporter) set_error_reporter({});
     if (failure) std::rethrow_exception(failure);
 }

@@ -27,6 +27,10 @@ public:
     // there reads 0 and ignores writes.
     virtual uint64_t read(uint64_t /*offset*/, uint8_t /*size*/) { return 0; }
     virtual void write(uint64_t /*offset*/, uint8_t /*size*/, uint64_t /*data*/) {}
+    // How the device tells brig about an error the guest caused (a hostile queue): a
+    // function callable from any of its threads, or none (in brig's own process, and
+    // after the control connection ends), when the device logs instead.
+    virtual void set_error_reporter(std::function<void(const std::string&)> /*report*/) {}
 };
 
 // Runs the RPC loop. Extra fds to watch (e.g. console input) are given as
@@ -35,8 +39,9 @@ struct WatchedFd {
     int fd;
     std::function<void()> on_readable;
 };
-// `report_error` is set before the loop starts: a function the device may call (on the
-// serving thread) to send the VMM's Supervisor a one-line error report.
+// `set_error_reporter` is called before the loop starts with a function the device may
+// call from any thread to send the VMM's Supervisor a one-line error report, and with
+// an empty one when the loop ends.
 void serve_device(UniqueFd control_socket, DeviceService& service, std::vector<WatchedFd> watched,
                   std::function<void(std::function<void(const std::string&)>)> set_error_reporter = {});
 

@@ -87,9 +87,8 @@ void VirtioService::activate(std::map<std::string, UniqueFd> resources) {
         [this](uint32_t status) {
             if (server_) server_->publish_shadow(kVirtioInterruptStatusShadow, status);
         },
-        // The simplest correct report: one line on the device's stderr (brig's). The
-        // transport has already put the device in NEEDS_RESET; the VM keeps running.
-        [this](const std::string& message) { log_.error("{}", message); });
+        // The transport has already put the device in NEEDS_RESET; the VM keeps running.
+        [this](const std::string& message) { report_error(message); });
     // A notify that no ioeventfd caught (and the re-check at DRIVER_OK) goes to the event
     // thread, which runs every queue.
     transport_->set_deferred_notify([this](unsigned queue) {
@@ -175,6 +174,22 @@ void VirtioService::event_loop() {
     std::lock_guard lock(mutex_);
     parked_ = true;
     parked_changed_.notify_all();
+}
+
+void VirtioService::set_error_reporter(std::function<void(const std::string&)> report) {
+    std::lock_guard lock(report_mutex_);
+    report_ = std::move(report);
+}
+
+void VirtioService::report_error(const std::string& message) {
+    {
+        std::lock_guard lock(report_mutex_);
+        if (report_) {
+            report_(message);
+            return;
+        }
+    }
+    log_.error("{}", message);
 }
 
 void VirtioService::wake_event_thread() {

@@ -89,9 +89,12 @@ public:
     void shutdown() override;
     uint64_t read(uint64_t offset, uint8_t size) override;
     void write(uint64_t offset, uint8_t size, uint64_t data) override;
+    // A hostile queue's error goes to brig as a report (jailed), or to the log.
+    void set_error_reporter(std::function<void(const std::string&)> report) override;
 
 private:
     uint64_t handle_access(const ipc::Access& access);
+    void report_error(const std::string& message);
     void event_loop();
     void wake_event_thread();
     void stop_threads();
@@ -109,6 +112,8 @@ private:
     std::thread mailbox_thread_;
     std::thread event_thread_;
 
+    std::mutex report_mutex_;
+    std::function<void(const std::string&)> report_;  // guarded by report_mutex_
     std::mutex mutex_;
     std::condition_variable parked_changed_;
     bool paused_ = false;        // guarded by mutex_

@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 
+#include "ipc/device_kind.h"
+
 #include <algorithm>
 #include <charconv>
 #include <stdexcept>

@@ -8,8 +8,11 @@
 #include <string_view>
 #include <vector>
 
-#include "ipc/device_kind.h"
 #include "ipc/unique_fd.h"
+
+namespace brig::ipc {
+struct DeviceKind;
+}  // namespace brig::ipc
 
 namespace brig::ipc::device_contract {
 

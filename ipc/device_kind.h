@@ -4,7 +4,8 @@
 // activation hands it, the fd slot each takes in the jail, its policy file and the
 // registers the VMM serves from a mailbox shadow.
 //
-// Adding a kind: one entry here, one factory line in device-procs/device_registry.cpp.
+// Adding a kind: one entry at the end of this file, one factory line in
+// device-procs/device_registry.cpp.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +13,10 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "ipc/device_contract.h"
+#include "ipc/virtio/virtio_device.h"
+#include "ipc/virtio/virtio_mmio.h"
 
 namespace brig::ipc {
 
@@ -69,14 +74,70 @@ struct DeviceKind {
     std::vector<ActivationResource> resources() const;
 };
 
+// --- The kinds. A new one: its entry here and its pointer in kAll. ---
 namespace kinds {
-extern const DeviceKind kSerial;
-extern const DeviceKind kVirtioBlk;
-extern const DeviceKind kVirtioRng;
-extern const DeviceKind kVirtioConsole;
+namespace detail {
+// Every kind gets these.
+inline constexpr ResourceSpec kCommon[] = {
+    {resource::kIrq, "irqfd", true},
+    {resource::kMailbox, "forwarding mailbox (memfd)", false},  // none when the device runs in brig's process
+};
+// Every virtio kind also gets these; the queue entry stands for one ioeventfd per queue.
+inline constexpr ResourceSpec kVirtioCommon[] = {
+    {resource::kGuestMemory, "guest memory (memfd)", true},
+    {resource::kQueuePrefix, "one ioeventfd per queue", true},
+};
+// The virtio-mmio InterruptStatus register, which every virtio device publishes.
+inline constexpr ShadowedRegister kVirtioShadows[] = {{virtio::kMmioInterruptStatus, virtio::kInterruptStatusShadow}};
+inline constexpr ResourceSpec kConsoleResources[] = {
+    {resource::kOutput, "console output fd", false},
+    {resource::kInput, "console input fd", false},
+};
+// The UART's line status register (offset 5), which a guest polls before every byte.
+inline constexpr ShadowedRegister kSerialShadows[] = {{5, device_contract::kSerialLineStatusShadow}};
+inline constexpr ResourceSpec kBlkResources[] = {
+    // Its policy pins every file syscall (pread64, pwrite64, fallocate, ...) to this fd.
+    {resource::kDisk, "disk image fd (opened by brig)", true, device_contract::kDiskFd},
+};
+}  // namespace detail
+
+inline constexpr DeviceKind kSerial{
+    .name = "serial",
+    .description = "16550A UART (COM1)",
+    .virtio_id = 0,
+    .queue_count = 0,
+    .own_resources = detail::kConsoleResources,
+    .shadows = detail::kSerialShadows,
+};
+inline constexpr DeviceKind kVirtioBlk{
+    .name = "virtio-blk",
+    .description = "virtio block device (--disk)",
+    .virtio_id = virtio::kDeviceIdBlock,
+    .queue_count = 1,
+    .own_resources = detail::kBlkResources,
+    .shadows = detail::kVirtioShadows,
+};
+inline constexpr DeviceKind kVirtioRng{
+    .name = "virtio-rng",
+    .description = "virtio entropy device (--rng)",
+    .virtio_id = virtio::kDeviceIdEntropy,
+    .queue_count = 1,
+    .own_resources = {},
+    .shadows = detail::kVirtioShadows,
+};
+inline constexpr DeviceKind kVirtioConsole{
+    .name = "virtio-console",
+    .description = "virtio console, hvc0 (--console)",
+    .virtio_id = virtio::kDeviceIdConsole,
+    .queue_count = 2,  // receiveq, transmitq (no MULTIPORT)
+    .own_resources = detail::kConsoleResources,
+    .shadows = detail::kVirtioShadows,
+};
+
+inline constexpr const DeviceKind* kAll[] = {&kSerial, &kVirtioBlk, &kVirtioRng, &kVirtioConsole};
 }  // namespace kinds
 
-std::span<const DeviceKind* const> device_kinds();
+inline std::span<const DeviceKind* const> device_kinds() { return kinds::kAll; }
 // nullptr for an unknown name.
 const DeviceKind* find_device_kind(std::string_view name);
 // Throws std::out_of_range for an unknown name.

@@ -39,7 +39,7 @@
 #include "ipc/sandbox/profiles.h"
 #include "minijail-wrapper/minijail/policy.h"
 #include "device-procs/serial/serial_service.h"
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 #include "device-procs/virtio/virtio_blk.h"
 #include "device-procs/virtio/virtio_console.h"
 #include "device-procs/virtio/virtio_rng.h"
@@ -74,7 +74,7 @@ std::vector<sock_filter> read_filter(int fd) {
 
 std::unique_ptr<brig::ipc::DeviceService> create_device(const Arguments& args) {
     using brig::devices::HostedVirtioDevice;
-    using Resources = std::map<std::string, brig::UniqueFd>;
+    using Resources = std::map<std::string, base::UniqueFd>;
     if (args.kind == "serial") return std::make_unique<brig::devices::SerialService>(args.name);
     if (args.kind == "virtio-blk") {
         // GET_ID: "virtio-blk0" -> "brig-blk0".
@@ -83,7 +83,7 @@ std::unique_ptr<brig::ipc::DeviceService> create_device(const Arguments& args) {
             auto it = r.find("disk");
             if (it == r.end()) throw std::runtime_error("activate: missing resource 'disk'");
             // At the one fd number its policy lets file syscalls use.
-            brig::UniqueFd disk(fcntl(it->second.get(), F_DUPFD_CLOEXEC, contract::kDiskFd));
+            base::UniqueFd disk(fcntl(it->second.get(), F_DUPFD_CLOEXEC, contract::kDiskFd));
             if (disk.get() != contract::kDiskFd)
                 throw std::runtime_error("activate: cannot place the disk at fd " + std::to_string(contract::kDiskFd));
             r.erase(it);
@@ -97,15 +97,15 @@ std::unique_ptr<brig::ipc::DeviceService> create_device(const Arguments& args) {
     if (args.kind == "virtio-console")
         return std::make_unique<brig::devices::VirtioService>(args.name, [](Resources& r) -> std::unique_ptr<HostedVirtioDevice> {
             auto take = [&r](const char* name) {
-                brig::UniqueFd fd;
+                base::UniqueFd fd;
                 if (auto it = r.find(name); it != r.end()) {
                     fd = std::move(it->second);
                     r.erase(it);
                 }
                 return fd;
             };
-            brig::UniqueFd output = take("output");
-            brig::UniqueFd input = take("input");
+            base::UniqueFd output = take("output");
+            base::UniqueFd input = take("input");
             return std::make_unique<brig::devices::VirtioConsole>(std::move(output), std::move(input));
         });
     throw std::runtime_error("unknown device kind '" + args.kind + "'");
@@ -137,10 +137,10 @@ int main(int argc, char** argv) {
         const Arguments args = contract::parse_argv(argc, argv);
         tzset();  // log timestamps read /etc/localtime once, now, not under the filter
         setup_logging(spdlog::level::from_str(args.log_level));
-        brig::UniqueFd control(kControlFd);
+        base::UniqueFd control(kControlFd);
         std::vector<sock_filter> filter;
         {
-            brig::UniqueFd filter_fd(kFilterFd);
+            base::UniqueFd filter_fd(kFilterFd);
             filter = read_filter(filter_fd.get());
         }
         minijail::enter_jail(brig::sandbox::jail_spec_for(brig::sandbox::device_context(args.kind), args.uid, args.gid));

@@ -65,10 +65,10 @@ public:
         // The received fds belong to the RPC layer (they close with the message), so each
         // one is duplicated before the call returns.
         return kj::joinPromises(fds.finish()).then([this, names = std::move(names)](kj::Array<kj::Maybe<int>> got) {
-            std::map<std::string, UniqueFd> owned;
+            std::map<std::string, base::UniqueFd> owned;
             for (size_t i = 0; i < names.size(); ++i) {
                 KJ_IF_MAYBE (fd, got[i]) {
-                    UniqueFd dup(::fcntl(*fd, F_DUPFD_CLOEXEC, 0));
+                    base::UniqueFd dup(::fcntl(*fd, F_DUPFD_CLOEXEC, 0));
                     KJ_REQUIRE(dup.valid(), "cannot duplicate a received fd", names[i]);
                     owned.emplace(names[i], std::move(dup));
                 } else {
@@ -157,7 +157,7 @@ public:
 
 }  // namespace
 
-void serve_device(UniqueFd control_socket, DeviceService& service, std::vector<WatchedFd> watched,
+void serve_device(base::UniqueFd control_socket, DeviceService& service, std::vector<WatchedFd> watched,
                   std::function<void(std::function<void(const std::string&)>)> set_error_reporter) {
     auto io = kj::setupAsyncIo();
     auto stream = io.lowLevelProvider->wrapUnixSocketFd(control_socket.release(),

@@ -9,13 +9,13 @@
 #include <cstdint>
 
 #include "ipc/bus_device.h"
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace brig {
 
 class EventFdInterrupt final : public InterruptLine {
 public:
-    explicit EventFdInterrupt(UniqueFd fd) : fd_(std::move(fd)) {}
+    explicit EventFdInterrupt(base::UniqueFd fd) : fd_(std::move(fd)) {}
     int fd() const { return fd_.get(); }
     void trigger() override {
         const uint64_t one = 1;
@@ -24,7 +24,7 @@ public:
     }
 
 private:
-    UniqueFd fd_;
+    base::UniqueFd fd_;
 };
 
 }  // namespace brig

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <spdlog/spdlog.h>
 
+#include "base/error.h"
 #include "vmm/acpi/acpi_tables.h"
 #include "ipc/virtio/virtio_mmio.h"
 #include "vmm/boot/kernel_loader.h"
@@ -79,14 +80,14 @@ void attach_platform_devices(Vm& vm) {
 }
 
 std::shared_ptr<InterruptLine> create_irq_line(const Vm& vm, uint32_t gsi) {
-    UniqueFd fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!fd) throw_errno("eventfd(irq " + std::to_string(gsi) + ")");
+    base::UniqueFd fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!fd) base::throw_errno("eventfd(irq " + std::to_string(gsi) + ")");
     vm.vm_fd.register_irqfd(fd.get(), gsi);
     return std::make_shared<EventFdInterrupt>(std::move(fd));
 }
 
 // The fd console output goes to: stdout, a file (kept open in `file`), or none (sink).
-int open_console_output(const ConsoleOutput& output, UniqueFd& file) {
+int open_console_output(const ConsoleOutput& output, base::UniqueFd& file) {
     switch (output.kind) {
         case ConsoleOutput::Kind::Stdout:
             return STDOUT_FILENO;
@@ -114,29 +115,29 @@ std::function<void(uint8_t)> watch_console_bytes(const RunOptions& options) {
 // never holds brig's stdout. Returns the fd to hand over, -1 for a sink; a pipe's
 // write end is kept in `write_end` until the device holds it.
 int device_console_output(const std::string& device, const ConsoleOutput& output, DeviceResources& owned,
-                          UniqueFd& write_end) {
+                          base::UniqueFd& write_end) {
     if (output.kind != ConsoleOutput::Kind::Stdout) {
-        UniqueFd file;
+        base::UniqueFd file;
         const int fd = open_console_output(output, file);
         if (file) owned.fds.push_back(std::move(file));
         return fd;
     }
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2(" + device + " console output)");
+    if (pipe2(fds, O_CLOEXEC) != 0) base::throw_errno("pipe2(" + device + " console output)");
     write_end.reset(fds[1]);
-    owned.console_relay = std::make_unique<OutputRelay>(device, UniqueFd(fds[0]), STDOUT_FILENO);
+    owned.console_relay = std::make_unique<OutputRelay>(device, base::UniqueFd(fds[0]), STDOUT_FILENO);
     return write_end.get();
 }
 
 // A console device's input: a pipe the supervisor writes what the operator types into
 // (after brig's escapes), never brig's own stdin. The write end stays with the VM.
-UniqueFd console_input_pipe(Vm& vm) {
+base::UniqueFd console_input_pipe(Vm& vm) {
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2(console input)");
-    UniqueFd read_end(fds[0]);
+    if (pipe2(fds, O_CLOEXEC) != 0) base::throw_errno("pipe2(console input)");
+    base::UniqueFd read_end(fds[0]);
     vm.console_input.reset(fds[1]);
     // A guest that reads nothing must not block the supervisor: it keeps the backlog.
-    if (fcntl(fds[1], F_SETFL, O_NONBLOCK) != 0) throw_errno("fcntl(console input, O_NONBLOCK)");
+    if (fcntl(fds[1], F_SETFL, O_NONBLOCK) != 0) base::throw_errno("fcntl(console input, O_NONBLOCK)");
     return read_end;
 }
 
@@ -189,7 +190,7 @@ void attach_device_process(Vm& vm, const RunOptions& options, DeviceAttachment a
     if (options.seccomp_mode != RunOptions::SeccompMode::Kill) {
         SeccompNotifier* notifier = SeccompNotifier::active();
         if (!notifier) throw HostError("--seccomp: no seccomp notifier is running");
-        config.on_seccomp_listener = [notifier, kind = attachment.kind, name](pid_t pid, UniqueFd listener) {
+        config.on_seccomp_listener = [notifier, kind = attachment.kind, name](pid_t pid, base::UniqueFd listener) {
             notifier->add_device(kind, name, pid, std::move(listener));
         };
     }
@@ -197,8 +198,8 @@ void attach_device_process(Vm& vm, const RunOptions& options, DeviceAttachment a
         spdlog::warn("[{}] device reports: {}", device, message);
     });
 
-    UniqueFd irq(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!irq) throw_errno("eventfd(" + name + " irq)");
+    base::UniqueFd irq(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    if (!irq) base::throw_errno("eventfd(" + name + " irq)");
     vm.vm_fd.register_irqfd(irq.get(), attachment.irq);
     auto mailbox = std::make_shared<ipc::SharedMailbox>(ipc::SharedMailbox::create());
     std::vector<ipc::NamedFd> resources = {{"irq", irq.get()}, {"mailbox", mailbox->fd()}};
@@ -233,10 +234,10 @@ void attach_device_process(Vm& vm, const RunOptions& options, DeviceAttachment a
 void attach_serial_process(Vm& vm, const RunOptions& options, bool forward_stdin) {
     DeviceAttachment serial{"serial", "serial", {}, {{devices::Serial16550::kLineStatusOffset, ipc::device_contract::kSerialLineStatusShadow}},
                             &vm.pio, layout::kCom1Port, layout::kCom1Size, layout::kCom1Irq};
-    UniqueFd output_pipe;  // closed once the device holds it
+    base::UniqueFd output_pipe;  // closed once the device holds it
     const int output_fd = device_console_output("serial", options.serial, serial.owned, output_pipe);
     if (output_fd >= 0) serial.resources.push_back({"output", output_fd});
-    UniqueFd input;  // closed once the device holds it
+    base::UniqueFd input;  // closed once the device holds it
     if (forward_stdin) {
         input = console_input_pipe(vm);
         serial.resources.push_back({"input", input.get()});
@@ -267,8 +268,8 @@ void attach_virtio(Vm& vm, const RunOptions& options, const std::string& kind, c
                                 &vm.mmio, base, virtio::kMmioWindowSize, irq, std::move(owned)};
     attachment.resources.push_back({"guest-memory", vm.memory.memfd()});
     for (unsigned q = 0; q < queues; ++q) {
-        UniqueFd notify(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-        if (!notify) throw_errno("eventfd(" + name + " queue notify)");
+        base::UniqueFd notify(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+        if (!notify) base::throw_errno("eventfd(" + name + " queue notify)");
         vm.vm_fd.register_ioeventfd(notify.get(), base + virtio::kMmioQueueNotify, q);
         attachment.resources.push_back({"queue" + std::to_string(q), notify.get()});
         attachment.owned.fds.push_back(std::move(notify));
@@ -284,7 +285,7 @@ void attach_virtio_devices(Vm& vm, const RunOptions& options) {
         return;
     }
     // Every image opened, checked and locked before any device starts: a refused one costs nothing.
-    std::vector<UniqueFd> images;
+    std::vector<base::UniqueFd> images;
     for (const auto& disk : options.disks) images.push_back(disk::open_image(disk));
     for (size_t i = 0; i < images.size(); ++i) {
         const int fd = images[i].get();
@@ -295,11 +296,11 @@ void attach_virtio_devices(Vm& vm, const RunOptions& options) {
     if (options.rng) attach_virtio(vm, options, "virtio-rng", "virtio-rng", 1, {});
     if (options.virtio_console) {
         std::vector<ipc::NamedFd> fds;
-        UniqueFd output_pipe;  // closed once the device holds it
+        base::UniqueFd output_pipe;  // closed once the device holds it
         DeviceResources owned;
         const int out = device_console_output("virtio-console", *options.virtio_console, owned, output_pipe);
         if (out >= 0) fds.push_back({"output", out});
-        UniqueFd input;  // closed once the device holds it
+        base::UniqueFd input;  // closed once the device holds it
         if (stdin_console(options) == StdinConsole::VirtioConsole) {
             input = console_input_pipe(vm);
             fds.push_back({"input", input.get()});

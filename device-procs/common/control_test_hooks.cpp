@@ -16,7 +16,7 @@
 
 #include "device-procs/common/test_hooks.h"
 #include "ipc/device.capnp.h"
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace brig::devices::test_hooks {
 namespace {
@@ -109,7 +109,7 @@ void run_hook(int fd, uint8_t hook) {
 }  // namespace
 
 std::vector<ipc::WatchedFd> control_hooks(int control_fd) {
-    UniqueFd wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    base::UniqueFd wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!wake) return {};
     g_wake_fd = wake.release();  // lives as long as the process
     return {{g_wake_fd, [control_fd] {

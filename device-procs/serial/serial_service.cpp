@@ -24,7 +24,7 @@ constexpr int kInputPollMs = 100;  // how soon the input thread notices a stop
 
 SerialService::~SerialService() { stop_threads(); }
 
-void SerialService::activate(std::map<std::string, UniqueFd> resources) {
+void SerialService::activate(std::map<std::string, base::UniqueFd> resources) {
     if (uart_) throw std::runtime_error("activate: already active");
     auto irq = std::make_shared<EventFdInterrupt>(take_resource(resources, "irq", true));
     output_ = take_resource(resources, "output", false);

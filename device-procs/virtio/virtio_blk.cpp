@@ -89,7 +89,7 @@ struct Request {
 
 }  // namespace
 
-VirtioBlk::VirtioBlk(UniqueFd disk, std::string id) : disk_(std::move(disk)), id_(std::move(id)) {
+VirtioBlk::VirtioBlk(base::UniqueFd disk, std::string id) : disk_(std::move(disk)), id_(std::move(id)) {
     const int flags = ::fcntl(disk_.get(), F_GETFL);
     if (flags < 0) throw std::runtime_error(std::string("virtio-blk: fcntl(disk): ") + std::strerror(errno));
     read_only_ = (flags & O_ACCMODE) == O_RDONLY;

@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <string>
 
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 #include "device-procs/virtio/virtio_service.h"
 
 namespace brig::devices {
@@ -42,7 +42,7 @@ public:
 
     // `id` is what GET_ID returns (at most 20 bytes are used). Throws std::runtime_error
     // when the disk's size or access mode cannot be read.
-    VirtioBlk(UniqueFd disk, std::string id);
+    VirtioBlk(base::UniqueFd disk, std::string id);
 
     uint32_t device_id() const override;
     uint64_t device_features() const override;
@@ -60,7 +60,7 @@ private:
     uint32_t serve(const virtio::DescriptorChain& chain, const virtio::GuestMemoryView& memory);
     uint8_t serve_discard(uint32_t type, const virtio::DescriptorChain& chain, const virtio::GuestMemoryView& memory);
 
-    UniqueFd disk_;
+    base::UniqueFd disk_;
     std::string id_;
     bool read_only_ = false;
     uint64_t capacity_bytes_ = 0;  // a whole number of sectors

@@ -13,7 +13,7 @@
 
 namespace brig::devices {
 
-VirtioConsole::VirtioConsole(UniqueFd output, UniqueFd input)
+VirtioConsole::VirtioConsole(base::UniqueFd output, base::UniqueFd input)
     : output_(std::move(output)), input_(std::move(input)), input_open_(input_.valid()) {
     if (output_) output_buffer_ = std::make_unique<BufferedOutput>(output_.get());
 }

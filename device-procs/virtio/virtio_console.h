@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "device-procs/common/buffered_output.h"
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 #include "device-procs/virtio/virtio_service.h"
 
 namespace brig::devices {
@@ -26,7 +26,7 @@ public:
     static constexpr uint32_t kConfigSize = 12;  // cols u16, rows u16, max_nr_ports u32, emerg_wr u32
     static constexpr size_t kInputChunk = 4096;
 
-    VirtioConsole(UniqueFd output, UniqueFd input);
+    VirtioConsole(base::UniqueFd output, base::UniqueFd input);
 
     uint32_t device_id() const override { return virtio::kDeviceIdConsole; }
     uint64_t device_features() const override { return 0; }
@@ -46,9 +46,9 @@ private:
     void receive(virtio::QueueContext& ctx);
     void write_output(const uint8_t* data, size_t len);
 
-    UniqueFd output_;
+    base::UniqueFd output_;
     std::unique_ptr<BufferedOutput> output_buffer_;  // after output_: it writes there
-    UniqueFd input_;
+    base::UniqueFd input_;
     mutable std::mutex mutex_;
     std::vector<uint8_t> pending_;  // input read from the host, not yet in a guest buffer
     bool input_open_ = false;       // guarded by mutex_, like pending_

@@ -56,15 +56,15 @@ VirtioService::VirtioService(std::string name, VirtioDeviceFactory factory)
 
 VirtioService::~VirtioService() { stop_threads(); }
 
-void VirtioService::activate(std::map<std::string, UniqueFd> resources) {
+void VirtioService::activate(std::map<std::string, base::UniqueFd> resources) {
     if (transport_) throw std::runtime_error("activate: already active");
     auto irq = std::make_shared<CountingInterrupt>(std::make_shared<EventFdInterrupt>(take_resource(resources, "irq", true)),
                                                    interrupts_);
-    UniqueFd mailbox_fd = take_resource(resources, "mailbox", true);
-    UniqueFd memory_fd = take_resource(resources, "guest-memory", true);
-    std::vector<UniqueFd> queue_fds;
+    base::UniqueFd mailbox_fd = take_resource(resources, "mailbox", true);
+    base::UniqueFd memory_fd = take_resource(resources, "guest-memory", true);
+    std::vector<base::UniqueFd> queue_fds;
     for (unsigned q = 0;; ++q) {
-        UniqueFd fd = take_resource(resources, "queue" + std::to_string(q), false);
+        base::UniqueFd fd = take_resource(resources, "queue" + std::to_string(q), false);
         if (!fd) break;
         queue_fds.push_back(std::move(fd));
     }
@@ -75,7 +75,7 @@ void VirtioService::activate(std::map<std::string, UniqueFd> resources) {
         throw std::runtime_error("activate: " + std::to_string(queue_fds.size()) + " queue eventfds for " +
                                  std::to_string(device->queue_count()) + " queues");
 
-    UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    base::UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     if (!wake) throw std::runtime_error(std::string("activate: eventfd: ") + std::strerror(errno));
 
     device_ = std::move(device);

@@ -36,7 +36,7 @@
 #include "ipc/device_service.h"
 #include "ipc/eventfd_interrupt.h"
 #include "ipc/mailbox.h"
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 #include "ipc/virtio/guest_memory_view.h"
 #include "ipc/virtio/virtio_device.h"
 #include "ipc/virtio/virtio_mmio.h"
@@ -65,14 +65,14 @@ public:
 
 // Builds the device from the resources left after the service took its own. It must
 // erase every resource it uses from the map.
-using VirtioDeviceFactory = std::function<std::unique_ptr<HostedVirtioDevice>(std::map<std::string, UniqueFd>&)>;
+using VirtioDeviceFactory = std::function<std::unique_ptr<HostedVirtioDevice>(std::map<std::string, base::UniqueFd>&)>;
 
 class VirtioService final : public ipc::DeviceService {
 public:
     VirtioService(std::string name, VirtioDeviceFactory factory);
     ~VirtioService() override;
 
-    void activate(std::map<std::string, UniqueFd> resources) override;
+    void activate(std::map<std::string, base::UniqueFd> resources) override;
     void pause() override;
     void resume() override;
     void shutdown() override;
@@ -92,8 +92,8 @@ private:
     std::unique_ptr<virtio::VirtioMmioTransport> transport_;
     std::optional<ipc::SharedMailbox> mailbox_;
     std::unique_ptr<ipc::MailboxServer> server_;
-    std::vector<UniqueFd> queue_fds_;
-    UniqueFd wake_fd_;  // pause/resume/stop wake the event thread through it
+    std::vector<base::UniqueFd> queue_fds_;
+    base::UniqueFd wake_fd_;  // pause/resume/stop wake the event thread through it
     std::thread mailbox_thread_;
     std::thread event_thread_;
 

@@ -12,7 +12,7 @@
 
 namespace brig::virtio {
 
-GuestMemoryView GuestMemoryView::map(UniqueFd memfd) {
+GuestMemoryView GuestMemoryView::map(base::UniqueFd memfd) {
     if (!memfd) throw std::runtime_error("guest memory: no memfd");
     struct stat st {};
     if (::fstat(memfd.get(), &st) != 0)

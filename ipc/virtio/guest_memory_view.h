@@ -12,7 +12,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace brig::virtio {
 
@@ -23,7 +23,7 @@ constexpr uint64_t kGuestMmioHoleEnd = 4ull << 30;
 class GuestMemoryView {
 public:
     // Maps `memfd` (its size is the guest RAM size). Throws std::runtime_error.
-    static GuestMemoryView map(UniqueFd memfd);
+    static GuestMemoryView map(base::UniqueFd memfd);
     GuestMemoryView(GuestMemoryView&&) noexcept;
     GuestMemoryView& operator=(GuestMemoryView&&) = delete;
     ~GuestMemoryView();

@@ -5,6 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "base/error.h"
 #include "vmm/error.h"
 
 namespace brig {
@@ -13,7 +14,7 @@ constexpr std::chrono::milliseconds kVcpuResponseTimeout(2000);
 }
 
 Board::Board() : stop_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-    if (!stop_fd_) throw_errno("eventfd(board stop)");
+    if (!stop_fd_) base::throw_errno("eventfd(board stop)");
 }
 
 void Board::add_vcpu(std::unique_ptr<Vcpu> vcpu) { vcpus_.push_back(std::move(vcpu)); }

@@ -9,7 +9,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace brig {
 
@@ -58,9 +58,9 @@ public:
     }
 
 private:
-    GuestMemory(UniqueFd memfd, uint64_t size, uint8_t* mapping, std::vector<MemoryRegion> regions);
+    GuestMemory(base::UniqueFd memfd, uint64_t size, uint8_t* mapping, std::vector<MemoryRegion> regions);
 
-    UniqueFd memfd_;
+    base::UniqueFd memfd_;
     uint64_t size_ = 0;
     uint8_t* mapping_ = nullptr;
     std::vector<MemoryRegion> regions_;

@@ -34,7 +34,7 @@ std::string read_text(const std::filesystem::path& path) {
 }
 
 void write_text(const std::filesystem::path& path, const std::string& text) {
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    base::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
     if (!fd || ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
         throw HostError("--cgroup-parent: cannot write '" + text + "' to " + path.string() + ": " + std::strerror(errno));
 }
@@ -176,7 +176,7 @@ std::unique_ptr<DeviceCgroup> DeviceCgroups::create(const std::string& device, u
         return dir;
     };
     auto open_procs = [&](const std::filesystem::path& dir) {
-        UniqueFd fd(::open((dir / "cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
+        base::UniqueFd fd(::open((dir / "cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
         if (!fd) throw HostError("--cgroup-parent: open " + (dir / "cgroup.procs").string() + ": " + std::strerror(errno));
         cgroup->procs_.push_back(std::move(fd));
     };

@@ -19,6 +19,7 @@
 #include <spdlog/spdlog.h>
 #include <system_error>
 
+#include "base/error.h"
 #include "vmm/error.h"
 #include "vmm/output_file.h"
 #include "minijail-wrapper/minijail/policy.h"
@@ -51,7 +52,7 @@ std::filesystem::path temporary_name(const std::filesystem::path& path) { return
 void write_file(const std::filesystem::path& path, const std::string& text) {
     const std::filesystem::path tmp = temporary_name(path);
     {
-        const UniqueFd out = open_output_file("--policy-out", tmp, O_TRUNC, 0644);
+        const base::UniqueFd out = open_output_file("--policy-out", tmp, O_TRUNC, 0644);
         for (size_t done = 0; done < text.size();) {
             const ssize_t n = ::write(out.get(), text.data() + done, text.size() - done);
             if (n < 0 && errno == EINTR) continue;
@@ -73,7 +74,7 @@ std::string read_file(const std::filesystem::path& path) {
 SeccompNotifier::SeccompNotifier(Mode mode, std::string workload) : mode_(mode), workload_(std::move(workload)) {
     if (g_active) throw std::logic_error("SeccompNotifier: only one at a time");
     wake_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!wake_) throw_errno("eventfd(seccomp notifier)");
+    if (!wake_) base::throw_errno("eventfd(seccomp notifier)");
     clone3_nr_ = minijail::syscall_number("clone3");
     sendmsg_nr_ = minijail::syscall_number("sendmsg");
     (void)filtered_argument(0);  // build its table now, not under a device's first notification
@@ -88,14 +89,14 @@ SeccompNotifier::~SeccompNotifier() {
 
 SeccompNotifier* SeccompNotifier::active() { return g_active; }
 
-void SeccompNotifier::add_device(const std::string& kind, const std::string& name, pid_t pid, UniqueFd listener) {
+void SeccompNotifier::add_device(const std::string& kind, const std::string& name, pid_t pid, base::UniqueFd listener) {
     auto device = std::make_unique<Device>(Device{kind, name, pid, std::move(listener), {}});
     {
         std::lock_guard lock(mutex_);
         pending_.push_back(std::move(device));
     }
     const uint64_t one = 1;
-    if (::write(wake_.get(), &one, sizeof one) != sizeof one) throw_errno("write(seccomp notifier wake)");
+    if (::write(wake_.get(), &one, sizeof one) != sizeof one) base::throw_errno("write(seccomp notifier wake)");
     spdlog::debug("[seccomp] {} (pid {}): serving its seccomp notifications ({} mode)", name, pid,
                   mode_ == Mode::Learn ? "learn" : "log");
 }

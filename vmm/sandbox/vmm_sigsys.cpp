@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 
+#include "base/error.h"
 #include "vmm/error.h"
 #include "vmm/exit_report.h"
 #include "minijail-wrapper/minijail/policy.h"
@@ -57,7 +58,7 @@ void install_vmm_sigsys_reporter() {
     sa.sa_sigaction = on_sigsys;
     sa.sa_flags = SA_SIGINFO;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGSYS, &sa, nullptr) != 0) throw_errno("sigaction(SIGSYS)");
+    if (sigaction(SIGSYS, &sa, nullptr) != 0) base::throw_errno("sigaction(SIGSYS)");
 }
 
 void install_thread_filter(const char* thread_class, const std::vector<sock_filter>& filter) {

@@ -1,7 +1,6 @@
 #include "vmm/builder.h"
 
 #include <fcntl.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "base/error.h"
+#include "base/eventfd.h"
 #include "vmm/acpi/acpi_tables.h"
 #include "ipc/virtio/virtio_mmio.h"
 #include "vmm/boot/kernel_loader.h"
@@ -80,8 +80,7 @@ void attach_platform_devices(Vm& vm) {
 }
 
 std::shared_ptr<InterruptLine> create_irq_line(const Vm& vm, uint32_t gsi) {
-    base::UniqueFd fd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!fd) base::throw_errno("eventfd(irq " + std::to_string(gsi) + ")");
+    base::UniqueFd fd = base::make_eventfd("irq " + std::to_string(gsi));
     vm.vm_fd.register_irqfd(fd.get(), gsi);
     return std::make_shared<EventFdInterrupt>(std::move(fd));
 }
@@ -198,8 +197,7 @@ void attach_device_process(Vm& vm, const RunOptions& options, DeviceAttachment a
         spdlog::warn("[{}] device reports: {}", device, message);
     });
 
-    base::UniqueFd irq(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!irq) base::throw_errno("eventfd(" + name + " irq)");
+    base::UniqueFd irq = base::make_eventfd(name + " irq");
     vm.vm_fd.register_irqfd(irq.get(), attachment.irq);
     auto mailbox = std::make_shared<ipc::SharedMailbox>(ipc::SharedMailbox::create());
     std::vector<ipc::NamedFd> resources = {{"irq", irq.get()}, {"mailbox", mailbox->fd()}};
@@ -268,8 +266,7 @@ void attach_virtio(Vm& vm, const RunOptions& options, const std::string& kind, c
                                 &vm.mmio, base, virtio::kMmioWindowSize, irq, std::move(owned)};
     attachment.resources.push_back({"guest-memory", vm.memory.memfd()});
     for (unsigned q = 0; q < queues; ++q) {
-        base::UniqueFd notify(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-        if (!notify) base::throw_errno("eventfd(" + name + " queue notify)");
+        base::UniqueFd notify = base::make_eventfd(name + " queue notify");
         vm.vm_fd.register_ioeventfd(notify.get(), base + virtio::kMmioQueueNotify, q);
         attachment.resources.push_back({"queue" + std::to_string(q), notify.get()});
         attachment.owned.fds.push_back(std::move(notify));

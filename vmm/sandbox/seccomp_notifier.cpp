@@ -3,7 +3,6 @@
 #include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -20,6 +19,7 @@
 #include <system_error>
 
 #include "base/error.h"
+#include "base/eventfd.h"
 #include "vmm/error.h"
 #include "vmm/output_file.h"
 #include "minijail-wrapper/minijail/policy.h"
@@ -73,8 +73,7 @@ std::string read_file(const std::filesystem::path& path) {
 
 SeccompNotifier::SeccompNotifier(Mode mode, std::string workload) : mode_(mode), workload_(std::move(workload)) {
     if (g_active) throw std::logic_error("SeccompNotifier: only one at a time");
-    wake_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!wake_) base::throw_errno("eventfd(seccomp notifier)");
+    wake_ = base::make_eventfd("seccomp notifier");
     clone3_nr_ = minijail::syscall_number("clone3");
     sendmsg_nr_ = minijail::syscall_number("sendmsg");
     (void)filtered_argument(0);  // build its table now, not under a device's first notification
@@ -95,8 +94,7 @@ void SeccompNotifier::add_device(const std::string& kind, const std::string& nam
         std::lock_guard lock(mutex_);
         pending_.push_back(std::move(device));
     }
-    const uint64_t one = 1;
-    if (::write(wake_.get(), &one, sizeof one) != sizeof one) base::throw_errno("write(seccomp notifier wake)");
+    if (!base::signal_eventfd(wake_.get())) base::throw_errno("write(seccomp notifier wake)");
     spdlog::debug("[seccomp] {} (pid {}): serving its seccomp notifications ({} mode)", name, pid,
                   mode_ == Mode::Learn ? "learn" : "log");
 }
@@ -107,8 +105,7 @@ void SeccompNotifier::stop_thread() {
         std::lock_guard lock(mutex_);
         stop_ = true;
     }
-    const uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(wake_.get(), &one, sizeof one);
+    base::signal_eventfd(wake_.get());
     thread_.join();
 }
 
@@ -122,8 +119,7 @@ void SeccompNotifier::serve() {
             return;
         }
         if (fds[0].revents & POLLIN) {
-            uint64_t count;
-            [[maybe_unused]] auto n = ::read(wake_.get(), &count, sizeof count);
+            base::drain_eventfd(wake_.get());
             std::lock_guard lock(mutex_);
             for (auto& d : pending_) {
                 // Learn mode: the listener came through the one syscall not sent to us.

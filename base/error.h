@@ -1,16 +1,19 @@
-// How failures are reported, everywhere (brig, its devices and minijail-wrapper):
+// How failures are reported, everywhere (brig, its devices, minijail-wrapper): one idiom.
 //
-// - By exception, never by return code, with a one-line what().
-// - A failed system call is raised with `throw_errno(what)`, which throws SystemError
-//   with what() "what: ENAME (description)", e.g. "pivot_root: EPERM (Operation not
-//   permitted)". Nothing else formats errno for an error: errno_message() gives the
-//   same text where a domain error must carry it (see below), errno_text() the part
-//   after "what: " for a log line.
-// - A domain error is its own subclass of std::runtime_error where a caller catches it
-//   by type: brig's exit-code classes (vmm/error.h), minijail's PolicyError (file and
-//   line), ipc's MailboxError and DeviceControlError, virtio's QueueError.
+// - A failure is an exception whose what() is one line. A bool or std::optional return
+//   only says an expected outcome that the caller handles on the spot (not found, would
+//   block), never an error for someone further up.
+// - A failed system call is raised with `throw_errno(what)`: a SystemError whose what()
+//   is "what: ENAME (description)", e.g. "pivot_root: EPERM (Operation not permitted)".
+//   That is the one formatting of errno: errno_message() gives it where a domain error
+//   must carry it, errno_text() its tail for a log line.
+// - A domain error is a subclass of std::runtime_error where a caller catches it by
+//   type: brig's exit-status classes (vmm/error.h), minijail's PolicyError (file:line),
+//   ipc's MailboxError and DeviceControlError, virtio's QueueError. An operator's own
+//   mistake found by a failed call ("--kernel: cannot open PATH: No such file or
+//   directory") is such a domain error (InvalidArgument) and says why in words only.
 // - Code that may neither allocate nor throw (a signal handler, a child between fork
-//   and exec) keeps raw errno and reports with base/signal_safe.h.
+//   and exec) keeps raw errno and writes with base/signal_safe.h.
 #pragma once
 
 #include <cerrno>

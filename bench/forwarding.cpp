@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "base/error.h"
 #include "ipc/device_control.h"
 #include "ipc/device_service.h"
 #include "ipc/mailbox.h"
@@ -43,7 +44,7 @@ constexpr size_t kGuestRam = 0x10000;
 constexpr uint64_t kStopOffset = 0xfff;
 
 [[noreturn]] void die(const std::string& what) {
-    std::fprintf(stderr, "brig-bench-forwarding: %s: %s\n", what.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "brig-bench-forwarding: %s\n", base::errno_message(what).c_str());
     std::exit(1);
 }
 

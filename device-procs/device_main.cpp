@@ -31,6 +31,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/error.h"
 #include "device-procs/common/seccomp_listener.h"
 #include "device-procs/common/test_hooks.h"
 #include "ipc/device_contract.h"
@@ -60,7 +61,7 @@ std::vector<sock_filter> read_filter(int fd) {
     for (;;) {
         const ssize_t n = ::read(fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw std::runtime_error("read seccomp filter: " + std::string(strerror(errno)));
+        if (n < 0) base::throw_errno("read seccomp filter");
         if (n == 0) break;
         bytes.insert(bytes.end(), buf, buf + n);
         if (bytes.size() > kMaxFilterBytes) throw std::runtime_error("seccomp filter too large");

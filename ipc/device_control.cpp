@@ -13,12 +13,12 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
-#include <cstring>
 #include <exception>
 #include <future>
 #include <map>
 #include <thread>
 
+#include "base/error.h"
 #include "ipc/control_text.h"
 #include "ipc/device.capnp.h"
 
@@ -184,7 +184,7 @@ public:
         std::vector<std::pair<std::string, base::UniqueFd>> dups;
         for (const auto& r : resources) {
             base::UniqueFd fd(::fcntl(r.fd, F_DUPFD_CLOEXEC, 0));
-            if (!fd) throw DeviceControlError(device_ + ": activate: cannot duplicate fd for '" + r.name + "': " + std::strerror(errno));
+            if (!fd) throw DeviceControlError(device_ + ": activate: " + base::errno_message("cannot duplicate fd for '" + r.name + "'"));
             dups.emplace_back(r.name, std::move(fd));
         }
         call("activate", timeout, [&dups](Connection& c) {

@@ -15,7 +15,6 @@
 #include "base/error.h"
 #include "vmm/console/console_input.h"
 #include "vmm/console/terminal.h"
-#include "vmm/error.h"
 #include "ipc/poll_set.h"
 #include "vmm/sandbox/vmm_sigsys.h"
 

@@ -5,10 +5,10 @@
 
 #include <cerrno>
 #include <chrono>
-#include <cstring>
 #include <spdlog/spdlog.h>
 #include <stdexcept>
 
+#include "base/error.h"
 #include "base/eventfd.h"
 #include "device-procs/common/resources.h"
 #include "ipc/poll_set.h"
@@ -135,7 +135,7 @@ void VirtioService::event_loop() {
         }
         if (waits.wait(timeout) < 0) {
             if (errno == EINTR) continue;
-            spdlog::error("event thread: poll: {}", std::strerror(errno));
+            spdlog::error("event thread: poll: {}", base::errno_text(errno));
             break;
         }
         const auto ready = waits.ready();

@@ -3,7 +3,6 @@
 #include <spdlog/spdlog.h>
 
 #include "base/eventfd.h"
-#include "vmm/error.h"
 
 namespace brig {
 namespace {

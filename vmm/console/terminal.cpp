@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include "base/error.h"
-#include "vmm/error.h"
 
 namespace brig {
 namespace {

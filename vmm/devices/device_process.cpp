@@ -222,7 +222,7 @@ const std::string& DeviceProcess::reap() {
     siginfo_t info{};
     while (waitid(P_PIDFD, static_cast<id_t>(pidfd_.get()), &info, WEXITED) != 0) {
         if (errno != EINTR) {
-            exit_description_ = fmt::format("could not be reaped: {}", strerror(errno));
+            exit_description_ = fmt::format("could not be reaped: {}", base::errno_text(errno));
             return *exit_description_;
         }
     }

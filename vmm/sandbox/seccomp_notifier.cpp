@@ -56,7 +56,7 @@ void write_file(const std::filesystem::path& path, const std::string& text) {
         for (size_t done = 0; done < text.size();) {
             const ssize_t n = ::write(out.get(), text.data() + done, text.size() - done);
             if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) throw std::runtime_error("cannot write " + tmp.string() + ": " + std::strerror(errno));
+            if (n <= 0) base::throw_errno("cannot write " + tmp.string());
             done += static_cast<size_t>(n);
         }
     }
@@ -115,7 +115,7 @@ void SeccompNotifier::serve() {
         for (const auto& d : devices_) fds.push_back({d->listener.get(), POLLIN, 0});
         if (poll(fds.data(), fds.size(), -1) < 0) {
             if (errno == EINTR) continue;
-            spdlog::error("[seccomp] poll: {}; no longer serving notifications", std::strerror(errno));
+            spdlog::error("[seccomp] poll: {}; no longer serving notifications", base::errno_text(errno));
             return;
         }
         if (fds[0].revents & POLLIN) {
@@ -166,7 +166,7 @@ void SeccompNotifier::handle(Device& device) {
     if (ioctl(device.listener.get(), SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) {
         // ENOENT: the task was killed or its syscall interrupted before we got to it.
         if (errno != ENOENT && errno != EINTR)
-            spdlog::warn("[seccomp] {} (pid {}): SECCOMP_IOCTL_NOTIF_RECV: {}", device.name, device.pid, std::strerror(errno));
+            spdlog::warn("[seccomp] {} (pid {}): SECCOMP_IOCTL_NOTIF_RECV: {}", device.name, device.pid, base::errno_text(errno));
         return;
     }
     seccomp_notif_resp resp;
@@ -195,7 +195,7 @@ void SeccompNotifier::handle(Device& device) {
     }
     // ENOENT: the task is gone or was interrupted; a restarted syscall comes back.
     if (ioctl(device.listener.get(), SECCOMP_IOCTL_NOTIF_SEND, &resp) != 0 && errno != ENOENT)
-        spdlog::warn("[seccomp] {} (pid {}): SECCOMP_IOCTL_NOTIF_SEND: {}", device.name, device.pid, std::strerror(errno));
+        spdlog::warn("[seccomp] {} (pid {}): SECCOMP_IOCTL_NOTIF_SEND: {}", device.name, device.pid, base::errno_text(errno));
 }
 
 void SeccompNotifier::write_policies() {

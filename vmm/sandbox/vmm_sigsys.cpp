@@ -11,7 +11,6 @@
 
 #include "base/error.h"
 #include "base/signal_safe.h"
-#include "vmm/error.h"
 #include "vmm/exit_report.h"
 #include "minijail-wrapper/minijail/policy.h"
 

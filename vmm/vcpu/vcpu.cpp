@@ -7,7 +7,6 @@
 #include <spdlog/spdlog.h>
 
 #include "base/error.h"
-#include "vmm/error.h"
 
 namespace brig {
 namespace {

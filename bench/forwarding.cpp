@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "base/error.h"
 #include "ipc/device_control.h"
 #include "ipc/device_service.h"
 #include "ipc/mailbox.h"
@@ -43,7 +44,7 @@ constexpr size_t kGuestRam = 0x10000;
 constexpr uint64_t kStopOffset = 0xfff;
 
 [[noreturn]] void die(const std::string& what) {
-    std::fprintf(stderr, "brig-bench-forwarding: %s: %s\n", what.c_str(), std::strerror(errno));
+    std::fprintf(stderr, "brig-bench-forwarding: %s\n", base::errno_message(what).c_str());
     std::exit(1);
 }
 
@@ -160,7 +161,7 @@ pid_t fork_mailbox_device(const SharedMailbox& mailbox, int cpu) {
     if (pid < 0) die("fork");
     if (pid != 0) return pid;
     pin_to_cpu(cpu);
-    auto mine = SharedMailbox::attach(UniqueFd(::dup(mailbox.fd())));
+    auto mine = SharedMailbox::attach(base::UniqueFd(::dup(mailbox.fd())));
     MailboxServer server(mine);
     server.serve([&](const Access& a) -> uint64_t {
         if (a.op == AccessOp::Write && a.offset == kStopOffset) server.stop();
@@ -171,11 +172,11 @@ pid_t fork_mailbox_device(const SharedMailbox& mailbox, int cpu) {
 
 class BenchService : public DeviceService {
 public:
-    void activate(std::map<std::string, UniqueFd>) override {}
+    void activate(std::map<std::string, base::UniqueFd>) override {}
     uint64_t read(uint64_t offset, uint8_t) override { return 0x12345678 + offset; }
 };
 
-pid_t fork_capnp_device(UniqueFd socket, int cpu) {
+pid_t fork_capnp_device(base::UniqueFd socket, int cpu) {
     const pid_t pid = ::fork();
     if (pid < 0) die("fork");
     if (pid != 0) return pid;
@@ -222,8 +223,8 @@ int main(int argc, char** argv) {
     {
         int fds[2];
         if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) die("socketpair");
-        UniqueFd vmm_end(fds[0]);
-        const pid_t device = fork_capnp_device(UniqueFd(fds[1]), other_cpu);
+        base::UniqueFd vmm_end(fds[0]);
+        const pid_t device = fork_capnp_device(base::UniqueFd(fds[1]), other_cpu);
         IpcThread ipc;
         ipc.run_on_thread([&] { pin_to_cpu(other_cpu == 0 ? 0 : 1); });
         auto control = ipc.connect("bench", std::move(vmm_end), {});

@@ -39,10 +39,11 @@
 #include "minijail-wrapper/minijail/jail.h"
 #include "ipc/sandbox/profiles.h"
 #include "minijail-wrapper/minijail/policy.h"
+#include "base/error.h"
 #include "device-procs/common/device_logger.h"
 #include "device-procs/device_registry.h"
 #include "ipc/device_kind.h"
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace {
 
@@ -59,7 +60,7 @@ std::vector<sock_filter> read_filter(int fd) {
     for (;;) {
         const ssize_t n = ::read(fd, buf, sizeof buf);
         if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw std::runtime_error("read seccomp filter: " + std::string(strerror(errno)));
+        if (n < 0) base::throw_errno("read seccomp filter");
         if (n == 0) break;
         bytes.insert(bytes.end(), buf, buf + n);
         if (bytes.size() > kMaxFilterBytes) throw std::runtime_error("seccomp filter too large");
@@ -77,7 +78,7 @@ class JailedDevice final : public brig::ipc::DeviceService {
 public:
     JailedDevice(const brig::ipc::DeviceKind& kind, std::unique_ptr<brig::ipc::DeviceService> device)
         : kind_(kind), device_(std::move(device)) {}
-    void activate(std::map<std::string, brig::UniqueFd> resources) override {
+    void activate(std::map<std::string, base::UniqueFd> resources) override {
         contract::place_activation_resources(kind_, resources);
         device_->activate(std::move(resources));
     }
@@ -122,10 +123,10 @@ int main(int argc, char** argv) {
         tzset();  // log timestamps read /etc/localtime once, now, not under the filter
         setup_logging(spdlog::level::from_str(args.log_level));
         brig::devices::DeviceLogger::set_named_by_host();
-        brig::UniqueFd control(kControlFd);
+        base::UniqueFd control(kControlFd);
         std::vector<sock_filter> filter;
         {
-            brig::UniqueFd filter_fd(kFilterFd);
+            base::UniqueFd filter_fd(kFilterFd);
             filter = read_filter(filter_fd.get());
         }
         const brig::ipc::DeviceKind& kind = brig::ipc::device_kind(args.kind);

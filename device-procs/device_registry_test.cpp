@@ -18,34 +18,34 @@
 #include "ipc/sandbox/profiles.h"
 #include "ipc/virtio/virtio_mmio_registers.h"
 
-using brig::UniqueFd;
+using base::UniqueFd;
 namespace ipc = brig::ipc;
 
 namespace {
 
 constexpr size_t kRamBytes = 4 << 20;
 
-UniqueFd eventfd_or_fail() {
-    UniqueFd fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+base::UniqueFd eventfd_or_fail() {
+    base::UniqueFd fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     REQUIRE(fd);
     return fd;
 }
 
 // Every resource the kind lists but the mailbox (the in-process host has none), each
 // a real fd of the right sort.
-std::map<std::string, UniqueFd> resources_for(const ipc::DeviceKind& kind) {
-    std::map<std::string, UniqueFd> r;
+std::map<std::string, base::UniqueFd> resources_for(const ipc::DeviceKind& kind) {
+    std::map<std::string, base::UniqueFd> r;
     for (const auto& spec : kind.resources()) {
         if (spec.name == ipc::resource::kMailbox) continue;
-        UniqueFd fd;
+        base::UniqueFd fd;
         if (spec.name == ipc::resource::kGuestMemory) {
-            fd = UniqueFd(::memfd_create("guest-ram", MFD_CLOEXEC));
+            fd = base::UniqueFd(::memfd_create("guest-ram", MFD_CLOEXEC));
             REQUIRE(::ftruncate(fd.get(), kRamBytes) == 0);
         } else if (spec.name == ipc::resource::kDisk) {
-            fd = UniqueFd(::memfd_create("disk", MFD_CLOEXEC));
+            fd = base::UniqueFd(::memfd_create("disk", MFD_CLOEXEC));
             REQUIRE(::ftruncate(fd.get(), 1 << 20) == 0);
         } else if (spec.name == ipc::resource::kOutput || spec.name == ipc::resource::kInput) {
-            fd = UniqueFd(::open("/dev/null", O_RDWR | O_CLOEXEC));
+            fd = base::UniqueFd(::open("/dev/null", O_RDWR | O_CLOEXEC));
         } else {
             fd = eventfd_or_fail();
         }

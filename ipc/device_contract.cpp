@@ -30,7 +30,7 @@ Arguments parse_argv(int argc, const char* const* argv) {
     return args;
 }
 
-void place_activation_resources(const DeviceKind& kind, std::map<std::string, UniqueFd>& resources) {
+void place_activation_resources(const DeviceKind& kind, std::map<std::string, base::UniqueFd>& resources) {
     const auto expected = kind.resources();
     for (const auto& [name, fd] : resources) {
         const bool listed = std::any_of(expected.begin(), expected.end(), [&name](const auto& r) { return r.name == name; });
@@ -43,7 +43,7 @@ void place_activation_resources(const DeviceKind& kind, std::map<std::string, Un
             continue;
         }
         if (spec.jail_fd == ResourceSpec::kAnyFd || it->second.get() == spec.jail_fd) continue;
-        UniqueFd placed(::fcntl(it->second.get(), F_DUPFD_CLOEXEC, spec.jail_fd));
+        base::UniqueFd placed(::fcntl(it->second.get(), F_DUPFD_CLOEXEC, spec.jail_fd));
         if (placed.get() != spec.jail_fd)
             throw std::runtime_error("activate: cannot place '" + spec.name + "' at fd " + std::to_string(spec.jail_fd));
         it->second = std::move(placed);

@@ -8,7 +8,7 @@
 #include <string_view>
 #include <vector>
 
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace brig::ipc {
 struct DeviceKind;
@@ -46,6 +46,6 @@ Arguments parse_argv(int argc, const char* const* argv);
 // Activation, inside the jail: refuses a resource the kind does not list and a
 // missing required one, then moves each resource that has a jail fd slot to it (its
 // policy pins syscalls to that number). Throws std::runtime_error.
-void place_activation_resources(const DeviceKind& kind, std::map<std::string, UniqueFd>& resources);
+void place_activation_resources(const DeviceKind& kind, std::map<std::string, base::UniqueFd>& resources);
 
 }  // namespace brig::ipc::device_contract

@@ -13,12 +13,12 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
-#include <cstring>
 #include <exception>
 #include <future>
 #include <map>
 #include <thread>
 
+#include "base/error.h"
 #include "ipc/control_text.h"
 #include "ipc/device.capnp.h"
 
@@ -45,11 +45,11 @@ capnp::ReaderOptions control_reader_options() {
 // Hands an fd to the device: the RPC layer sends it with SCM_RIGHTS along with the cap.
 class FdCapability final : public schema::FileDescriptor::Server {
 public:
-    explicit FdCapability(UniqueFd fd) : fd_(std::move(fd)) {}
+    explicit FdCapability(base::UniqueFd fd) : fd_(std::move(fd)) {}
     kj::Maybe<int> getFd() override { return fd_.get(); }
 
 private:
-    UniqueFd fd_;
+    base::UniqueFd fd_;
 };
 
 // How many of a device's error reports brig logs; later ones are only counted.
@@ -92,7 +92,7 @@ private:
 
 // Everything of one device connection; lives on the IPC thread only.
 struct Connection {
-    Connection(kj::LowLevelAsyncIoProvider& provider, const std::string& device, UniqueFd socket,
+    Connection(kj::LowLevelAsyncIoProvider& provider, const std::string& device, base::UniqueFd socket,
                IpcThread::ErrorReportHandler on_report, IpcThread::FaultHandler on_fault)
         : stream(provider.wrapUnixSocketFd(socket.release(), kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP)),
           guard(*stream, ControlBudget{},
@@ -181,10 +181,10 @@ public:
     ~ControlClient() noexcept override { disconnect(); }
 
     void activate(const std::vector<NamedFd>& resources, std::chrono::milliseconds timeout) override {
-        std::vector<std::pair<std::string, UniqueFd>> dups;
+        std::vector<std::pair<std::string, base::UniqueFd>> dups;
         for (const auto& r : resources) {
-            UniqueFd fd(::fcntl(r.fd, F_DUPFD_CLOEXEC, 0));
-            if (!fd) throw DeviceControlError(device_ + ": activate: cannot duplicate fd for '" + r.name + "': " + std::strerror(errno));
+            base::UniqueFd fd(::fcntl(r.fd, F_DUPFD_CLOEXEC, 0));
+            if (!fd) throw DeviceControlError(device_ + ": activate: " + base::errno_message("cannot duplicate fd for '" + r.name + "'"));
             dups.emplace_back(r.name, std::move(fd));
         }
         call("activate", timeout, [&dups](Connection& c) {
@@ -313,7 +313,7 @@ IpcThread::~IpcThread() {
     impl_->thread.join();
 }
 
-std::shared_ptr<DeviceControl> IpcThread::connect(const std::string& device, UniqueFd socket, ErrorReportHandler on_report,
+std::shared_ptr<DeviceControl> IpcThread::connect(const std::string& device, base::UniqueFd socket, ErrorReportHandler on_report,
                                                   FaultHandler on_fault) {
     int type = 0;
     socklen_t len = sizeof type;

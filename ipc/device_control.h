@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "ipc/control_guard.h"
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace brig::ipc {
 
@@ -56,7 +56,7 @@ public:
 
     // Adopts the VMM end of a device's control socket (a SOCK_STREAM or SOCK_SEQPACKET
     // unix socket). Safe to call from any thread.
-    std::shared_ptr<DeviceControl> connect(const std::string& device, UniqueFd socket, ErrorReportHandler on_report,
+    std::shared_ptr<DeviceControl> connect(const std::string& device, base::UniqueFd socket, ErrorReportHandler on_report,
                                            FaultHandler on_fault = {});
 
     // Runs `fn` on the IPC thread and waits for it (e.g. to install its seccomp filter).

@@ -25,16 +25,16 @@ namespace {
 constexpr auto kTimeout = 2000ms;
 constexpr uint64_t kReportOffset = 0x99;
 
-std::pair<UniqueFd, UniqueFd> socket_pair() {
+std::pair<base::UniqueFd, base::UniqueFd> socket_pair() {
     int fds[2];
     REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) == 0);
-    return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+    return {base::UniqueFd(fds[0]), base::UniqueFd(fds[1])};
 }
 
 // Records what the VMM asked; on activation writes through the fds it was given.
 class TestService : public DeviceService {
 public:
-    void activate(std::map<std::string, UniqueFd> resources) override {
+    void activate(std::map<std::string, base::UniqueFd> resources) override {
         for (auto& [name, fd] : resources) names += name + ",";
         if (auto it = resources.find("output"); it != resources.end())
             if (::write(it->second.get(), "hello", 5) != 5) throw std::runtime_error("write failed");
@@ -63,7 +63,7 @@ public:
 
 // A device served on its own thread, as a device process's main thread would.
 struct DeviceThread {
-    explicit DeviceThread(UniqueFd socket) {
+    explicit DeviceThread(base::UniqueFd socket) {
         thread = std::thread([this, fd = std::move(socket)]() mutable {
             serve_device(std::move(fd), service, {},
                          [this](std::function<void(const std::string&)> r) { service.report = std::move(r); });
@@ -88,8 +88,8 @@ TEST_CASE("control path round trips: activate with fds, pause, resume, read, wri
 
     int pipe_fds[2];
     REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
-    UniqueFd pipe_read(pipe_fds[0]), pipe_write(pipe_fds[1]);
-    UniqueFd irq(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+    base::UniqueFd pipe_read(pipe_fds[0]), pipe_write(pipe_fds[1]);
+    base::UniqueFd irq(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
     control->activate({{"output", pipe_write.get()}, {"irq", irq.get()}}, kTimeout);
     char buf[8] = {};
     REQUIRE(::read(pipe_read.get(), buf, sizeof buf) == 5);
@@ -168,16 +168,16 @@ TEST_CASE("control path: a device that closes its socket is a lost connection, a
 TEST_CASE("control path refuses a datagram or seqpacket socket", "[ipc]") {
     int fds[2];
     REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds) == 0);
-    UniqueFd other(fds[1]);
+    base::UniqueFd other(fds[1]);
     IpcThread ipc;
-    CHECK_THROWS_AS(ipc.connect("seq", UniqueFd(fds[0]), {}), DeviceControlError);
+    CHECK_THROWS_AS(ipc.connect("seq", base::UniqueFd(fds[0]), {}), DeviceControlError);
 }
 
 TEST_CASE("control path across processes: fds reach a forked device", "[ipc]") {
     auto [vmm_end, device_end] = socket_pair();
     int pipe_fds[2];
     REQUIRE(::pipe2(pipe_fds, O_CLOEXEC) == 0);
-    UniqueFd pipe_read(pipe_fds[0]), pipe_write(pipe_fds[1]);
+    base::UniqueFd pipe_read(pipe_fds[0]), pipe_write(pipe_fds[1]);
     // Fork before the IPC thread exists, as brig forks its devices before it starts threads.
     const pid_t child = ::fork();
     REQUIRE(child >= 0);
@@ -217,7 +217,7 @@ TEST_CASE("device side refuses too many or badly named resources", "[ipc]") {
     DeviceThread device(std::move(device_end));
     IpcThread ipc;
     auto control = ipc.connect("picky", std::move(vmm_end), {});
-    UniqueFd fd(::eventfd(0, EFD_CLOEXEC));
+    base::UniqueFd fd(::eventfd(0, EFD_CLOEXEC));
     std::vector<NamedFd> many;
     for (int i = 0; i < 17; ++i) many.push_back({"r" + std::to_string(i), fd.get()});
     CHECK_THROWS_WITH(control->activate(many, kTimeout), Catch::Contains("picky: activate: failed"));
@@ -231,7 +231,7 @@ TEST_CASE("a device served over the control path can watch extra fds", "[ipc]") 
     auto [vmm_end, device_end] = socket_pair();
     int pipe_fds[2];
     REQUIRE(::pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) == 0);
-    UniqueFd input_read(pipe_fds[0]), input_write(pipe_fds[1]);
+    base::UniqueFd input_read(pipe_fds[0]), input_write(pipe_fds[1]);
     TestService service;
     std::string received;
     std::thread device([&, fd = std::move(device_end)]() mutable {

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <capnp/rpc-twoparty.h>
@@ -20,6 +19,7 @@
 #include <stdexcept>
 #include <utility>
 
+#include "base/eventfd.h"
 #include "ipc/control_text.h"
 #include "ipc/device.capnp.h"
 
@@ -71,10 +71,10 @@ public:
         // The received fds belong to the RPC layer (they close with the message), so each
         // one is duplicated before the call returns.
         return kj::joinPromises(fds.finish()).then([this, names = std::move(names)](kj::Array<kj::Maybe<int>> got) {
-            std::map<std::string, UniqueFd> owned;
+            std::map<std::string, base::UniqueFd> owned;
             for (size_t i = 0; i < names.size(); ++i) {
                 KJ_IF_MAYBE (fd, got[i]) {
-                    UniqueFd dup(::fcntl(*fd, F_DUPFD_CLOEXEC, 0));
+                    base::UniqueFd dup(::fcntl(*fd, F_DUPFD_CLOEXEC, 0));
                     KJ_REQUIRE(dup.valid(), "cannot duplicate a received fd", names[i]);
                     owned.emplace(names[i], std::move(dup));
                 } else {
@@ -164,9 +164,7 @@ class ReportQueue {
 public:
     static constexpr size_t kMaxPending = 16;
 
-    ReportQueue() : wake_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-        if (!wake_) throw std::runtime_error("eventfd(reports): " + std::string(std::strerror(errno)));
-    }
+    ReportQueue() : wake_(base::make_eventfd("error reports")) {}
     int fd() const { return wake_.get(); }
 
     void push(const std::string& message) {
@@ -175,12 +173,10 @@ public:
             if (closed_ || pending_.size() >= kMaxPending) return;
             pending_.push_back(sanitize_report(message));
         }
-        const uint64_t one = 1;
-        [[maybe_unused]] auto n = ::write(wake_.get(), &one, sizeof one);
+        base::signal_eventfd(wake_.get());
     }
     std::vector<std::string> take() {
-        uint64_t count;
-        [[maybe_unused]] auto n = ::read(wake_.get(), &count, sizeof count);
+        base::drain_eventfd(wake_.get());
         std::lock_guard lock(mutex_);
         return std::exchange(pending_, {});
     }
@@ -190,7 +186,7 @@ public:
     }
 
 private:
-    UniqueFd wake_;
+    base::UniqueFd wake_;
     std::mutex mutex_;
     std::vector<std::string> pending_;  // guarded by mutex_
     bool closed_ = false;               // guarded by mutex_
@@ -203,7 +199,7 @@ public:
 
 }  // namespace
 
-void serve_device(UniqueFd control_socket, DeviceService& service, std::vector<WatchedFd> watched,
+void serve_device(base::UniqueFd control_socket, DeviceService& service, std::vector<WatchedFd> watched,
                   std::function<void(std::function<void(const std::string&)>)> set_error_reporter) {
     auto io = kj::setupAsyncIo();
     auto stream = io.lowLevelProvider->wrapUnixSocketFd(control_socket.release(),

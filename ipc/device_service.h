@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace brig::ipc {
 
@@ -19,7 +19,7 @@ class DeviceService {
 public:
     virtual ~DeviceService() = default;
     // `resources` maps each name to an fd now owned by the device.
-    virtual void activate(std::map<std::string, UniqueFd> resources) = 0;
+    virtual void activate(std::map<std::string, base::UniqueFd> resources) = 0;
     virtual void pause() {}
     virtual void resume() {}
     virtual void shutdown() {}  // flush; the reply goes out after it returns
@@ -42,7 +42,7 @@ struct WatchedFd {
 // `set_error_reporter` is called before the loop starts with a function the device may
 // call from any thread to send the VMM's Supervisor a one-line error report, and with
 // an empty one when the loop ends.
-void serve_device(UniqueFd control_socket, DeviceService& service, std::vector<WatchedFd> watched,
+void serve_device(base::UniqueFd control_socket, DeviceService& service, std::vector<WatchedFd> watched,
                   std::function<void(std::function<void(const std::string&)>)> set_error_reporter = {});
 
 }  // namespace brig::ipc

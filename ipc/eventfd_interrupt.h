@@ -3,28 +3,21 @@
 // the VMM process and, handed over as an fd, in a jailed device process.
 #pragma once
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
-#include <cstdint>
-
+#include "base/eventfd.h"
+#include "base/unique_fd.h"
 #include "ipc/bus_device.h"
-#include "ipc/unique_fd.h"
 
 namespace brig {
 
 class EventFdInterrupt final : public InterruptLine {
 public:
-    explicit EventFdInterrupt(UniqueFd fd) : fd_(std::move(fd)) {}
+    explicit EventFdInterrupt(base::UniqueFd fd) : fd_(std::move(fd)) {}
     int fd() const { return fd_.get(); }
-    void trigger() override {
-        const uint64_t one = 1;
-        // EAGAIN means the counter is already pending: the interrupt will fire anyway.
-        [[maybe_unused]] auto n = ::write(fd_.get(), &one, sizeof one);
-    }
+    // A failed write is EAGAIN: the counter is already pending, the interrupt fires anyway.
+    void trigger() override { base::signal_eventfd(fd_.get()); }
 
 private:
-    UniqueFd fd_;
+    base::UniqueFd fd_;
 };
 
 }  // namespace brig

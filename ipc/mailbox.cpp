@@ -11,10 +11,10 @@
 
 #include <cerrno>
 #include <climits>
-#include <cstring>
 #include <new>
 #include <string>
 
+#include "base/error.h"
 #include "ipc/mailbox_layout.h"
 
 namespace brig::ipc {
@@ -22,10 +22,6 @@ namespace brig::ipc {
 namespace {
 
 constexpr unsigned kRequiredSeals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
-
-[[noreturn]] void throw_errno(const std::string& what) {
-    throw MailboxError(what + ": " + std::strerror(errno));
-}
 
 // Shared (not FUTEX_PRIVATE) operations: the word lives in a mapping two processes share.
 void futex_wait(std::atomic<uint32_t>& word, uint32_t expected, std::chrono::nanoseconds timeout) {
@@ -56,7 +52,7 @@ bool worth_spinning(const std::atomic<int32_t>& peer_cpu) {
 
 MailboxLayout* map_layout(int fd) {
     void* p = ::mmap(nullptr, kMailboxBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    if (p == MAP_FAILED) throw_errno("mailbox: mmap");
+    if (p == MAP_FAILED) base::throw_errno("mailbox: mmap");
     return static_cast<MailboxLayout*>(p);
 }
 
@@ -66,23 +62,23 @@ MailboxLayout* map_layout(int fd) {
 // SharedMailbox
 
 SharedMailbox SharedMailbox::create() {
-    UniqueFd fd(::memfd_create("brig-mailbox", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-    if (!fd) throw_errno("mailbox: memfd_create");
-    if (::ftruncate(fd.get(), kMailboxBytes) != 0) throw_errno("mailbox: ftruncate");
-    if (::fcntl(fd.get(), F_ADD_SEALS, kRequiredSeals) != 0) throw_errno("mailbox: F_ADD_SEALS");
+    base::UniqueFd fd(::memfd_create("brig-mailbox", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (!fd) base::throw_errno("mailbox: memfd_create");
+    if (::ftruncate(fd.get(), kMailboxBytes) != 0) base::throw_errno("mailbox: ftruncate");
+    if (::fcntl(fd.get(), F_ADD_SEALS, kRequiredSeals) != 0) base::throw_errno("mailbox: F_ADD_SEALS");
     MailboxLayout* layout = map_layout(fd.get());
     // A fresh memfd reads as zeroes; construct the atomics in place on top of them.
     new (layout) MailboxLayout{};
     return SharedMailbox(std::move(fd), layout);
 }
 
-SharedMailbox SharedMailbox::attach(UniqueFd memfd) {
+SharedMailbox SharedMailbox::attach(base::UniqueFd memfd) {
     struct stat st {};
-    if (::fstat(memfd.get(), &st) != 0) throw_errno("mailbox: fstat");
+    if (::fstat(memfd.get(), &st) != 0) base::throw_errno("mailbox: fstat");
     if (!S_ISREG(st.st_mode) || st.st_size != static_cast<off_t>(kMailboxBytes))
         throw MailboxError("mailbox: the shared file is not a " + std::to_string(kMailboxBytes) + "-byte memfd");
     const int seals = ::fcntl(memfd.get(), F_GET_SEALS);
-    if (seals < 0) throw_errno("mailbox: F_GET_SEALS");
+    if (seals < 0) base::throw_errno("mailbox: F_GET_SEALS");
     if ((static_cast<unsigned>(seals) & kRequiredSeals) != kRequiredSeals)
         throw MailboxError("mailbox: the shared memfd is not sealed against resizing");
     MailboxLayout* layout = map_layout(memfd.get());

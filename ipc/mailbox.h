@@ -16,7 +16,7 @@
 #include <mutex>
 #include <stdexcept>
 
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace brig::ipc {
 
@@ -42,7 +42,7 @@ struct MailboxLayout;  // in shared memory; defined in mailbox_layout.h
 class SharedMailbox {
 public:
     static SharedMailbox create();                // VMM: a new sealed memfd
-    static SharedMailbox attach(UniqueFd memfd);  // device: checks size and seals, maps
+    static SharedMailbox attach(base::UniqueFd memfd);  // device: checks size and seals, maps
     SharedMailbox(SharedMailbox&&) noexcept;
     SharedMailbox& operator=(SharedMailbox&&) = delete;
     ~SharedMailbox();
@@ -51,8 +51,8 @@ public:
     MailboxLayout* layout() const { return layout_; }
 
 private:
-    SharedMailbox(UniqueFd fd, MailboxLayout* layout) : fd_(std::move(fd)), layout_(layout) {}
-    UniqueFd fd_;
+    SharedMailbox(base::UniqueFd fd, MailboxLayout* layout) : fd_(std::move(fd)), layout_(layout) {}
+    base::UniqueFd fd_;
     MailboxLayout* layout_;
 };
 

@@ -133,7 +133,7 @@ TEST_CASE("mailbox works across processes through the memfd", "[mailbox]") {
     if (child == 0) {
         int status = 0;
         try {
-            auto mine = SharedMailbox::attach(UniqueFd(::dup(mailbox.fd())));
+            auto mine = SharedMailbox::attach(base::UniqueFd(::dup(mailbox.fd())));
             MailboxServer server(mine);
             uint64_t last = 0;
             server.serve([&](const Access& a) -> uint64_t {
@@ -162,14 +162,14 @@ TEST_CASE("mailbox works across processes through the memfd", "[mailbox]") {
 }
 
 TEST_CASE("mailbox attach refuses an unsealed or wrongly sized memfd", "[mailbox]") {
-    UniqueFd fd(::memfd_create("not-a-mailbox", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    base::UniqueFd fd(::memfd_create("not-a-mailbox", MFD_CLOEXEC | MFD_ALLOW_SEALING));
     REQUIRE(::ftruncate(fd.get(), kMailboxBytes) == 0);
-    CHECK_THROWS_AS(SharedMailbox::attach(UniqueFd(::dup(fd.get()))), MailboxError);
+    CHECK_THROWS_AS(SharedMailbox::attach(base::UniqueFd(::dup(fd.get()))), MailboxError);
     REQUIRE(::ftruncate(fd.get(), 2 * kMailboxBytes) == 0);
     REQUIRE(::fcntl(fd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == 0);
     CHECK_THROWS_AS(SharedMailbox::attach(std::move(fd)), MailboxError);
     auto good = SharedMailbox::create();
-    CHECK_NOTHROW(SharedMailbox::attach(UniqueFd(::dup(good.fd()))));
+    CHECK_NOTHROW(SharedMailbox::attach(base::UniqueFd(::dup(good.fd()))));
 }
 
 TEST_CASE("mailbox read from a device that never answers times out", "[mailbox]") {

@@ -4,9 +4,8 @@
 
 #include <catch2/catch.hpp>
 
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 
-using brig::UniqueFd;
 using brig::ipc::PollSet;
 
 namespace {
@@ -17,7 +16,7 @@ TEST_CASE("poll set: ready fds come back as their tokens, negative fds are skipp
     int a[2], b[2];
     REQUIRE(pipe(a) == 0);
     REQUIRE(pipe(b) == 0);
-    UniqueFd a_read(a[0]), a_write(a[1]), b_read(b[0]), b_write(b[1]);
+    base::UniqueFd a_read(a[0]), a_write(a[1]), b_read(b[0]), b_write(b[1]);
     PollSet<What> set;
     set.add(a_read.get(), POLLIN, What::First);
     set.add(-1, POLLIN, What::Skipped);

@@ -3,9 +3,10 @@
 
 Every quoted include names its component from the one include root
 ("ipc/virtio/virtqueue.h"), and the dependency arrows run one way:
-  minijail-wrapper  includes only itself (it knows nothing of brig);
-  ipc               includes itself and minijail-wrapper;
-  device-procs      includes itself, ipc and minijail-wrapper, never vmm;
+  base              includes only itself (generic: fds, errors, eventfds, signal-safe text);
+  minijail-wrapper  includes itself and base (it knows nothing else of brig);
+  ipc               includes itself, base and minijail-wrapper;
+  device-procs      includes itself, base, ipc and minijail-wrapper, never vmm;
   vmm               includes any of them.
 Prints one line per violation and exits 1 if there is any.
 """
@@ -15,12 +16,13 @@ import subprocess
 import sys
 
 ALLOWED = {
-    'minijail-wrapper': {'minijail-wrapper'},
-    'ipc': {'ipc', 'minijail-wrapper'},
-    'device-procs': {'device-procs', 'ipc', 'minijail-wrapper'},
-    'vmm': {'vmm', 'ipc', 'minijail-wrapper', 'device-procs'},
-    'tests': {'tests', 'vmm', 'ipc', 'minijail-wrapper', 'device-procs'},
-    'bench': {'bench', 'vmm', 'ipc', 'minijail-wrapper', 'device-procs'},
+    'base': {'base'},
+    'minijail-wrapper': {'base', 'minijail-wrapper'},
+    'ipc': {'base', 'ipc', 'minijail-wrapper'},
+    'device-procs': {'base', 'device-procs', 'ipc', 'minijail-wrapper'},
+    'vmm': {'base', 'vmm', 'ipc', 'minijail-wrapper', 'device-procs'},
+    'tests': {'base', 'tests', 'vmm', 'ipc', 'minijail-wrapper', 'device-procs'},
+    'bench': {'base', 'bench', 'vmm', 'ipc', 'minijail-wrapper', 'device-procs'},
 }
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
 

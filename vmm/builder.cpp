@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <spdlog/spdlog.h>
 
+#include "base/error.h"
+#include "base/eventfd.h"
 #include "vmm/acpi/acpi_tables.h"
 #include "ipc/virtio/virtio_mmio.h"
 #include "vmm/boot/kernel_loader.h"
@@ -81,7 +83,7 @@ void attach_platform_devices(Vm& vm) {
 }
 
 // The fd console output goes to: stdout, a file (kept open in `file`), or none (sink).
-int open_console_output(const ConsoleOutput& output, UniqueFd& file) {
+int open_console_output(const ConsoleOutput& output, base::UniqueFd& file) {
     switch (output.kind) {
         case ConsoleOutput::Kind::Stdout:
             return STDOUT_FILENO;
@@ -109,29 +111,29 @@ std::function<void(uint8_t)> watch_console_bytes(const RunOptions& options) {
 // never holds brig's stdout. Returns the fd to hand over, -1 for a sink; a pipe's
 // write end is kept in `write_end` until the device holds it.
 int device_console_output(const std::string& device, const ConsoleOutput& output, DeviceResources& owned,
-                          UniqueFd& write_end) {
+                          base::UniqueFd& write_end) {
     if (output.kind != ConsoleOutput::Kind::Stdout) {
-        UniqueFd file;
+        base::UniqueFd file;
         const int fd = open_console_output(output, file);
         if (file) owned.fds.push_back(std::move(file));
         return fd;
     }
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2(" + device + " console output)");
+    if (pipe2(fds, O_CLOEXEC) != 0) base::throw_errno("pipe2(" + device + " console output)");
     write_end.reset(fds[1]);
-    owned.console_relay = std::make_unique<OutputRelay>(device, UniqueFd(fds[0]), STDOUT_FILENO);
+    owned.console_relay = std::make_unique<OutputRelay>(device, base::UniqueFd(fds[0]), STDOUT_FILENO);
     return write_end.get();
 }
 
 // A console device's input: a pipe the supervisor writes what the operator types into
 // (after brig's escapes), never brig's own stdin. The write end stays with the VM.
-UniqueFd console_input_pipe(Vm& vm) {
+base::UniqueFd console_input_pipe(Vm& vm) {
     int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) throw_errno("pipe2(console input)");
-    UniqueFd read_end(fds[0]);
+    if (pipe2(fds, O_CLOEXEC) != 0) base::throw_errno("pipe2(console input)");
+    base::UniqueFd read_end(fds[0]);
     vm.console_input.reset(fds[1]);
     // A guest that reads nothing must not block the supervisor: it keeps the backlog.
-    if (fcntl(fds[1], F_SETFL, O_NONBLOCK) != 0) throw_errno("fcntl(console input, O_NONBLOCK)");
+    if (fcntl(fds[1], F_SETFL, O_NONBLOCK) != 0) base::throw_errno("fcntl(console input, O_NONBLOCK)");
     return read_end;
 }
 
@@ -177,7 +179,7 @@ std::shared_ptr<BusDevice> start_device_process(Vm& vm, const RunOptions& option
     if (options.seccomp_mode != RunOptions::SeccompMode::Kill) {
         SeccompNotifier* notifier = SeccompNotifier::active();
         if (!notifier) throw HostError("--seccomp: no seccomp notifier is running");
-        config.on_seccomp_listener = [notifier, kind, name](pid_t pid, UniqueFd listener) {
+        config.on_seccomp_listener = [notifier, kind, name](pid_t pid, base::UniqueFd listener) {
             notifier->add_device(kind, name, pid, std::move(listener));
         };
     }
@@ -214,10 +216,10 @@ std::shared_ptr<BusDevice> start_device_process(Vm& vm, const RunOptions& option
 // --disable-sandbox: the same device object in brig's own process, on the bus directly.
 std::shared_ptr<BusDevice> start_in_process(const DeviceAttachment& attachment, const std::vector<ipc::NamedFd>& resources,
                                             AttachedDevice& record) {
-    std::map<std::string, UniqueFd> owned;
+    std::map<std::string, base::UniqueFd> owned;
     for (const auto& resource : resources) {
-        UniqueFd fd(fcntl(resource.fd, F_DUPFD_CLOEXEC, 0));
-        if (!fd) throw_errno("fcntl(" + attachment.name + " " + resource.name + ", F_DUPFD_CLOEXEC)");
+        base::UniqueFd fd(fcntl(resource.fd, F_DUPFD_CLOEXEC, 0));
+        if (!fd) base::throw_errno("fcntl(" + attachment.name + " " + resource.name + ", F_DUPFD_CLOEXEC)");
         owned.emplace(resource.name, std::move(fd));
     }
     auto service = devices::create_device_service(attachment.kind, attachment.name);
@@ -237,16 +239,14 @@ void attach_device(Vm& vm, const RunOptions& options, DeviceAttachment attachmen
     const std::string& name = attachment.name;
     AttachedDevice record;
     std::vector<ipc::NamedFd> resources = std::move(attachment.resources);
-    UniqueFd irq(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!irq) throw_errno("eventfd(" + name + " irq)");
+    base::UniqueFd irq = base::make_eventfd(name + " irq");
     vm.vm_fd.register_irqfd(irq.get(), attachment.irq);
     resources.push_back({std::string(ipc::resource::kIrq), irq.get()});
     attachment.owned.fds.push_back(std::move(irq));
     if (attachment.kind.is_virtio()) {
         resources.push_back({std::string(ipc::resource::kGuestMemory), vm.memory.memfd()});
         for (unsigned q = 0; q < attachment.kind.queue_count; ++q) {
-            UniqueFd notify(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-            if (!notify) throw_errno("eventfd(" + name + " queue notify)");
+            base::UniqueFd notify = base::make_eventfd(name + " queue notify");
             vm.vm_fd.register_ioeventfd(notify.get(), attachment.base + virtio::kMmioQueueNotify, q);
             resources.push_back({ipc::resource::queue(q), notify.get()});
             attachment.owned.fds.push_back(std::move(notify));
@@ -265,10 +265,10 @@ void attach_device(Vm& vm, const RunOptions& options, DeviceAttachment attachmen
 void attach_serial(Vm& vm, const RunOptions& options, bool forward_stdin) {
     DeviceAttachment serial{ipc::kinds::kSerial, "serial", {}, &vm.pio, layout::kCom1Port, layout::kCom1Size,
                             layout::kCom1Irq};
-    UniqueFd output_pipe;  // closed once the device holds it
+    base::UniqueFd output_pipe;  // closed once the device holds it
     const int output_fd = device_console_output("serial", options.serial, serial.owned, output_pipe);
     if (output_fd >= 0) serial.resources.push_back({std::string(ipc::resource::kOutput), output_fd});
-    UniqueFd input;  // closed once the device holds it
+    base::UniqueFd input;  // closed once the device holds it
     if (forward_stdin) {
         input = console_input_pipe(vm);
         serial.resources.push_back({std::string(ipc::resource::kInput), input.get()});
@@ -290,7 +290,7 @@ void attach_virtio(Vm& vm, const RunOptions& options, const ipc::DeviceKind& kin
 
 void attach_virtio_devices(Vm& vm, const RunOptions& options) {
     // Every image opened, checked and locked before any device starts: a refused one costs nothing.
-    std::vector<UniqueFd> images;
+    std::vector<base::UniqueFd> images;
     for (const auto& disk : options.disks) images.push_back(disk::open_image(disk));
     for (size_t i = 0; i < images.size(); ++i) {
         const int fd = images[i].get();
@@ -302,11 +302,11 @@ void attach_virtio_devices(Vm& vm, const RunOptions& options) {
     if (options.rng) attach_virtio(vm, options, ipc::kinds::kVirtioRng, "virtio-rng", {});
     if (options.virtio_console) {
         std::vector<ipc::NamedFd> fds;
-        UniqueFd output_pipe;  // closed once the device holds it
+        base::UniqueFd output_pipe;  // closed once the device holds it
         DeviceResources owned;
         const int out = device_console_output("virtio-console", *options.virtio_console, owned, output_pipe);
         if (out >= 0) fds.push_back({std::string(ipc::resource::kOutput), out});
-        UniqueFd input;  // closed once the device holds it
+        base::UniqueFd input;  // closed once the device holds it
         if (stdin_console(options) == StdinConsole::VirtioConsole) {
             input = console_input_pipe(vm);
             fds.push_back({std::string(ipc::resource::kInput), input.get()});

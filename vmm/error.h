@@ -1,4 +1,6 @@
-// Errors that cross a boundary carry their exit status and a one-line message.
+// Errors that cross a boundary carry their exit status and a one-line message. A failed
+// system call is a base::SystemError (base/error.h: the one error idiom), which main()
+// reports as it reports a HostError: exit 1, INTERNAL_ERROR.
 #pragma once
 
 #include <stdexcept>
@@ -40,8 +42,5 @@ public:
 private:
     std::string record_fields_;
 };
-
-// "what: strerror(errno)" for a failed system call, as a HostError.
-[[noreturn]] void throw_errno(const std::string& what);
 
 }  // namespace brig

@@ -4,9 +4,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cerrno>
-#include <cstring>
 
+#include "base/signal_safe.h"
 #include "vmm/output_file.h"
 
 namespace brig::exit_report {
@@ -21,23 +20,9 @@ std::atomic<bool> g_console_mid_line{false};
 std::atomic<bool> g_line_written{false};
 std::atomic<bool> g_record_written{false};
 
-void write_all(int fd, const char* text, size_t size) {
-    // A few EINTRs at most: a background write to a TOSTOP terminal is interrupted by
-    // every SIGTTOU the supervisor's thread catches (console/terminal.h).
-    for (int interrupted = 0; size > 0;) {
-        const ssize_t n = ::write(fd, text, size);
-        if (n < 0 && errno == EINTR && ++interrupted < 3) continue;
-        if (n <= 0) return;
-        text += n;
-        size -= static_cast<size_t>(n);
-    }
-}
-
-void write_text(int fd, const char* text) { write_all(fd, text, std::strlen(text)); }
-
 // Before the final line: a newline if the guest left the terminal's cursor mid-line.
 void start_on_new_line() {
-    if (g_console_on_terminal && g_console_mid_line.exchange(false)) write_text(STDERR_FILENO, "\n");
+    if (g_console_on_terminal && g_console_mid_line.exchange(false)) base::write_text(STDERR_FILENO, "\n");
 }
 
 }  // namespace
@@ -59,11 +44,11 @@ int finish(ExitCode code, std::string_view record, std::string_view detail, std:
     if (!g_quiet && !g_line_written.exchange(true)) {
         start_on_new_line();
         const std::string line = "brig: " + std::string(record) + ": " + std::string(detail) + "\n";
-        write_all(STDERR_FILENO, line.data(), line.size());
+        base::write_all(STDERR_FILENO, line.data(), line.size());
     }
     if (g_failure_fd >= 0 && !g_record_written.exchange(true)) {
         const std::string line = std::string(record) + (fields.empty() ? "" : " ") + std::string(fields) + "\n";
-        write_all(g_failure_fd, line.data(), line.size());
+        base::write_all(g_failure_fd, line.data(), line.size());
     }
     return static_cast<int>(code);
 }
@@ -74,17 +59,17 @@ void finish_from_signal_handler(const char* record, std::initializer_list<const 
     if (!g_quiet) {
         g_line_written = true;
         start_on_new_line();
-        write_text(STDERR_FILENO, "brig: ");
-        write_text(STDERR_FILENO, record);
-        write_text(STDERR_FILENO, ": ");
-        for (const char* part : detail) write_text(STDERR_FILENO, part);
-        write_text(STDERR_FILENO, "\n");
+        base::write_text(STDERR_FILENO, "brig: ");
+        base::write_text(STDERR_FILENO, record);
+        base::write_text(STDERR_FILENO, ": ");
+        for (const char* part : detail) base::write_text(STDERR_FILENO, part);
+        base::write_text(STDERR_FILENO, "\n");
     }
     if (g_failure_fd >= 0 && !g_record_written.exchange(true)) {
-        write_text(g_failure_fd, record);
-        write_text(g_failure_fd, " ");
-        for (const char* part : fields) write_text(g_failure_fd, part);
-        write_text(g_failure_fd, "\n");
+        base::write_text(g_failure_fd, record);
+        base::write_text(g_failure_fd, " ");
+        for (const char* part : fields) base::write_text(g_failure_fd, part);
+        base::write_text(g_failure_fd, "\n");
     }
 }
 

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/error.h"
 #include "vmm/builder.h"
 #include "vmm/cli/cli.h"
 #include "vmm/error.h"
@@ -118,6 +119,8 @@ int main(int argc, char** argv) {
     } catch (const brig::DeviceCrashed& e) {
         return finish(brig::ExitCode::DeviceCrash, "DEVICE_CRASHED", e.what(), e.record_fields());
     } catch (const brig::HostError& e) {
+        return finish(brig::ExitCode::Internal, "INTERNAL_ERROR", e.what());
+    } catch (const base::SystemError& e) {
         return finish(brig::ExitCode::Internal, "INTERNAL_ERROR", e.what());
     } catch (const std::exception& e) {
         return finish(brig::ExitCode::Internal, "INTERNAL_ERROR", std::string("internal error: ") + e.what());

@@ -9,13 +9,13 @@
 #include <filesystem>
 #include <string_view>
 
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace brig {
 
 // open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | extra_flags, mode). Throws
 // InvalidArgument naming `flag` and the path (exit 35): "is a symbolic link" for a link,
 // "cannot open" with the cause otherwise.
-UniqueFd open_output_file(std::string_view flag, const std::filesystem::path& path, int extra_flags, mode_t mode);
+base::UniqueFd open_output_file(std::string_view flag, const std::filesystem::path& path, int extra_flags, mode_t mode);
 
 }  // namespace brig

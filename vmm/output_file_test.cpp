@@ -67,7 +67,7 @@ TEST_CASE("an output file is created, or truncated, through a real path", "[outp
     const auto file = dir.path / "out";
     std::ofstream(file) << "old";
     {
-        const UniqueFd fd = open_output_file("--serial", file, O_TRUNC, 0600);
+        const base::UniqueFd fd = open_output_file("--serial", file, O_TRUNC, 0600);
         REQUIRE(fd.valid());
         REQUIRE(::write(fd.get(), "new", 3) == 3);
     }

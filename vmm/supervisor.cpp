@@ -12,9 +12,9 @@
 #include <spdlog/spdlog.h>
 #include <vector>
 
+#include "base/error.h"
 #include "vmm/console/console_input.h"
 #include "vmm/console/terminal.h"
-#include "vmm/error.h"
 #include "ipc/poll_set.h"
 #include "vmm/sandbox/vmm_sigsys.h"
 
@@ -28,9 +28,9 @@ constexpr std::chrono::milliseconds kDeviceShutdownTimeout(1000);
 constexpr std::chrono::milliseconds kDeviceExitTimeout(1000);
 constexpr std::chrono::milliseconds kConsoleDrainTimeout(2000);
 
-UniqueFd open_signalfd(const sigset_t& signals) {
-    UniqueFd fd(signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
-    if (!fd) throw_errno("signalfd");
+base::UniqueFd open_signalfd(const sigset_t& signals) {
+    base::UniqueFd fd(signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!fd) base::throw_errno("signalfd");
     return fd;
 }
 
@@ -90,19 +90,19 @@ sigset_t block_supervisor_signals() {
     sigset_t set;
     sigemptyset(&set);
     for (int sig : {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGCONT}) sigaddset(&set, sig);
-    if (pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0) throw_errno("pthread_sigmask");
+    if (pthread_sigmask(SIG_BLOCK, &set, nullptr) != 0) base::throw_errno("pthread_sigmask");
     // Not for the signalfd: only the thread that touches the terminal takes these (see
     // console/terminal.h); in every other thread, and the devices, they stay blocked.
     sigset_t job_control;
     sigemptyset(&job_control);
     for (int sig : {SIGTTOU, SIGTTIN}) sigaddset(&job_control, sig);
-    if (pthread_sigmask(SIG_BLOCK, &job_control, nullptr) != 0) throw_errno("pthread_sigmask");
+    if (pthread_sigmask(SIG_BLOCK, &job_control, nullptr) != 0) base::throw_errno("pthread_sigmask");
     signal(SIGPIPE, SIG_IGN);  // a closed console pipe is an EPIPE, not a death
     return set;
 }
 
 StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& options) {
-    UniqueFd sigfd = open_signalfd(signals);
+    base::UniqueFd sigfd = open_signalfd(signals);
     std::optional<ConsoleTerminal> terminal;
     std::optional<ConsoleInput> input;
     if (options.forward_stdin || options.console_reads_stdin) {
@@ -152,7 +152,7 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
         }
         if (waits.wait(timeout) < 0) {
             if (errno == EINTR) continue;
-            throw_errno("poll (supervisor)");
+            base::throw_errno("poll (supervisor)");
         }
         bool stdin_ready = false;
         for (const auto& [what, revents] : waits.ready()) {

@@ -29,7 +29,7 @@ namespace brig {
 // (registered with KVM), its disk (locked), its console file, and the relay of its
 // console output to stdout.
 struct DeviceResources {
-    std::vector<UniqueFd> fds;
+    std::vector<base::UniqueFd> fds;
     std::unique_ptr<OutputRelay> console_relay;  // none unless it writes to stdout
 };
 
@@ -54,7 +54,7 @@ struct Vm {
 
     // The write end of the pipe a jailed console device reads as its input (the serial
     // device, or the virtio console); the supervisor relays stdin into it.
-    UniqueFd console_input;
+    base::UniqueFd console_input;
     std::vector<acpi::VirtioMmioEntry> virtio_windows;  // declared in the DSDT
 
     std::optional<VmmThreadFilters> thread_filters;  // absent with --disable-sandbox

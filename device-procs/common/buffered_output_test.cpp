@@ -8,9 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 
-using brig::UniqueFd;
 using brig::devices::BufferedOutput;
 
 namespace {
@@ -28,7 +27,7 @@ struct Pipe {
         for (ssize_t n; (n = ::read(read_end.get(), buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
         return out;
     }
-    UniqueFd read_end, write_end;
+    base::UniqueFd read_end, write_end;
 };
 }  // namespace
 

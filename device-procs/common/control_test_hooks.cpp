@@ -3,7 +3,6 @@
 // raw frames to the control socket from the control thread, bypassing the device's
 // own Cap'n Proto code, and never reads what brig answers.
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -14,9 +13,9 @@
 #include <cstdint>
 #include <spdlog/spdlog.h>
 
+#include "base/eventfd.h"
 #include "device-procs/common/test_hooks.h"
 #include "ipc/device.capnp.h"
-#include "ipc/unique_fd.h"
 
 namespace brig::devices::test_hooks {
 namespace {
@@ -109,12 +108,9 @@ void run_hook(int fd, uint8_t hook) {
 }  // namespace
 
 std::vector<ipc::WatchedFd> control_hooks(int control_fd) {
-    UniqueFd wake(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!wake) return {};
-    g_wake_fd = wake.release();  // lives as long as the process
+    g_wake_fd = base::make_eventfd("control test hooks").release();  // lives as long as the process
     return {{g_wake_fd, [control_fd] {
-                 uint64_t count;
-                 [[maybe_unused]] auto n = ::read(g_wake_fd, &count, sizeof count);
+                 base::drain_eventfd(g_wake_fd);
                  run_hook(control_fd, g_requested.exchange(0));
              }}};
 }
@@ -122,8 +118,7 @@ std::vector<ipc::WatchedFd> control_hooks(int control_fd) {
 bool request_control_hook(uint8_t value) {
     if (value < kMalformedFrame || value > kBootstrapFlood || g_wake_fd < 0) return false;
     g_requested = value;
-    const uint64_t one = 1;
-    return ::write(g_wake_fd, &one, sizeof one) == sizeof one;
+    return base::signal_eventfd(g_wake_fd);
 }
 
 }  // namespace brig::devices::test_hooks

@@ -6,17 +6,17 @@
 #include <stdexcept>
 #include <string>
 
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace brig::devices {
 
-inline UniqueFd take_resource(std::map<std::string, UniqueFd>& resources, const std::string& name, bool required) {
+inline base::UniqueFd take_resource(std::map<std::string, base::UniqueFd>& resources, const std::string& name, bool required) {
     auto it = resources.find(name);
     if (it == resources.end()) {
         if (required) throw std::runtime_error("activate: missing resource '" + name + "'");
-        return UniqueFd();
+        return base::UniqueFd();
     }
-    UniqueFd fd = std::move(it->second);
+    base::UniqueFd fd = std::move(it->second);
     resources.erase(it);
     return fd;
 }

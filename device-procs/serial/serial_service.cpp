@@ -25,14 +25,14 @@ constexpr int kInputPollMs = 100;  // how soon the input thread notices a stop
 
 SerialService::~SerialService() { stop_threads(); }
 
-void SerialService::activate(std::map<std::string, UniqueFd> resources) {
+void SerialService::activate(std::map<std::string, base::UniqueFd> resources) {
     if (uart_) throw std::runtime_error("activate: already active");
     namespace resource = ipc::resource;
     auto irq = std::make_shared<EventFdInterrupt>(take_resource(resources, std::string(resource::kIrq), true));
     output_ = take_resource(resources, std::string(resource::kOutput), false);
     input_ = take_resource(resources, std::string(resource::kInput), false);
     // No mailbox: the device runs in brig's process and brig calls read()/write() itself.
-    UniqueFd mailbox = take_resource(resources, std::string(resource::kMailbox), false);
+    base::UniqueFd mailbox = take_resource(resources, std::string(resource::kMailbox), false);
     if (!resources.empty()) throw std::runtime_error("activate: unexpected resource '" + resources.begin()->first + "'");
 
     if (output_) output_buffer_ = std::make_shared<BufferedOutput>(output_.get());

@@ -21,7 +21,7 @@ public:
     explicit SerialService(std::string name) : name_(std::move(name)), log_(name_) {}
     ~SerialService() override;
 
-    void activate(std::map<std::string, UniqueFd> resources) override;
+    void activate(std::map<std::string, base::UniqueFd> resources) override;
     void pause() override;
     void resume() override;
     void shutdown() override;
@@ -36,9 +36,9 @@ private:
 
     std::string name_;
     DeviceLogger log_;
-    UniqueFd output_;
+    base::UniqueFd output_;
     std::shared_ptr<BufferedOutput> output_buffer_;  // guest output on its way to output_
-    UniqueFd input_;
+    base::UniqueFd input_;
     std::shared_ptr<devices::Serial16550> uart_;
     std::optional<ipc::SharedMailbox> mailbox_;
     std::unique_ptr<ipc::MailboxServer> server_;

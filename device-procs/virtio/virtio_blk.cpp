@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "base/error.h"
 #include "ipc/virtio/chain_io.h"
 
 namespace brig::devices {
@@ -72,11 +73,11 @@ bool in_range(uint64_t sector, uint64_t bytes, uint64_t capacity_bytes) {
 
 uint64_t disk_size(int fd) {
     struct stat st {};
-    if (::fstat(fd, &st) != 0) throw std::runtime_error(std::string("virtio-blk: fstat(disk): ") + std::strerror(errno));
+    if (::fstat(fd, &st) != 0) base::throw_errno("virtio-blk: fstat(disk)");
     if (S_ISREG(st.st_mode)) return static_cast<uint64_t>(st.st_size);
     if (S_ISBLK(st.st_mode)) {
         const off_t end = ::lseek(fd, 0, SEEK_END);
-        if (end < 0) throw std::runtime_error(std::string("virtio-blk: lseek(disk): ") + std::strerror(errno));
+        if (end < 0) base::throw_errno("virtio-blk: lseek(disk)");
         return static_cast<uint64_t>(end);
     }
     throw std::runtime_error("virtio-blk: the disk is neither a regular file nor a block device");
@@ -89,10 +90,10 @@ struct Request {
 
 }  // namespace
 
-VirtioBlk::VirtioBlk(UniqueFd disk, std::string id, const std::string& device)
+VirtioBlk::VirtioBlk(base::UniqueFd disk, std::string id, const std::string& device)
     : log_(device), disk_(std::move(disk)), id_(std::move(id)) {
     const int flags = ::fcntl(disk_.get(), F_GETFL);
-    if (flags < 0) throw std::runtime_error(std::string("virtio-blk: fcntl(disk): ") + std::strerror(errno));
+    if (flags < 0) base::throw_errno("virtio-blk: fcntl(disk)");
     read_only_ = (flags & O_ACCMODE) == O_RDONLY;
     capacity_bytes_ = disk_size(disk_.get()) / kSectorSize * kSectorSize;
     if (id_.size() > kIdBytes) id_.resize(kIdBytes);
@@ -226,7 +227,7 @@ uint8_t VirtioBlk::serve_discard(uint32_t type, const DescriptorChain& chain, co
 
 void VirtioBlk::flush() {
     if (!read_only_ && ::fdatasync(disk_.get()) != 0)
-        log_.error("fdatasync at shutdown: {}", std::strerror(errno));
+        log_.error("fdatasync at shutdown: {}", base::errno_text(errno));
 }
 
 }  // namespace brig::devices

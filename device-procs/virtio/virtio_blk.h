@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <string>
 
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 #include "device-procs/virtio/virtio_service.h"
 
 namespace brig::devices {
@@ -43,7 +43,7 @@ public:
     // `id` is what GET_ID returns (at most 20 bytes are used). Throws std::runtime_error
     // when the disk's size or access mode cannot be read.
     // `device` names it in logs.
-    VirtioBlk(UniqueFd disk, std::string id, const std::string& device = "virtio-blk");
+    VirtioBlk(base::UniqueFd disk, std::string id, const std::string& device = "virtio-blk");
     // Takes "disk"; GET_ID answers the name with "brig-" for "virtio-" ("virtio-blk0" -> "brig-blk0").
     static std::unique_ptr<HostedVirtioDevice> create(const std::string& name, Resources& resources);
 
@@ -63,7 +63,7 @@ private:
     uint8_t serve_discard(uint32_t type, const virtio::DescriptorChain& chain, const virtio::GuestMemoryView& memory);
 
     DeviceLogger log_;
-    UniqueFd disk_;
+    base::UniqueFd disk_;
     std::string id_;
     bool read_only_ = false;
     uint64_t capacity_bytes_ = 0;  // a whole number of sectors

@@ -14,12 +14,12 @@
 namespace brig::devices {
 
 std::unique_ptr<HostedVirtioDevice> VirtioConsole::create(const std::string& name, Resources& resources) {
-    UniqueFd output = take_resource(resources, std::string(ipc::resource::kOutput), false);
-    UniqueFd input = take_resource(resources, std::string(ipc::resource::kInput), false);
+    base::UniqueFd output = take_resource(resources, std::string(ipc::resource::kOutput), false);
+    base::UniqueFd input = take_resource(resources, std::string(ipc::resource::kInput), false);
     return std::make_unique<VirtioConsole>(std::move(output), std::move(input), name);
 }
 
-VirtioConsole::VirtioConsole(UniqueFd output, UniqueFd input, const std::string& device)
+VirtioConsole::VirtioConsole(base::UniqueFd output, base::UniqueFd input, const std::string& device)
     : log_(device), output_(std::move(output)), input_(std::move(input)), input_open_(input_.valid()) {
     if (output_) output_buffer_ = std::make_unique<BufferedOutput>(output_.get());
 }

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "device-procs/common/buffered_output.h"
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 #include "device-procs/virtio/virtio_service.h"
 
 namespace brig::devices {
@@ -27,7 +27,7 @@ public:
     static constexpr size_t kInputChunk = 4096;
 
     // `device` names it in logs.
-    VirtioConsole(UniqueFd output, UniqueFd input, const std::string& device = "virtio-console");
+    VirtioConsole(base::UniqueFd output, base::UniqueFd input, const std::string& device = "virtio-console");
     // Takes "output" and "input", both optional.
     static std::unique_ptr<HostedVirtioDevice> create(const std::string& name, Resources& resources);
 
@@ -49,9 +49,9 @@ private:
     void write_output(const uint8_t* data, size_t len);
 
     DeviceLogger log_;
-    UniqueFd output_;
+    base::UniqueFd output_;
     std::unique_ptr<BufferedOutput> output_buffer_;  // after output_: it writes there
-    UniqueFd input_;
+    base::UniqueFd input_;
     mutable std::mutex mutex_;
     std::vector<uint8_t> pending_;  // input read from the host, not yet in a guest buffer
     bool input_open_ = false;       // guarded by mutex_, like pending_

@@ -13,7 +13,6 @@
 #include "device-procs/virtio/virtio_rng.h"
 #include "ipc/virtio/virtio_test_guest.h"
 
-using brig::UniqueFd;
 using brig::devices::VirtioBlk;
 using brig::devices::VirtioConsole;
 using brig::devices::VirtioRng;
@@ -46,15 +45,15 @@ struct Harness {
 struct TempDisk {
     explicit TempDisk(size_t bytes) {
         char name[] = "/tmp/brig-virtio-blk-test-XXXXXX";
-        fd = UniqueFd(mkstemp(name));
+        fd = base::UniqueFd(mkstemp(name));
         REQUIRE(fd.valid());
         path = name;
         REQUIRE(ftruncate(fd.get(), static_cast<off_t>(bytes)) == 0);
     }
     ~TempDisk() { unlink(path.c_str()); }
-    UniqueFd open_fd(int flags) const { return UniqueFd(::open(path.c_str(), flags | O_CLOEXEC)); }
+    base::UniqueFd open_fd(int flags) const { return base::UniqueFd(::open(path.c_str(), flags | O_CLOEXEC)); }
 
-    UniqueFd fd;
+    base::UniqueFd fd;
     std::string path;
 };
 
@@ -305,8 +304,8 @@ TEST_CASE("virtio-rng fills the driver's buffers", "[virtio-dev]") {
 TEST_CASE("virtio-console writes transmitted data to its output", "[virtio-dev]") {
     int p[2];
     REQUIRE(pipe2(p, O_CLOEXEC | O_NONBLOCK) == 0);
-    UniqueFd read_end(p[0]);
-    VirtioConsole console{UniqueFd(p[1]), UniqueFd()};
+    base::UniqueFd read_end(p[0]);
+    VirtioConsole console{base::UniqueFd(p[1]), base::UniqueFd()};
     CHECK(console.device_id() == 3);
     CHECK(console.queue_count() == 2);
     uint32_t ports = 0;
@@ -327,7 +326,7 @@ TEST_CASE("virtio-console writes transmitted data to its output", "[virtio-dev]"
 }
 
 TEST_CASE("virtio-console without output discards what the guest sends", "[virtio-dev]") {
-    VirtioConsole console{UniqueFd(), UniqueFd()};
+    VirtioConsole console{base::UniqueFd(), base::UniqueFd()};
     CHECK(console.input_fd() < 0);
     CHECK(!console.wants_input());
     Harness h(2);
@@ -339,8 +338,8 @@ TEST_CASE("virtio-console without output discards what the guest sends", "[virti
 TEST_CASE("virtio-console hands input to receive buffers and keeps what does not fit", "[virtio-dev]") {
     int p[2];
     REQUIRE(pipe2(p, O_CLOEXEC) == 0);
-    UniqueFd write_end(p[1]);
-    VirtioConsole console{UniqueFd(), UniqueFd(p[0])};
+    base::UniqueFd write_end(p[1]);
+    VirtioConsole console{base::UniqueFd(), base::UniqueFd(p[0])};
     Harness h(2);
     CHECK(console.wants_input());
     console.pull_input();  // nothing there yet: must not block

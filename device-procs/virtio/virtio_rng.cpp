@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <stdexcept>
 
+#include "base/error.h"
 #include "device-procs/common/test_hooks.h"
 #include "ipc/virtio/chain_io.h"
 
@@ -30,7 +30,7 @@ void VirtioRng::process_queue(unsigned queue, virtio::QueueContext& ctx) {
             while (done < piece.iov_len) {
                 const ssize_t n = ::getrandom(static_cast<uint8_t*>(piece.iov_base) + done, piece.iov_len - done, 0);
                 if (n < 0 && errno == EINTR) continue;
-                if (n < 0) throw std::runtime_error(std::string("virtio-rng: getrandom: ") + std::strerror(errno));
+                if (n < 0) base::throw_errno("virtio-rng: getrandom");
                 done += static_cast<size_t>(n);
             }
             written += static_cast<uint32_t>(done);

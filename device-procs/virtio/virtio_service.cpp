@@ -1,7 +1,6 @@
 #include "device-procs/virtio/virtio_service.h"
 
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -10,6 +9,8 @@
 #include <spdlog/spdlog.h>
 #include <stdexcept>
 
+#include "base/error.h"
+#include "base/eventfd.h"
 #include "device-procs/common/resources.h"
 #include "ipc/poll_set.h"
 
@@ -21,18 +22,6 @@ namespace {
 constexpr int kInputRecheckMs = 100;
 // pause() waits this long for the event thread to finish the request it is on.
 constexpr auto kPauseWait = std::chrono::seconds(1);
-
-void signal_eventfd(int fd) {
-    const uint64_t one = 1;
-    // EAGAIN: the counter is at its maximum, so the reader will wake anyway.
-    [[maybe_unused]] auto n = ::write(fd, &one, sizeof one);
-}
-
-// Returns how many signals the eventfd had collected.
-uint64_t drain_eventfd(int fd) {
-    uint64_t count = 0;
-    return ::read(fd, &count, sizeof count) == sizeof count ? count : 0;
-}
 
 // Counts the interrupts a device raises, for the statistics logged at shutdown.
 class CountingInterrupt final : public InterruptLine {
@@ -56,22 +45,21 @@ VirtioService::VirtioService(std::string name, VirtioDeviceFactory factory)
 
 VirtioService::~VirtioService() { stop_threads(); }
 
-void VirtioService::activate(std::map<std::string, UniqueFd> resources) {
+void VirtioService::activate(std::map<std::string, base::UniqueFd> resources) {
     if (transport_) throw std::runtime_error("activate: already active");
     namespace resource = ipc::resource;
     auto irq = std::make_shared<CountingInterrupt>(
         std::make_shared<EventFdInterrupt>(take_resource(resources, std::string(resource::kIrq), true)), interrupts_);
     // No mailbox: the device runs in brig's process and brig calls read()/write() itself.
-    UniqueFd mailbox_fd = take_resource(resources, std::string(resource::kMailbox), false);
-    UniqueFd memory_fd = take_resource(resources, std::string(resource::kGuestMemory), true);
+    base::UniqueFd mailbox_fd = take_resource(resources, std::string(resource::kMailbox), false);
+    base::UniqueFd memory_fd = take_resource(resources, std::string(resource::kGuestMemory), true);
     auto device = factory_(resources);
     if (!device) throw std::runtime_error("activate: no device");
-    std::vector<UniqueFd> queue_fds;
+    std::vector<base::UniqueFd> queue_fds;
     for (unsigned q = 0; q < device->queue_count(); ++q) queue_fds.push_back(take_resource(resources, resource::queue(q), true));
     if (!resources.empty()) throw std::runtime_error("activate: unexpected resource '" + resources.begin()->first + "'");
 
-    UniqueFd wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!wake) throw std::runtime_error(std::string("activate: eventfd: ") + std::strerror(errno));
+    base::UniqueFd wake = base::make_eventfd("activate: event thread wake");
 
     device_ = std::move(device);
     queue_fds_ = std::move(queue_fds);
@@ -92,7 +80,7 @@ void VirtioService::activate(std::map<std::string, UniqueFd> resources) {
     // A notify that no ioeventfd caught (and the re-check at DRIVER_OK) goes to the event
     // thread, which runs every queue.
     transport_->set_deferred_notify([this](unsigned queue) {
-        if (queue < queue_fds_.size()) signal_eventfd(queue_fds_[queue].get());
+        if (queue < queue_fds_.size()) base::signal_eventfd(queue_fds_[queue].get());
     });
 
     if (server_) {
@@ -148,17 +136,17 @@ void VirtioService::event_loop() {
         }
         if (waits.wait(timeout) < 0) {
             if (errno == EINTR) continue;
-            log_.error("event thread: poll: {}", std::strerror(errno));
+            log_.error("event thread: poll: {}", base::errno_text(errno));
             break;
         }
         const auto ready = waits.ready();
         for (const auto& [source, revents] : ready)
-            if (source.kind == EventSource::Wake) drain_eventfd(wake_fd_.get());
+            if (source.kind == EventSource::Wake) base::drain_eventfd(wake_fd_.get());
         if (paused || stopping_) continue;
         try {
             for (const auto& [source, revents] : ready) {
                 if (source.kind == EventSource::Queue && (revents & POLLIN)) {
-                    notifies_.fetch_add(drain_eventfd(queue_fds_[source.queue].get()), std::memory_order_relaxed);
+                    notifies_.fetch_add(base::drain_eventfd(queue_fds_[source.queue].get()), std::memory_order_relaxed);
                     transport_->notify(source.queue);
                 } else if (source.kind == EventSource::Input) {
                     device_->pull_input();
@@ -193,7 +181,7 @@ void VirtioService::report_error(const std::string& message) {
 }
 
 void VirtioService::wake_event_thread() {
-    if (wake_fd_) signal_eventfd(wake_fd_.get());
+    if (wake_fd_) base::signal_eventfd(wake_fd_.get());
 }
 
 void VirtioService::pause() {

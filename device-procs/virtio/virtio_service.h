@@ -37,7 +37,7 @@
 #include "ipc/device_service.h"
 #include "ipc/eventfd_interrupt.h"
 #include "ipc/mailbox.h"
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 #include "ipc/virtio/guest_memory_view.h"
 #include "ipc/virtio/virtio_device.h"
 #include "ipc/virtio/virtio_mmio.h"
@@ -51,7 +51,7 @@ namespace brig::devices {
 constexpr unsigned kVirtioInterruptStatusShadow = virtio::kInterruptStatusShadow;
 
 // The fds activation hands over, by name (ipc/device_kind.h names them).
-using Resources = std::map<std::string, UniqueFd>;
+using Resources = std::map<std::string, base::UniqueFd>;
 
 // What the service needs from a device beyond virtio::VirtioDevice. Everything here
 // is called on the event thread, except flush() (on the control thread, after the
@@ -83,7 +83,7 @@ public:
     VirtioService(std::string name, VirtioDeviceFactory factory);
     ~VirtioService() override;
 
-    void activate(std::map<std::string, UniqueFd> resources) override;
+    void activate(std::map<std::string, base::UniqueFd> resources) override;
     void pause() override;
     void resume() override;
     void shutdown() override;
@@ -107,8 +107,8 @@ private:
     std::unique_ptr<virtio::VirtioMmioTransport> transport_;
     std::optional<ipc::SharedMailbox> mailbox_;
     std::unique_ptr<ipc::MailboxServer> server_;
-    std::vector<UniqueFd> queue_fds_;
-    UniqueFd wake_fd_;  // pause/resume/stop wake the event thread through it
+    std::vector<base::UniqueFd> queue_fds_;
+    base::UniqueFd wake_fd_;  // pause/resume/stop wake the event thread through it
     std::thread mailbox_thread_;
     std::thread event_thread_;
 

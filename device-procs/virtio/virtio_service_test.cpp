@@ -17,18 +17,17 @@
 #include "device-procs/virtio/virtio_service.h"
 #include "ipc/virtio/virtio_test_guest.h"
 
-using brig::UniqueFd;
 using brig::devices::HostedVirtioDevice;
 using brig::devices::VirtioService;
 using brig::virtio::testing::DriverRing;
 using brig::virtio::testing::FakeGuest;
-using Resources = std::map<std::string, UniqueFd>;
+using Resources = std::map<std::string, base::UniqueFd>;
 
 namespace {
 
 constexpr size_t kRamBytes = 4 << 20;
 
-UniqueFd dup_fd(int fd) { return UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 0)); }
+base::UniqueFd dup_fd(int fd) { return base::UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 0)); }
 
 bool wait_readable(int fd, int ms) {
     pollfd p{fd, POLLIN, 0};
@@ -45,7 +44,7 @@ VirtioService rng_service() {
 
 struct Vmm {
     Vmm() {
-        ram_fd = UniqueFd(memfd_create("guest-ram", MFD_CLOEXEC));
+        ram_fd = base::UniqueFd(memfd_create("guest-ram", MFD_CLOEXEC));
         REQUIRE(ftruncate(ram_fd.get(), kRamBytes) == 0);
         void* p = mmap(nullptr, kRamBytes, PROT_READ | PROT_WRITE, MAP_SHARED, ram_fd.get(), 0);
         REQUIRE(p != MAP_FAILED);
@@ -88,11 +87,11 @@ struct Vmm {
         REQUIRE(rd(0x070) == 0xf);
     }
 
-    UniqueFd ram_fd;
+    base::UniqueFd ram_fd;
     uint8_t* ram = nullptr;
     std::optional<FakeGuest> guest;
-    UniqueFd irq{eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
-    UniqueFd notify[2] = {UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))};
+    base::UniqueFd irq{eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+    base::UniqueFd notify[2] = {base::UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), base::UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))};
     brig::ipc::SharedMailbox mailbox = brig::ipc::SharedMailbox::create();
     brig::ipc::MailboxClient client{mailbox, std::chrono::milliseconds(2000)};
 };

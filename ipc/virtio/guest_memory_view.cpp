@@ -7,16 +7,17 @@
 #include <cerrno>
 #include <stdexcept>
 #include <string>
-#include <system_error>
 #include <utility>
+
+#include "base/error.h"
 
 namespace brig::virtio {
 
-GuestMemoryView GuestMemoryView::map(UniqueFd memfd) {
+GuestMemoryView GuestMemoryView::map(base::UniqueFd memfd) {
     if (!memfd) throw std::runtime_error("guest memory: no memfd");
     struct stat st {};
     if (::fstat(memfd.get(), &st) != 0)
-        throw std::system_error(errno, std::generic_category(), "guest memory: fstat");
+        base::throw_errno("guest memory: fstat");
     if (st.st_size <= 0) throw std::runtime_error("guest memory: the memfd is empty");
     const auto size = static_cast<uint64_t>(st.st_size);
     // The layout puts RAM above the hole from 4 GiB; the guest address space is 64-bit,
@@ -24,7 +25,7 @@ GuestMemoryView GuestMemoryView::map(UniqueFd memfd) {
     if (size > (uint64_t{1} << 46)) throw std::runtime_error("guest memory: implausible size " + std::to_string(size));
 
     void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, memfd.get(), 0);
-    if (p == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "guest memory: mmap");
+    if (p == MAP_FAILED) base::throw_errno("guest memory: mmap");
     auto* host = static_cast<uint8_t*>(p);
 
     // The mapping keeps the memory; the fd is no longer needed.

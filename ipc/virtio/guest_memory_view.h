@@ -12,14 +12,14 @@
 #include <vector>
 
 #include "ipc/guest_ram_map.h"
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace brig::virtio {
 
 class GuestMemoryView {
 public:
     // Maps `memfd` (its size is the guest RAM size). Throws std::runtime_error.
-    static GuestMemoryView map(UniqueFd memfd);
+    static GuestMemoryView map(base::UniqueFd memfd);
     GuestMemoryView(GuestMemoryView&&) noexcept;
     GuestMemoryView& operator=(GuestMemoryView&&) = delete;
     ~GuestMemoryView();

@@ -42,12 +42,12 @@ TEST_CASE("guest memory view bounds are overflow-safe", "[virtio]") {
 }
 
 TEST_CASE("guest memory view maps a memfd with the hole at 3 GiB", "[virtio]") {
-    UniqueFd fd(memfd_create("brig-test-guest", MFD_CLOEXEC));
+    base::UniqueFd fd(memfd_create("brig-test-guest", MFD_CLOEXEC));
     REQUIRE(fd);
     const uint64_t size = brig::ipc::kRamHoleStart + 8192;  // sparse: no page is touched but two
     REQUIRE(ftruncate(fd.get(), static_cast<off_t>(size)) == 0);
     const int raw = fd.get();
-    UniqueFd dup_fd(dup(raw));
+    base::UniqueFd dup_fd(dup(raw));
     auto view = GuestMemoryView::map(std::move(fd));
     CHECK(view.size() == size);
     CHECK(view.contains(brig::ipc::kRamHoleStart - 1, 1));
@@ -69,7 +69,7 @@ TEST_CASE("guest memory view maps a memfd with the hole at 3 GiB", "[virtio]") {
 }
 
 TEST_CASE("guest memory view rejects an empty memfd", "[virtio]") {
-    UniqueFd fd(memfd_create("brig-test-empty", MFD_CLOEXEC));
+    base::UniqueFd fd(memfd_create("brig-test-empty", MFD_CLOEXEC));
     REQUIRE(fd);
     CHECK_THROWS_AS(GuestMemoryView::map(std::move(fd)), std::runtime_error);
 }

@@ -16,7 +16,8 @@
 // A euid change also clears the parent-death signal; it is restored after step 1.
 #include "minijail-wrapper/minijail/jail.h"
 
-#include "minijail-wrapper/minijail/errors.h"
+#include "base/error.h"
+#include "base/unique_fd.h"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -35,7 +36,7 @@ namespace minijail {
 namespace {
 
 void check(int rc, const std::string& step) {
-    if (rc != 0) throw_errno(step);
+    if (rc != 0) base::throw_errno(step);
 }
 
 std::string rlimit_name(int resource) {
@@ -55,17 +56,16 @@ std::string rlimit_name(int resource) {
     }
 }
 
-int open_for_write(const char* path) {
-    int fd = open(path, O_WRONLY | O_CLOEXEC);
-    if (fd < 0) throw_errno(std::string("open ") + path);
+base::UniqueFd open_for_write(const char* path) {
+    base::UniqueFd fd(open(path, O_WRONLY | O_CLOEXEC));
+    if (!fd) base::throw_errno(std::string("open ") + path);
     return fd;
 }
 
-void write_and_close(int fd, const std::string& text, const char* path) {
-    ssize_t n = write(fd, text.data(), text.size());
-    int err = errno;
-    close(fd);
-    if (n < 0) throw_errno(std::string("write ") + path, err);
+void write_and_close(base::UniqueFd fd, const std::string& text, const char* path) {
+    const ssize_t n = write(fd.get(), text.data(), text.size());
+    const int err = errno;
+    if (n < 0) base::throw_errno(std::string("write ") + path, err);
     if (static_cast<size_t>(n) != text.size()) throw std::runtime_error(std::string("write ") + path + ": short write");
 }
 
@@ -104,13 +104,13 @@ void enter_jail(const JailSpec& spec) {
 
     // 3. The id maps.
     check(prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "prctl(PR_SET_DUMPABLE, 1)");
-    int setgroups_fd = open_for_write("/proc/self/setgroups");
-    int gid_map_fd = open_for_write("/proc/self/gid_map");
-    int uid_map_fd = open_for_write("/proc/self/uid_map");
+    base::UniqueFd setgroups_fd = open_for_write("/proc/self/setgroups");
+    base::UniqueFd gid_map_fd = open_for_write("/proc/self/gid_map");
+    base::UniqueFd uid_map_fd = open_for_write("/proc/self/uid_map");
     check(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(PR_SET_DUMPABLE, 0)");
-    write_and_close(setgroups_fd, "deny", "/proc/self/setgroups");
-    write_and_close(gid_map_fd, std::to_string(gid) + " " + std::to_string(gid) + " 1\n", "/proc/self/gid_map");
-    write_and_close(uid_map_fd, std::to_string(uid) + " " + std::to_string(uid) + " 1\n", "/proc/self/uid_map");
+    write_and_close(std::move(setgroups_fd), "deny", "/proc/self/setgroups");
+    write_and_close(std::move(gid_map_fd), std::to_string(gid) + " " + std::to_string(gid) + " 1\n", "/proc/self/gid_map");
+    write_and_close(std::move(uid_map_fd), std::to_string(uid) + " " + std::to_string(uid) + " 1\n", "/proc/self/uid_map");
 
     // 4. The file system: an empty tmpfs becomes "/", and the host's tree is detached.
     // The tmpfs is mounted over /proc: a directory that exists wherever this code can
@@ -138,11 +138,11 @@ void enter_jail(const JailSpec& spec) {
     check(setresgid(gid, gid, gid), "setresgid in the user namespace");
     check(setresuid(uid, uid, uid), "setresuid in the user namespace");
     cap_t empty = cap_init();
-    if (!empty) throw_errno("cap_init");
+    if (!empty) base::throw_errno("cap_init");
     int rc = cap_set_proc(empty);
     int err = errno;
     cap_free(empty);
-    if (rc != 0) throw_errno("cap_set_proc", err);
+    if (rc != 0) base::throw_errno("cap_set_proc", err);
     check(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)");
     set_pdeathsig(pdeathsig);
 
@@ -155,7 +155,7 @@ void enter_jail(const JailSpec& spec) {
         throw std::runtime_error("enter_jail: verify: ids are not " + std::to_string(uid) + "/" + std::to_string(gid));
     if (getgroups(0, nullptr) != 0) throw std::runtime_error("enter_jail: verify: supplementary groups remain");
     cap_t now = cap_get_proc();
-    if (!now) throw_errno("cap_get_proc");
+    if (!now) base::throw_errno("cap_get_proc");
     cap_t none = cap_init();
     int differ = cap_compare(now, none);
     cap_free(now);

@@ -23,7 +23,7 @@ struct JailSpec {
 // namespace. On return the process runs as uid/gid J in its own user namespace with
 // no capabilities (all five sets empty), no supplementary groups, NO_NEW_PRIVS set,
 // not dumpable, and "/" is an empty read-only tmpfs. The parent-death signal (if set)
-// is kept. Throws SystemError ("STEP: ENAME (message)") or std::runtime_error.
+// is kept. Throws base::SystemError ("STEP: ENAME (message)") or std::runtime_error.
 void enter_jail(const JailSpec& spec);
 
 }  // namespace minijail

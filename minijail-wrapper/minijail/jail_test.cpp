@@ -1,7 +1,6 @@
 // The jail tests run the unit-test binary itself as the jailed helper: the parent
 // spawns /proc/self/exe with argv[1] == kHelperFlag, and a constructor below turns
 // that process into the helper before Catch2's main() ever runs. These tests need root.
-#include "minijail-wrapper/minijail/errors.h"
 #include "minijail-wrapper/minijail/jail.h"
 #include "minijail-wrapper/minijail/policy.h"
 #include "minijail-wrapper/minijail/spawn.h"
@@ -100,7 +99,7 @@ std::map<std::string, std::string> status_fields(pid_t pid) {
 }
 
 struct Helper {
-    minijail::SpawnedProcess proc{-1, -1};
+    minijail::SpawnedProcess proc;
     int command_write = -1;  // closing it lets the helper exit
     std::string report;
 
@@ -140,7 +139,7 @@ struct Helper {
         int status = -1;
         if (proc.pid > 0) {
             REQUIRE(waitpid(proc.pid, &status, 0) == proc.pid);
-            close(proc.pidfd);
+            proc.pidfd.reset();
             proc.pid = -1;
         }
         return status;
@@ -291,7 +290,7 @@ TEST_CASE("spawn remaps kept fds in order, even when they overlap their targets"
     close(out[0]);
     int status = 0;
     REQUIRE(waitpid(p.pid, &status, 0) == p.pid);
-    close(p.pidfd);
+    p.pidfd.reset();
     std::string expected = link("/proc/self/fd/" + std::to_string(a[1])) + "\n" +
                            link("/proc/self/fd/" + std::to_string(a[0])) + "\n";
     CHECK(text.rfind(expected, 0) == 0);
@@ -314,7 +313,7 @@ TEST_CASE("spawn: the child joins its cgroups (writes 0 to each cgroup.procs) be
     auto p = minijail::spawn_in_new_pid_namespace(spec);
     int status = 0;
     REQUIRE(waitpid(p.pid, &status, 0) == p.pid);
-    close(p.pidfd);
+    p.pidfd.reset();
     close(procs[1]);
     char buf[8] = {};
     CHECK(read(procs[0], buf, sizeof buf) == 2);

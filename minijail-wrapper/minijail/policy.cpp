@@ -1,7 +1,8 @@
 #include "minijail-wrapper/minijail/policy.h"
 
 #include "minijail-wrapper/minijail/constants.h"
-#include "minijail-wrapper/minijail/errors.h"
+#include "base/error.h"
+#include "base/unique_fd.h"
 
 #include <fcntl.h>
 #include <linux/seccomp.h>
@@ -214,8 +215,8 @@ public:
         std::ifstream in(file);
         if (!in) {
             int err = errno;
-            if (included_from) throw PolicyError(*included_from, "cannot read '" + file.string() + "': " + errno_text(err));
-            throw_errno("open " + file.string(), err);
+            if (included_from) throw PolicyError(*included_from, "cannot read '" + file.string() + "': " + base::errno_text(err));
+            base::throw_errno("open " + file.string(), err);
         }
         std::stringstream buffer;
         buffer << in.rdbuf();
@@ -355,13 +356,6 @@ struct SeccompCtx {
     ~SeccompCtx() { seccomp_release(ctx); }
 };
 
-struct Fd {
-    int fd;
-    ~Fd() {
-        if (fd >= 0) close(fd);
-    }
-};
-
 // libseccomp has no per-syscall "else" action, so `expr; return E` is compiled like
 // this: the filter's default action is this sentinel (an action no rule uses), and
 // after export every `ret SENTINEL` becomes a jump to a tail that reloads the syscall
@@ -432,7 +426,7 @@ void add_rule(scmp_filter_ctx ctx, const SyscallRule& rule, uint32_t action, con
               const SourceLocation& where) {
     int rc = seccomp_rule_add_array(ctx, action, rule.nr, static_cast<unsigned>(args.size()),
                                     args.empty() ? nullptr : args.data());
-    if (rc < 0) throw PolicyError(where, "libseccomp refused the rule for '" + rule.name + "': " + errno_text(-rc));
+    if (rc < 0) throw PolicyError(where, "libseccomp refused the rule for '" + rule.name + "': " + base::errno_text(-rc));
 }
 
 // Adds every rule of the policy to a context whose default action is kSentinel.
@@ -468,20 +462,20 @@ RuleContext build_rule_context(const Policy& policy) {
     RuleContext rules{{seccomp_init(kSentinel)}, {}};
     if (!rules.ctx.ctx) throw std::runtime_error("seccomp_init failed");
     if (int rc = seccomp_attr_set(rules.ctx.ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS); rc < 0)
-        throw_errno("seccomp_attr_set(ACT_BADARCH)", -rc);
+        base::throw_errno("seccomp_attr_set(ACT_BADARCH)", -rc);
     rules.else_errno = add_policy_rules(rules.ctx.ctx, policy);
     return rules;
 }
 
 // libseccomp exports only to an fd: export into a memfd and read it back.
 std::string export_to_string(int (*exporter)(const scmp_filter_ctx, int), scmp_filter_ctx ctx, const char* what) {
-    Fd mem{memfd_create(what, MFD_CLOEXEC)};
-    if (mem.fd < 0) throw_errno("memfd_create");
-    if (int rc = exporter(ctx, mem.fd); rc < 0) throw_errno(what, -rc);
-    const off_t size = lseek(mem.fd, 0, SEEK_END);
-    if (size < 0) throw_errno("lseek");
+    const base::UniqueFd mem(memfd_create(what, MFD_CLOEXEC));
+    if (!mem) base::throw_errno("memfd_create");
+    if (int rc = exporter(ctx, mem.get()); rc < 0) base::throw_errno(what, -rc);
+    const off_t size = lseek(mem.get(), 0, SEEK_END);
+    if (size < 0) base::throw_errno("lseek");
     std::string bytes(static_cast<size_t>(size), '\0');
-    if (pread(mem.fd, bytes.data(), bytes.size(), 0) != size) throw_errno("pread");
+    if (pread(mem.get(), bytes.data(), bytes.size(), 0) != size) base::throw_errno("pread");
     return bytes;
 }
 
@@ -556,7 +550,7 @@ namespace {
 long load_filter(const std::vector<sock_filter>& program, unsigned long flags, const char* what) {
     if (program.empty() || program.size() > BPF_MAXINSNS)
         throw std::invalid_argument(std::string(what) + ": bad program size");
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) throw_errno("prctl(PR_SET_NO_NEW_PRIVS)");
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) base::throw_errno("prctl(PR_SET_NO_NEW_PRIVS)");
     sock_fprog prog{static_cast<unsigned short>(program.size()), const_cast<sock_filter*>(program.data())};
     return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
 }
@@ -565,7 +559,7 @@ long load_filter(const std::vector<sock_filter>& program, unsigned long flags, c
 
 void install_filter(const std::vector<sock_filter>& program, bool tsync) {
     const long rc = load_filter(program, tsync ? SECCOMP_FILTER_FLAG_TSYNC : 0, "install_filter");
-    if (rc < 0) throw_errno(tsync ? "seccomp(SET_MODE_FILTER, TSYNC)" : "seccomp(SET_MODE_FILTER)");
+    if (rc < 0) base::throw_errno(tsync ? "seccomp(SET_MODE_FILTER, TSYNC)" : "seccomp(SET_MODE_FILTER)");
     if (rc > 0)
         throw std::runtime_error("seccomp(SET_MODE_FILTER, TSYNC): thread " + std::to_string(rc) +
                                  " could not be synchronized");
@@ -575,7 +569,7 @@ int install_filter_with_listener(const std::vector<sock_filter>& program, bool t
     unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER;
     if (tsync) flags |= SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
     const long rc = load_filter(program, flags, "install_filter_with_listener");
-    if (rc < 0) throw_errno(tsync ? "seccomp(SET_MODE_FILTER, NEW_LISTENER|TSYNC)" : "seccomp(SET_MODE_FILTER, NEW_LISTENER)");
+    if (rc < 0) base::throw_errno(tsync ? "seccomp(SET_MODE_FILTER, NEW_LISTENER|TSYNC)" : "seccomp(SET_MODE_FILTER, NEW_LISTENER)");
     return static_cast<int>(rc);  // the listener fd, opened O_CLOEXEC by the kernel
 }
 

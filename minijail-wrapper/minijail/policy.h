@@ -88,7 +88,7 @@ struct Policy {
 };
 
 // Parses a policy file; @include is resolved relative to the including file.
-// Throws PolicyError ("file:line:col: ...") or SystemError (unreadable file).
+// Throws PolicyError ("file:line:col: ...") or base::SystemError (unreadable file).
 Policy parse_policy_file(const std::filesystem::path& file);
 
 // Parses policy text held in memory; `name` is used in error locations and
@@ -115,14 +115,14 @@ std::vector<sock_filter> compile_policy(const Policy& policy, DefaultAction defa
 std::string export_pfc(const Policy& policy, DefaultAction default_action, int default_errno = EPERM);
 
 // Sets PR_SET_NO_NEW_PRIVS, then installs the program on the calling thread, or on
-// every thread of the process with tsync. Throws SystemError.
+// every thread of the process with tsync. Throws base::SystemError.
 void install_filter(const std::vector<sock_filter>& program, bool tsync);
 
 // Like install_filter, but with SECCOMP_FILTER_FLAG_NEW_LISTENER: returns the
 // seccomp user-notification listener fd (close-on-exec) that answers the program's
 // SECCOMP_RET_USER_NOTIF returns. With tsync, TSYNC_ESRCH makes the two flags
 // combinable (kernel >= 5.7). Once this returns, every syscall the filter sends to
-// the listener blocks until someone holding the fd answers it. Throws SystemError.
+// the listener blocks until someone holding the fd answers it. Throws base::SystemError.
 int install_filter_with_listener(const std::vector<sock_filter>& program, bool tsync);
 
 // The x86-64 number of a syscall name, or -1 if unknown.

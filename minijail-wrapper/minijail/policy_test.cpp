@@ -1,5 +1,4 @@
 #include "minijail-wrapper/minijail/constants.h"
-#include "minijail-wrapper/minijail/errors.h"
 #include "minijail-wrapper/minijail/policy.h"
 
 #include <catch2/catch.hpp>

@@ -1,6 +1,6 @@
 #include "minijail-wrapper/minijail/spawn.h"
 
-#include "minijail-wrapper/minijail/errors.h"
+#include "base/error.h"
 
 #include <fcntl.h>
 #include <linux/close_range.h>
@@ -106,86 +106,72 @@ SpawnedProcess spawn_in_new_pid_namespace(const SpawnSpec& spec) {
         throw std::invalid_argument("spawn: the executable must be an absolute path: '" + spec.executable + "'");
     if (spec.argv.empty()) throw std::invalid_argument("spawn: argv is empty");
 
-    // Everything the child needs is prepared here: it may not allocate.
+    // Everything the child needs is prepared here: it may not allocate. The parent's
+    // fds are owned (UniqueFd) so that every way out of here closes them; the child
+    // never returns, so it never runs their destructors.
     Prepared p;
     p.path = spec.executable.c_str();
     for (const auto& a : spec.argv) p.argv.push_back(const_cast<char*>(a.c_str()));
     p.argv.push_back(nullptr);
 
-    int devnull = -1;
+    base::UniqueFd devnull;
     if (spec.stdin_fd < 0 || spec.stdout_fd < 0 || spec.stderr_fd < 0) {
-        devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-        if (devnull < 0) throw_errno("open /dev/null");
+        devnull.reset(open("/dev/null", O_RDWR | O_CLOEXEC));
+        if (!devnull) base::throw_errno("open /dev/null");
     }
-    auto close_devnull = [&] {
-        if (devnull >= 0) close(devnull);
-    };
-    for (int fd : {spec.stdin_fd, spec.stdout_fd, spec.stderr_fd}) p.sources.push_back(fd < 0 ? devnull : fd);
+    for (int fd : {spec.stdin_fd, spec.stdout_fd, spec.stderr_fd}) p.sources.push_back(fd < 0 ? devnull.get() : fd);
     for (int fd : spec.keep_fds) {
-        if (fd < 0) {
-            close_devnull();
-            throw std::invalid_argument("spawn: negative fd in keep_fds");
-        }
+        if (fd < 0) throw std::invalid_argument("spawn: negative fd in keep_fds");
         p.sources.push_back(fd);
     }
     p.moved.resize(p.sources.size());
     p.cgroups = spec.join_cgroup_fds;
 
     int pipe_fds[2];
-    if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
-        int err = errno;
-        close_devnull();
-        throw_errno("pipe2", err);
-    }
-    p.report_fd = pipe_fds[1];
-    p.parent_pidfd = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0));
-    if (p.parent_pidfd < 0) {
-        int err = errno;
-        close(pipe_fds[0]);
-        close(pipe_fds[1]);
-        close_devnull();
-        throw_errno("pidfd_open", err);
-    }
-    int highest = std::max({pipe_fds[0], pipe_fds[1], p.parent_pidfd, devnull,
+    if (pipe2(pipe_fds, O_CLOEXEC) != 0) base::throw_errno("pipe2");
+    base::UniqueFd report_read(pipe_fds[0]), report_write(pipe_fds[1]);
+    p.report_fd = report_write.get();
+    base::UniqueFd parent_pidfd(static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0)));
+    if (!parent_pidfd) base::throw_errno("pidfd_open");
+    p.parent_pidfd = parent_pidfd.get();
+    int highest = std::max({report_read.get(), report_write.get(), parent_pidfd.get(), devnull.get(),
                             static_cast<int>(p.sources.size())});
     for (int fd : p.sources) highest = std::max(highest, fd);
     p.dup_base = highest + 1;
 
-    int pidfd = -1;
+    int raw_pidfd = -1;
     CloneArgs args{};
     args.flags = CLONE_NEWPID | CLONE_PIDFD;
-    args.pidfd = reinterpret_cast<uintptr_t>(&pidfd);
+    args.pidfd = reinterpret_cast<uintptr_t>(&raw_pidfd);
     args.exit_signal = SIGCHLD;
     long pid = syscall(SYS_clone3, &args, sizeof args);
     if (pid == 0) run_child(p);
-    int clone_err = errno;
+    const int clone_err = errno;
+    base::UniqueFd pidfd(raw_pidfd);
 
-    close(pipe_fds[1]);
-    close(p.parent_pidfd);
-    close_devnull();
-    if (pid < 0) {
-        close(pipe_fds[0]);
-        throw_errno("clone3", clone_err);
-    }
+    report_write.reset();  // the child's copy is the only one left: its exec or exit is our EOF
+    parent_pidfd.reset();
+    devnull.reset();
+    if (pid < 0) base::throw_errno("clone3", clone_err);
 
     ChildReport report{};
     size_t got = 0;
     while (got < sizeof report) {
-        ssize_t n = read(pipe_fds[0], reinterpret_cast<char*>(&report) + got, sizeof report - got);
+        ssize_t n = read(report_read.get(), reinterpret_cast<char*>(&report) + got, sizeof report - got);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;
         got += static_cast<size_t>(n);
     }
-    close(pipe_fds[0]);
-    if (got == 0) return {static_cast<pid_t>(pid), pidfd};  // execve succeeded
+    report_read.reset();
+    if (got == 0) return {static_cast<pid_t>(pid), std::move(pidfd)};  // execve succeeded
 
     // The child failed (or exited before exec because the parent died); reap it.
     while (waitpid(static_cast<pid_t>(pid), nullptr, 0) < 0 && errno == EINTR) {
     }
-    close(pidfd);
+    pidfd.reset();
     if (got != sizeof report) throw std::runtime_error("spawn " + spec.executable + ": short report from the child");
-    if (report.step == kStepExec) throw_errno("exec " + spec.executable, report.error);
-    throw_errno(step_name(report.step), report.error);
+    if (report.step == kStepExec) base::throw_errno("exec " + spec.executable, report.error);
+    base::throw_errno(step_name(report.step), report.error);
 }
 
 }  // namespace minijail

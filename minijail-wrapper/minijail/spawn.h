@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "base/unique_fd.h"
+
 namespace minijail {
 
 struct SpawnSpec {
@@ -22,8 +24,8 @@ struct SpawnSpec {
 };
 
 struct SpawnedProcess {
-    pid_t pid;   // in the caller's PID namespace; the child sees itself as pid 1
-    int pidfd;   // CLOEXEC; owned by the caller
+    pid_t pid = -1;          // in the caller's PID namespace; the child sees itself as pid 1
+    base::UniqueFd pidfd;    // CLOEXEC
 };
 
 // clone3(CLONE_NEWPID | CLONE_PIDFD), then in the child: PR_SET_PDEATHSIG(SIGKILL),
@@ -31,7 +33,7 @@ struct SpawnedProcess {
 // reset and the signal mask emptied, execve with an empty environment.
 // The parent-death signal fires when the *thread* that called this exits, so call it
 // from a thread that lives as long as the child should (e.g. the main thread).
-// Throws SystemError: "exec PATH: ENOENT (No such file or directory)" when execve
+// Throws base::SystemError: "exec PATH: ENOENT (No such file or directory)" when execve
 // fails (the child's errno comes back through a CLOEXEC pipe), or "STEP: ..." for
 // another failed step in the child or parent. The failed child has been reaped.
 SpawnedProcess spawn_in_new_pid_namespace(const SpawnSpec& spec);

@@ -1,20 +1,15 @@
 #include "vmm/board/board.h"
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
 #include <spdlog/spdlog.h>
 
-#include "vmm/error.h"
+#include "base/eventfd.h"
 
 namespace brig {
 namespace {
 constexpr std::chrono::milliseconds kVcpuResponseTimeout(2000);
 }
 
-Board::Board() : stop_fd_(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
-    if (!stop_fd_) throw_errno("eventfd(board stop)");
-}
+Board::Board() : stop_fd_(base::make_eventfd("board stop")) {}
 
 void Board::add_vcpu(std::unique_ptr<Vcpu> vcpu) { vcpus_.push_back(std::move(vcpu)); }
 
@@ -47,8 +42,7 @@ void Board::request_stop(StopReason reason) {
     spdlog::debug("[board] {} -> {}: {}", to_string(state_), to_string(next), reason.detail);
     state_ = next;
     reason_ = std::move(reason);
-    const uint64_t one = 1;
-    if (::write(stop_fd_.get(), &one, sizeof one) != sizeof one) spdlog::error("[board] cannot signal stop");
+    if (!base::signal_eventfd(stop_fd_.get())) spdlog::error("[board] cannot signal stop");
 }
 
 BoardState Board::state() const {

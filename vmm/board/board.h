@@ -11,7 +11,7 @@
 
 #include "vmm/board/board_state.h"
 #include "vmm/board/stop_reason.h"
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 #include "vmm/vcpu/vcpu.h"
 
 namespace brig {
@@ -42,7 +42,7 @@ private:
     mutable std::mutex mutex_;
     BoardState state_ = BoardState::Paused;
     std::optional<StopReason> reason_;
-    UniqueFd stop_fd_;
+    base::UniqueFd stop_fd_;
     std::vector<std::unique_ptr<Vcpu>> vcpus_;
 };
 

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "base/error.h"
 #include "vmm/error.h"
 #include "vmm/memory/layout.h"
 
@@ -16,19 +17,19 @@ namespace brig::boot {
 
 HostFile HostFile::open(std::string_view flag, const std::filesystem::path& path) {
     std::string label = std::string(flag) + ": " + path.string();
-    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    base::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) {
         const int err = errno;  // before any allocation can disturb it
         throw InvalidArgument(std::string(flag) + ": cannot open " + path.string() + ": " + std::strerror(err));
     }
     struct stat st {};
-    if (fstat(fd.get(), &st) != 0) throw_errno("fstat(" + path.string() + ")");
+    if (fstat(fd.get(), &st) != 0) base::throw_errno("fstat(" + path.string() + ")");
     // A FIFO or device has no trustworthy size and could feed us data forever.
     if (!S_ISREG(st.st_mode)) throw InvalidArgument(label + " is not a regular file");
     return HostFile(std::move(fd), static_cast<uint64_t>(st.st_size), std::move(label));
 }
 
-HostFile::HostFile(UniqueFd fd, uint64_t size, std::string label)
+HostFile::HostFile(base::UniqueFd fd, uint64_t size, std::string label)
     : fd_(std::move(fd)), size_(size), label_(std::move(label)) {}
 
 void HostFile::read_into(std::span<uint8_t> out) const {

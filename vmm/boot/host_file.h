@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace brig::boot {
 
@@ -31,9 +31,9 @@ public:
     [[noreturn]] void fail(std::string_view problem) const;
 
 private:
-    HostFile(UniqueFd fd, uint64_t size, std::string label);
+    HostFile(base::UniqueFd fd, uint64_t size, std::string label);
 
-    UniqueFd fd_;
+    base::UniqueFd fd_;
     uint64_t size_ = 0;
     std::string label_;
 };

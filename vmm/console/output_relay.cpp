@@ -11,7 +11,7 @@
 
 namespace brig {
 
-OutputRelay::OutputRelay(std::string device, UniqueFd read_end, int out)
+OutputRelay::OutputRelay(std::string device, base::UniqueFd read_end, int out)
     : device_(std::move(device)), read_end_(std::move(read_end)), out_(out) {
     fcntl(read_end_.get(), F_SETFL, O_NONBLOCK);  // our own pipe; stdout stays as it is
 }

@@ -12,7 +12,7 @@
 #include <deque>
 #include <string>
 
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace brig {
 
@@ -21,7 +21,7 @@ public:
     static constexpr size_t kCapacity = 256 * 1024;
 
     // `read_end`: the pipe the device writes (made non-blocking); `out`: brig's stdout.
-    OutputRelay(std::string device, UniqueFd read_end, int out);
+    OutputRelay(std::string device, base::UniqueFd read_end, int out);
 
     int read_fd() const { return open_ ? read_end_.get() : -1; }
     int out_fd() const { return out_; }
@@ -35,7 +35,7 @@ public:
 
 private:
     std::string device_;
-    UniqueFd read_end_;
+    base::UniqueFd read_end_;
     int out_;
     bool open_ = true;
     std::deque<uint8_t> pending_;

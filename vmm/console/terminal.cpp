@@ -3,7 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include "vmm/error.h"
+#include "base/error.h"
 
 namespace brig {
 namespace {
@@ -19,10 +19,10 @@ void catch_job_control_signals() {
     sigset_t set;
     sigemptyset(&set);
     for (int sig : {SIGTTOU, SIGTTIN}) {
-        if (sigaction(sig, &sa, nullptr) != 0) throw_errno("sigaction(SIGTTOU/SIGTTIN)");
+        if (sigaction(sig, &sa, nullptr) != 0) base::throw_errno("sigaction(SIGTTOU/SIGTTIN)");
         sigaddset(&set, sig);
     }
-    if (pthread_sigmask(SIG_UNBLOCK, &set, nullptr) != 0) throw_errno("pthread_sigmask");
+    if (pthread_sigmask(SIG_UNBLOCK, &set, nullptr) != 0) base::throw_errno("pthread_sigmask");
 }
 
 }  // namespace

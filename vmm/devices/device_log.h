@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace brig {
 
@@ -18,7 +18,7 @@ public:
     static constexpr unsigned kBurstLines = 50;     // shown at once
     static constexpr unsigned kLinesPerSecond = 20;  // then, at most, on average
 
-    DeviceLog(std::string device, UniqueFd read_end);  // read_end is made non-blocking
+    DeviceLog(std::string device, base::UniqueFd read_end);  // read_end is made non-blocking
     int fd() const { return fd_.get(); }
     // Reads what the pipe holds and logs the complete lines (POLLIN, or at the end).
     void drain();
@@ -30,7 +30,7 @@ private:
     bool admit();
 
     std::string device_;
-    UniqueFd fd_;
+    base::UniqueFd fd_;
     std::string partial_;
     double tokens_ = kBurstLines;
     std::chrono::steady_clock::time_point refilled_ = std::chrono::steady_clock::now();

@@ -21,6 +21,7 @@
 #include <mutex>
 #include <string_view>
 
+#include "base/error.h"
 #include "ipc/device_contract.h"
 #include "vmm/error.h"
 #include "minijail-wrapper/minijail/spawn.h"
@@ -41,13 +42,13 @@ bool is_seccomp_listener(int fd) {
     return n > 0 && std::string_view(target, static_cast<size_t>(n)) == "anon_inode:seccomp notify";
 }
 
-UniqueFd filter_memfd(const std::vector<sock_filter>& filter) {
-    UniqueFd fd(memfd_create("brig-device-filter", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-    if (!fd) throw_errno("memfd_create(seccomp filter)");
+base::UniqueFd filter_memfd(const std::vector<sock_filter>& filter) {
+    base::UniqueFd fd(memfd_create("brig-device-filter", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (!fd) base::throw_errno("memfd_create(seccomp filter)");
     const auto* bytes = reinterpret_cast<const char*>(filter.data());
     const size_t size = filter.size() * sizeof(sock_filter);
-    if (::write(fd.get(), bytes, size) != static_cast<ssize_t>(size)) throw_errno("write(seccomp filter)");
-    if (lseek(fd.get(), 0, SEEK_SET) != 0) throw_errno("lseek(seccomp filter)");
+    if (::write(fd.get(), bytes, size) != static_cast<ssize_t>(size)) base::throw_errno("write(seccomp filter)");
+    if (lseek(fd.get(), 0, SEEK_SET) != 0) base::throw_errno("lseek(seccomp filter)");
     fcntl(fd.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
     return fd;
 }
@@ -71,7 +72,7 @@ void kill_by_pidfd(int pidfd) { syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, n
 struct DeviceProcess::Verdict {
     std::mutex lock;
     std::optional<ipc::ControlFault> fault;
-    UniqueFd pidfd;
+    base::UniqueFd pidfd;
 
     void kill_for(const ipc::ControlFault& why) {
         std::lock_guard guard(lock);
@@ -87,15 +88,15 @@ struct DeviceProcess::Verdict {
 std::unique_ptr<DeviceProcess> DeviceProcess::spawn(const DeviceProcessConfig& config, ipc::IpcThread& ipc,
                                                     ipc::IpcThread::ErrorReportHandler on_report) {
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw_errno("socketpair(" + config.name + ")");
-    UniqueFd vmm_end(sv[0]), device_end(sv[1]);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) base::throw_errno("socketpair(" + config.name + ")");
+    base::UniqueFd vmm_end(sv[0]), device_end(sv[1]);
     // The report channel is a socket, not a pipe, so that it can carry the device's
     // seccomp listener (SCM_RIGHTS).
     int report[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report) != 0)
-        throw_errno("socketpair(" + config.name + " report)");
-    UniqueFd report_read(report[0]), report_write(report[1]);
-    UniqueFd filter = filter_memfd(config.filter);
+        base::throw_errno("socketpair(" + config.name + " report)");
+    base::UniqueFd report_read(report[0]), report_write(report[1]);
+    base::UniqueFd filter = filter_memfd(config.filter);
 
     minijail::SpawnSpec spec;
     spec.executable = config.executable.string();
@@ -108,16 +109,16 @@ std::unique_ptr<DeviceProcess> DeviceProcess::spawn(const DeviceProcessConfig& c
     // The device's stderr is a pipe of its own that brig reads (device_log.h), never
     // brig's stderr: nothing the device writes reaches the operator unfiltered.
     int log_pipe[2];
-    if (pipe2(log_pipe, O_CLOEXEC) != 0) throw_errno("pipe2(" + config.name + " log)");
-    UniqueFd log_read(log_pipe[0]), log_write(log_pipe[1]);
+    if (pipe2(log_pipe, O_CLOEXEC) != 0) base::throw_errno("pipe2(" + config.name + " log)");
+    base::UniqueFd log_read(log_pipe[0]), log_write(log_pipe[1]);
     spec.stderr_fd = log_write.get();
     if (config.cgroup) spec.join_cgroup_fds = config.cgroup->procs_fds();
 
-    const minijail::SpawnedProcess spawned = minijail::spawn_in_new_pid_namespace(spec);
+    minijail::SpawnedProcess spawned = minijail::spawn_in_new_pid_namespace(spec);
     auto process = std::unique_ptr<DeviceProcess>(new DeviceProcess());
     process->name_ = config.name;
     process->pid_ = spawned.pid;
-    process->pidfd_.reset(spawned.pidfd);
+    process->pidfd_ = std::move(spawned.pidfd);
     process->cgroup_ = config.cgroup;
     process->report_read_ = std::move(report_read);
     process->log_.emplace(config.name, std::move(log_read));
@@ -126,7 +127,7 @@ std::unique_ptr<DeviceProcess> DeviceProcess::spawn(const DeviceProcessConfig& c
     report_write.reset();  // only the device holds the write end: its death is our EOF
     // The device jails itself, installs its filter and sends the listener before it
     // serves; until we hold it, its next syscall waits, so take it before connecting.
-    UniqueFd listener = process->receive_seccomp_listener(kListenerTimeout);
+    base::UniqueFd listener = process->receive_seccomp_listener(kListenerTimeout);
     process->report_read_.reset();  // nothing the device says there matters any more
     if (config.on_seccomp_listener)
         config.on_seccomp_listener(process->pid_, std::move(listener));
@@ -134,7 +135,7 @@ std::unique_ptr<DeviceProcess> DeviceProcess::spawn(const DeviceProcessConfig& c
         process->violation_listener_ = std::move(listener);
     process->verdict_ = std::make_shared<Verdict>();
     process->verdict_->pidfd.reset(fcntl(process->pidfd_.get(), F_DUPFD_CLOEXEC, 0));
-    if (!process->verdict_->pidfd) throw_errno("dup(" + config.name + " pidfd)");
+    if (!process->verdict_->pidfd) base::throw_errno("dup(" + config.name + " pidfd)");
     process->control_ = ipc.connect(config.name, std::move(vmm_end), std::move(on_report),
                                     [verdict = process->verdict_](const std::string&, const ipc::ControlFault& fault) {
                                         verdict->kill_for(fault);
@@ -166,8 +167,8 @@ bool DeviceProcess::take_violation() {
     return true;
 }
 
-UniqueFd DeviceProcess::receive_seccomp_listener(std::chrono::milliseconds timeout) {
-    auto fail = [&](const std::string& why) -> UniqueFd {
+base::UniqueFd DeviceProcess::receive_seccomp_listener(std::chrono::milliseconds timeout) {
+    auto fail = [&](const std::string& why) -> base::UniqueFd {
         if (!reaped()) {
             kill_by_pidfd(pidfd_.get());
             reap();
@@ -182,7 +183,7 @@ UniqueFd DeviceProcess::receive_seccomp_listener(std::chrono::milliseconds timeo
         pollfd pfd{report_read_.get(), POLLIN, 0};
         const int ready = poll(&pfd, 1, static_cast<int>(left.count()));
         if (ready < 0 && errno == EINTR) continue;
-        if (ready < 0) throw_errno("poll(" + name_ + " report)");
+        if (ready < 0) base::throw_errno("poll(" + name_ + " report)");
         if (ready == 0) continue;
         char payload[32] = {};
         alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)] = {};
@@ -194,9 +195,9 @@ UniqueFd DeviceProcess::receive_seccomp_listener(std::chrono::milliseconds timeo
         msg.msg_controllen = sizeof control;
         const ssize_t n = recvmsg(report_read_.get(), &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-        if (n < 0) throw_errno("recvmsg(" + name_ + " report)");
+        if (n < 0) base::throw_errno("recvmsg(" + name_ + " report)");
         // Take ownership of every fd that came along before judging the message.
-        std::vector<UniqueFd> fds;
+        std::vector<base::UniqueFd> fds;
         for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
             if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
             const size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -221,7 +222,7 @@ const std::string& DeviceProcess::reap() {
     siginfo_t info{};
     while (waitid(P_PIDFD, static_cast<id_t>(pidfd_.get()), &info, WEXITED) != 0) {
         if (errno != EINTR) {
-            exit_description_ = fmt::format("could not be reaped: {}", strerror(errno));
+            exit_description_ = fmt::format("could not be reaped: {}", base::errno_text(errno));
             return *exit_description_;
         }
     }

@@ -16,7 +16,7 @@
 #include "ipc/device_control.h"
 #include "vmm/devices/device_log.h"
 #include "vmm/sandbox/device_cgroup.h"
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace brig {
 
@@ -33,7 +33,7 @@ struct DeviceProcessConfig {
     // DeviceProcess keeps the listener and kills the device on a violation. Set
     // (--seccomp=log|learn): the listener is handed here with the device's pid, and the
     // callee must answer every notification.
-    std::function<void(pid_t pid, UniqueFd listener)> on_seccomp_listener;
+    std::function<void(pid_t pid, base::UniqueFd listener)> on_seccomp_listener;
     // --cgroup-parent: the device's own cgroup, joined before it executes; removed
     // once it is reaped.
     std::shared_ptr<DeviceCgroup> cgroup;
@@ -77,16 +77,16 @@ public:
 private:
     DeviceProcess() = default;
 
-    UniqueFd receive_seccomp_listener(std::chrono::milliseconds timeout);
+    base::UniqueFd receive_seccomp_listener(std::chrono::milliseconds timeout);
 
     std::string name_;
     pid_t pid_ = -1;
-    UniqueFd pidfd_;
-    UniqueFd report_read_;  // our end of the report socket, until the listener came
+    base::UniqueFd pidfd_;
+    base::UniqueFd report_read_;  // our end of the report socket, until the listener came
     // Kill mode: the listener of the device's seccomp filter, whose default action is
     // SECCOMP_RET_USER_NOTIF. A refused syscall waits there until brig reads it and
     // kills the device, so the device can neither hide nor forge a violation.
-    UniqueFd violation_listener_;
+    base::UniqueFd violation_listener_;
     std::optional<DeviceLog> log_;
     std::optional<std::string> violation_;  // "blocked syscall openat(...)"
     std::string violation_fields_;          // "reason=seccomp syscall=openat"

@@ -91,8 +91,8 @@ std::optional<std::string_view> unsupported_format(std::span<const uint8_t> head
     return std::nullopt;
 }
 
-UniqueFd open_image(const DiskOption& disk) {
-    UniqueFd fd(::open(disk.path.c_str(), (disk.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC));
+base::UniqueFd open_image(const DiskOption& disk) {
+    base::UniqueFd fd(::open(disk.path.c_str(), (disk.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC));
     if (!fd) refuse(disk, std::string("cannot open: ") + std::strerror(errno));
     if (const auto format = image_format(disk, fd.get()))
         refuse(disk, "a " + std::string(*format) + " image; brig attaches raw images only (convert it: "

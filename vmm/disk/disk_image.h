@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "vmm/cli/cli.h"
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace brig::disk {
 
@@ -26,6 +26,6 @@ std::optional<std::string_view> unsupported_format(std::span<const uint8_t> head
 // Opens `disk` (O_RDWR, or O_RDONLY for ,ro) and locks it: exclusively when writable,
 // shared when read-only. Throws InvalidArgument ("--disk: PATH ...", exit 35) for an
 // image in use, in a format brig does not support, or whose size is not whole sectors.
-UniqueFd open_image(const DiskOption& disk);
+base::UniqueFd open_image(const DiskOption& disk);
 
 }  // namespace brig::disk

@@ -89,19 +89,19 @@ TEST_CASE("open_image refuses a qcow2 image, a partial sector and a missing file
 TEST_CASE("open_image: one writer alone, or any number of readers", "[disks]") {
     TempImage image(std::vector<uint8_t>(4096, 0));
     SECTION("writable twice in one process conflicts (the lock is per open file description)") {
-        const UniqueFd first = disk::open_image({image.path, false});
+        const base::UniqueFd first = disk::open_image({image.path, false});
         CHECK_THAT(error_of({image.path, false}), Contains("in use"));
         CHECK_THAT(error_of({image.path, true}), Contains("in use for writing"));
     }
     SECTION("read-only twice is fine, and a reader keeps writers out") {
-        const UniqueFd a = disk::open_image({image.path, true});
-        const UniqueFd b = disk::open_image({image.path, true});
+        const base::UniqueFd a = disk::open_image({image.path, true});
+        const base::UniqueFd b = disk::open_image({image.path, true});
         CHECK(a.valid());
         CHECK(b.valid());
         CHECK_THAT(error_of({image.path, false}), StartsWith("--disk: " + image.path + ": the image is in use"));
     }
     SECTION("the lock goes with the last fd") {
-        { const UniqueFd first = disk::open_image({image.path, false}); }
+        { const base::UniqueFd first = disk::open_image({image.path, false}); }
         CHECK(error_of({image.path, false}) == "no error");
     }
 }

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "base/error.h"
 #include "vmm/error.h"
 #include "vmm/kvm/kvm_abi.h"
 
@@ -39,18 +40,18 @@ int checked_ioctl(int fd, unsigned long request, Arg arg, const char* what) {
     do {
         ret = ioctl(fd, request, arg);
     } while (ret < 0 && errno == EINTR);
-    if (ret < 0) throw_errno(what);
+    if (ret < 0) base::throw_errno(what);
     return ret;
 }
 
 }  // namespace
 
 Kvm Kvm::open() {
-    UniqueFd fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
+    base::UniqueFd fd(::open("/dev/kvm", O_RDWR | O_CLOEXEC));
     if (!fd) {
         if (errno == ENOENT) throw HostError("/dev/kvm does not exist: KVM is not available on this host");
         if (errno == EACCES) throw HostError("/dev/kvm: permission denied (run as root or join the kvm group)");
-        throw_errno("open /dev/kvm");
+        base::throw_errno("open /dev/kvm");
     }
     const int version = ioctl(fd.get(), KVM_GET_API_VERSION, 0);
     if (version != KVM_API_VERSION)
@@ -76,7 +77,7 @@ std::vector<kvm_cpuid_entry2> Kvm::supported_cpuid() const {
             const auto* entries = buf.entries();
             return {entries, entries + std::min<size_t>(buf.header()->nent, n)};
         }
-        if (errno != E2BIG || n > 4096) throw_errno("KVM_GET_SUPPORTED_CPUID");
+        if (errno != E2BIG || n > 4096) base::throw_errno("KVM_GET_SUPPORTED_CPUID");
     }
 }
 
@@ -85,8 +86,8 @@ VmFd VmFd::create(const Kvm& kvm) {
     do {
         fd = ioctl(kvm.fd(), KVM_CREATE_VM, 0);
     } while (fd < 0 && errno == EINTR);
-    if (fd < 0) throw_errno("KVM_CREATE_VM");
-    return VmFd(UniqueFd(fd));
+    if (fd < 0) base::throw_errno("KVM_CREATE_VM");
+    return VmFd(base::UniqueFd(fd));
 }
 
 void VmFd::set_tss_address(uint64_t addr) const {
@@ -138,11 +139,11 @@ VcpuFd VcpuFd::create(const Kvm& kvm, const VmFd& vm, unsigned index) {
     do {
         raw = ioctl(vm.fd(), KVM_CREATE_VCPU, static_cast<unsigned long>(index));
     } while (raw < 0 && errno == EINTR);
-    if (raw < 0) throw_errno("KVM_CREATE_VCPU " + std::to_string(index));
-    UniqueFd fd(raw);
+    if (raw < 0) base::throw_errno("KVM_CREATE_VCPU " + std::to_string(index));
+    base::UniqueFd fd(raw);
     const size_t size = static_cast<size_t>(kvm.vcpu_mmap_size());
     void* run = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd.get(), 0);
-    if (run == MAP_FAILED) throw_errno("mmap kvm_run of vCPU " + std::to_string(index));
+    if (run == MAP_FAILED) base::throw_errno("mmap kvm_run of vCPU " + std::to_string(index));
     return VcpuFd(std::move(fd), index, static_cast<kvm_run*>(run), size);
 }
 
@@ -156,7 +157,7 @@ VcpuFd::~VcpuFd() {
 bool VcpuFd::run() const {
     if (ioctl(fd_.get(), KVM_RUN, 0) == 0) return true;
     if (errno == EINTR || errno == EAGAIN) return false;
-    throw_errno("KVM_RUN on vCPU " + std::to_string(index_));
+    base::throw_errno("KVM_RUN on vCPU " + std::to_string(index_));
 }
 
 kvm_regs VcpuFd::get_regs() const {

@@ -8,7 +8,7 @@
 #include <span>
 #include <vector>
 
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace brig {
 
@@ -23,8 +23,8 @@ public:
     std::vector<kvm_cpuid_entry2> supported_cpuid() const;
 
 private:
-    explicit Kvm(UniqueFd fd) : fd_(std::move(fd)) {}
-    UniqueFd fd_;
+    explicit Kvm(base::UniqueFd fd) : fd_(std::move(fd)) {}
+    base::UniqueFd fd_;
 };
 
 class VmFd {
@@ -44,8 +44,8 @@ public:
     void register_ioeventfd(int eventfd, uint64_t addr, uint32_t datamatch) const;
 
 private:
-    explicit VmFd(UniqueFd fd) : fd_(std::move(fd)) {}
-    UniqueFd fd_;
+    explicit VmFd(base::UniqueFd fd) : fd_(std::move(fd)) {}
+    base::UniqueFd fd_;
 };
 
 class VcpuFd {
@@ -74,9 +74,9 @@ public:
     void set_lapic(const kvm_lapic_state& lapic) const;
 
 private:
-    VcpuFd(UniqueFd fd, unsigned index, kvm_run* run, size_t run_size)
+    VcpuFd(base::UniqueFd fd, unsigned index, kvm_run* run, size_t run_size)
         : fd_(std::move(fd)), index_(index), run_(run), run_size_(run_size) {}
-    UniqueFd fd_;
+    base::UniqueFd fd_;
     unsigned index_;
     kvm_run* run_;
     size_t run_size_;

@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "base/error.h"
 #include "vmm/error.h"
 #include "vmm/memory/layout.h"
 
@@ -16,16 +17,16 @@ GuestMemory GuestMemory::create(uint64_t size) {
     if (size < 16 * layout::MiB) throw InvalidArgument("--mem: at least 16 MiB of guest memory is needed");
     if (size % (2 * layout::MiB) != 0) throw InvalidArgument("--mem: must be a multiple of 2 MiB");
 
-    UniqueFd memfd(memfd_create("brig-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING));
-    if (!memfd) throw_errno("memfd_create(guest ram)");
-    if (ftruncate(memfd.get(), static_cast<off_t>(size)) != 0) throw_errno("ftruncate(guest ram)");
+    base::UniqueFd memfd(memfd_create("brig-guest-ram", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (!memfd) base::throw_errno("memfd_create(guest ram)");
+    if (ftruncate(memfd.get(), static_cast<off_t>(size)) != 0) base::throw_errno("ftruncate(guest ram)");
     // A device process maps this memfd; sealing stops anyone shrinking it under the VMM
     // (SIGBUS on access) or growing it behind KVM's back.
     if (fcntl(memfd.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
-        throw_errno("fcntl(F_ADD_SEALS, guest ram)");
+        base::throw_errno("fcntl(F_ADD_SEALS, guest ram)");
 
     void* map = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE, memfd.get(), 0);
-    if (map == MAP_FAILED) throw_errno("mmap(guest ram)");
+    if (map == MAP_FAILED) base::throw_errno("mmap(guest ram)");
     auto* host = static_cast<uint8_t*>(map);
     madvise(map, size, MADV_DONTDUMP);  // guest secrets stay out of core dumps
 
@@ -35,7 +36,7 @@ GuestMemory GuestMemory::create(uint64_t size) {
     return GuestMemory(std::move(memfd), layout_map, host, std::move(regions));
 }
 
-GuestMemory::GuestMemory(UniqueFd memfd, ipc::GuestRamMap map, uint8_t* mapping, std::vector<MemoryRegion> regions)
+GuestMemory::GuestMemory(base::UniqueFd memfd, ipc::GuestRamMap map, uint8_t* mapping, std::vector<MemoryRegion> regions)
     : memfd_(std::move(memfd)), map_(map), mapping_(mapping), regions_(std::move(regions)) {}
 
 GuestMemory::GuestMemory(GuestMemory&& other) noexcept

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "ipc/guest_ram_map.h"
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace brig {
 
@@ -60,9 +60,9 @@ public:
     }
 
 private:
-    GuestMemory(UniqueFd memfd, ipc::GuestRamMap map, uint8_t* mapping, std::vector<MemoryRegion> regions);
+    GuestMemory(base::UniqueFd memfd, ipc::GuestRamMap map, uint8_t* mapping, std::vector<MemoryRegion> regions);
 
-    UniqueFd memfd_;
+    base::UniqueFd memfd_;
     ipc::GuestRamMap map_;
     uint8_t* mapping_ = nullptr;
     std::vector<MemoryRegion> regions_;

@@ -5,11 +5,11 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <fstream>
 #include <spdlog/spdlog.h>
 #include <sstream>
 
+#include "base/error.h"
 #include "vmm/error.h"
 
 namespace brig {
@@ -34,9 +34,9 @@ std::string read_text(const std::filesystem::path& path) {
 }
 
 void write_text(const std::filesystem::path& path, const std::string& text) {
-    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    base::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
     if (!fd || ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()))
-        throw HostError("--cgroup-parent: cannot write '" + text + "' to " + path.string() + ": " + std::strerror(errno));
+        base::throw_errno("--cgroup-parent: cannot write '" + text + "' to " + path.string());
 }
 
 // mkdir -p below `base` (which exists): the operator's parent, left in place at exit.
@@ -45,7 +45,7 @@ void make_dirs(const std::filesystem::path& dir) {
     for (const auto& part : dir) {
         at /= part;
         if (::mkdir(at.c_str(), 0755) != 0 && errno != EEXIST)
-            throw HostError("--cgroup-parent: mkdir " + at.string() + ": " + std::strerror(errno));
+            base::throw_errno("--cgroup-parent: mkdir " + at.string());
     }
 }
 
@@ -171,18 +171,18 @@ std::unique_ptr<DeviceCgroup> DeviceCgroups::create(const std::string& device, u
         // A leaf left by a brig of the same pid that was killed: empty, so removable.
         ::rmdir(dir.c_str());
         if (::mkdir(dir.c_str(), 0755) != 0)
-            throw HostError("--cgroup-parent: mkdir " + dir.string() + ": " + std::strerror(errno));
+            base::throw_errno("--cgroup-parent: mkdir " + dir.string());
         cgroup->dirs_.push_back(dir);
         return dir;
     };
     auto open_procs = [&](const std::filesystem::path& dir) {
-        UniqueFd fd(::open((dir / "cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
-        if (!fd) throw HostError("--cgroup-parent: open " + (dir / "cgroup.procs").string() + ": " + std::strerror(errno));
+        base::UniqueFd fd(::open((dir / "cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
+        if (!fd) base::throw_errno("--cgroup-parent: open " + (dir / "cgroup.procs").string());
         cgroup->procs_.push_back(std::move(fd));
     };
     auto open_counter = [&](const std::filesystem::path& file) {
         cgroup->oom_counter_.reset(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-        if (!cgroup->oom_counter_) throw HostError("--cgroup-parent: open " + file.string() + ": " + std::strerror(errno));
+        if (!cgroup->oom_counter_) base::throw_errno("--cgroup-parent: open " + file.string());
     };
     if (v2_) {
         const auto dir = make_leaf(memory_parent_);
@@ -222,7 +222,7 @@ void DeviceCgroup::remove() {
     oom_counter_.reset();
     for (const auto& dir : dirs_)
         if (::rmdir(dir.c_str()) != 0 && errno != ENOENT)
-            spdlog::warn("[{}] cannot remove its cgroup {}: {}", device_, dir.string(), std::strerror(errno));
+            spdlog::warn("[{}] cannot remove its cgroup {}: {}", device_, dir.string(), base::errno_text(errno));
     dirs_.clear();
 }
 

@@ -17,7 +17,7 @@
 #include <string_view>
 #include <vector>
 
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace brig {
 
@@ -62,8 +62,8 @@ private:
     DeviceCgroup() = default;
     std::string device_;
     std::vector<std::filesystem::path> dirs_;
-    std::vector<UniqueFd> procs_;
-    UniqueFd oom_counter_;
+    std::vector<base::UniqueFd> procs_;
+    base::UniqueFd oom_counter_;
     uint64_t memory_bytes_ = 0;
 };
 

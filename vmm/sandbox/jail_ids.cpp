@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/error.h"
 #include "vmm/error.h"
 
 namespace brig {
@@ -18,7 +19,7 @@ void make_private_dirs(const std::filesystem::path& dir) {
     std::filesystem::path at;
     for (const auto& part : dir) {
         at /= part;
-        if (::mkdir(at.c_str(), 0700) != 0 && errno != EEXIST) throw_errno("jail ids: mkdir " + at.string());
+        if (::mkdir(at.c_str(), 0700) != 0 && errno != EEXIST) base::throw_errno("jail ids: mkdir " + at.string());
     }
 }
 
@@ -28,9 +29,9 @@ JailIdAllocator::JailIdAllocator(const std::filesystem::path& lock_dir, JailIdRa
     if (range.first == 0 || range.first > range.last) throw InvalidArgument("--jail-ids: bad range " + range.str());
     make_private_dirs(lock_dir);
     dir_.reset(::open(lock_dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!dir_) throw_errno("jail ids: open " + lock_dir.string());
+    if (!dir_) base::throw_errno("jail ids: open " + lock_dir.string());
     struct stat st {};
-    if (fstat(dir_.get(), &st) != 0) throw_errno("jail ids: stat " + lock_dir.string());
+    if (fstat(dir_.get(), &st) != 0) base::throw_errno("jail ids: stat " + lock_dir.string());
     // Anyone else who could write here could hold our ids or swap the lock files.
     if (st.st_uid != geteuid() || (st.st_mode & 077) != 0)
         throw HostError("jail ids: " + lock_dir.string() + " must be a directory owned by uid " +
@@ -44,11 +45,11 @@ uint32_t JailIdAllocator::acquire() {
         const uint64_t offset = (next_ + tried) % range_.size();
         const auto id = static_cast<uint32_t>(range_.first + offset);
         const std::string name = std::to_string(id);
-        UniqueFd lock(::openat(dir_.get(), name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
-        if (!lock) throw_errno("jail ids: open " + name);
+        base::UniqueFd lock(::openat(dir_.get(), name.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+        if (!lock) base::throw_errno("jail ids: open " + name);
         if (flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
             if (errno == EWOULDBLOCK || errno == EINTR) continue;  // held by a brig (maybe this one)
-            throw_errno("jail ids: flock " + name);
+            base::throw_errno("jail ids: flock " + name);
         }
         next_ = offset + 1;
         held_.push_back({id, std::move(lock)});

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace brig {
 
@@ -44,9 +44,9 @@ public:
 private:
     struct Held {
         uint32_t id;
-        UniqueFd lock;  // O_CLOEXEC: never inherited by a device
+        base::UniqueFd lock;  // O_CLOEXEC: never inherited by a device
     };
-    UniqueFd dir_;
+    base::UniqueFd dir_;
     JailIdRange range_;
     uint64_t next_ = 0;  // offset into the range where the next search starts
     std::vector<Held> held_;

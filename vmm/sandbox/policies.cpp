@@ -1,7 +1,7 @@
 #include "vmm/sandbox/policies.h"
 
 #include "vmm/error.h"
-#include "minijail-wrapper/minijail/errors.h"
+#include "base/error.h"
 #include "minijail-wrapper/minijail/policy.h"
 #include "ipc/sandbox/profiles.h"
 
@@ -14,7 +14,7 @@ BpfProgram compile(const std::filesystem::path& file,
         return minijail::compile_policy(minijail::parse_policy_file(file), default_action);
     } catch (const minijail::PolicyError& e) {
         throw InvalidArgument(std::string("seccomp policy: ") + e.what());
-    } catch (const minijail::SystemError& e) {  // e.g. a --policy-dir without this file
+    } catch (const base::SystemError& e) {  // e.g. a --policy-dir without this file
         throw InvalidArgument("seccomp policy: " + file.string() + ": " + e.what());
     }
 }

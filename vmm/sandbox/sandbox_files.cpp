@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <system_error>
 
+#include "base/error.h"
 #include "vmm/error.h"
 
 namespace brig {
@@ -13,7 +14,7 @@ namespace {
 std::filesystem::path executable_dir() {
     std::error_code ec;
     const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-    if (ec) throw HostError("cannot resolve /proc/self/exe: " + ec.message());
+    if (ec) base::throw_errno("cannot resolve /proc/self/exe", ec.value());
     return exe.parent_path();
 }
 

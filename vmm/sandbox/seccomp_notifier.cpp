@@ -3,7 +3,6 @@
 #include <linux/audit.h>
 #include <linux/seccomp.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -19,6 +18,8 @@
 #include <spdlog/spdlog.h>
 #include <system_error>
 
+#include "base/error.h"
+#include "base/eventfd.h"
 #include "vmm/error.h"
 #include "vmm/output_file.h"
 #include "minijail-wrapper/minijail/policy.h"
@@ -51,11 +52,11 @@ std::filesystem::path temporary_name(const std::filesystem::path& path) { return
 void write_file(const std::filesystem::path& path, const std::string& text) {
     const std::filesystem::path tmp = temporary_name(path);
     {
-        const UniqueFd out = open_output_file("--policy-out", tmp, O_TRUNC, 0644);
+        const base::UniqueFd out = open_output_file("--policy-out", tmp, O_TRUNC, 0644);
         for (size_t done = 0; done < text.size();) {
             const ssize_t n = ::write(out.get(), text.data() + done, text.size() - done);
             if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) throw std::runtime_error("cannot write " + tmp.string() + ": " + std::strerror(errno));
+            if (n <= 0) base::throw_errno("cannot write " + tmp.string());
             done += static_cast<size_t>(n);
         }
     }
@@ -72,8 +73,7 @@ std::string read_file(const std::filesystem::path& path) {
 
 SeccompNotifier::SeccompNotifier(Mode mode, std::string workload) : mode_(mode), workload_(std::move(workload)) {
     if (g_active) throw std::logic_error("SeccompNotifier: only one at a time");
-    wake_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
-    if (!wake_) throw_errno("eventfd(seccomp notifier)");
+    wake_ = base::make_eventfd("seccomp notifier");
     clone3_nr_ = minijail::syscall_number("clone3");
     sendmsg_nr_ = minijail::syscall_number("sendmsg");
     (void)filtered_argument(0);  // build its table now, not under a device's first notification
@@ -88,14 +88,13 @@ SeccompNotifier::~SeccompNotifier() {
 
 SeccompNotifier* SeccompNotifier::active() { return g_active; }
 
-void SeccompNotifier::add_device(const std::string& kind, const std::string& name, pid_t pid, UniqueFd listener) {
+void SeccompNotifier::add_device(const std::string& kind, const std::string& name, pid_t pid, base::UniqueFd listener) {
     auto device = std::make_unique<Device>(Device{kind, name, pid, std::move(listener), {}});
     {
         std::lock_guard lock(mutex_);
         pending_.push_back(std::move(device));
     }
-    const uint64_t one = 1;
-    if (::write(wake_.get(), &one, sizeof one) != sizeof one) throw_errno("write(seccomp notifier wake)");
+    if (!base::signal_eventfd(wake_.get())) base::throw_errno("write(seccomp notifier wake)");
     spdlog::debug("[seccomp] {} (pid {}): serving its seccomp notifications ({} mode)", name, pid,
                   mode_ == Mode::Learn ? "learn" : "log");
 }
@@ -106,8 +105,7 @@ void SeccompNotifier::stop_thread() {
         std::lock_guard lock(mutex_);
         stop_ = true;
     }
-    const uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(wake_.get(), &one, sizeof one);
+    base::signal_eventfd(wake_.get());
     thread_.join();
 }
 
@@ -117,12 +115,11 @@ void SeccompNotifier::serve() {
         for (const auto& d : devices_) fds.push_back({d->listener.get(), POLLIN, 0});
         if (poll(fds.data(), fds.size(), -1) < 0) {
             if (errno == EINTR) continue;
-            spdlog::error("[seccomp] poll: {}; no longer serving notifications", std::strerror(errno));
+            spdlog::error("[seccomp] poll: {}; no longer serving notifications", base::errno_text(errno));
             return;
         }
         if (fds[0].revents & POLLIN) {
-            uint64_t count;
-            [[maybe_unused]] auto n = ::read(wake_.get(), &count, sizeof count);
+            base::drain_eventfd(wake_.get());
             std::lock_guard lock(mutex_);
             for (auto& d : pending_) {
                 // Learn mode: the listener came through the one syscall not sent to us.
@@ -169,7 +166,7 @@ void SeccompNotifier::handle(Device& device) {
     if (ioctl(device.listener.get(), SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) {
         // ENOENT: the task was killed or its syscall interrupted before we got to it.
         if (errno != ENOENT && errno != EINTR)
-            spdlog::warn("[seccomp] {} (pid {}): SECCOMP_IOCTL_NOTIF_RECV: {}", device.name, device.pid, std::strerror(errno));
+            spdlog::warn("[seccomp] {} (pid {}): SECCOMP_IOCTL_NOTIF_RECV: {}", device.name, device.pid, base::errno_text(errno));
         return;
     }
     seccomp_notif_resp resp;
@@ -198,7 +195,7 @@ void SeccompNotifier::handle(Device& device) {
     }
     // ENOENT: the task is gone or was interrupted; a restarted syscall comes back.
     if (ioctl(device.listener.get(), SECCOMP_IOCTL_NOTIF_SEND, &resp) != 0 && errno != ENOENT)
-        spdlog::warn("[seccomp] {} (pid {}): SECCOMP_IOCTL_NOTIF_SEND: {}", device.name, device.pid, std::strerror(errno));
+        spdlog::warn("[seccomp] {} (pid {}): SECCOMP_IOCTL_NOTIF_SEND: {}", device.name, device.pid, base::errno_text(errno));
 }
 
 void SeccompNotifier::write_policies() {

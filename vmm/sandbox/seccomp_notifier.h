@@ -32,7 +32,7 @@
 #include <vector>
 
 #include "vmm/sandbox/learned_policy.h"
-#include "ipc/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace brig {
 
@@ -51,7 +51,7 @@ public:
     Mode mode() const { return mode_; }
 
     // Serves `listener` from now on for device `name` of `kind`, process `pid`.
-    void add_device(const std::string& kind, const std::string& name, pid_t pid, UniqueFd listener);
+    void add_device(const std::string& kind, const std::string& name, pid_t pid, base::UniqueFd listener);
 
     struct Outcome {
         std::vector<std::string> lines;  // for stderr: the per-device summary, or what was written
@@ -71,7 +71,7 @@ private:
         std::string kind;
         std::string name;
         pid_t pid;
-        UniqueFd listener;
+        base::UniqueFd listener;
         std::map<int, uint64_t> violations;  // log mode: by syscall number
     };
 
@@ -82,7 +82,7 @@ private:
 
     const Mode mode_;
     const std::string workload_;
-    UniqueFd wake_;  // eventfd: a device was added, or stop
+    base::UniqueFd wake_;  // eventfd: a device was added, or stop
 
     std::mutex mutex_;  // guards pending_, stop_
     std::vector<std::unique_ptr<Device>> pending_;

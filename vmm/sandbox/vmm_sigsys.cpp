@@ -9,7 +9,8 @@
 #include <cstring>
 #include <string>
 
-#include "vmm/error.h"
+#include "base/error.h"
+#include "base/signal_safe.h"
 #include "vmm/exit_report.h"
 #include "minijail-wrapper/minijail/policy.h"
 
@@ -28,18 +29,12 @@ void on_sigsys(int, siginfo_t* info, void* context) {
     const greg_t* r = uc->uc_mcontext.gregs;
     // Only syscalls every brig filter allows (write, gettid) may run here: the line on
     // stderr and the record in --failure-file (opened at start) are plain writes.
-    char tid[24];
-    char* p = tid + sizeof tid;
-    *--p = '\0';
-    for (auto t = static_cast<unsigned long>(syscall(SYS_gettid)); p > tid;) {
-        *--p = static_cast<char>('0' + t % 10);
-        t /= 10;
-        if (t == 0) break;
-    }
+    base::SignalSafeText<24> tid;
+    tid.append_signed(syscall(SYS_gettid));
     const int nr = info->si_syscall;
     const char* name = nr >= 0 && static_cast<size_t>(nr) < kMaxSyscall ? g_names[static_cast<size_t>(nr)].data() : "unknown";
     exit_report::finish_from_signal_handler("INTERNAL_ERROR",
-                                            {"seccomp: blocked syscall ", name, " in ", t_thread_class, " thread ", p},
+                                            {"seccomp: blocked syscall ", name, " in ", t_thread_class, " thread ", tid.c_str()},
                                             {"signal=SIGSYS syscall=", name, " thread=", t_thread_class});
     // Trap again with SIGSYS blocked: the kernel resets it to SIG_DFL and kills brig.
     syscall(nr, r[REG_RDI], r[REG_RSI], r[REG_RDX], r[REG_R10], r[REG_R8], r[REG_R9]);
@@ -57,7 +52,7 @@ void install_vmm_sigsys_reporter() {
     sa.sa_sigaction = on_sigsys;
     sa.sa_flags = SA_SIGINFO;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGSYS, &sa, nullptr) != 0) throw_errno("sigaction(SIGSYS)");
+    if (sigaction(SIGSYS, &sa, nullptr) != 0) base::throw_errno("sigaction(SIGSYS)");
 }
 
 void install_thread_filter(const char* thread_class, const std::vector<sock_filter>& filter) {

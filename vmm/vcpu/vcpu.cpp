@@ -6,7 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "vmm/error.h"
+#include "base/error.h"
 
 namespace brig {
 namespace {
@@ -47,7 +47,7 @@ void Vcpu::install_kick_handler() {
     sa.sa_handler = on_kick;
     sigemptyset(&sa.sa_mask);
     sa.sa_flags = 0;  // no SA_RESTART: KVM_RUN must come back with EINTR
-    if (sigaction(kick_signal(), &sa, nullptr) != 0) throw_errno("sigaction(vCPU kick signal)");
+    if (sigaction(kick_signal(), &sa, nullptr) != 0) base::throw_errno("sigaction(vCPU kick signal)");
 }
 
 void Vcpu::start() {

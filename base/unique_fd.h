@@ -3,9 +3,11 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+
 #include <utility>
 
-namespace brig {
+namespace base {
 
 class UniqueFd {
 public:
@@ -24,8 +26,14 @@ public:
     bool valid() const { return fd_ >= 0; }
     explicit operator bool() const { return valid(); }
     int release() { return std::exchange(fd_, -1); }
+    // Closes the fd held (if any) and takes `fd`. errno is left as it was, so a reset
+    // or a destructor between a failed call and its throw_errno does not change the error.
     void reset(int fd = -1) {
-        if (fd_ >= 0) ::close(fd_);
+        if (fd_ >= 0) {
+            const int saved = errno;
+            ::close(fd_);
+            errno = saved;
+        }
         fd_ = fd;
     }
 
@@ -33,4 +41,4 @@ private:
     int fd_ = -1;
 };
 
-}  // namespace brig
+}  // namespace base

@@ -57,8 +57,9 @@ uint64_t parse_mem_mib(std::string_view flag, std::string_view text) {
     const std::string range = " is out of range (16 MiB to 1 TiB)";
     if (ec == std::errc::result_out_of_range && ptr != text.data() && unit != std::end(kSuffixes))
         fail(flag, std::string(text) + range);
-    if (text.empty() || ec != std::errc() || unit == std::end(kSuffixes))
-        fail(flag, "'" + std::string(text) + "' is not a number of MiB, or a size such as 1024K, 512M, 1G");
+    if (text.empty() || ec != std::errc()) fail(flag, "'" + std::string(text) + "' is not a number");
+    if (unit == std::end(kSuffixes))
+        fail(flag, "'" + std::string(text) + "' is not a number, nor a size with a suffix K, M, G or T (512M, 1G)");
     if (value > (UINT64_MAX >> unit->second)) fail(flag, std::string(text) + range);
     const uint64_t bytes = value << unit->second;
     if (bytes % (1 << 20) != 0) fail(flag, std::string(text) + " is not a whole number of MiB");

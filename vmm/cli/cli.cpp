@@ -78,12 +78,13 @@ std::filesystem::path readable_file(std::string_view flag, std::string_view text
     return path;
 }
 
+[[noreturn]] void not_a_console(std::string_view flag, std::string_view text) {
+    fail(flag, "'" + std::string(text) + "' is not one of stdout, file=PATH, sink (or type=file,path=PATH)");
+}
+
 // stdout, sink, file=PATH, or crosvm's type=stdout|sink|file[,path=PATH].
 ConsoleOutput parse_console(std::string_view flag, std::string_view text) {
     const auto items = parse_key_values(flag, text);
-    const auto not_one_of = [&] {
-        fail(flag, "'" + std::string(text) + "' is not one of stdout, file=PATH, sink (or type=file,path=PATH)");
-    };
     const auto value_of = [&](std::string_view key) -> std::optional<std::string> {
         for (const auto& item : items)
             if (item.key == key) return item.value ? item.value : std::optional<std::string>("");
@@ -100,13 +101,12 @@ ConsoleOutput parse_console(std::string_view flag, std::string_view text) {
         kind = *value_of("type");
         path = value_of("path");
     } else {
-        not_one_of();
+        not_a_console(flag, text);
     }
     if (kind == "stdout" && !path) return {ConsoleOutput::Kind::Stdout, {}, std::string(flag)};
     if (kind == "sink" && !path) return {ConsoleOutput::Kind::Sink, {}, std::string(flag)};
     if (kind == "file" && path && !path->empty()) return {ConsoleOutput::Kind::File, *path, std::string(flag)};
-    not_one_of();
-    __builtin_unreachable();
+    not_a_console(flag, text);
 }
 
 // Any case; `warning` is `warn`.

@@ -107,3 +107,18 @@ TEST_CASE("a host without /dev/kvm gets one line and exit 1", "[bad-input]") {
     INFO("exit " << r.exit_code << " (90-92: the test could not set up its namespace; it needs root)");
     require_one_line_error(r, 1, "/dev/kvm does not exist");
 }
+
+TEST_CASE("a bad --config file, a mistyped flag and a bad size exit 35 with one line", "[bad-input]") {
+    const std::string guest = test_guest();
+    TempFile unknown_key("kernl = \"" + guest + "\"\n");
+    require_one_line_error(run_brig({{"run", "--config", unknown_key.path}}), 35,
+                           "--config: " + unknown_key.path + ": unknown key 'kernl' (did you mean kernel?)");
+    TempFile bad_value("kernel = \"" + guest + "\"\nmem = \"lots\"\n");
+    require_one_line_error(run_brig({{"run", "--config", bad_value.path}}), 35, "--mem: 'lots' is not a number");
+    require_one_line_error(run_brig({{"run", "--config", "/nonexistent/vm.toml"}}), 35,
+                           "--config: cannot open /nonexistent/vm.toml");
+    require_one_line_error(run_brig({{"run", "--kernel", guest, "--memm", "64"}}), 35,
+                           "--memm: unknown flag (did you mean --mem?)");
+    require_one_line_error(run_brig({{"run", "--kernel", guest, "--mem", "2T"}}), 35, "--mem: 2T is out of range");
+    require_one_line_error(run_brig({{"run", "--kernel", guest, "--cpus"}}), 35, "--cpus: missing value");
+}

@@ -130,3 +130,28 @@ TEST_CASE("--serial sink discards the console", "[guest]") {
     require_clean_exit(r, 0);
     CHECK(r.out.empty());
 }
+
+TEST_CASE("a VM from a --config file boots the test guest, and a flag overrides its key", "[guest]") {
+    const TempFile serial;
+    const TempFile config("# the test guest, as a file\n"
+                          "kernel = \"" + test_guest() + "\"\n"
+                          "cmdline = \"mode=info\"\n"
+                          "mem = \"128M\"\n"
+                          "cpus = 2\n"
+                          "serial = \"type=file,path=" + serial.path + "\"\n"
+                          "log-level = \"WARNING\"\n"
+                          "no-rng = true\n");
+    auto r = run_brig({{"run", "--config", config.path}});
+    require_clean_exit(r, 0);
+    const std::string out = serial.content();
+    CHECK_THAT(out, Contains("cmdline: mode=info"));
+    CHECK_THAT(out, Contains("cpus: 2"));
+    // 128 MiB: RAM from 1 MiB to the end.
+    CHECK_THAT(out, Contains("memmap: addr=0x100000 size=0x7f00000 type=1"));
+    CHECK_THAT(r.err, Contains("guest powered off via acpi-sleep-control"));
+
+    r = run_brig({{"run", "--config", config.path, "--cpus", "1", "--mem=64M", "--serial", "stdout"}});
+    require_clean_exit(r, 0);
+    CHECK_THAT(r.out, Contains("cpus: 1"));
+    CHECK_THAT(r.out, Contains("memmap: addr=0x100000 size=0x3f00000 type=1"));
+}

@@ -2,13 +2,16 @@
 
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <iterator>
-#include <set>
+#include <memory>
+#include <sstream>
 
+#include "vmm/cli/key_values.h"
+#include "vmm/cli/suggest.h"
 #include "vmm/error.h"
 #include "vmm/memory/layout.h"
 
@@ -22,9 +25,7 @@ constexpr unsigned kMaxCpus = 254;            // APIC ids below the broadcast id
 constexpr size_t kMaxDisks = layout::kVirtioMmioWindows - 2;
 constexpr uint64_t kMaxBootTimeoutSeconds = 24 * 3600;
 constexpr uint64_t kMaxJailId = 0xfffffffe;   // (uid_t)-1 means "unchanged" to setresuid
-// The `brig run` flags that take no value; find_failure_file skips a value after every
-// other flag `brig run --help` lists (an unknown flag ends parsing: it has none).
-constexpr std::string_view kSwitches[] = {"--rng", "--no-rng", "--disable-sandbox", "--help"};
+constexpr size_t kHelpColumn = 26;            // where `brig run --help` starts a flag's text
 
 [[noreturn]] void fail(std::string_view flag, const std::string& problem) {
     throw InvalidArgument(std::string(flag) + ": " + problem);
@@ -41,6 +42,33 @@ uint64_t parse_number(std::string_view flag, std::string_view text, uint64_t min
     return value;
 }
 
+// --mem: a number of MiB, or a size with a binary suffix, K, M, G or T (KiB, MiB, GiB and
+// TiB too, any case): 1024K, 512M, 1G. Whole MiB only, in range, a multiple of 2 MiB.
+uint64_t parse_mem_mib(std::string_view flag, std::string_view text) {
+    const auto* end = text.data() + text.size();
+    uint64_t value = 0;
+    const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+    std::string suffix(ptr, end);
+    std::transform(suffix.begin(), suffix.end(), suffix.begin(), [](unsigned char c) { return std::tolower(c); });
+    static constexpr std::pair<std::string_view, unsigned> kSuffixes[] = {
+        {"", 20}, {"k", 10}, {"kib", 10}, {"m", 20}, {"mib", 20}, {"g", 30}, {"gib", 30}, {"t", 40}, {"tib", 40},
+    };
+    const auto* unit = std::find_if(std::begin(kSuffixes), std::end(kSuffixes), [&](const auto& s) { return s.first == suffix; });
+    const std::string range = " is out of range (16 MiB to 1 TiB)";
+    if (ec == std::errc::result_out_of_range && ptr != text.data() && unit != std::end(kSuffixes))
+        fail(flag, std::string(text) + range);
+    if (text.empty() || ec != std::errc()) fail(flag, "'" + std::string(text) + "' is not a number");
+    if (unit == std::end(kSuffixes))
+        fail(flag, "'" + std::string(text) + "' is not a number, nor a size with a suffix K, M, G or T (512M, 1G)");
+    if (value > (UINT64_MAX >> unit->second)) fail(flag, std::string(text) + range);
+    const uint64_t bytes = value << unit->second;
+    if (bytes % (1 << 20) != 0) fail(flag, std::string(text) + " is not a whole number of MiB");
+    const uint64_t mib = bytes >> 20;
+    if (mib < kMinMemMib || mib > kMaxMemMib) fail(flag, std::string(text) + range);
+    if (mib % 2 != 0) fail(flag, "must be a multiple of 2 MiB");
+    return mib;
+}
+
 std::filesystem::path readable_file(std::string_view flag, std::string_view text) {
     if (text.empty()) fail(flag, "empty path");
     std::filesystem::path path(text);
@@ -50,37 +78,63 @@ std::filesystem::path readable_file(std::string_view flag, std::string_view text
     return path;
 }
 
-ConsoleOutput parse_console(std::string_view flag, std::string_view text) {
-    if (text == "stdout") return {ConsoleOutput::Kind::Stdout, {}, std::string(flag)};
-    if (text == "sink") return {ConsoleOutput::Kind::Sink, {}, std::string(flag)};
-    if (text.starts_with("file=") && text.size() > 5)
-        return {ConsoleOutput::Kind::File, std::string(text.substr(5)), std::string(flag)};
-    fail(flag, "'" + std::string(text) + "' is not one of stdout, file=PATH, sink");
+[[noreturn]] void not_a_console(std::string_view flag, std::string_view text) {
+    fail(flag, "'" + std::string(text) + "' is not one of stdout, file=PATH, sink (or type=file,path=PATH)");
 }
 
+// stdout, sink, file=PATH, or crosvm's type=stdout|sink|file[,path=PATH].
+ConsoleOutput parse_console(std::string_view flag, std::string_view text) {
+    const auto items = parse_key_values(flag, text);
+    const auto value_of = [&](std::string_view key) -> std::optional<std::string> {
+        for (const auto& item : items)
+            if (item.key == key) return item.value ? item.value : std::optional<std::string>("");
+        return std::nullopt;
+    };
+    std::string kind;
+    std::optional<std::string> path;
+    if (items.size() == 1 && !items[0].value) {
+        kind = items[0].key;  // stdout, sink
+    } else if (items.size() == 1 && items[0].key == "file") {
+        kind = "file";
+        path = items[0].value;
+    } else if (value_of("type") && items.size() == (value_of("path") ? 2u : 1u)) {
+        kind = *value_of("type");
+        path = value_of("path");
+    } else {
+        not_a_console(flag, text);
+    }
+    if (kind == "stdout" && !path) return {ConsoleOutput::Kind::Stdout, {}, std::string(flag)};
+    if (kind == "sink" && !path) return {ConsoleOutput::Kind::Sink, {}, std::string(flag)};
+    if (kind == "file" && path && !path->empty()) return {ConsoleOutput::Kind::File, *path, std::string(flag)};
+    not_a_console(flag, text);
+}
+
+// Any case; `warning` is `warn`.
 spdlog::level::level_enum parse_log_level(std::string_view flag, std::string_view text) {
     static constexpr std::pair<std::string_view, spdlog::level::level_enum> kLevels[] = {
         {"trace", spdlog::level::trace}, {"debug", spdlog::level::debug}, {"info", spdlog::level::info},
-        {"warn", spdlog::level::warn},   {"error", spdlog::level::err},   {"off", spdlog::level::off},
+        {"warn", spdlog::level::warn},   {"warning", spdlog::level::warn}, {"error", spdlog::level::err},
+        {"off", spdlog::level::off},
     };
+    std::string lower(text);
+    std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
     for (const auto& [name, level] : kLevels)
-        if (text == name) return level;
+        if (lower == name) return level;
     fail(flag, "'" + std::string(text) + "' is not one of trace, debug, info, warn, error, off");
 }
 
 // PATH or PATH,ro. The file must exist: brig never creates disks.
 DiskOption parse_disk(std::string_view flag, std::string_view text) {
+    if (text.empty()) fail(flag, "empty path");
+    const auto items = parse_key_values(flag, text, KeyValueForm::PathFirst);
     DiskOption disk;
-    if (text.ends_with(",ro")) {
+    for (size_t i = 1; i < items.size(); ++i) {
+        if (items[i].key != "ro" || items[i].value) fail(flag, "'" + std::string(text) + "': the only option is ,ro");
         disk.read_only = true;
-        text.remove_suffix(3);
     }
-    if (text.find(',') != std::string_view::npos)
-        fail(flag, "'" + std::string(text) + "': the only option is ,ro");
-    disk.path = readable_file(flag, text);
+    disk.path = readable_file(flag, items[0].key);
     return disk;
 }
-
 
 // FIRST-LAST, inclusive.
 JailIdRange parse_jail_ids(std::string_view flag, std::string_view text) {
@@ -92,119 +146,319 @@ JailIdRange parse_jail_ids(std::string_view flag, std::string_view text) {
     return {static_cast<uint32_t>(first), static_cast<uint32_t>(last)};
 }
 
-RunOptions parse_run(const std::vector<std::string_view>& args, size_t first) {
-    RunOptions opts;
-    bool have_kernel = false;
-    std::set<std::string_view> seen;
-    for (size_t i = first; i < args.size(); ++i) {
-        std::string_view flag = args[i];
-        std::optional<std::string_view> inline_value;
-        if (auto eq = flag.find('='); flag.starts_with("--") && eq != std::string_view::npos) {
-            inline_value = flag.substr(eq + 1);
-            flag = flag.substr(0, eq);
-        }
-        if (!flag.starts_with("--")) fail(flag, "unexpected argument (flags start with --)");
-        if (flag == "--help") throw InvalidArgument("--help: give it alone, as `brig run --help`");
-        if (flag != "--disk" && !seen.insert(flag).second) fail(flag, "given more than once");
-        auto value = [&]() -> std::string_view {
-            if (inline_value) return *inline_value;
-            if (i + 1 >= args.size()) fail(flag, "missing value");
-            return args[++i];
-        };
-        if (flag == "--kernel") {
-            opts.kernel = readable_file(flag, value());
-            have_kernel = true;
-        } else if (flag == "--initrd") {
-            opts.initrd = readable_file(flag, value());
-        } else if (flag == "--cmdline") {
-            opts.cmdline = std::string(value());
-        } else if (flag == "--mem") {
-            opts.mem_mib = parse_number(flag, value(), kMinMemMib, kMaxMemMib);
-            if (opts.mem_mib % 2 != 0) fail(flag, "must be a multiple of 2 MiB");
-        } else if (flag == "--cpus") {
-            opts.cpus = static_cast<unsigned>(parse_number(flag, value(), 1, kMaxCpus));
-        } else if (flag == "--serial") {
-            opts.serial = parse_console(flag, value());
-        } else if (flag == "--log-level") {
-            opts.log_level = parse_log_level(flag, value());
-        } else if (flag == "--disk") {
-            opts.disks.push_back(parse_disk(flag, value()));
-            if (opts.disks.size() > kMaxDisks) fail(flag, "at most " + std::to_string(kMaxDisks) + " disks");
-        } else if (flag == "--rng") {
-            if (inline_value) fail(flag, "takes no value");
-            opts.rng = true;
-        } else if (flag == "--no-rng") {
-            if (inline_value) fail(flag, "takes no value");
-            opts.rng = false;
-        } else if (flag == "--console") {
-            opts.virtio_console = parse_console(flag, value());
-        } else if (flag == "--policy-dir") {
-            const std::string_view dir = value();
-            if (dir.empty()) fail(flag, "empty path");
-            opts.policy_dir = std::filesystem::path(dir);
-        } else if (flag == "--seccomp") {
-            const std::string_view mode = value();
-            if (mode == "kill") opts.seccomp_mode = RunOptions::SeccompMode::Kill;
-            else if (mode == "log") opts.seccomp_mode = RunOptions::SeccompMode::Log;
-            else if (mode == "learn") opts.seccomp_mode = RunOptions::SeccompMode::Learn;
-            else fail(flag, "'" + std::string(mode) + "' is not one of kill, log, learn");
-        } else if (flag == "--policy-out") {
-            const std::string_view dir = value();
-            if (dir.empty()) fail(flag, "empty path");
-            opts.policy_out = std::filesystem::path(dir);
-        } else if (flag == "--disable-sandbox") {
-            if (inline_value) fail(flag, "takes no value");
-            opts.disable_sandbox = true;
-        } else if (flag == "--jail-user") {
-            opts.jail_user = parse_jail_user(flag, value());
-        } else if (flag == "--jail-ids") {
-            opts.jail_ids = parse_jail_ids(flag, value());
-        } else if (flag == "--cgroup-parent") {
-            const std::string_view path = value();
-            if (path.empty()) fail(flag, "empty path");
-            if (path.find("..") != std::string_view::npos) fail(flag, "'" + std::string(path) + "': no '..'");
-            opts.cgroup_parent = std::string(path);
-        } else if (flag == "--failure-file") {
-            const std::string_view path = value();
-            if (path.empty()) fail(flag, "empty path");
-            opts.failure_file = std::filesystem::path(path);
-        } else if (flag == "--boot-timeout") {
-            opts.boot_timeout_seconds = static_cast<unsigned>(parse_number(flag, value(), 1, kMaxBootTimeoutSeconds));
+std::filesystem::path some_path(std::string_view flag, std::string_view text) {
+    if (text.empty()) fail(flag, "empty path");
+    return std::filesystem::path(text);
+}
+
+// A switch's value: true or false (a --config file's `rng = false`; CLI11 turns
+// --no-rng into false). On the command line a switch takes no value (see spell_out).
+bool switch_value(std::string_view flag, std::string_view value) {
+    if (value == "true") return true;
+    if (value == "false") return false;
+    fail(flag, "'" + std::string(value) + "' is not true or false");
+}
+
+// The flags of `brig run`: one row each, with its metavariable, its help and its handler.
+// `brig run --help`, the parser, --config's keys and find_failure_file all come from it.
+enum class Takes { Value, Values, Nothing };  // Values: repeatable; Nothing: a switch
+struct Flag {
+    const char* names;    // CLI11's spelling: "--mem"; "--rng,!--no-rng" is a switch and its negation
+    const char* metavar;  // "" for a switch
+    Takes takes;
+    std::string help;
+    void (*handle)(RunOptions& options, std::string_view flag, std::string_view value);
+};
+
+const std::vector<Flag>& run_flags() {
+    using O = RunOptions;
+    using F = std::string_view;
+    static const std::vector<Flag> flags = {
+        {"--kernel", "PATH", Takes::Value, "bzImage, or an ELF kernel with a PVH entry note (vmlinux)",
+         [](O& o, F f, F v) { o.kernel = readable_file(f, v); }},
+        {"--initrd", "PATH", Takes::Value, "initial ramdisk", [](O& o, F f, F v) { o.initrd = readable_file(f, v); }},
+        {"--cmdline", "STR", Takes::Value, "kernel command line (default: \"console=ttyS0 reboot=k panic=-1\")",
+         [](O& o, F, F v) { o.cmdline = std::string(v); }},
+        {"--mem", "SIZE", Takes::Value,
+         "guest memory: MiB, or with a suffix K, M, G, T (1G, 512M); a multiple of 2 MiB\n"
+         "(default 256, minimum 16)",
+         [](O& o, F f, F v) { o.mem_mib = parse_mem_mib(f, v); }},
+        {"--cpus", "N", Takes::Value, "number of vCPUs, 1..254 (default 1)",
+         [](O& o, F f, F v) { o.cpus = static_cast<unsigned>(parse_number(f, v, 1, kMaxCpus)); }},
+        {"--serial", "OUT", Takes::Value,
+         "COM1 output: stdout (default; reads stdin too), file=PATH, sink;\n"
+         "crosvm's type=file,path=PATH too",
+         [](O& o, F f, F v) { o.serial = parse_console(f, v); }},
+        {"--disk", "PATH[,ro]", Takes::Values,
+         "a raw disk image (a regular file, whole 512-byte sectors) as virtio-blk;\n"
+         "repeatable, up to " + std::to_string(kMaxDisks) + "; ,ro: read-only. A writable image is locked for\n"
+         "this VM alone, a read-only one may be shared with other readers;\n"
+         "qcow2, VMDK, VHD(X), VDI, QED and LUKS images are refused",
+         [](O& o, F f, F v) {
+             o.disks.push_back(parse_disk(f, v));
+             if (o.disks.size() > kMaxDisks) fail(f, "at most " + std::to_string(kMaxDisks) + " disks");
+         }},
+        {"--rng,!--no-rng", "", Takes::Nothing, "virtio-rng entropy device (default: on)",
+         [](O& o, F f, F v) { o.rng = switch_value(f, v); }},
+        {"--console", "OUT", Takes::Value, "a virtio console (hvc0): stdout, file=PATH, sink (default: none)",
+         [](O& o, F f, F v) { o.virtio_console = parse_console(f, v); }},
+        {"--log-level", "LEVEL", Takes::Value,
+         "trace, debug, info (default), warn (or warning), error, off, in any case;\n"
+         "logs go to stderr",
+         [](O& o, F f, F v) { o.log_level = parse_log_level(f, v); }},
+        {"--jail-ids", "FIRST-LAST", Takes::Value,
+         "each device runs as a uid/gid of its own from this range, held with a lock\n"
+         "in /run/brig/ids while the VM runs (default 400000-499999; reserve it for brig)",
+         [](O& o, F f, F v) { o.jail_ids = parse_jail_ids(f, v); }},
+        {"--jail-user", "UID[:GID]", Takes::Value,
+         "instead: every device of this VM runs as these ids (they share its task limit)",
+         [](O& o, F f, F v) { o.jail_user = parse_jail_user(f, v); }},
+        {"--cgroup-parent", "PATH", Takes::Value,
+         "each device in a cgroup of its own under PATH (memory and task limits; cgroup v2,\n"
+         "or the v1 memory and pids hierarchies). PATH starting with / is from the\n"
+         "hierarchy's root, else from brig's own cgroup",
+         [](O& o, F f, F v) {
+             if (v.empty()) fail(f, "empty path");
+             if (v.find("..") != std::string_view::npos) fail(f, "'" + std::string(v) + "': no '..'");
+             o.cgroup_parent = std::string(v);
+         }},
+        {"--failure-file", "PATH", Takes::Value,
+         "write why brig stopped, one machine-readable line (SHUTDOWN, REBOOT, ...)",
+         [](O& o, F f, F v) { o.failure_file = some_path(f, v); }},
+        {"--boot-timeout", "SECONDS", Takes::Value,
+         "stop with HANGUP (exit 36) if the guest prints nothing on the console in time",
+         [](O& o, F f, F v) {
+             o.boot_timeout_seconds = static_cast<unsigned>(parse_number(f, v, 1, kMaxBootTimeoutSeconds));
+         }},
+        {"--policy-dir", "DIR", Takes::Value, "seccomp policies to use instead of the shipped ones",
+         [](O& o, F f, F v) { o.policy_dir = some_path(f, v); }},
+        {"--seccomp", "MODE", Takes::Value,
+         "kill (default): a violation kills the device; log: report every violation,\n"
+         "allow it; learn: record every syscall, write proposed policies (--policy-out)",
+         [](O& o, F f, F v) {
+             if (v == "kill") o.seccomp_mode = RunOptions::SeccompMode::Kill;
+             else if (v == "log") o.seccomp_mode = RunOptions::SeccompMode::Log;
+             else if (v == "learn") o.seccomp_mode = RunOptions::SeccompMode::Learn;
+             else fail(f, "'" + std::string(v) + "' is not one of kill, log, learn");
+         }},
+        {"--policy-out", "DIR", Takes::Value, "with --seccomp=learn: where the proposed minimal policies go",
+         [](O& o, F f, F v) { o.policy_out = some_path(f, v); }},
+        {"--disable-sandbox", "", Takes::Nothing,
+         "run devices inside the brig process (debugging only: no jails, no seccomp)",
+         [](O& o, F f, F v) { o.disable_sandbox = switch_value(f, v); }},
+    };
+    return flags;
+}
+
+constexpr std::string_view kRunFooter =
+    "--config FILE: a TOML file whose keys are these flags' long names, with the same values:\n"
+    "kernel = \"PATH\", mem = \"1G\", disk = [\"a.img\", \"b.img,ro\"] (repeatable: an array),\n"
+    "rng = false (switches: true or false). A flag on the command line wins over its key.\n"
+    "\n"
+    "The console on stdout reads stdin. On a terminal brig puts it in raw mode while it is in the\n"
+    "foreground (a background `brig run ... &` leaves it alone until `fg`): every key, Ctrl-C and\n"
+    "Ctrl-Z included, goes to the guest, except brig's escapes:\n"
+    "  Ctrl-A x                stop the VM (like SIGTERM: exit 0, record KILLED console=ctrl-a-x)\n"
+    "  Ctrl-A Ctrl-A           send one Ctrl-A to the guest\n"
+    "\n"
+    "Files brig writes (--serial/--console file=, --failure-file, --policy-out) are never opened\n"
+    "through a symbolic link: a link there is refused (exit 35).\n"
+    "\n"
+    "brig's last line on stderr says why it stopped, `brig: RECORD: detail` (all --log-levels but off);\n"
+    "--failure-file gets `RECORD fields`. The records and exit codes are listed in the README.";
+
+// brig's help layout: a fixed usage line, flags as "--name METAVAR" ("--rng, --no-rng"),
+// no CLI11 decorations (REQUIRED, defaults, types).
+class HelpFormatter : public CLI::Formatter {
+public:
+    explicit HelpFormatter(std::string usage) : usage_(std::move(usage)) { column_width(kHelpColumn); }
+    std::string make_usage(const CLI::App*, std::string) const override { return "Usage: " + usage_ + "\n"; }
+    std::string make_option_name(const CLI::Option* opt, bool) const override {
+        std::string name;
+        for (const auto& s : opt->get_snames()) name += (name.empty() ? "-" : ", -") + s;
+        for (const auto& l : opt->get_lnames()) name += (name.empty() ? "--" : ", --") + l;
+        return name;
+    }
+    std::string make_option_opts(const CLI::Option* opt) const override {
+        return opt->get_type_name().empty() ? "" : " " + opt->get_type_name();
+    }
+
+private:
+    std::string usage_;
+};
+
+// The CLI11 app of `brig run`, built from the table. Its options collect strings; the
+// table's handlers turn them into RunOptions once everything is read.
+std::unique_ptr<CLI::App> make_run_app() {
+    auto app = std::make_unique<CLI::App>("", "brig run");
+    app->formatter(std::make_shared<HelpFormatter>("brig run --kernel PATH [options]"));
+    app->set_help_flag("-h,--help", "this text")->configurable(false);
+    app->allow_extras();  // unknown words are ours to report, with a suggestion
+    app->allow_config_extras(CLI::config_extras_mode::error);
+    app->footer(std::string(kRunFooter));
+    for (const auto& flag : run_flags()) {
+        CLI::Option* option = nullptr;
+        if (flag.takes == Takes::Nothing) {
+            option = app->add_flag(flag.names);
+            option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
         } else {
-            fail(flag, "unknown flag (see `brig run --help`)");
+            // Exactly one word each time, even one that starts with "--" (--cmdline "--x").
+            option = app->add_option(flag.names)->expected(1)->allow_extra_args(false);
+            option->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+        }
+        option->description(flag.help)->type_name(flag.metavar);
+    }
+    app->set_config("--config", "", "read flags from a TOML file (see below); flags given here win")
+        ->type_name("FILE")
+        ->configurable(false);
+    return app;
+}
+
+// The primary long name of a row: "--rng" for "--rng,!--no-rng".
+std::string primary_name(const Flag& flag) {
+    const std::string names = flag.names;
+    return names.substr(0, names.find(','));
+}
+
+// Every long flag of `brig run`, for suggestions.
+std::vector<std::string> long_flags(const CLI::App& app) {
+    std::vector<std::string> names;
+    for (const CLI::Option* option : app.get_options())
+        for (const auto& name : option->get_lnames()) names.push_back("--" + name);
+    return names;
+}
+
+// " (did you mean --mem?)" for a close candidate, else `otherwise`.
+std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates, std::string otherwise = "") {
+    const auto best = closest_word(word, candidates);
+    return best ? " (did you mean " + *best + "?)" : otherwise;
+}
+
+// A `brig run` word that names a flag taking a value (not a switch, not unknown).
+bool takes_value(const CLI::App& app, std::string_view word) {
+    const CLI::Option* option = app.get_option_no_throw(std::string(word));
+    return option != nullptr && option->get_expected_min() > 0;
+}
+
+// The command line as CLI11 should read it, in brig's grammar: `--flag=` is an empty value
+// (CLI11 would take the next word), and a switch takes no value (`--no-rng=yes` is an error).
+std::vector<std::string> spell_out(const CLI::App& app, const std::vector<std::string_view>& args) {
+    std::vector<std::string> words;
+    for (size_t i = 0; i < args.size(); ++i) {
+        const std::string_view word = args[i];
+        const auto eq = word.find('=');
+        const std::string_view name = word.substr(0, eq);
+        if (!word.starts_with("--") || word == "--") {
+            words.emplace_back(word);
+        } else if (eq == std::string_view::npos) {
+            words.emplace_back(word);
+            if (takes_value(app, word) && i + 1 < args.size()) words.emplace_back(args[++i]);  // its value, whatever it is
+        } else if (const CLI::Option* option = app.get_option_no_throw(std::string(name)); option == nullptr) {
+            words.emplace_back(word);  // unknown: reported later
+        } else if (option->get_expected_min() == 0) {
+            fail(name, "takes no value");
+        } else {
+            words.emplace_back(name);
+            words.emplace_back(word.substr(eq + 1));
         }
     }
-    if (!have_kernel) fail("--kernel", "required (see `brig run --help`)");
+    return words;
+}
+
+// CLI11's errors as brig's: one line naming the flag.
+[[noreturn]] void rethrow(const CLI::Error& error, const CLI::App& app) {
+    const std::string what = error.what();
+    const std::string flag = what.substr(0, what.find(':'));
+    const CLI::Option* config = app.get_config_ptr();
+    const std::string config_path = config != nullptr && config->count() > 0 ? config->results().front() : "";
+    if (dynamic_cast<const CLI::CallForHelp*>(&error)) fail("--help", "give it alone, as `brig run --help`");
+    if (dynamic_cast<const CLI::ArgumentMismatch*>(&error)) {
+        if (what.find("missing") != std::string::npos) fail(flag, "missing value");
+        if (what.find("At Most") != std::string::npos) fail(flag, "given more than once");
+    }
+    if (dynamic_cast<const CLI::FileError*>(&error)) {
+        readable_file("--config", config_path);  // names the reason, if it is one of ours
+        fail("--config", "cannot read " + config_path);
+    }
+    if (dynamic_cast<const CLI::ConfigError*>(&error)) {
+        constexpr std::string_view kUnknown = "INI was not able to parse ";
+        if (what.starts_with(kUnknown)) {
+            const std::string key = what.substr(kUnknown.size());
+            if (key.ends_with(".++"))  // CLI11 opens a TOML [section] with a key "SECTION.++"
+                fail("--config", config_path + ": [" + key.substr(0, key.size() - 3) + "]: there are no sections");
+            std::vector<std::string> keys;
+            for (const auto& name : long_flags(app))
+                if (name != "--help" && name != "--config") keys.push_back(name.substr(2));
+            fail("--config", config_path + ": unknown key '" + key + "'" + did_you_mean(key, keys));
+        }
+        constexpr std::string_view kNotHere = ": This option is not allowed in a configuration file";
+        if (what.ends_with(kNotHere))
+            fail("--config", config_path + ": '" + what.substr(0, what.size() - kNotHere.size()) + "' is not a key");
+        fail("--config", config_path + ": " + what);
+    }
+    std::string line = what;
+    std::replace(line.begin(), line.end(), '\n', ' ');
+    throw InvalidArgument(line);
+}
+
+// What CLI11 lets pass in a --config file: a directory (read as empty), a key given twice
+// (the first wins). Called after CLI11 read it.
+void check_config_file(const std::string& path) {
+    readable_file("--config", path);
+    std::vector<std::string> keys;
+    for (const auto& item : CLI::ConfigTOML().from_file(path)) {
+        const std::string key = item.fullname();
+        if (std::find(keys.begin(), keys.end(), key) != keys.end()) fail("--config", path + ": '" + key + "' given twice");
+        keys.push_back(key);
+    }
+}
+
+RunOptions parse_run(const std::vector<std::string_view>& args) {
+    auto app = make_run_app();
+    std::vector<std::string> words = spell_out(*app, args);
+    std::reverse(words.begin(), words.end());  // CLI11 takes them last first
+    try {
+        app->parse(words);
+    } catch (const CLI::Error& e) {
+        rethrow(e, *app);
+    }
+    for (const auto& word : app->remaining()) {
+        if (word.starts_with("--") && word.size() > 2) {
+            const std::string flag = word.substr(0, word.find('='));
+            fail(flag, "unknown flag" + did_you_mean(flag, long_flags(*app), " (see `brig run --help`)"));
+        }
+        fail(word, "unexpected argument (flags start with --)");
+    }
+    if (app->count("--config") > 0) check_config_file(app->get_config_ptr()->results().front());
+
+    RunOptions opts;
+    for (const auto& flag : run_flags()) {
+        const std::string name = primary_name(flag);
+        const CLI::Option* option = app->get_option(name);
+        if (flag.takes == Takes::Value && option->results().size() > 1) fail(name, "given more than once");
+        for (const auto& value : option->results()) flag.handle(opts, name, value);
+    }
+    if (app->count("--kernel") == 0) fail("--kernel", "required (see `brig run --help`)");
     if (opts.seccomp_mode == RunOptions::SeccompMode::Learn && !opts.policy_out)
         fail("--seccomp", "learn needs --policy-out DIR for the proposed policies");
-    if (opts.jail_user && seen.count("--jail-ids")) fail("--jail-ids", "give either --jail-user or --jail-ids");
+    if (opts.jail_user && app->count("--jail-ids") > 0) fail("--jail-ids", "give either --jail-user or --jail-ids");
     if (opts.cgroup_parent && opts.disable_sandbox) fail("--cgroup-parent", "places device processes; --disable-sandbox has none");
     if (opts.policy_out && opts.seccomp_mode != RunOptions::SeccompMode::Learn)
         fail("--policy-out", "only with --seccomp=learn");
     return opts;
 }
 
-}  // namespace
-
-namespace {
-
-// Whether `word` is a flag that `brig run --help` lists with a value.
-bool takes_value(std::string_view word) {
-    if (std::find(std::begin(kSwitches), std::end(kSwitches), word) != std::end(kSwitches)) return false;
-    const std::string help = run_help();
-    for (size_t at = help.find(word); at != std::string::npos; at = help.find(word, at + 1)) {
-        // "  --flag VALUE  ..." or "--other, --flag VALUE"
-        const bool starts_flag = at >= 2 && (help.compare(at - 2, 2, "  ") == 0 || help.compare(at - 2, 2, ", ") == 0);
-        const char after = at + word.size() < help.size() ? help[at + word.size()] : '\n';
-        if (starts_flag && (after == ' ' || after == ',')) return true;
-    }
-    return false;
-}
+// The commands of `brig`: the first word. `brig --help` lists them.
+constexpr std::pair<std::string_view, std::string_view> kCommands[] = {
+    {"run", "boot a guest (see `brig run --help`)"},
+    {"policy", "inspect and audit the sandboxes (see `brig policy help`)"},
+};
 
 }  // namespace
 
 std::optional<std::string_view> find_failure_file(const std::vector<std::string_view>& args) {
     if (args.empty() || args[0] != "run") return std::nullopt;
+    const auto app = make_run_app();
     constexpr std::string_view kFlag = "--failure-file";
     for (size_t i = 1; i < args.size(); ++i) {
         const std::string_view word = args[i];
@@ -213,7 +467,7 @@ std::optional<std::string_view> find_failure_file(const std::vector<std::string_
             const auto value = word.substr(kFlag.size() + 1);
             return value.empty() ? std::nullopt : std::optional(value);
         }
-        if (word.starts_with("--") && word.find('=') == std::string_view::npos && takes_value(word)) ++i;  // its value
+        if (takes_value(*app, word)) ++i;  // its value
     }
     return std::nullopt;
 }
@@ -233,60 +487,18 @@ RunOptions::JailUser parse_jail_user(std::string_view flag, std::string_view tex
 }
 
 std::string main_help() {
-    return "brig " BRIG_VERSION " - a privilege-separated virtual machine monitor for Linux/KVM\n"
-           "\n"
-           "Usage:\n"
-           "  brig run --kernel PATH [options]   boot a guest (see `brig run --help`)\n"
-           "  brig policy COMMAND ...            inspect and audit the sandboxes (see `brig policy help`)\n"
-           "  brig --help                        this text\n"
-           "  brig --version                     print the version\n"
-           "\n"
-           "Exit status: 0 guest powered off, 32 guest reset, 33 a device crashed,\n"
-           "34 guest panic, 35 invalid arguments, 36 boot timeout (hang), 1 internal error.\n";
+    CLI::App app("brig " BRIG_VERSION " - a privilege-separated virtual machine monitor for Linux/KVM", "brig");
+    app.formatter(std::make_shared<HelpFormatter>("brig COMMAND ..."));
+    app.set_help_flag("-h,--help", "this text");
+    app.add_flag("-V,--version")->description("print the version");
+    for (const auto& [name, help] : kCommands) app.add_subcommand(std::string(name), std::string(help))->group("Commands");
+    app.footer(
+        "Exit status: 0 guest powered off, 32 guest reset, 33 a device crashed,\n"
+        "34 guest panic, 35 invalid arguments, 36 boot timeout (hang), 1 internal error.");
+    return app.help();
 }
 
-std::string run_help() {
-    return "Usage: brig run --kernel PATH [options]\n"
-           "\n"
-           "  --kernel PATH        bzImage, or an ELF kernel with a PVH entry note (vmlinux)\n"
-           "  --initrd PATH        initial ramdisk\n"
-           "  --cmdline STR        kernel command line (default: \"console=ttyS0 reboot=k panic=-1\")\n"
-           "  --mem MIB            guest memory in MiB, a multiple of 2 (default 256, minimum 16)\n"
-           "  --cpus N             number of vCPUs, 1..254 (default 1)\n"
-           "  --serial OUT         COM1 output: stdout (default; reads stdin too), file=PATH, sink\n"
-           "  --disk PATH[,ro]     a raw disk image (a regular file, whole 512-byte sectors) as virtio-blk;\n"
-           "                       repeatable, up to " + std::to_string(kMaxDisks) + "; ,ro: read-only. A writable image is locked for\n"
-           "                       this VM alone, a read-only one may be shared with other readers;\n"
-           "                       qcow2, VMDK, VHD(X), VDI, QED and LUKS images are refused\n"
-           "  --rng, --no-rng      virtio-rng entropy device (default: on)\n"
-           "  --console OUT        a virtio console (hvc0): stdout, file=PATH, sink (default: none)\n"
-           "  --log-level LEVEL    trace, debug, info (default), warn, error, off; logs go to stderr\n"
-           "  --jail-ids FIRST-LAST  each device runs as a uid/gid of its own from this range, held with a lock\n"
-           "                       in /run/brig/ids while the VM runs (default 400000-499999; reserve it for brig)\n"
-           "  --jail-user UID[:GID]  instead: every device of this VM runs as these ids (they share its task limit)\n"
-           "  --cgroup-parent PATH each device in a cgroup of its own under PATH (memory and task limits; cgroup v2,\n"
-           "                       or the v1 memory and pids hierarchies). PATH starting with / is from the\n"
-           "                       hierarchy's root, else from brig's own cgroup\n"
-           "  --failure-file PATH  write why brig stopped, one machine-readable line (SHUTDOWN, REBOOT, ...)\n"
-           "  --boot-timeout SEC   stop with HANGUP (exit 36) if the guest prints nothing on the console in time\n"
-           "  --policy-dir DIR     seccomp policies to use instead of the shipped ones\n"
-           "  --seccomp MODE       kill (default): a violation kills the device; log: report every violation,\n"
-           "                       allow it; learn: record every syscall, write proposed policies (--policy-out)\n"
-           "  --policy-out DIR     with --seccomp=learn: where the proposed minimal policies go\n"
-           "  --disable-sandbox    run devices inside the brig process (debugging only: no jails, no seccomp)\n"
-           "\n"
-           "The console on stdout reads stdin. On a terminal brig puts it in raw mode while it is in the\n"
-           "foreground (a background `brig run ... &` leaves it alone until `fg`): every key, Ctrl-C and\n"
-           "Ctrl-Z included, goes to the guest, except brig's escapes:\n"
-           "  Ctrl-A x             stop the VM (like SIGTERM: exit 0, record KILLED console=ctrl-a-x)\n"
-           "  Ctrl-A Ctrl-A        send one Ctrl-A to the guest\n"
-           "\n"
-           "Files brig writes (--serial/--console file=, --failure-file, --policy-out) are never opened\n"
-           "through a symbolic link: a link there is refused (exit 35).\n"
-           "\n"
-           "brig's last line on stderr says why it stopped, `brig: RECORD: detail` (all --log-levels but off);\n"
-           "--failure-file gets `RECORD fields`. The records and exit codes are listed in the README.\n";
-}
+std::string run_help() { return make_run_app()->help(); }
 
 Command parse_command_line(const std::vector<std::string_view>& args) {
     if (args.empty()) throw InvalidArgument("missing command (see `brig --help`)");
@@ -302,10 +514,14 @@ Command parse_command_line(const std::vector<std::string_view>& args) {
     if (command == "policy") return PolicyCommand{std::vector<std::string>(args.begin() + 1, args.end())};
     if (command == "run") {
         if (args.size() == 2 && (args[1] == "--help" || args[1] == "-h")) return HelpRequest{run_help()};
-        return parse_run(args, 1);
+        return parse_run(std::vector<std::string_view>(args.begin() + 1, args.end()));
     }
-    if (command.starts_with("-")) fail(command, "unknown flag (see `brig --help`)");
-    throw InvalidArgument("unknown command '" + std::string(command) + "' (see `brig --help`)");
+    if (command.starts_with("-"))
+        fail(command, "unknown flag" + did_you_mean(command, {"--help", "--version"}, " (see `brig --help`)"));
+    std::vector<std::string> commands;
+    for (const auto& [name, help] : kCommands) commands.emplace_back(name);
+    throw InvalidArgument("unknown command '" + std::string(command) + "'" +
+                          did_you_mean(command, commands, " (see `brig --help`)"));
 }
 
 }  // namespace brig

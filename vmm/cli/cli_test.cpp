@@ -1,9 +1,13 @@
 #include "vmm/cli/cli.h"
 
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <fstream>
 
+#include "vmm/cli/key_values.h"
+#include "vmm/cli/suggest.h"
 #include "vmm/error.h"
 
 using namespace brig;
@@ -28,6 +32,15 @@ Command parse(std::vector<std::string_view> args) { return parse_command_line(ar
 std::string error_of(std::vector<std::string_view> args) {
     try {
         parse_command_line(args);
+    } catch (const InvalidArgument& e) {
+        return e.what();
+    }
+    return "no error";
+}
+
+std::string error_of_key_values(std::string_view text) {
+    try {
+        parse_key_values("--x", text);
     } catch (const InvalidArgument& e) {
         return e.what();
     }
@@ -189,4 +202,261 @@ TEST_CASE("one console reads stdin: the UART on stdout, else the virtio console 
     CHECK(reader({"--serial", "sink", "--console", "stdout"}) == StdinConsole::VirtioConsole);
     CHECK(reader({"--serial", "sink", "--console", "sink"}) == StdinConsole::None);
     CHECK(reader({"--serial", "sink"}) == StdinConsole::None);
+}
+
+namespace {
+// A file with this text, removed at the end of the test.
+struct TextFile : TempFile {
+    explicit TextFile(const std::string& text) { std::ofstream(path) << text; }
+};
+
+RunOptions run_options(std::vector<std::string_view> args) { return std::get<RunOptions>(parse(args)); }
+}  // namespace
+
+TEST_CASE("--mem takes MiB, or a size with a K, M, G or T suffix", "[cli]") {
+    TempFile kernel;
+    const std::string k = kernel.path;
+    CHECK(run_options({"run", "--kernel", k, "--mem", "512"}).mem_mib == 512);  // a plain number is MiB
+    CHECK(run_options({"run", "--kernel", k, "--mem", "512M"}).mem_mib == 512);
+    CHECK(run_options({"run", "--kernel", k, "--mem", "1G"}).mem_mib == 1024);
+    CHECK(run_options({"run", "--kernel", k, "--mem=3g"}).mem_mib == 3072);
+    CHECK(run_options({"run", "--kernel", k, "--mem", "65536K"}).mem_mib == 64);
+    CHECK(run_options({"run", "--kernel", k, "--mem", "64MiB"}).mem_mib == 64);
+    CHECK(run_options({"run", "--kernel", k, "--mem", "1T"}).mem_mib == 1024 * 1024);
+    CHECK_THAT(error_of({"run", "--kernel", k, "--mem", "1024K"}), StartsWith("--mem: 1024K is out of range"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--mem", "2T"}), StartsWith("--mem: 2T is out of range"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--mem", "0"}), StartsWith("--mem: 0 is out of range"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--mem", "0G"}), StartsWith("--mem: 0G is out of range"));
+    // Overflow, of the number and of the number times the unit.
+    CHECK_THAT(error_of({"run", "--kernel", k, "--mem", "99999999999999999999999"}),
+               StartsWith("--mem: 99999999999999999999999 is out of range"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--mem", "17179869184T"}), StartsWith("--mem: 17179869184T is out of range"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--mem", "1500K"}), StartsWith("--mem: 1500K is not a whole number of MiB"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--mem", "17M"}), StartsWith("--mem: must be a multiple of 2 MiB"));
+    CHECK(error_of({"run", "--kernel", k, "--mem", "1GB"}) ==
+          "--mem: '1GB' is not a number, nor a size with a suffix K, M, G or T (512M, 1G)");
+    CHECK_THAT(error_of({"run", "--kernel", k, "--mem", "G"}), StartsWith("--mem: 'G' is not a number"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--mem", ""}), StartsWith("--mem: '' is not a number"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--mem", "1.5G"}), StartsWith("--mem: '1.5G' is not a number"));
+}
+
+TEST_CASE("log levels are case-insensitive, and warning is warn", "[cli]") {
+    TempFile kernel;
+    const std::string k = kernel.path;
+    CHECK(run_options({"run", "--kernel", k, "--log-level", "WARN"}).log_level == spdlog::level::warn);
+    CHECK(run_options({"run", "--kernel", k, "--log-level", "warning"}).log_level == spdlog::level::warn);
+    CHECK(run_options({"run", "--kernel", k, "--log-level=Warning"}).log_level == spdlog::level::warn);
+    CHECK(run_options({"run", "--kernel", k, "--log-level", "Debug"}).log_level == spdlog::level::debug);
+    CHECK(run_options({"run", "--kernel", k, "--log-level", "ERROR"}).log_level == spdlog::level::err);
+    CHECK(run_options({"run", "--kernel", k, "--log-level", "OFF"}).log_level == spdlog::level::off);
+    CHECK_THAT(error_of({"run", "--kernel", k, "--log-level", "warnings"}),
+               StartsWith("--log-level: 'warnings' is not one of trace, debug, info, warn, error, off"));
+}
+
+TEST_CASE("an unknown flag or command suggests a close one", "[cli]") {
+    TempFile kernel;
+    const std::string k = kernel.path;
+    CHECK(error_of({"run", "--kernel", k, "--memm", "64"}) == "--memm: unknown flag (did you mean --mem?)");
+    CHECK(error_of({"run", "--kernal", k}) == "--kernal: unknown flag (did you mean --kernel?)");
+    CHECK(error_of({"run", "--kernel", k, "--no-rgn"}) == "--no-rgn: unknown flag (did you mean --no-rng?)");
+    CHECK(error_of({"run", "--kernel", k, "--jail-uesr=5"}) == "--jail-uesr: unknown flag (did you mean --jail-user?)");
+    CHECK(error_of({"run", "--kernel", k, "--frobnicate"}) == "--frobnicate: unknown flag (see `brig run --help`)");
+    CHECK(error_of({"rnu"}) == "unknown command 'rnu' (did you mean run?)");
+    CHECK(error_of({"polcy", "list"}) == "unknown command 'polcy' (did you mean policy?)");
+    CHECK(error_of({"--verison"}) == "--verison: unknown flag (did you mean --version?)");
+    CHECK(error_of({"fly"}) == "unknown command 'fly' (see `brig --help`)");
+}
+
+TEST_CASE("edit distance counts a swap of neighbours as one edit", "[cli]") {
+    CHECK(edit_distance("", "") == 0);
+    CHECK(edit_distance("mem", "mem") == 0);
+    CHECK(edit_distance("mem", "memm") == 1);
+    CHECK(edit_distance("kernal", "kernel") == 1);
+    CHECK(edit_distance("no-rgn", "no-rng") == 1);
+    CHECK(edit_distance("abc", "") == 3);
+    CHECK(edit_distance("kitten", "sitting") == 3);
+    CHECK(closest_word("--cpu", {"--mem", "--cpus"}) == "--cpus");
+    CHECK(closest_word("--xyzzy", {"--mem", "--cpus"}) == std::nullopt);
+}
+
+TEST_CASE("key=value,key=value values have one parser", "[cli]") {
+    auto items = parse_key_values("--x", "type=file,path=/tmp/out,ro");
+    REQUIRE(items.size() == 3);
+    CHECK(items[0].key == "type");
+    CHECK(items[0].value == "file");
+    CHECK(items[1].value == "/tmp/out");
+    CHECK(items[2].key == "ro");
+    CHECK_FALSE(items[2].value.has_value());
+    items = parse_key_values("--x", "path=\"a,b=c\",k=");
+    REQUIRE(items.size() == 2);
+    CHECK(items[0].value == "a,b=c");
+    CHECK(items[1].value == "");
+    items = parse_key_values("--x", "/images/a=b.img,ro", KeyValueForm::PathFirst);
+    REQUIRE(items.size() == 2);
+    CHECK(items[0].key == "/images/a=b.img");
+    CHECK(items[1].key == "ro");
+    CHECK_THAT(error_of_key_values("a,,b"), StartsWith("--x: 'a,,b': an empty item"));
+    CHECK_THAT(error_of_key_values("a,"), StartsWith("--x: 'a,': an empty item"));
+    CHECK_THAT(error_of_key_values(""), StartsWith("--x: '': an empty item"));
+    CHECK_THAT(error_of_key_values("=v"), StartsWith("--x: '=v': an empty item"));
+    CHECK_THAT(error_of_key_values("p=\"a"), StartsWith("--x: 'p=\"a': a quote that does not end"));
+    CHECK_THAT(error_of_key_values("p=\"a\"b"), StartsWith("--x: 'p=\"a\"b': text after the closing quote of p"));
+    CHECK_THAT(error_of_key_values("a=1,a=2"), StartsWith("--x: 'a=1,a=2': a given twice"));
+}
+
+TEST_CASE("consoles take crosvm's type=...,path=... too", "[cli]") {
+    TempFile kernel;
+    const std::string k = kernel.path;
+    auto o = run_options({"run", "--kernel", k, "--serial", "type=file,path=/tmp/com1", "--console", "type=sink"});
+    CHECK(o.serial.kind == ConsoleOutput::Kind::File);
+    CHECK(o.serial.path == "/tmp/com1");
+    CHECK(o.virtio_console->kind == ConsoleOutput::Kind::Sink);
+    o = run_options({"run", "--kernel", k, "--serial", "file=\"/tmp/a,b\"", "--console", "type=stdout"});
+    CHECK(o.serial.path == "/tmp/a,b");
+    CHECK(o.virtio_console->kind == ConsoleOutput::Kind::Stdout);
+    CHECK_THAT(error_of({"run", "--kernel", k, "--serial", "type=file"}), StartsWith("--serial: 'type=file' is not one of"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--serial", "type=sink,path=/x"}), StartsWith("--serial: 'type=sink,path=/x' is not one of"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--serial", "file="}), StartsWith("--serial: 'file=' is not one of"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--console", "stdout,sink"}), StartsWith("--console: 'stdout,sink' is not one of"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--console", "type=tty"}), StartsWith("--console: 'type=tty' is not one of"));
+}
+
+TEST_CASE("values are read as given: an empty inline value, a value that looks like a flag", "[cli]") {
+    TempFile kernel;
+    const std::string k = kernel.path;
+    CHECK(run_options({"run", "--kernel", k, "--cmdline="}).cmdline.empty());
+    CHECK(run_options({"run", "--kernel", k, "--cmdline", "--mem"}).cmdline == "--mem");
+    CHECK(run_options({"run", "--cmdline=--kernel", "--kernel=" + k}).cmdline == "--kernel");
+    CHECK(run_options({"run", "--kernel", k, "--cmdline", "a=b c"}).cmdline == "a=b c");
+    CHECK_THAT(error_of({"run", "--kernel", k, "--failure-file="}), StartsWith("--failure-file: empty path"));
+    CHECK_THAT(error_of({"run", "--kernel="}), StartsWith("--kernel: empty path"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--no-rng=yes"}), StartsWith("--no-rng: takes no value"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--rng=true"}), StartsWith("--rng: takes no value"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "stray"}), StartsWith("stray: unexpected argument"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "-x"}), StartsWith("-x: unexpected argument"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--help"}), StartsWith("--help: give it alone"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "-h"}), StartsWith("--help: give it alone"));
+    // The last of --rng and --no-rng wins.
+    CHECK_FALSE(run_options({"run", "--kernel", k, "--rng", "--no-rng"}).rng);
+    CHECK(run_options({"run", "--kernel", k, "--no-rng", "--rng"}).rng);
+}
+
+TEST_CASE("--config reads the flags from a TOML file", "[cli]") {
+    TempFile kernel, disk0, disk1;
+    const TextFile config("# a VM\n"
+                          "kernel = \"" + kernel.path + "\"\n"
+                          "cmdline = \"console=ttyS0 mode=info\"\n"
+                          "mem = \"1G\"\n"
+                          "cpus = 2\n"
+                          "disk = [\"" + disk0.path + "\", \"" + disk1.path + ",ro\"]\n"
+                          "rng = false\n"
+                          "serial = \"sink\"\n"
+                          "log-level = \"WARNING\"\n"
+                          "jail-ids = \"500000-500009\"\n");
+    auto o = run_options({"run", "--config", config.path});
+    CHECK(o.kernel == kernel.path);
+    CHECK(o.cmdline == "console=ttyS0 mode=info");
+    CHECK(o.mem_mib == 1024);
+    CHECK(o.cpus == 2);
+    REQUIRE(o.disks.size() == 2);
+    CHECK(o.disks[0].path == disk0.path);
+    CHECK(o.disks[1].path == disk1.path);
+    CHECK(o.disks[1].read_only);
+    CHECK_FALSE(o.rng);
+    CHECK(o.serial.kind == ConsoleOutput::Kind::Sink);
+    CHECK(o.log_level == spdlog::level::warn);
+    CHECK(o.jail_ids.first == 500000);
+
+    SECTION("a flag on the command line wins over its key") {
+        o = run_options({"run", "--cpus", "4", "--config=" + config.path, "--rng", "--disk", disk0.path, "--mem", "64"});
+        CHECK(o.cpus == 4);
+        CHECK(o.rng);
+        CHECK(o.mem_mib == 64);
+        REQUIRE(o.disks.size() == 1);  // the command line's --disk replaces the whole array
+        CHECK_FALSE(o.disks[0].read_only);
+        CHECK(o.cmdline == "console=ttyS0 mode=info");  // the rest still comes from the file
+    }
+    SECTION("conflicts between the file and the command line are found as on the command line") {
+        CHECK_THAT(error_of({"run", "--config", config.path, "--jail-user", "5"}),
+                   StartsWith("--jail-ids: give either --jail-user or --jail-ids"));
+    }
+    SECTION("switches are true or false") {
+        const TextFile switches("kernel = \"" + kernel.path + "\"\nno-rng = true\ndisable-sandbox = true\n");
+        o = run_options({"run", "--config", switches.path});
+        CHECK_FALSE(o.rng);
+        CHECK(o.disable_sandbox);
+    }
+}
+
+TEST_CASE("a bad --config file is one line naming it", "[cli]") {
+    TempFile kernel;
+    const std::string k = kernel.path;
+    auto config_error = [&](const std::string& text) {
+        const TextFile config(text);
+        const std::string message = error_of({"run", "--kernel", k, "--config", config.path});
+        const std::string prefix = "--config: " + config.path + ": ";
+        return message.starts_with(prefix) ? message.substr(prefix.size()) : message;
+    };
+    CHECK(config_error("kernl = \"x\"\n") == "unknown key 'kernl' (did you mean kernel?)");
+    CHECK(config_error("frobnicate = 1\n") == "unknown key 'frobnicate'");
+    CHECK(config_error("this is not toml\n") == "unknown key 'this is not toml'");
+    CHECK(config_error("[vm]\ncpus = 2\n") == "[vm]: there are no sections");
+    CHECK(config_error("config = \"other.toml\"\n") == "'config' is not a key");
+    CHECK(config_error("help = true\n") == "'help' is not a key");
+    // Bad values name the flag, as on the command line.
+    CHECK(config_error("mem = \"lots\"\n") == "--mem: 'lots' is not a number");
+    CHECK(config_error("cpus = 0\n") == "--cpus: 0 is out of range (1..254)");
+    CHECK(config_error("cpus = [1, 2]\n") == "--cpus: given more than once");
+    CHECK(config_error("rng = \"maybe\"\n") == "--rng: 'maybe' is not true or false");
+    CHECK(config_error("disable-sandbox = \"yes\"\n") == "--disable-sandbox: 'yes' is not true or false");
+    CHECK(config_error("disk = [\"/nonexistent.img\"]\n").starts_with("--disk: cannot open /nonexistent.img"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--config", "/nonexistent.toml"}),
+               StartsWith("--config: cannot open /nonexistent.toml: No such file"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--config", "/tmp"}), StartsWith("--config: /tmp is not a regular file"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--config"}), StartsWith("--config: missing value"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--config="}), StartsWith("--config: empty path"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--config", k, "--config", k}), StartsWith("--config: given more than once"));
+    const TextFile no_kernel("cpus = 2\n");
+    CHECK_THAT(error_of({"run", "--config", no_kernel.path}), StartsWith("--kernel: required"));
+}
+
+TEST_CASE("every bad command line is an InvalidArgument", "[cli]") {
+    TempFile kernel;
+    const std::string k = kernel.path;
+    const std::vector<std::vector<std::string_view>> bad = {
+        {},
+        {"fly"},
+        {"--bogus"},
+        {"--help", "run"},
+        {"--version", "x"},
+        {"run"},
+        {"run", "--kernel"},
+        {"run", "--kernel", k, "--kernel", k},
+        {"run", "--kernel", k, "--bogus"},
+        {"run", "--kernel", k, "--bogus=1"},
+        {"run", "--kernel", k, "--", "x"},
+        {"run", "--kernel", k, "-"},
+        {"run", "--kernel", k, "---"},
+        {"run", "--kernel", k, "-h", "-x"},
+        {"run", "--kernel", k, "--config", "/nonexistent"},
+        {"run", "--kernel", k, "--disable-sandbox=1"},
+        {"run", "--kernel", k, "--mem", "1Q"},
+        {"run", "--kernel", k, "--disk", ""},
+        {"run", "--kernel", k, "--disk", ",ro"},
+        {"run", "--kernel", k, "--disk", k + ",ro,ro"},
+        {"run", "--kernel", k, "--serial", "file=\"x"},
+        {"run", "--kernel", k, "--jail-user", ""},
+        {"run", "--kernel", k, "--jail-ids", "-"},
+        {"run", "--kernel", k, "--seccomp", ""},
+        {"run", "--kernel", k, "--policy-dir", ""},
+        {"run", "--kernel", k, "--policy-out", ""},
+        {"run", "--kernel", k, "--seccomp=learn", "--policy-out="},
+    };
+    for (const auto& args : bad) {
+        std::string line;
+        for (const auto word : args) line += std::string(word) + " ";
+        INFO(line);
+        CHECK_THROWS_AS(parse(args), InvalidArgument);
+        CHECK(error_of(args).find('\n') == std::string::npos);
+    }
 }

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "minijail-wrapper/minijail/policy.h"
-#include "vmm/policy_tool/json.h"
+#include "vmm/policy_tool/render.h"
 #include "vmm/policy_tool/risk_rules.h"
 
 namespace brig::policy_tool {

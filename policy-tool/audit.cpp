@@ -1,10 +1,10 @@
-#include "vmm/policy_tool/audit.h"
+#include "policy-tool/audit.h"
 
 #include <algorithm>
 #include <cctype>
 #include <set>
 
-#include "vmm/policy_tool/render.h"
+#include "policy-tool/render.h"
 
 namespace brig::policy_tool {
 

@@ -1,4 +1,4 @@
-#include "vmm/policy_tool/render.h"
+#include "policy-tool/render.h"
 
 #include <cstdio>
 #include <cstring>

@@ -1,17 +1,18 @@
-#include "vmm/policy_tool/policy_command.h"
+#include "policy-tool/policy_command.h"
 
+#include <charconv>
+#include <cstdint>
 #include <iostream>
 #include <optional>
 #include <set>
 #include <stdexcept>
+#include <string_view>
 
-#include "vmm/cli/cli.h"
-#include "vmm/error.h"
 #include "minijail-wrapper/minijail/errors.h"
 #include "minijail-wrapper/minijail/policy.h"
-#include "vmm/policy_tool/audit.h"
-#include "vmm/policy_tool/diff.h"
-#include "vmm/policy_tool/render.h"
+#include "policy-tool/audit.h"
+#include "policy-tool/diff.h"
+#include "policy-tool/render.h"
 #include "ipc/sandbox/profiles.h"
 #include "vmm/sandbox/sandbox_files.h"
 
@@ -48,11 +49,30 @@ std::string policy_help() {
 
 namespace {
 
-constexpr int kUsage = static_cast<int>(ExitCode::InvalidArguments);
+constexpr int kUsage = 35;  // brig's exit status for invalid arguments (README "Exit codes")
 
 struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
+
+// show --jail-user UID[:GID], read as `brig run --jail-user` reads it: ids 1..2^32-2
+// ((uid_t)-1 means "unchanged" to setresuid), the gid defaulting to the uid.
+ShownIds parse_shown_ids(const std::string& where, std::string_view text) {
+    constexpr uint64_t kMaxJailId = 0xfffffffe;
+    auto id = [&](std::string_view word) -> uint32_t {
+        uint64_t value = 0;
+        const char* end = word.data() + word.size();
+        const auto [ptr, ec] = std::from_chars(word.data(), end, value);
+        const std::string what = where + ": --jail-user: ";
+        if (word.empty() || ec != std::errc() || ptr != end) throw UsageError(what + "'" + std::string(word) + "' is not a number");
+        if (value < 1 || value > kMaxJailId)
+            throw UsageError(what + std::to_string(value) + " is out of range (1.." + std::to_string(kMaxJailId) + ")");
+        return static_cast<uint32_t>(value);
+    };
+    const auto colon = text.find(':');
+    const uint32_t uid = id(text.substr(0, colon));
+    return ShownIds{uid, colon == std::string_view::npos ? uid : id(text.substr(colon + 1))};
+}
 
 struct Args {
     std::string command;
@@ -100,12 +120,7 @@ Args parse_args(const std::vector<std::string>& argv) {
             no_value();
             a.bpf = true;
         } else if (flag == "--jail-user" && a.command == "show") {
-            try {
-                const auto ids = parse_jail_user(flag, value());  // brig run's own parser
-                a.jail_user = ShownIds{ids.uid, ids.gid};
-            } catch (const InvalidArgument& e) {
-                throw UsageError(where + ": " + e.what());
-            }
+            a.jail_user = parse_shown_ids(where, value());
         } else if (flag == "--observed" && a.command == "audit") {
             a.observed = value();
         } else if (flag == "--help" || flag == "-h") {

@@ -10,10 +10,10 @@
 #include <sstream>
 
 #include "minijail-wrapper/minijail/policy.h"
-#include "vmm/policy_tool/audit.h"
-#include "vmm/policy_tool/render.h"
-#include "vmm/policy_tool/policy_command.h"
-#include "vmm/policy_tool/risk_rules.h"
+#include "policy-tool/audit.h"
+#include "policy-tool/render.h"
+#include "policy-tool/policy_command.h"
+#include "policy-tool/risk_rules.h"
 
 namespace {
 

@@ -1,10 +1,10 @@
-#include "vmm/policy_tool/diff.h"
+#include "policy-tool/diff.h"
 
 #include <map>
 #include <set>
 #include <stdexcept>
 
-#include "vmm/policy_tool/render.h"
+#include "policy-tool/render.h"
 #include "ipc/sandbox/profiles.h"
 
 namespace brig::policy_tool {

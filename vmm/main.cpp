@@ -20,7 +20,7 @@
 #include "vmm/cli/cli.h"
 #include "vmm/error.h"
 #include "vmm/exit_report.h"
-#include "vmm/policy_tool/policy_command.h"
+#include "policy-tool/policy_command.h"
 #include "vmm/sandbox/seccomp_notifier.h"
 #include "vmm/supervisor.h"
 

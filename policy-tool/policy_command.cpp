@@ -1,18 +1,17 @@
-#include "vmm/policy_tool/policy_command.h"
+#include "policy-tool/policy_command.h"
 
+#include <charconv>
+#include <cstdint>
 #include <iostream>
 #include <optional>
 #include <set>
 #include <stdexcept>
+#include <string_view>
 
-#include "vmm/cli/cli.h"
-#include "vmm/error.h"
-#include "minijail-wrapper/minijail/errors.h"
 #include "minijail-wrapper/minijail/policy.h"
-#include "vmm/policy_tool/audit.h"
-#include "vmm/policy_tool/diff.h"
-#include "vmm/policy_tool/json.h"
-#include "vmm/policy_tool/render.h"
+#include "policy-tool/audit.h"
+#include "policy-tool/diff.h"
+#include "policy-tool/render.h"
 #include "ipc/sandbox/profiles.h"
 #include "vmm/sandbox/sandbox_files.h"
 
@@ -49,11 +48,30 @@ std::string policy_help() {
 
 namespace {
 
-constexpr int kUsage = static_cast<int>(ExitCode::InvalidArguments);
+constexpr int kUsage = 35;  // brig's exit status for invalid arguments (README "Exit codes")
 
 struct UsageError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
+
+// show --jail-user UID[:GID], read as `brig run --jail-user` reads it: ids 1..2^32-2
+// ((uid_t)-1 means "unchanged" to setresuid), the gid defaulting to the uid.
+ShownIds parse_shown_ids(const std::string& where, std::string_view text) {
+    constexpr uint64_t kMaxJailId = 0xfffffffe;
+    auto id = [&](std::string_view word) -> uint32_t {
+        uint64_t value = 0;
+        const char* end = word.data() + word.size();
+        const auto [ptr, ec] = std::from_chars(word.data(), end, value);
+        const std::string what = where + ": --jail-user: ";
+        if (word.empty() || ec != std::errc() || ptr != end) throw UsageError(what + "'" + std::string(word) + "' is not a number");
+        if (value < 1 || value > kMaxJailId)
+            throw UsageError(what + std::to_string(value) + " is out of range (1.." + std::to_string(kMaxJailId) + ")");
+        return static_cast<uint32_t>(value);
+    };
+    const auto colon = text.find(':');
+    const uint32_t uid = id(text.substr(0, colon));
+    return ShownIds{uid, colon == std::string_view::npos ? uid : id(text.substr(colon + 1))};
+}
 
 struct Args {
     std::string command;
@@ -101,12 +119,7 @@ Args parse_args(const std::vector<std::string>& argv) {
             no_value();
             a.bpf = true;
         } else if (flag == "--jail-user" && a.command == "show") {
-            try {
-                const auto ids = parse_jail_user(flag, value());  // brig run's own parser
-                a.jail_user = ShownIds{ids.uid, ids.gid};
-            } catch (const InvalidArgument& e) {
-                throw UsageError(where + ": " + e.what());
-            }
+            a.jail_user = parse_shown_ids(where, value());
         } else if (flag == "--observed" && a.command == "audit") {
             a.observed = value();
         } else if (flag == "--help" || flag == "-h") {
@@ -130,7 +143,7 @@ Args parse_args(const std::vector<std::string>& argv) {
 
 std::filesystem::path policy_dir(const Args& a) { return a.policy_dir ? *a.policy_dir : find_policy_dir(); }
 
-void print_json(std::ostream& out, const Json& j) { out << j.dump() << "\n"; }
+void print_json(std::ostream& out, const Json& j) { out << json_text(j) << "\n"; }
 
 // ---------------------------------------------------------------- list
 
@@ -138,18 +151,18 @@ int cmd_list(const Args& a, std::ostream& out) {
     const auto dir = policy_dir(a);
     if (a.json) {
         Json root = Json::object();
-        root.set("policy_dir", dir.string());
+        root["policy_dir"] = dir.string();
         Json list = Json::array();
         for (const auto& c : sandbox::sandbox_contexts()) {
             Json j = Json::object();
-            j.set("name", c.name);
-            j.set("kind", kind_name(c.kind));
-            j.set("policy_file", c.policy_file);
-            j.set("description", c.description);
-            j.set("jail", jail_summary(c.jail));
-            list.push(std::move(j));
+            j["name"] = c.name;
+            j["kind"] = kind_name(c.kind);
+            j["policy_file"] = c.policy_file;
+            j["description"] = c.description;
+            j["jail"] = jail_summary(c.jail);
+            list.push_back(std::move(j));
         }
-        root.set("contexts", std::move(list));
+        root["contexts"] = std::move(list);
         print_json(out, root);
         return 0;
     }
@@ -197,18 +210,18 @@ int cmd_show(const Args& a, std::ostream& out) {
 
     if (a.json) {
         Json root = Json::object();
-        root.set("name", ctx ? Json(ctx->name) : Json());
-        root.set("kind", ctx ? Json(kind_name(ctx->kind)) : Json());
-        root.set("description", ctx ? Json(ctx->description) : Json());
-        root.set("policy_file", file.string());
-        root.set("default_action", device ? "user-notif (brig kills the device)" : "trap");
+        root["name"] = ctx ? Json(ctx->name) : Json();
+        root["kind"] = ctx ? Json(kind_name(ctx->kind)) : Json();
+        root["description"] = ctx ? Json(ctx->description) : Json();
+        root["policy_file"] = file.string();
+        root["default_action"] = device ? "user-notif (brig kills the device)" : "trap";
         Json rules = Json::array();
-        for (const auto& r : policy.rules) rules.push(rule_json(r, base));
-        root.set("rules", std::move(rules));
-        root.set("jail", ctx ? jail_json(*ctx, a.jail_user) : Json());
+        for (const auto& r : policy.rules) rules.push_back(rule_json(r, base));
+        root["rules"] = std::move(rules);
+        root["jail"] = ctx ? jail_json(*ctx, a.jail_user) : Json();
         if (a.bpf) {
-            root.set("bpf_instructions", static_cast<int64_t>(instructions));
-            root.set("pfc", pfc);
+            root["bpf_instructions"] = static_cast<int64_t>(instructions);
+            root["pfc"] = pfc;
         }
         print_json(out, root);
         return 0;
@@ -243,35 +256,35 @@ int cmd_check(const Args& a, std::ostream& out, std::ostream& err) {
     Json results = Json::array();
     for (const auto& f : a.positional) {
         Json r = Json::object();
-        r.set("file", f);
+        r["file"] = f;
         try {
             auto policy = minijail::parse_policy_file(f);
             auto program = minijail::compile_policy(policy, minijail::DefaultAction::Trap);
-            r.set("ok", true);
-            r.set("syscalls", static_cast<int64_t>(policy.rules.size()));
-            r.set("bpf_instructions", static_cast<int64_t>(program.size()));
+            r["ok"] = true;
+            r["syscalls"] = static_cast<int64_t>(policy.rules.size());
+            r["bpf_instructions"] = static_cast<int64_t>(program.size());
             if (!a.json) out << f << ": ok (" << policy.rules.size() << " syscalls)\n";
         } catch (const minijail::PolicyError& e) {
             status = 1;
-            r.set("ok", false);
-            r.set("error", e.what());
-            r.set("file_of_error", e.where().file.string());
-            r.set("line", e.where().line);
-            r.set("column", e.where().column);
-            r.set("problem", e.problem());
+            r["ok"] = false;
+            r["error"] = e.what();
+            r["file_of_error"] = e.where().file.string();
+            r["line"] = e.where().line;
+            r["column"] = e.where().column;
+            r["problem"] = e.problem();
             if (!a.json) err << e.what() << "\n";
         } catch (const std::exception& e) {
             status = 1;
-            r.set("ok", false);
-            r.set("error", f + ": " + e.what());
+            r["ok"] = false;
+            r["error"] = f + ": " + e.what();
             if (!a.json) err << f << ": " << e.what() << "\n";
         }
-        results.push(std::move(r));
+        results.push_back(std::move(r));
     }
     if (a.json) {
         Json root = Json::object();
-        root.set("ok", status == 0);
-        root.set("files", std::move(results));
+        root["ok"] = status == 0;
+        root["files"] = std::move(results);
         print_json(out, root);
     }
     return status;
@@ -287,7 +300,7 @@ int cmd_audit(const Args& a, std::ostream& out) {
     auto report = run_audit(sandbox::sandbox_contexts(), dir, a.observed);
     if (a.json) {
         Json j = audit_json(report);
-        j.set("policy_dir", dir.string());
+        j["policy_dir"] = dir.string();
         print_json(out, j);
     } else {
         out << "policies in " << dir.string() << "\n\n" << audit_text(report);

@@ -1,10 +1,10 @@
-#include "vmm/policy_tool/audit.h"
+#include "policy-tool/audit.h"
 
 #include <algorithm>
 #include <cctype>
 #include <set>
 
-#include "vmm/policy_tool/render.h"
+#include "policy-tool/render.h"
 
 namespace brig::policy_tool {
 
@@ -235,61 +235,61 @@ std::string audit_text(const AuditReport& report) {
 
 Json audit_json(const AuditReport& report) {
     Json root = Json::object();
-    root.set("clean", report.clean());
-    root.set("findings", report.findings());
+    root["clean"] = report.clean();
+    root["findings"] = report.findings();
     Json contexts = Json::array();
     for (const auto& c : report.contexts) {
         Json cj = Json::object();
-        cj.set("name", c.context->name);
-        cj.set("kind", kind_name(c.context->kind));
-        cj.set("policy_file", c.context->policy_file);
-        cj.set("findings", c.findings());
-        cj.set("error", c.error.empty() ? Json() : Json(c.error));
+        cj["name"] = c.context->name;
+        cj["kind"] = kind_name(c.context->kind);
+        cj["policy_file"] = c.context->policy_file;
+        cj["findings"] = c.findings();
+        cj["error"] = c.error.empty() ? Json() : Json(c.error);
         Json allowances = Json::array();
         for (const auto* a : by_risk(c)) {
             Json aj = Json::object();
-            aj.set("syscall", a->rule.name);
-            aj.set("risk", std::string(to_string(a->assessment.risk)));
-            aj.set("why", a->assessment.why);
-            aj.set("action", render_action(a->rule));
-            aj.set("condition", render_condition(a->rule, ValueStyle::Written));
-            aj.set("condition_hex", render_condition(a->rule, ValueStyle::Hex));
-            aj.set("source", a->source);
-            aj.set("finding", a->finding);
-            aj.set("justification", a->justification ? Json(a->justification->reason) : Json());
-            aj.set("justified_at", a->justification ? Json(a->justification->source) : Json());
-            if (c.observed) aj.set("unused_in_observed", a->unused_in_observed);
-            allowances.push(std::move(aj));
+            aj["syscall"] = a->rule.name;
+            aj["risk"] = std::string(to_string(a->assessment.risk));
+            aj["why"] = a->assessment.why;
+            aj["action"] = render_action(a->rule);
+            aj["condition"] = render_condition(a->rule, ValueStyle::Written);
+            aj["condition_hex"] = render_condition(a->rule, ValueStyle::Hex);
+            aj["source"] = a->source;
+            aj["finding"] = a->finding;
+            aj["justification"] = a->justification ? Json(a->justification->reason) : Json();
+            aj["justified_at"] = a->justification ? Json(a->justification->source) : Json();
+            if (c.observed) aj["unused_in_observed"] = a->unused_in_observed;
+            allowances.push_back(std::move(aj));
         }
-        cj.set("allowances", std::move(allowances));
+        cj["allowances"] = std::move(allowances);
         Json jail = Json::array();
         for (const auto& ja : c.jail) {
             Json jj = Json::object();
-            jj.set("key", ja.check.key);
-            jj.set("item", ja.check.item);
-            jj.set("ok", ja.check.ok);
-            jj.set("risk", ja.check.ok ? Json() : Json(std::string(to_string(ja.check.risk))));
-            jj.set("detail", ja.check.detail);
-            jj.set("finding", ja.finding);
-            jj.set("justification", ja.justification ? Json(ja.justification->reason) : Json());
-            jail.push(std::move(jj));
+            jj["key"] = ja.check.key;
+            jj["item"] = ja.check.item;
+            jj["ok"] = ja.check.ok;
+            jj["risk"] = ja.check.ok ? Json() : Json(std::string(to_string(ja.check.risk)));
+            jj["detail"] = ja.check.detail;
+            jj["finding"] = ja.finding;
+            jj["justification"] = ja.justification ? Json(ja.justification->reason) : Json();
+            jail.push_back(std::move(jj));
         }
-        cj.set("jail", std::move(jail));
+        cj["jail"] = std::move(jail);
         if (c.observed) {
             Json unused = Json::array();
             for (const auto& a : c.allowances)
-                if (a.unused_in_observed) unused.push(a.rule.name);
-            cj.set("unused_in_observed", std::move(unused));
+                if (a.unused_in_observed) unused.push_back(a.rule.name);
+            cj["unused_in_observed"] = std::move(unused);
             Json extra = Json::array();
-            for (const auto& s : c.observed_not_allowed) extra.push(s);
-            cj.set("observed_not_allowed", std::move(extra));
+            for (const auto& s : c.observed_not_allowed) extra.push_back(s);
+            cj["observed_not_allowed"] = std::move(extra);
         }
         Json notes = Json::array();
-        for (const auto& n : c.notes) notes.push(n);
-        cj.set("notes", std::move(notes));
-        contexts.push(std::move(cj));
+        for (const auto& n : c.notes) notes.push_back(n);
+        cj["notes"] = std::move(notes);
+        contexts.push_back(std::move(cj));
     }
-    root.set("contexts", std::move(contexts));
+    root["contexts"] = std::move(contexts);
     return root;
 }
 

@@ -1,9 +1,13 @@
-#include "vmm/policy_tool/render.h"
+#include "policy-tool/render.h"
 
 #include <cstdio>
 #include <cstring>
 
 namespace brig::policy_tool {
+
+std::string json_text(const Json& document) {
+    return document.dump(2, ' ', false, Json::error_handler_t::replace);
+}
 
 std::string hex(uint64_t value) {
     char buf[24];
@@ -78,28 +82,28 @@ std::string render_source(const std::filesystem::path& file, int line, const std
 
 Json rule_json(const minijail::SyscallRule& rule, const std::filesystem::path& base) {
     Json j = Json::object();
-    j.set("syscall", rule.name);
-    j.set("nr", rule.nr);
+    j["syscall"] = rule.name;
+    j["nr"] = rule.nr;
     std::string action = rule.clauses.empty() ? (rule.errno_value ? "return" : "allow") : "allow-if";
-    j.set("action", action);
-    j.set("errno", rule.errno_value ? Json(errno_name(*rule.errno_value)) : Json());
-    j.set("condition", render_condition(rule, ValueStyle::Written));
-    j.set("condition_hex", render_condition(rule, ValueStyle::Hex));
+    j["action"] = action;
+    j["errno"] = rule.errno_value ? Json(errno_name(*rule.errno_value)) : Json();
+    j["condition"] = render_condition(rule, ValueStyle::Written);
+    j["condition_hex"] = render_condition(rule, ValueStyle::Hex);
     Json clauses = Json::array();
     for (const auto& clause : rule.clauses) {
         Json cj = Json::array();
         for (const auto& c : clause) {
             Json cmp = Json::object();
-            cmp.set("arg", c.arg);
-            cmp.set("op", std::string(minijail::to_string(c.op)));
-            cmp.set("value", hex(c.value));
-            cmp.set("written", c.value_text);
-            cj.push(std::move(cmp));
+            cmp["arg"] = c.arg;
+            cmp["op"] = std::string(minijail::to_string(c.op));
+            cmp["value"] = hex(c.value);
+            cmp["written"] = c.value_text;
+            cj.push_back(std::move(cmp));
         }
-        clauses.push(std::move(cj));
+        clauses.push_back(std::move(cj));
     }
-    j.set("clauses", std::move(clauses));
-    j.set("source", render_source(rule.location.file, rule.location.line, base));
+    j["clauses"] = std::move(clauses);
+    j["source"] = render_source(rule.location.file, rule.location.line, base);
     return j;
 }
 
@@ -171,38 +175,38 @@ std::vector<std::pair<std::string, std::string>> jail_lines(const sandbox::Sandb
 Json jail_json(const sandbox::SandboxContext& context, const std::optional<ShownIds>& ids) {
     const auto& jail = context.jail;
     Json j = Json::object();
-    j.set("own_process", jail.own_process);
+    j["own_process"] = jail.own_process;
     Json ns = Json::array();
-    for (const auto& n : jail.namespaces) ns.push(n);
-    j.set("namespaces", std::move(ns));
+    for (const auto& n : jail.namespaces) ns.push_back(n);
+    j["namespaces"] = std::move(ns);
     bool mapped = jail.own_process && jail.id_map_unprivileged;
-    j.set("ids", mapped ? Json(kPerDeviceIds) : Json());
-    j.set("uid_map", mapped ? Json(ids ? id_map(ids->uid) : "J J 1") : Json());
-    j.set("gid_map", mapped ? Json(ids ? id_map(ids->gid) : "J J 1") : Json());
-    j.set("capabilities", jail.drops_all_capabilities ? "none" : (jail.own_process ? "kept" : "brig's own"));
-    j.set("no_new_privs", jail.no_new_privs);
-    j.set("root", jail.root);
+    j["ids"] = mapped ? Json(kPerDeviceIds) : Json();
+    j["uid_map"] = mapped ? Json(ids ? id_map(ids->uid) : "J J 1") : Json();
+    j["gid_map"] = mapped ? Json(ids ? id_map(ids->gid) : "J J 1") : Json();
+    j["capabilities"] = jail.drops_all_capabilities ? "none" : (jail.own_process ? "kept" : "brig's own");
+    j["no_new_privs"] = jail.no_new_privs;
+    j["root"] = jail.root;
     Json rl = Json::array();
     for (const auto& r : jail.rlimits) {
         Json o = Json::object();
-        o.set("name", r.name);
-        o.set("soft", r.soft);
-        o.set("hard", r.hard);
-        rl.push(std::move(o));
+        o["name"] = r.name;
+        o["soft"] = r.soft;
+        o["hard"] = r.hard;
+        rl.push_back(std::move(o));
     }
-    j.set("rlimits", std::move(rl));
+    j["rlimits"] = std::move(rl);
     Json fds = Json::array();
-    for (const auto& fd : jail.kept_fds) fds.push(fd);
-    j.set("kept_fds", std::move(fds));
-    j.set("parent_death_signal", jail.parent_death_signal);
+    for (const auto& fd : jail.kept_fds) fds.push_back(fd);
+    j["kept_fds"] = std::move(fds);
+    j["parent_death_signal"] = jail.parent_death_signal;
     if (jail.cgroup_memory_bytes || jail.cgroup_pids) {
         Json cgroup = Json::object();
-        cgroup.set("memory_bytes", jail.cgroup_memory_bytes);
-        cgroup.set("plus_guest_memory", jail.cgroup_memory_plus_guest);
-        cgroup.set("pids", jail.cgroup_pids);
-        j.set("cgroup", std::move(cgroup));
+        cgroup["memory_bytes"] = jail.cgroup_memory_bytes;
+        cgroup["plus_guest_memory"] = jail.cgroup_memory_plus_guest;
+        cgroup["pids"] = jail.cgroup_pids;
+        j["cgroup"] = std::move(cgroup);
     } else {
-        j.set("cgroup", Json());
+        j["cgroup"] = Json();
     }
     return j;
 }

@@ -8,11 +8,19 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "minijail-wrapper/minijail/policy.h"
-#include "vmm/policy_tool/json.h"
 #include "ipc/sandbox/profiles.h"
 
 namespace brig::policy_tool {
+
+// `--json` output: objects keep insertion order, so keys read in a stable, meaningful order.
+using Json = nlohmann::ordered_json;
+
+// The document as printed: indented by two spaces, no trailing newline. Bytes that are not
+// UTF-8 (a file name, a policy comment) become U+FFFD rather than an exception.
+std::string json_text(const Json& document);
 
 std::string hex(uint64_t value);  // "0x5421"
 std::string errno_name(int e);    // "ENOSYS", or the number

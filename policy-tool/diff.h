@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "minijail-wrapper/minijail/policy.h"
-#include "vmm/policy_tool/json.h"
-#include "vmm/policy_tool/risk_rules.h"
+#include "policy-tool/render.h"
+#include "policy-tool/risk_rules.h"
 
 namespace brig::policy_tool {
 

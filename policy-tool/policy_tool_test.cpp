@@ -10,10 +10,10 @@
 #include <sstream>
 
 #include "minijail-wrapper/minijail/policy.h"
-#include "vmm/policy_tool/audit.h"
-#include "vmm/policy_tool/json.h"
-#include "vmm/policy_tool/policy_command.h"
-#include "vmm/policy_tool/risk_rules.h"
+#include "policy-tool/audit.h"
+#include "policy-tool/render.h"
+#include "policy-tool/policy_command.h"
+#include "policy-tool/risk_rules.h"
 
 namespace {
 
@@ -82,8 +82,8 @@ Risk risk_of(const std::string& line, brig::sandbox::ContextKind kind = brig::sa
 }
 
 const Json* find_by(const Json& array, const std::string& key, const std::string& value) {
-    for (const auto& e : array.as_array())
-        if (e.at(key).as_string() == value) return &e;
+    for (const auto& e : array)
+        if (e.at(key).get<std::string>() == value) return &e;
     return nullptr;
 }
 
@@ -98,7 +98,7 @@ TEST_CASE("the shipped policies audit clean", "[policy-tool]") {
     auto j = run({"audit", "--json", "--policy-dir", shipped_dir()});
     REQUIRE(j.status == 0);
     Json doc = Json::parse(j.out);
-    CHECK(doc.at("clean").as_bool());
+    CHECK(doc.at("clean").get<bool>());
     CHECK(doc.at("contexts").size() == brig::sandbox::sandbox_contexts().size());
 }
 
@@ -111,14 +111,14 @@ TEST_CASE("audit flags an unjustified execve and accepts a justified one", "[pol
     CHECK_THAT(r.out, Contains("FINDING") && Contains("execve") && Contains("NOT clean"));
 
     auto j = Json::parse(run({"audit", "--json", "--policy-dir", d.path}).out);
-    CHECK(j.at("findings").as_number() == 1);
+    CHECK(j.at("findings").get<int64_t>() == 1);
     const Json* serial = find_by(j.at("contexts"), "name", "serial");
     REQUIRE(serial);
     const Json* execve = find_by(serial->at("allowances"), "syscall", "execve");
     REQUIRE(execve);
-    CHECK(execve->at("risk").as_string() == "high");
-    CHECK(execve->at("finding").as_bool());
-    CHECK(execve->at("source").as_string() == "serial_device.policy:7");
+    CHECK(execve->at("risk").get<std::string>() == "high");
+    CHECK(execve->at("finding").get<bool>());
+    CHECK(execve->at("source").get<std::string>() == "serial_device.policy:7");
 
     SECTION("justified with '-'") {
         d.append("serial_device.policy", "# audit-allow: execve - needed for X\n");
@@ -245,9 +245,9 @@ TEST_CASE("audit --observed marks allowances the runs never used", "[policy-tool
     const Json* serial = find_by(j.at("contexts"), "name", "serial");
     REQUIRE(serial);
     bool fdatasync = false, read = false;
-    for (const auto& s : serial->at("unused_in_observed").as_array()) {
-        fdatasync |= s.as_string() == "fdatasync";
-        read |= s.as_string() == "read";
+    for (const auto& s : serial->at("unused_in_observed")) {
+        fdatasync |= s.get<std::string>() == "fdatasync";
+        read |= s.get<std::string>() == "read";
     }
     CHECK(fdatasync);
     CHECK_FALSE(read);
@@ -267,9 +267,9 @@ TEST_CASE("check: ok with a count, or the error with line and column", "[policy-
     CHECK_THAT(r.err, Contains(bad.string() + ":2:8: bad argument index"));
 
     auto j = Json::parse(run({"check", "--json", bad.string()}).out);
-    CHECK_FALSE(j.at("ok").as_bool());
-    CHECK(j.at("files")[0].at("line").as_number() == 2);
-    CHECK(j.at("files")[0].at("column").as_number() == 8);
+    CHECK_FALSE(j.at("ok").get<bool>());
+    CHECK(j.at("files")[0].at("line").get<int64_t>() == 2);
+    CHECK(j.at("files")[0].at("column").get<int64_t>() == 8);
 
     for (const auto& e : fs::directory_iterator(shipped_dir()))
         if (e.path().extension() == ".policy") CHECK(run({"check", e.path().string()}).status == 0);
@@ -316,25 +316,25 @@ TEST_CASE("diff: added, removed and changed syscalls by value, with risks", "[po
     auto r = run({"diff", "--json", old_dir.path, new_dir.path});
     CHECK(r.status == 1);
     Json j = Json::parse(r.out);
-    CHECK_FALSE(j.at("identical").as_bool());
+    CHECK_FALSE(j.at("identical").get<bool>());
     REQUIRE(j.at("files").size() == 3);
     const Json& a = *find_by(j.at("files"), "file", "a.policy");
-    CHECK(a.at("status").as_string() == "changed");
+    CHECK(a.at("status").get<std::string>() == "changed");
     REQUIRE(a.at("added").size() == 2);
-    CHECK(a.at("added")[0].at("syscall").as_string() == "execve");
-    CHECK(a.at("added")[0].at("risk").as_string() == "high");
-    CHECK(a.at("added")[1].at("syscall").as_string() == "mmap");
+    CHECK(a.at("added")[0].at("syscall").get<std::string>() == "execve");
+    CHECK(a.at("added")[0].at("risk").get<std::string>() == "high");
+    CHECK(a.at("added")[1].at("syscall").get<std::string>() == "mmap");
     REQUIRE(a.at("removed").size() == 1);
-    CHECK(a.at("removed")[0].at("syscall").as_string() == "write");
+    CHECK(a.at("removed")[0].at("syscall").get<std::string>() == "write");
     REQUIRE(a.at("changed").size() == 1);  // fcntl 3 == 0x3: no change
     const Json& ioctl = a.at("changed")[0];
-    CHECK(ioctl.at("syscall").as_string() == "ioctl");
-    CHECK(ioctl.at("old").at("condition").as_string() == "arg1 == FIONBIO");
-    CHECK(ioctl.at("old").at("risk").as_string() == "medium");
-    CHECK(ioctl.at("new").at("risk").as_string() == "high");
-    CHECK(ioctl.at("risk_changed").as_bool());
-    CHECK(find_by(j.at("files"), "file", "b.policy")->at("status").as_string() == "only_old");
-    CHECK(find_by(j.at("files"), "file", "c.policy")->at("status").as_string() == "identical");
+    CHECK(ioctl.at("syscall").get<std::string>() == "ioctl");
+    CHECK(ioctl.at("old").at("condition").get<std::string>() == "arg1 == FIONBIO");
+    CHECK(ioctl.at("old").at("risk").get<std::string>() == "medium");
+    CHECK(ioctl.at("new").at("risk").get<std::string>() == "high");
+    CHECK(ioctl.at("risk_changed").get<bool>());
+    CHECK(find_by(j.at("files"), "file", "b.policy")->at("status").get<std::string>() == "only_old");
+    CHECK(find_by(j.at("files"), "file", "c.policy")->at("status").get<std::string>() == "identical");
 
     auto text = run({"diff", old_dir.path, new_dir.path}).out;
     CHECK_THAT(text, Contains("+ execve") && Contains("- write") && Contains("~ ioctl") &&
@@ -363,37 +363,37 @@ TEST_CASE("show: the effective policy with sources, and the jail", "[policy-tool
     CHECK_THAT(r.out, Contains("RLIMIT_DATA 67108864") && Contains("with --cgroup-parent, its own: memory 24 MiB, 16 tasks"));
 
     auto j = Json::parse(run({"show", "serial", "--json", "--jail-user", "1000:1001", "--policy-dir", shipped_dir()}).out);
-    CHECK(j.at("name").as_string() == "serial");
+    CHECK(j.at("name").get<std::string>() == "serial");
     const Json& jail = j.at("jail");
     CHECK(jail.at("namespaces").size() == 7);
-    CHECK(jail.at("no_new_privs").as_bool());
-    CHECK(jail.at("capabilities").as_string() == "none");
-    CHECK(jail.at("uid_map").as_string() == "1000 1000 1");
-    CHECK(jail.at("gid_map").as_string() == "1001 1001 1");
+    CHECK(jail.at("no_new_privs").get<bool>());
+    CHECK(jail.at("capabilities").get<std::string>() == "none");
+    CHECK(jail.at("uid_map").get<std::string>() == "1000 1000 1");
+    CHECK(jail.at("gid_map").get<std::string>() == "1001 1001 1");
     auto per_device = Json::parse(run({"show", "virtio-blk", "--json", "--policy-dir", shipped_dir()}).out);
-    CHECK(per_device.at("jail").at("uid_map").as_string() == "J J 1");
-    CHECK_THAT(per_device.at("jail").at("ids").as_string(), Contains("one uid/gid per device"));
-    CHECK(per_device.at("jail").at("cgroup").at("plus_guest_memory").as_bool());
+    CHECK(per_device.at("jail").at("uid_map").get<std::string>() == "J J 1");
+    CHECK_THAT(per_device.at("jail").at("ids").get<std::string>(), Contains("one uid/gid per device"));
+    CHECK(per_device.at("jail").at("cgroup").at("plus_guest_memory").get<bool>());
     const Json* core = find_by(jail.at("rlimits"), "name", "RLIMIT_CORE");
     REQUIRE(core);
-    CHECK(core->at("soft").as_number() == 0);
+    CHECK(core->at("soft").get<int64_t>() == 0);
     const Json* data = find_by(jail.at("rlimits"), "name", "RLIMIT_DATA");
     REQUIRE(data);
-    CHECK(data->at("soft").as_number() == 64 * 1024 * 1024);
-    CHECK(jail.at("cgroup").at("memory_bytes").as_number() == 24 * 1024 * 1024);
-    CHECK_FALSE(jail.at("cgroup").at("plus_guest_memory").as_bool());
-    CHECK(jail.at("cgroup").at("pids").as_number() == 16);
+    CHECK(data->at("soft").get<int64_t>() == 64 * 1024 * 1024);
+    CHECK(jail.at("cgroup").at("memory_bytes").get<int64_t>() == 24 * 1024 * 1024);
+    CHECK_FALSE(jail.at("cgroup").at("plus_guest_memory").get<bool>());
+    CHECK(jail.at("cgroup").at("pids").get<int64_t>() == 16);
     const Json* mmap = find_by(j.at("rules"), "syscall", "mmap");
     REQUIRE(mmap);
-    CHECK(mmap->at("action").as_string() == "allow-if");
-    CHECK(mmap->at("condition").as_string() == "arg2 in ~PROT_EXEC");
-    CHECK(mmap->at("condition_hex").as_string() == "arg2 in 0xfffffffffffffffb");
-    CHECK(mmap->at("source").as_string() == "common_device.policy:7");
-    CHECK(mmap->at("clauses")[0][0].at("written").as_string() == "~PROT_EXEC");
+    CHECK(mmap->at("action").get<std::string>() == "allow-if");
+    CHECK(mmap->at("condition").get<std::string>() == "arg2 in ~PROT_EXEC");
+    CHECK(mmap->at("condition_hex").get<std::string>() == "arg2 in 0xfffffffffffffffb");
+    CHECK(mmap->at("source").get<std::string>() == "common_device.policy:7");
+    CHECK(mmap->at("clauses")[0][0].at("written").get<std::string>() == "~PROT_EXEC");
 
     auto vcpu = Json::parse(run({"show", "vcpu", "--json", "--policy-dir", shipped_dir()}).out);
     CHECK(vcpu.at("jail").at("uid_map").is_null());
-    CHECK_FALSE(vcpu.at("jail").at("own_process").as_bool());
+    CHECK_FALSE(vcpu.at("jail").at("own_process").get<bool>());
 }
 
 TEST_CASE("show --bpf prints libseccomp's pseudo-filter code", "[policy-tool]") {
@@ -404,8 +404,8 @@ TEST_CASE("show --bpf prints libseccomp's pseudo-filter code", "[policy-tool]") 
     CHECK_THAT(r.out, Contains("BPF instructions") && Contains("getrandom") && Contains("action ALLOW;") &&
                           Contains("# default action") && !Contains("action TRAP;"));
     auto j = Json::parse(run({"show", "virtio-rng", "--bpf", "--json", "--policy-dir", shipped_dir()}).out);
-    CHECK(j.at("bpf_instructions").as_number() > 10);
-    CHECK_THAT(j.at("default_action").as_string(), Catch::Matchers::StartsWith("user-notif"));
+    CHECK(j.at("bpf_instructions").get<int64_t>() > 10);
+    CHECK_THAT(j.at("default_action").get<std::string>(), Catch::Matchers::StartsWith("user-notif"));
     auto vcpu = run({"show", "vcpu", "--bpf", "--policy-dir", shipped_dir()});
     CHECK_THAT(vcpu.out, Contains("action TRAP;"));
 
@@ -421,23 +421,36 @@ TEST_CASE("list names every context", "[policy-tool]") {
     for (const auto& c : brig::sandbox::sandbox_contexts()) CHECK_THAT(r.out, Contains(c.name) && Contains(c.policy_file));
     auto j = Json::parse(run({"list", "--json", "--policy-dir", shipped_dir()}).out);
     CHECK(j.at("contexts").size() == brig::sandbox::sandbox_contexts().size());
-    CHECK(j.at("contexts")[0].at("kind").as_string() == "device process");
+    CHECK(j.at("contexts")[0].at("kind").get<std::string>() == "device process");
 }
 
 TEST_CASE("the JSON writer and reader agree", "[policy-tool]") {
     Json o = Json::object();
-    o.set("s", "a \"quoted\"\n\ttab \u2014 dash");
-    o.set("n", int64_t{-42});
-    o.set("b", true);
-    o.set("z", Json());
+    o["s"] = "a \"quoted\"\n\ttab \u2014 dash";
+    o["n"] = int64_t{-42};
+    o["b"] = true;
+    o["z"] = Json();
     Json arr = Json::array();
-    arr.push(1);
-    arr.push(Json::object());
-    o.set("a", arr);
-    Json back = Json::parse(o.dump());
-    CHECK(back.dump() == o.dump());
-    CHECK(back.at("s").as_string() == "a \"quoted\"\n\ttab \u2014 dash");
+    arr.push_back(1);
+    arr.push_back(Json::object());
+    o["a"] = arr;
+    Json back = Json::parse(brig::policy_tool::json_text(o));
+    CHECK(brig::policy_tool::json_text(back) == brig::policy_tool::json_text(o));
+    CHECK(back.at("s").get<std::string>() == "a \"quoted\"\n\ttab \u2014 dash");
     CHECK_THROWS(Json::parse("{\"a\": }"));
     CHECK_THROWS(Json::parse("[1, 2"));
     CHECK_THROWS(Json::parse("{} x"));
+}
+
+TEST_CASE("JSON output keeps its key order and survives bytes that are not UTF-8", "[policy-tool]") {
+    TempDir d;
+    const auto odd = d.write("odd\xff.policy", "read: 1\n");
+    const auto r = run({"check", "--json", odd.string()});
+    REQUIRE(r.status == 0);
+    const Json j = Json::parse(r.out);  // still valid JSON: the stray byte became U+FFFD
+    const Json& file = j.at("files").at(0);
+    CHECK(file.at("file").get<std::string>() == (d.path / "odd\xef\xbf\xbd.policy").string());
+    std::vector<std::string> keys;
+    for (auto it = file.begin(); it != file.end(); ++it) keys.push_back(it.key());
+    CHECK(keys == std::vector<std::string>{"file", "ok", "syscalls", "bpf_instructions"});
 }

@@ -1,4 +1,4 @@
-#include "vmm/policy_tool/risk_rules.h"
+#include "policy-tool/risk_rules.h"
 
 #include <sched.h>
 #include <sys/mman.h>

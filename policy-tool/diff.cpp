@@ -1,10 +1,10 @@
-#include "vmm/policy_tool/diff.h"
+#include "policy-tool/diff.h"
 
 #include <map>
 #include <set>
 #include <stdexcept>
 
-#include "vmm/policy_tool/render.h"
+#include "policy-tool/render.h"
 #include "ipc/sandbox/profiles.h"
 
 namespace brig::policy_tool {
@@ -167,50 +167,50 @@ std::string diff_text(const DiffReport& report) {
 
 Json diff_json(const DiffReport& report) {
     Json root = Json::object();
-    root.set("identical", report.identical());
+    root["identical"] = report.identical();
     Json files = Json::array();
     auto rule = [](const minijail::SyscallRule& r, Risk risk) {
         Json j = Json::object();
-        j.set("action", render_action(r));
-        j.set("condition", render_condition(r, ValueStyle::Written));
-        j.set("condition_hex", render_condition(r, ValueStyle::Hex));
-        j.set("risk", std::string(to_string(risk)));
+        j["action"] = render_action(r);
+        j["condition"] = render_condition(r, ValueStyle::Written);
+        j["condition_hex"] = render_condition(r, ValueStyle::Hex);
+        j["risk"] = std::string(to_string(risk));
         return j;
     };
     for (const auto& f : report.files) {
         Json fj = Json::object();
-        fj.set("file", f.name);
-        fj.set("context", f.context.empty() ? Json() : Json(f.context));
+        fj["file"] = f.name;
+        fj["context"] = f.context.empty() ? Json() : Json(f.context);
         const char* status = f.status == FileDiff::Status::Same      ? "identical"
                              : f.status == FileDiff::Status::Changed ? "changed"
                              : f.status == FileDiff::Status::OnlyOld ? "only_old"
                                                                      : "only_new";
-        fj.set("status", status);
+        fj["status"] = status;
         Json added = Json::array(), removed = Json::array(), changed = Json::array();
         for (const auto& a : f.added) {
             Json j = rule(*a.new_rule, *a.new_risk);
-            j.set("syscall", a.syscall);
-            added.push(std::move(j));
+            j["syscall"] = a.syscall;
+            added.push_back(std::move(j));
         }
         for (const auto& r : f.removed) {
             Json j = rule(*r.old_rule, *r.old_risk);
-            j.set("syscall", r.syscall);
-            removed.push(std::move(j));
+            j["syscall"] = r.syscall;
+            removed.push_back(std::move(j));
         }
         for (const auto& c : f.changed) {
             Json j = Json::object();
-            j.set("syscall", c.syscall);
-            j.set("old", rule(*c.old_rule, *c.old_risk));
-            j.set("new", rule(*c.new_rule, *c.new_risk));
-            j.set("risk_changed", c.old_risk != c.new_risk);
-            changed.push(std::move(j));
+            j["syscall"] = c.syscall;
+            j["old"] = rule(*c.old_rule, *c.old_risk);
+            j["new"] = rule(*c.new_rule, *c.new_risk);
+            j["risk_changed"] = c.old_risk != c.new_risk;
+            changed.push_back(std::move(j));
         }
-        fj.set("added", std::move(added));
-        fj.set("removed", std::move(removed));
-        fj.set("changed", std::move(changed));
-        files.push(std::move(fj));
+        fj["added"] = std::move(added);
+        fj["removed"] = std::move(removed);
+        fj["changed"] = std::move(changed);
+        files.push_back(std::move(fj));
     }
-    root.set("files", std::move(files));
+    root["files"] = std::move(files);
     return root;
 }
 

@@ -57,20 +57,12 @@ struct UsageError : std::runtime_error {
 // show --jail-user UID[:GID], read as `brig run --jail-user` reads it: ids 1..2^32-2
 // ((uid_t)-1 means "unchanged" to setresuid), the gid defaulting to the uid.
 ShownIds parse_shown_ids(const std::string& where, std::string_view text) {
-    constexpr uint64_t kMaxJailId = 0xfffffffe;
-    auto id = [&](std::string_view word) -> uint32_t {
-        uint64_t value = 0;
-        const char* end = word.data() + word.size();
-        const auto [ptr, ec] = std::from_chars(word.data(), end, value);
-        const std::string what = where + ": --jail-user: ";
-        if (word.empty() || ec != std::errc() || ptr != end) throw UsageError(what + "'" + std::string(word) + "' is not a number");
-        if (value < 1 || value > kMaxJailId)
-            throw UsageError(what + std::to_string(value) + " is out of range (1.." + std::to_string(kMaxJailId) + ")");
-        return static_cast<uint32_t>(value);
-    };
-    const auto colon = text.find(':');
-    const uint32_t uid = id(text.substr(0, colon));
-    return ShownIds{uid, colon == std::string_view::npos ? uid : id(text.substr(colon + 1))};
+    try {
+        const auto ids = sandbox::parse_jail_ids(text);
+        return ShownIds{ids.uid, ids.gid};
+    } catch (const std::invalid_argument& e) {
+        throw UsageError(where + ": --jail-user: " + e.what());
+    }
 }
 
 struct Args {

@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <charconv>
 #include <stdexcept>
 
 #include "ipc/device_kind.h"
@@ -111,6 +112,23 @@ const SandboxContext& device_context(std::string_view kind) {
     for (const auto& c : sandbox_contexts())
         if (c.kind == ContextKind::DeviceProcess && c.name == kind) return c;
     throw std::out_of_range("unknown device kind '" + std::string(kind) + "'");
+}
+
+JailIds parse_jail_ids(std::string_view text) {
+    constexpr uint64_t kMaxJailId = 0xfffffffe;
+    auto id = [](std::string_view word) -> uint32_t {
+        uint64_t value = 0;
+        const char* end = word.data() + word.size();
+        const auto [ptr, ec] = std::from_chars(word.data(), end, value);
+        if (word.empty() || ec != std::errc() || ptr != end)
+            throw std::invalid_argument("'" + std::string(word) + "' is not a number");
+        if (value < 1 || value > kMaxJailId)
+            throw std::invalid_argument(std::to_string(value) + " is out of range (1.." + std::to_string(kMaxJailId) + ")");
+        return static_cast<uint32_t>(value);
+    };
+    const auto colon = text.find(':');
+    const uint32_t uid = id(text.substr(0, colon));
+    return {uid, colon == std::string_view::npos ? uid : id(text.substr(colon + 1))};
 }
 
 minijail::JailSpec jail_spec_for(const SandboxContext& context, uint32_t uid, uint32_t gid) {

@@ -59,6 +59,15 @@ const std::vector<SandboxContext>& sandbox_contexts();
 // Throws std::out_of_range for an unknown device kind.
 const SandboxContext& device_context(std::string_view kind);
 
+// "UID[:GID]" (--jail-user), each id in 1..0xfffffffe ((uid_t)-1 means "unchanged" to
+// setresuid); the gid is the uid when absent. One parser for `brig run` and
+// `brig policy show`. Throws std::invalid_argument with the reason ("'x' is not a number").
+struct JailIds {
+    uint32_t uid;
+    uint32_t gid;
+};
+JailIds parse_jail_ids(std::string_view text);
+
 // The jail a device process enters, from its profile.
 minijail::JailSpec jail_spec_for(const SandboxContext& context, uint32_t uid, uint32_t gid);
 

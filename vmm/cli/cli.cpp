@@ -1,5 +1,7 @@
 #include "vmm/cli/cli.h"
 
+#include "ipc/sandbox/profiles.h"
+
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -480,10 +482,12 @@ StdinConsole stdin_console(const RunOptions& options) {
 }
 
 RunOptions::JailUser parse_jail_user(std::string_view flag, std::string_view text) {
-    const auto colon = text.find(':');
-    const auto uid = parse_number(flag, text.substr(0, colon), 1, kMaxJailId);
-    const auto gid = colon == std::string_view::npos ? uid : parse_number(flag, text.substr(colon + 1), 1, kMaxJailId);
-    return RunOptions::JailUser{static_cast<uint32_t>(uid), static_cast<uint32_t>(gid)};
+    try {
+        const auto ids = sandbox::parse_jail_ids(text);
+        return RunOptions::JailUser{ids.uid, ids.gid};
+    } catch (const std::invalid_argument& e) {
+        fail(flag, e.what());
+    }
 }
 
 std::string main_help() {

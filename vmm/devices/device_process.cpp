@@ -167,23 +167,17 @@ bool DeviceProcess::take_violation() {
     return true;
 }
 
-base::UniqueFd DeviceProcess::receive_seccomp_listener(std::chrono::milliseconds timeout) {
-    auto fail = [&](const std::string& why) -> base::UniqueFd {
-        if (!reaped()) {
-            kill_by_pidfd(pidfd_.get());
-            reap();
-        }
-        throw DeviceCrashed(fmt::format("{} (pid {}) {}: {}", name_, pid_, *exit_description_, why),
-                            fmt::format("{} pid={} {}", name_, pid_, failure_fields_));
-    };
+ListenerHandover receive_listener_handover(int report_fd, const std::string& device,
+                                           std::chrono::milliseconds timeout) {
+    auto refuse = [](std::string why) { return ListenerHandover{base::UniqueFd(), std::move(why)}; };
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) return fail("sent no seccomp listener within " + std::to_string(timeout.count()) + " ms");
-        pollfd pfd{report_read_.get(), POLLIN, 0};
+        if (left.count() <= 0) return refuse("sent no seccomp listener within " + std::to_string(timeout.count()) + " ms");
+        pollfd pfd{report_fd, POLLIN, 0};
         const int ready = poll(&pfd, 1, static_cast<int>(left.count()));
         if (ready < 0 && errno == EINTR) continue;
-        if (ready < 0) base::throw_errno("poll(" + name_ + " report)");
+        if (ready < 0) base::throw_errno("poll(" + device + " report)");
         if (ready == 0) continue;
         char payload[32] = {};
         alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)] = {};
@@ -193,9 +187,9 @@ base::UniqueFd DeviceProcess::receive_seccomp_listener(std::chrono::milliseconds
         msg.msg_iovlen = 1;
         msg.msg_control = control;
         msg.msg_controllen = sizeof control;
-        const ssize_t n = recvmsg(report_read_.get(), &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+        const ssize_t n = recvmsg(report_fd, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
         if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-        if (n < 0) base::throw_errno("recvmsg(" + name_ + " report)");
+        if (n < 0) base::throw_errno("recvmsg(" + device + " report)");
         // Take ownership of every fd that came along before judging the message.
         std::vector<base::UniqueFd> fds;
         for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
@@ -207,12 +201,23 @@ base::UniqueFd DeviceProcess::receive_seccomp_listener(std::chrono::milliseconds
                 fds.emplace_back(fd);
             }
         }
-        if (n == 0) return fail("closed its report socket before sending its seccomp listener");
+        if (n == 0) return refuse("closed its report socket before sending its seccomp listener");
         if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || std::string_view(payload, static_cast<size_t>(n)) != ipc::device_contract::kListenerTag ||
             fds.size() != 1 || !is_seccomp_listener(fds[0].get()))
-            return fail("sent something other than its seccomp listener");
-        return std::move(fds[0]);
+            return refuse("sent something other than its seccomp listener");
+        return ListenerHandover{std::move(fds[0]), {}};
     }
+}
+
+base::UniqueFd DeviceProcess::receive_seccomp_listener(std::chrono::milliseconds timeout) {
+    ListenerHandover handover = receive_listener_handover(report_read_.get(), name_, timeout);
+    if (handover.listener) return std::move(handover.listener);
+    if (!reaped()) {
+        kill_by_pidfd(pidfd_.get());
+        reap();
+    }
+    throw DeviceCrashed(fmt::format("{} (pid {}) {}: {}", name_, pid_, *exit_description_, handover.refusal),
+                        fmt::format("{} pid={} {}", name_, pid_, failure_fields_));
 }
 
 const std::string& DeviceProcess::reap() {

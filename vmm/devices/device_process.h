@@ -39,6 +39,19 @@ struct DeviceProcessConfig {
     std::shared_ptr<DeviceCgroup> cgroup;
 };
 
+// The hand-over of a device's seccomp listener over its report socket (SOCK_SEQPACKET,
+// O_NONBLOCK), the one thing brig ever reads there: one message, exactly
+// device_contract::kListenerTag, exactly one fd, and that fd a seccomp notification
+// listener. Anything else (no fd, two, the wrong text, another kind of fd, a message
+// too long, the socket closed, nothing within `timeout`) is refused; every fd that came
+// along is closed either way. Exactly one of the two members is set. Throws only on a
+// host error (poll, recvmsg), naming `device`.
+struct ListenerHandover {
+    base::UniqueFd listener;
+    std::string refusal;  // "sent something other than its seccomp listener"
+};
+ListenerHandover receive_listener_handover(int report_fd, const std::string& device, std::chrono::milliseconds timeout);
+
 class DeviceProcess {
 public:
     static std::unique_ptr<DeviceProcess> spawn(const DeviceProcessConfig& config, ipc::IpcThread& ipc,

@@ -15,11 +15,10 @@ std::string errno_text(int error) {
     return name + " (" + std::strerror(error) + ")";
 }
 
-std::string errno_message(std::string_view what, int error) {
-    return std::string(what) + ": " + errno_text(error);
-}
+std::string errno_message(std::string_view what, int error) { return std::string(what) + ": " + errno_text(error); }
 
-SystemError::SystemError(std::string_view what, int error) : std::runtime_error(errno_message(what, error)), error_(error) {}
+SystemError::SystemError(std::string_view what, int error)
+    : std::runtime_error(errno_message(what, error)), error_(error) {}
 
 void throw_errno(std::string_view what, int error) { throw SystemError(what, error); }
 

@@ -64,7 +64,8 @@ public:
         vm_ = ::ioctl(kvm_, KVM_CREATE_VM, 0);
         if (vm_ < 0) die("KVM_CREATE_VM");
         ::ioctl(vm_, KVM_SET_TSS_ADDR, 0xfffbd000ul);  // Intel without unrestricted guest; harmless elsewhere
-        ram_ = static_cast<uint8_t*>(::mmap(nullptr, kGuestRam, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+        ram_ = static_cast<uint8_t*>(
+            ::mmap(nullptr, kGuestRam, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
         if (ram_ == MAP_FAILED) die("mmap guest RAM");
         const uint8_t code[] = {0xa1, 0x00, 0x00, 0x00, 0xd0,  // mov eax, [0xd0000000]
                                 0xeb, 0xf9};                   // jmp back to the mov
@@ -79,7 +80,8 @@ public:
         if (vcpu_ < 0) die("KVM_CREATE_VCPU");
         const int run_size = ::ioctl(kvm_, KVM_GET_VCPU_MMAP_SIZE, 0);
         if (run_size <= 0) die("KVM_GET_VCPU_MMAP_SIZE");
-        run_ = static_cast<kvm_run*>(::mmap(nullptr, static_cast<size_t>(run_size), PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_, 0));
+        run_ = static_cast<kvm_run*>(
+            ::mmap(nullptr, static_cast<size_t>(run_size), PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_, 0));
         if (run_ == MAP_FAILED) die("mmap kvm_run");
 
         kvm_sregs sregs{};

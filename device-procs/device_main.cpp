@@ -71,7 +71,6 @@ std::vector<sock_filter> read_filter(int fd) {
     return program;
 }
 
-
 // The device as brig-device hosts it: activation's resources are checked against the
 // kind's descriptor and placed at their jail fd slots before the device sees them.
 class JailedDevice final : public brig::ipc::DeviceService {
@@ -130,7 +129,8 @@ int main(int argc, char** argv) {
             filter = read_filter(filter_fd.get());
         }
         const brig::ipc::DeviceKind& kind = brig::ipc::device_kind(args.kind);
-        minijail::enter_jail(brig::sandbox::jail_spec_for(brig::sandbox::device_context(args.kind), args.uid, args.gid));
+        minijail::enter_jail(
+            brig::sandbox::jail_spec_for(brig::sandbox::device_context(args.kind), args.uid, args.gid));
         JailedDevice device(kind, brig::devices::create_device_service(kind, args.name));
         // Last step before serving: from here on every thread of this process runs
         // under the device's policy (TSYNC). From the install until brig holds the

@@ -119,7 +119,8 @@ TEST_CASE("the serial kind shadows the UART's line status register", "[registry]
     service->shutdown();
 }
 
-TEST_CASE("activation in the jail refuses an unknown or missing resource and places the disk at its slot", "[registry]") {
+TEST_CASE("activation in the jail refuses an unknown or missing resource and places the disk at its slot",
+          "[registry]") {
     namespace contract = ipc::device_contract;
     const auto& blk = ipc::kinds::kVirtioBlk;
     {

@@ -38,10 +38,11 @@ bool GuardedMessageStream::admit_report() {
 
 void GuardedMessageStream::check_budget() {
     if (!messages_.admit(budget_.messages_per_second))
-        fault(ControlFault::Kind::Flood, fmt::format("more than {} control messages in a second", budget_.messages_per_second));
-    else if (network_ && network_->getCurrentQueueSize() > budget_.queued_bytes)
         fault(ControlFault::Kind::Flood,
-              fmt::format("{} bytes of replies it does not read (budget {})", network_->getCurrentQueueSize(), budget_.queued_bytes));
+              fmt::format("more than {} control messages in a second", budget_.messages_per_second));
+    else if (network_ && network_->getCurrentQueueSize() > budget_.queued_bytes)
+        fault(ControlFault::Kind::Flood, fmt::format("{} bytes of replies it does not read (budget {})",
+                                                     network_->getCurrentQueueSize(), budget_.queued_bytes));
     else if (network_ && network_->getCurrentQueueCount() > budget_.queued_messages)
         fault(ControlFault::Kind::Flood, fmt::format("{} replies it does not read (budget {})",
                                                      network_->getCurrentQueueCount(), budget_.queued_messages));

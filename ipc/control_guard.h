@@ -31,10 +31,10 @@ const char* reason_of(ControlFault::Kind kind);
 // life (its bootstrap, a rare error report, replies to brig's calls), so these are
 // orders of magnitude above honest use and far below what hurts brig.
 struct ControlBudget {
-    size_t messages_per_second = 1000;        // messages received from the device
-    size_t queued_bytes = 1 << 20;            // replies to the device that it has not read
+    size_t messages_per_second = 1000;  // messages received from the device
+    size_t queued_bytes = 1 << 20;      // replies to the device that it has not read
     size_t queued_messages = 1024;
-    size_t reports_per_second = 50;           // reportError calls
+    size_t reports_per_second = 50;  // reportError calls
 };
 
 class GuardedMessageStream final : public capnp::MessageStream {
@@ -52,8 +52,8 @@ public:
     bool faulted() const { return faulted_; }
 
     kj::Promise<kj::Maybe<capnp::MessageReaderAndFds>> tryReadMessage(kj::ArrayPtr<kj::AutoCloseFd> fd_space,
-                                                                     capnp::ReaderOptions options,
-                                                                     kj::ArrayPtr<capnp::word> scratch) override;
+                                                                      capnp::ReaderOptions options,
+                                                                      kj::ArrayPtr<capnp::word> scratch) override;
     kj::Promise<void> writeMessage(kj::ArrayPtr<const int> fds,
                                    kj::ArrayPtr<const kj::ArrayPtr<const capnp::word>> segments) override;
     kj::Promise<void> writeMessages(

@@ -33,7 +33,8 @@ Arguments parse_argv(int argc, const char* const* argv) {
 void place_activation_resources(const DeviceKind& kind, std::map<std::string, base::UniqueFd>& resources) {
     const auto expected = kind.resources();
     for (const auto& [name, fd] : resources) {
-        const bool listed = std::any_of(expected.begin(), expected.end(), [&name](const auto& r) { return r.name == name; });
+        const bool listed =
+            std::any_of(expected.begin(), expected.end(), [&name](const auto& r) { return r.name == name; });
         if (!listed) throw std::runtime_error("activate: unexpected resource '" + name + "'");
     }
     for (const auto& spec : expected) {
@@ -45,7 +46,8 @@ void place_activation_resources(const DeviceKind& kind, std::map<std::string, ba
         if (spec.jail_fd == ResourceSpec::kAnyFd || it->second.get() == spec.jail_fd) continue;
         base::UniqueFd placed(::fcntl(it->second.get(), F_DUPFD_CLOEXEC, spec.jail_fd));
         if (placed.get() != spec.jail_fd)
-            throw std::runtime_error("activate: cannot place '" + spec.name + "' at fd " + std::to_string(spec.jail_fd));
+            throw std::runtime_error("activate: cannot place '" + spec.name + "' at fd " +
+                                     std::to_string(spec.jail_fd));
         it->second = std::move(placed);
     }
 }

@@ -60,7 +60,8 @@ public:
     SupervisorServer(std::string device, IpcThread::ErrorReportHandler handler, GuardedMessageStream& guard)
         : device_(std::move(device)), handler_(std::move(handler)), guard_(guard) {}
     ~SupervisorServer() noexcept {
-        if (unlogged_ > 0) spdlog::warn("[{}] {} more error reports from the device were not logged", device_, unlogged_);
+        if (unlogged_ > 0)
+            spdlog::warn("[{}] {} more error reports from the device were not logged", device_, unlogged_);
     }
 
     kj::Promise<void> reportError(ReportErrorContext context) override {
@@ -184,7 +185,9 @@ public:
         std::vector<std::pair<std::string, base::UniqueFd>> dups;
         for (const auto& r : resources) {
             base::UniqueFd fd(::fcntl(r.fd, F_DUPFD_CLOEXEC, 0));
-            if (!fd) throw DeviceControlError(device_ + ": activate: " + base::errno_message("cannot duplicate fd for '" + r.name + "'"));
+            if (!fd)
+                throw DeviceControlError(
+                    device_ + ": activate: " + base::errno_message("cannot duplicate fd for '" + r.name + "'"));
             dups.emplace_back(r.name, std::move(fd));
         }
         call("activate", timeout, [&dups](Connection& c) {
@@ -244,7 +247,8 @@ public:
 private:
     void check_size(const char* what, uint8_t size) const {
         if (!valid_size(size))
-            throw DeviceControlError(device_ + ": " + what + ": access size " + std::to_string(size) + " is not 1, 2, 4 or 8");
+            throw DeviceControlError(device_ + ": " + what + ": access size " + std::to_string(size) +
+                                     " is not 1, 2, 4 or 8");
     }
 
     // Runs make(connection) on the IPC thread and blocks until its reply, a failure or
@@ -257,14 +261,19 @@ private:
                 Connection* connection = ipc_->find(id_);
                 if (!connection) return Outcome{};
                 auto reply = kj::evalNow([&] { return make(*connection); })
-                                 .then([](uint64_t value) { return Outcome{Outcome::Kind::Ok, value, {}}; },
-                                       [](kj::Exception&& e) {
-                                           if (e.getType() == kj::Exception::Type::DISCONNECTED) return Outcome{};
-                                           return Outcome{Outcome::Kind::Failed, 0, e.getDescription().cStr()};
-                                       });
+                                 .then(
+                                     [](uint64_t value) {
+                                         return Outcome{Outcome::Kind::Ok, value, {}};
+                                     },
+                                     [](kj::Exception&& e) {
+                                         if (e.getType() == kj::Exception::Type::DISCONNECTED) return Outcome{};
+                                         return Outcome{Outcome::Kind::Failed, 0, e.getDescription().cStr()};
+                                     });
                 auto deadline = ipc_->io->provider->getTimer()
                                     .afterDelay(static_cast<int64_t>(timeout.count()) * kj::MILLISECONDS)
-                                    .then([] { return Outcome{Outcome::Kind::TimedOut, 0, {}}; });
+                                    .then([] {
+                                        return Outcome{Outcome::Kind::TimedOut, 0, {}};
+                                    });
                 return reply.exclusiveJoin(kj::mv(deadline));
             });
         } catch (const kj::Exception&) {
@@ -272,11 +281,14 @@ private:
         }
         const std::string prefix = device_ + ": " + what + ": ";
         switch (outcome.kind) {
-            case Outcome::Kind::Ok: return outcome.value;
+            case Outcome::Kind::Ok:
+                return outcome.value;
             case Outcome::Kind::TimedOut:
                 throw DeviceControlError(prefix + "timed out after " + std::to_string(timeout.count()) + " ms");
-            case Outcome::Kind::Lost: throw DeviceControlError(prefix + "connection lost");
-            case Outcome::Kind::Failed: throw DeviceControlError(prefix + "failed: " + sanitize_report(outcome.detail));
+            case Outcome::Kind::Lost:
+                throw DeviceControlError(prefix + "connection lost");
+            case Outcome::Kind::Failed:
+                throw DeviceControlError(prefix + "failed: " + sanitize_report(outcome.detail));
         }
         throw DeviceControlError(prefix + "connection lost");
     }
@@ -308,13 +320,12 @@ IpcThread::~IpcThread() {
     try {
         auto& loop = *impl_->loop;
         loop.executor->executeSync([&loop] { loop.stop->fulfill(); });
-    } catch (const kj::Exception&) {
-    }
+    } catch (const kj::Exception&) {}
     impl_->thread.join();
 }
 
-std::shared_ptr<DeviceControl> IpcThread::connect(const std::string& device, base::UniqueFd socket, ErrorReportHandler on_report,
-                                                  FaultHandler on_fault) {
+std::shared_ptr<DeviceControl> IpcThread::connect(const std::string& device, base::UniqueFd socket,
+                                                  ErrorReportHandler on_report, FaultHandler on_fault) {
     int type = 0;
     socklen_t len = sizeof type;
     if (::getsockopt(socket.get(), SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM)
@@ -324,8 +335,8 @@ std::shared_ptr<DeviceControl> IpcThread::connect(const std::string& device, bas
     auto& loop = *impl_->loop;
     loop.executor->executeSync([&] {
         try {
-            auto connection = kj::heap<Connection>(*loop.io->lowLevelProvider, device, std::move(socket), std::move(on_report),
-                                                   std::move(on_fault));
+            auto connection = kj::heap<Connection>(*loop.io->lowLevelProvider, device, std::move(socket),
+                                                   std::move(on_report), std::move(on_fault));
             id = loop.next_id++;
             loop.connections.emplace(id, kj::mv(connection));
         } catch (const kj::Exception& e) {

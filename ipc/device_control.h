@@ -56,8 +56,8 @@ public:
 
     // Adopts the VMM end of a device's control socket (a SOCK_STREAM or SOCK_SEQPACKET
     // unix socket). Safe to call from any thread.
-    std::shared_ptr<DeviceControl> connect(const std::string& device, base::UniqueFd socket, ErrorReportHandler on_report,
-                                           FaultHandler on_fault = {});
+    std::shared_ptr<DeviceControl> connect(const std::string& device, base::UniqueFd socket,
+                                           ErrorReportHandler on_report, FaultHandler on_fault = {});
 
     // Runs `fn` on the IPC thread and waits for it (e.g. to install its seccomp filter).
     void run_on_thread(const std::function<void()>& fn);

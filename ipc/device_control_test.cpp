@@ -235,11 +235,10 @@ TEST_CASE("a device served over the control path can watch extra fds", "[ipc]") 
     TestService service;
     std::string received;
     std::thread device([&, fd = std::move(device_end)]() mutable {
-        serve_device(std::move(fd), service,
-                     {{input_read.get(), [&] {
-                           char c;  // one byte per callback: the rest must still be delivered
-                           if (::read(input_read.get(), &c, 1) == 1) received.push_back(c);
-                       }}});
+        serve_device(std::move(fd), service, {{input_read.get(), [&] {
+                                                   char c;  // one byte per callback: the rest must still be delivered
+                                                   if (::read(input_read.get(), &c, 1) == 1) received.push_back(c);
+                                               }}});
     });
     IpcThread ipc;
     auto control = ipc.connect("console", std::move(vmm_end), {});

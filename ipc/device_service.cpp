@@ -128,8 +128,10 @@ private:
 class FdWatch {
 public:
     FdWatch(kj::UnixEventPort& port, WatchedFd watched, std::exception_ptr& failure, kj::PromiseFulfiller<void>& failed)
-        : watched_(std::move(watched)), observer_(port, watched_.fd, kj::UnixEventPort::FdObserver::OBSERVE_READ),
-          failure_(failure), failed_(failed) {}
+        : watched_(std::move(watched)),
+          observer_(port, watched_.fd, kj::UnixEventPort::FdObserver::OBSERVE_READ),
+          failure_(failure),
+          failed_(failed) {}
 
     kj::Promise<void> run() {
         return observer_.whenBecomesReadable().then([this] { return serve(); });
@@ -202,8 +204,8 @@ public:
 void serve_device(base::UniqueFd control_socket, DeviceService& service, std::vector<WatchedFd> watched,
                   std::function<void(std::function<void(const std::string&)>)> set_error_reporter) {
     auto io = kj::setupAsyncIo();
-    auto stream = io.lowLevelProvider->wrapUnixSocketFd(control_socket.release(),
-                                                         kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP);
+    auto stream =
+        io.lowLevelProvider->wrapUnixSocketFd(control_socket.release(), kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP);
     capnp::TwoPartyVatNetwork network(*stream, kMaxResources, Side::SERVER, control_reader_options());
     auto shutdown = kj::newPromiseAndFulfiller<void>();
     auto rpc = capnp::makeRpcServer(network, kj::heap<DeviceServer>(service, kj::mv(shutdown.fulfiller)));
@@ -238,9 +240,8 @@ void serve_device(base::UniqueFd control_socket, DeviceService& service, std::ve
 
     // Done when shutdown() was answered (then linger for the VMM to hang up, so the
     // reply is flushed), when the VMM disconnects, or when a watched callback throws.
-    auto answered = shutdown.promise.then([&] {
-        return network.onDisconnect().exclusiveJoin(io.provider->getTimer().afterDelay(kShutdownLinger));
-    });
+    auto answered = shutdown.promise.then(
+        [&] { return network.onDisconnect().exclusiveJoin(io.provider->getTimer().afterDelay(kShutdownLinger)); });
     auto done = answered.exclusiveJoin(network.onDisconnect()).exclusiveJoin(kj::mv(failed.promise));
     try {
         done.wait(io.waitScope);

@@ -161,7 +161,8 @@ uint64_t MailboxClient::enqueue(AccessOp op, uint64_t offset, uint32_t size, uin
     auto& L = *layout_;
     L.vmm_cpu.store(::sched_getcpu(), std::memory_order_relaxed);
     // Ring full: wait for the device to free the oldest slot.
-    if (head_ - L.tail.load(std::memory_order_acquire) >= kMailboxSlots) wait_handled(head_ - kMailboxSlots + 1, "a queued write");
+    if (head_ - L.tail.load(std::memory_order_acquire) >= kMailboxSlots)
+        wait_handled(head_ - kMailboxSlots + 1, "a queued write");
 
     const uint64_t index = head_++;
     MailboxSlot& slot = L.slots[index & kMailboxSlotMask];
@@ -269,8 +270,8 @@ void MailboxServer::serve(const Handler& handler) {
             const MailboxSlot& slot = L.slots[index & kMailboxSlotMask];
             const bool in_order = slot.seq.load(std::memory_order_acquire) == index + 1;
             Access access{static_cast<AccessOp>(slot.op), slot.size, slot.offset, slot.data};
-            const bool well_formed = in_order && valid_size(access.size) &&
-                                     (access.op == AccessOp::Read || access.op == AccessOp::Write);
+            const bool well_formed =
+                in_order && valid_size(access.size) && (access.op == AccessOp::Read || access.op == AccessOp::Write);
             if (access.op == AccessOp::Read) {
                 uint64_t value = 0;
                 if (well_formed) value = mask_to_size(handler(access), access.size);

@@ -41,7 +41,7 @@ struct MailboxLayout;  // in shared memory; defined in mailbox_layout.h
 
 class SharedMailbox {
 public:
-    static SharedMailbox create();                // VMM: a new sealed memfd
+    static SharedMailbox create();                      // VMM: a new sealed memfd
     static SharedMailbox attach(base::UniqueFd memfd);  // device: checks size and seals, maps
     SharedMailbox(SharedMailbox&&) noexcept;
     SharedMailbox& operator=(SharedMailbox&&) = delete;
@@ -76,7 +76,7 @@ public:
 private:
     void check_size(uint32_t size) const;
     uint64_t enqueue(AccessOp op, uint64_t offset, uint32_t size, uint64_t data);  // mutex_ held
-    void wait_handled(uint64_t count, const char* what);                             // mutex_ held
+    void wait_handled(uint64_t count, const char* what);                           // mutex_ held
     void throw_if_dead() const;
 
     MailboxLayout* layout_;
@@ -94,7 +94,8 @@ public:
 
     // `spin`: how long serve() busy-waits for the next access before sleeping (skipped
     // when the VMM caller last ran on this CPU).
-    explicit MailboxServer(const SharedMailbox& mailbox, std::chrono::microseconds spin = std::chrono::microseconds(30));
+    explicit MailboxServer(const SharedMailbox& mailbox,
+                           std::chrono::microseconds spin = std::chrono::microseconds(30));
 
     // Serves accesses in order until stop() is called. Spins briefly after each access
     // before sleeping, so bursts (a UART's status poll and data write) stay fast.

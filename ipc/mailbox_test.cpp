@@ -138,9 +138,12 @@ TEST_CASE("mailbox works across processes through the memfd", "[mailbox]") {
             uint64_t last = 0;
             server.serve([&](const Access& a) -> uint64_t {
                 if (a.op == AccessOp::Write) {
-                    if (a.offset == kStopOffset) server.stop();
-                    else if (a.data != last + 1) status = 3;  // out of order
-                    else last = a.data;
+                    if (a.offset == kStopOffset)
+                        server.stop();
+                    else if (a.data != last + 1)
+                        status = 3;  // out of order
+                    else
+                        last = a.data;
                     return 0;
                 }
                 return last * 2;

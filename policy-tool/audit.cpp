@@ -82,7 +82,9 @@ ContextAudit audit_context(const sandbox::SandboxContext& context, const std::fi
         bool malformed = false;
         auto j = parse_justification(c.text, &malformed);
         std::string where = render_source(c.file, c.line, dir);
-        if (malformed) out.notes.push_back(where + ": audit-allow comment without a key or a reason (`# audit-allow: SYSCALL - reason`): ignored");
+        if (malformed)
+            out.notes.push_back(
+                where + ": audit-allow comment without a key or a reason (`# audit-allow: SYSCALL - reason`): ignored");
         if (!j) continue;
         j->source = where;
         justifications.push_back(std::move(*j));
@@ -119,7 +121,8 @@ ContextAudit audit_context(const sandbox::SandboxContext& context, const std::fi
     }
     for (const auto& j : justifications)
         if (!used_keys.count(j.key))
-            out.notes.push_back(j.source + ": audit-allow for '" + j.key + "' justifies nothing high-risk here (stale?)");
+            out.notes.push_back(j.source + ": audit-allow for '" + j.key +
+                                "' justifies nothing high-risk here (stale?)");
 
     if (observed_dir) {
         auto path = *observed_dir / context.policy_file;
@@ -160,16 +163,18 @@ namespace {
 std::vector<const AllowanceAudit*> by_risk(const ContextAudit& c) {
     std::vector<const AllowanceAudit*> out;
     for (const auto& a : c.allowances) out.push_back(&a);
-    std::stable_sort(out.begin(), out.end(),
-                     [](auto* x, auto* y) { return x->assessment.risk > y->assessment.risk; });
+    std::stable_sort(out.begin(), out.end(), [](auto* x, auto* y) { return x->assessment.risk > y->assessment.risk; });
     return out;
 }
 
 std::string note_for(const AllowanceAudit& a) {
     std::string note;
-    if (a.finding) note = "FINDING: " + a.assessment.why + " (no `# audit-allow: " + a.rule.name + " - reason`)";
-    else if (a.justification) note = "justified at " + a.justification->source + ": " + a.justification->reason;
-    else note = a.assessment.why;
+    if (a.finding)
+        note = "FINDING: " + a.assessment.why + " (no `# audit-allow: " + a.rule.name + " - reason`)";
+    else if (a.justification)
+        note = "justified at " + a.justification->source + ": " + a.justification->reason;
+    else
+        note = a.assessment.why;
     if (a.unused_in_observed) note += note.empty() ? "unused in observed runs" : "; unused in observed runs";
     return note;
 }
@@ -203,8 +208,10 @@ std::string audit_text(const AuditReport& report) {
             for (const auto& ja : c.jail) {
                 std::string status = ja.check.ok ? "ok" : std::string(to_string(ja.check.risk));
                 std::string detail = ja.check.detail;
-                if (ja.finding) detail = "FINDING: " + detail;
-                else if (ja.justification) detail += " (justified at " + ja.justification->source + ": " + ja.justification->reason + ")";
+                if (ja.finding)
+                    detail = "FINDING: " + detail;
+                else if (ja.justification)
+                    detail += " (justified at " + ja.justification->source + ": " + ja.justification->reason + ")";
                 j.add({ja.check.item, status, detail});
             }
             out += "\n" + j.str("  ");
@@ -228,8 +235,8 @@ std::string audit_text(const AuditReport& report) {
     int findings = report.findings();
     out += "audit: " + std::to_string(report.contexts.size()) + " contexts, " + std::to_string(findings) + " finding" +
            (findings == 1 ? "" : "s") + ", " + std::to_string(high_justified) + " justified high-risk allowance" +
-           (high_justified == 1 ? "" : "s") + ", " + std::to_string(medium) + " medium: " +
-           (findings ? "NOT clean" : "clean") + "\n";
+           (high_justified == 1 ? "" : "s") + ", " + std::to_string(medium) +
+           " medium: " + (findings ? "NOT clean" : "clean") + "\n";
     return out;
 }
 

@@ -20,7 +20,7 @@
 namespace brig::policy_tool {
 
 struct Justification {
-    std::string key;     // "execve", "jail:net"
+    std::string key;  // "execve", "jail:net"
     std::string reason;
     std::string source;  // "serial_device.policy:3"
 };
@@ -52,7 +52,7 @@ struct ContextAudit {
     std::vector<JailAudit> jail;
     std::vector<std::string> notes;  // malformed or unused justifications, observed runs
     // --observed
-    bool observed = false;                      // a proposed policy for this context was found
+    bool observed = false;                          // a proposed policy for this context was found
     std::vector<std::string> observed_not_allowed;  // used in the runs but not allowed by the shipped policy
     int findings() const;
 };

@@ -113,7 +113,8 @@ DiffReport diff_policies(const std::filesystem::path& old_path, const std::files
     bool old_dir = fs::is_directory(old_path), new_dir = fs::is_directory(new_path);
     for (const auto& p : {old_path, new_path})
         if (!fs::exists(p)) throw std::invalid_argument("no such file or directory: " + p.string());
-    if (old_dir != new_dir) throw std::invalid_argument("cannot compare a directory with a file: give two files or two directories");
+    if (old_dir != new_dir)
+        throw std::invalid_argument("cannot compare a directory with a file: give two files or two directories");
     if (!old_dir) {
         const std::string file_name = new_path.filename().string();
         const std::string name =
@@ -152,16 +153,18 @@ std::string diff_text(const DiffReport& report) {
         for (const auto& r : f.removed)
             t.add({"- " + r.syscall, rule_text(*r.old_rule), "risk " + std::string(to_string(*r.old_risk))});
         for (const auto& c : f.changed) {
-            std::string risk = c.old_risk == c.new_risk
-                                   ? "risk " + std::string(to_string(*c.new_risk))
-                                   : "risk " + std::string(to_string(*c.old_risk)) + " -> " + std::string(to_string(*c.new_risk));
+            std::string risk = c.old_risk == c.new_risk ? "risk " + std::string(to_string(*c.new_risk))
+                                                        : "risk " + std::string(to_string(*c.old_risk)) + " -> " +
+                                                              std::string(to_string(*c.new_risk));
             t.add({"~ " + c.syscall, "was: " + rule_text(*c.old_rule), risk});
             t.add({"", "now: " + rule_text(*c.new_rule), ""});
         }
         out += t.str("  ");
     }
-    if (report.identical()) out += "identical (" + std::to_string(same) + " file" + (same == 1 ? "" : "s") + ")\n";
-    else if (same) out += std::to_string(same) + " other file" + (same == 1 ? "" : "s") + " identical\n";
+    if (report.identical())
+        out += "identical (" + std::to_string(same) + " file" + (same == 1 ? "" : "s") + ")\n";
+    else if (same)
+        out += std::to_string(same) + " other file" + (same == 1 ? "" : "s") + " identical\n";
     return out;
 }
 

@@ -80,7 +80,8 @@ Args parse_args(const std::vector<std::string>& argv) {
     a.command = argv.empty() ? "help" : argv[0];
     static const std::set<std::string> commands = {"list", "show", "check", "audit", "diff", "help", "--help", "-h"};
     if (!commands.count(a.command)) {
-        if (a.command.rfind("-", 0) == 0) throw UsageError("unknown flag '" + a.command + "' (a command comes first; see `brig policy help`)");
+        if (a.command.rfind("-", 0) == 0)
+            throw UsageError("unknown flag '" + a.command + "' (a command comes first; see `brig policy help`)");
         throw UsageError("unknown command '" + a.command + "' (see `brig policy help`)");
     }
     if (a.command == "--help" || a.command == "-h") a.command = "help";
@@ -124,7 +125,8 @@ Args parse_args(const std::vector<std::string>& argv) {
     }
     auto count = [&](size_t min, size_t max, const char* what) {
         if (a.positional.size() < min || a.positional.size() > max)
-            throw UsageError(where + ": expected " + what + (a.positional.size() > max ? ", got extra '" + a.positional[max] + "'" : ""));
+            throw UsageError(where + ": expected " + what +
+                             (a.positional.size() > max ? ", got extra '" + a.positional[max] + "'" : ""));
     };
     if (a.command == "list" || a.command == "audit") count(0, 0, "no arguments");
     if (a.command == "show") count(1, 1, "one context name (see `brig policy list`)");
@@ -159,7 +161,8 @@ int cmd_list(const Args& a, std::ostream& out) {
         return 0;
     }
     Table t({"NAME", "KIND", "POLICY", "JAIL"});
-    for (const auto& c : sandbox::sandbox_contexts()) t.add({c.name, kind_name(c.kind), c.policy_file, jail_summary(c.jail)});
+    for (const auto& c : sandbox::sandbox_contexts())
+        t.add({c.name, kind_name(c.kind), c.policy_file, jail_summary(c.jail)});
     out << t.str() << "(policies in " << dir.string() << ")\n";
     return 0;
 }
@@ -286,7 +289,8 @@ int cmd_check(const Args& a, std::ostream& out, std::ostream& err) {
 
 int cmd_audit(const Args& a, std::ostream& out) {
     auto dir = policy_dir(a);
-    if (!std::filesystem::is_directory(dir)) throw UsageError("policy audit: --policy-dir: not a directory: " + dir.string());
+    if (!std::filesystem::is_directory(dir))
+        throw UsageError("policy audit: --policy-dir: not a directory: " + dir.string());
     if (a.observed && !std::filesystem::is_directory(*a.observed))
         throw UsageError("policy audit: --observed: not a directory: " + a.observed->string());
     auto report = run_audit(sandbox::sandbox_contexts(), dir, a.observed);
@@ -303,15 +307,19 @@ int cmd_audit(const Args& a, std::ostream& out) {
 // ---------------------------------------------------------------- diff
 
 int cmd_diff(const Args& a, std::ostream& out) {
-    auto resolve = [&](const std::string& p) -> std::filesystem::path { return p == "builtin" ? policy_dir(a) : std::filesystem::path(p); };
+    auto resolve = [&](const std::string& p) -> std::filesystem::path {
+        return p == "builtin" ? policy_dir(a) : std::filesystem::path(p);
+    };
     DiffReport report;
     try {
         report = diff_policies(resolve(a.positional[0]), resolve(a.positional[1]));
     } catch (const std::invalid_argument& e) {
         throw UsageError(std::string("policy diff: ") + e.what());
     }
-    if (a.json) print_json(out, diff_json(report));
-    else out << diff_text(report);
+    if (a.json)
+        print_json(out, diff_json(report));
+    else
+        out << diff_text(report);
     return report.identical() ? 0 : 1;
 }
 

@@ -158,7 +158,7 @@ TEST_CASE("risk rules", "[policy-tool]") {
     CHECK(risk_of("clone: arg0 & CLONE_THREAD") == Risk::High);
     CHECK(risk_of("clone: arg0 == CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND|CLONE_THREAD") == Risk::Low);
     CHECK(risk_of("clone: arg0 == 0x40010000") /* CLONE_THREAD|CLONE_NEWNET */ == Risk::High);
-    CHECK(risk_of("clone: arg0 & 0x10010000")  /* CLONE_THREAD|CLONE_NEWUSER */ == Risk::High);
+    CHECK(risk_of("clone: arg0 & 0x10010000") /* CLONE_THREAD|CLONE_NEWUSER */ == Risk::High);
     CHECK(risk_of("clone3: 1") == Risk::High);
     CHECK(risk_of("clone3: return ENOSYS") == Risk::Low);
     CHECK(risk_of("socket: 1") == Risk::High);
@@ -360,9 +360,11 @@ TEST_CASE("show: the effective policy with sources, and the jail", "[policy-tool
     CHECK_THAT(r.out, Contains("uid_map") && Contains("J J 1  (J = the device's id)") && Contains("RLIMIT_CORE 0"));
     CHECK_THAT(r.out, Contains("one uid/gid per device (uid = gid), from --jail-ids (default 400000-499999)"));
     CHECK_THAT(r.out, Contains("parent-death signal"));
-    CHECK_THAT(r.out, Contains("RLIMIT_DATA 67108864") && Contains("with --cgroup-parent, its own: memory 24 MiB, 16 tasks"));
+    CHECK_THAT(r.out,
+               Contains("RLIMIT_DATA 67108864") && Contains("with --cgroup-parent, its own: memory 24 MiB, 16 tasks"));
 
-    auto j = Json::parse(run({"show", "serial", "--json", "--jail-user", "1000:1001", "--policy-dir", shipped_dir()}).out);
+    auto j =
+        Json::parse(run({"show", "serial", "--json", "--jail-user", "1000:1001", "--policy-dir", shipped_dir()}).out);
     CHECK(j.at("name").get<std::string>() == "serial");
     const Json& jail = j.at("jail");
     CHECK(jail.at("namespaces").size() == 7);
@@ -418,7 +420,8 @@ TEST_CASE("show --bpf prints libseccomp's pseudo-filter code", "[policy-tool]") 
 TEST_CASE("list names every context", "[policy-tool]") {
     auto r = run({"list", "--policy-dir", shipped_dir()});
     REQUIRE(r.status == 0);
-    for (const auto& c : brig::sandbox::sandbox_contexts()) CHECK_THAT(r.out, Contains(c.name) && Contains(c.policy_file));
+    for (const auto& c : brig::sandbox::sandbox_contexts())
+        CHECK_THAT(r.out, Contains(c.name) && Contains(c.policy_file));
     auto j = Json::parse(run({"list", "--json", "--policy-dir", shipped_dir()}).out);
     CHECK(j.at("contexts").size() == brig::sandbox::sandbox_contexts().size());
     CHECK(j.at("contexts")[0].at("kind").get<std::string>() == "device process");

@@ -5,9 +5,7 @@
 
 namespace brig::policy_tool {
 
-std::string json_text(const Json& document) {
-    return document.dump(2, ' ', false, Json::error_handler_t::replace);
-}
+std::string json_text(const Json& document) { return document.dump(2, ' ', false, Json::error_handler_t::replace); }
 
 std::string hex(uint64_t value) {
     char buf[24];
@@ -25,9 +23,12 @@ std::string render_comparison(const minijail::Comparison& c, ValueStyle style) {
     const std::string h = hex(c.value);
     const std::string& written = c.value_text.empty() ? h : c.value_text;
     switch (style) {
-    case ValueStyle::Written: return out + written;
-    case ValueStyle::Hex: return out + h;
-    case ValueStyle::Both: return written == h ? out + h : out + written + " (" + h + ")";
+        case ValueStyle::Written:
+            return out + written;
+        case ValueStyle::Hex:
+            return out + h;
+        case ValueStyle::Both:
+            return written == h ? out + h : out + written + " (" + h + ")";
     }
     return out;
 }
@@ -112,7 +113,8 @@ std::string kind_name(sandbox::ContextKind kind) {
 }
 
 std::string jail_summary(const sandbox::JailProfile& jail) {
-    if (!jail.own_process) return std::string("no jail of its own: seccomp only") + (jail.no_new_privs ? ", no_new_privs" : "");
+    if (!jail.own_process)
+        return std::string("no jail of its own: seccomp only") + (jail.no_new_privs ? ", no_new_privs" : "");
     std::string s = std::to_string(jail.namespaces.size()) + " namespaces";
     if (jail.id_map_unprivileged) s += ", ids J J 1";
     s += jail.drops_all_capabilities ? ", no capabilities" : ", capabilities kept";
@@ -128,15 +130,16 @@ namespace {
 
 std::string id_map(uint32_t id) { return std::to_string(id) + " " + std::to_string(id) + " 1"; }
 
-constexpr const char* kPerDeviceIds = "one uid/gid per device (uid = gid), from --jail-ids (default 400000-499999), "
-                                      "or the --jail-user ids shared by the VM's devices";
+constexpr const char* kPerDeviceIds =
+    "one uid/gid per device (uid = gid), from --jail-ids (default 400000-499999), "
+    "or the --jail-user ids shared by the VM's devices";
 
 std::string rlimit_value(uint64_t v) { return v == UINT64_MAX ? "unlimited" : std::to_string(v); }
 
 }  // namespace
 
 std::vector<std::pair<std::string, std::string>> jail_lines(const sandbox::SandboxContext& context,
-                                                             const std::optional<ShownIds>& ids) {
+                                                            const std::optional<ShownIds>& ids) {
     const auto& jail = context.jail;
     std::vector<std::pair<std::string, std::string>> lines;
     if (!jail.own_process) {
@@ -151,11 +154,14 @@ std::vector<std::pair<std::string, std::string>> jail_lines(const sandbox::Sandb
     lines.emplace_back("namespaces", ns.empty() ? "none" : ns);
     if (jail.id_map_unprivileged) lines.emplace_back("ids", kPerDeviceIds);
     lines.emplace_back("uid_map", !jail.id_map_unprivileged ? "none (brig's ids)"
-                                  : ids ? id_map(ids->uid) + "  (J J 1, J = --jail-user)" : "J J 1  (J = the device's id)");
+                                  : ids                     ? id_map(ids->uid) + "  (J J 1, J = --jail-user)"
+                                                            : "J J 1  (J = the device's id)");
     lines.emplace_back("gid_map", !jail.id_map_unprivileged ? "none (brig's ids)"
-                                  : ids ? id_map(ids->gid) + "  (J J 1, J = --jail-user)" : "J J 1  (J = the device's id)");
-    lines.emplace_back("capabilities",
-                       jail.drops_all_capabilities ? "none (effective, permitted, inheritable, bounding, ambient)" : "kept");
+                                  : ids                     ? id_map(ids->gid) + "  (J J 1, J = --jail-user)"
+                                                            : "J J 1  (J = the device's id)");
+    lines.emplace_back("capabilities", jail.drops_all_capabilities
+                                           ? "none (effective, permitted, inheritable, bounding, ambient)"
+                                           : "kept");
     lines.emplace_back("no_new_privs", jail.no_new_privs ? "yes" : "no");
     lines.emplace_back("root", jail.root);
     if (jail.rlimits.empty()) lines.emplace_back("rlimits", "none");

@@ -58,7 +58,7 @@ struct ShownIds {
 
 // The jail a context runs in, as (label, value) lines, and as JSON.
 std::vector<std::pair<std::string, std::string>> jail_lines(const sandbox::SandboxContext& context,
-                                                             const std::optional<ShownIds>& ids);
+                                                            const std::optional<ShownIds>& ids);
 Json jail_json(const sandbox::SandboxContext& context, const std::optional<ShownIds>& ids);
 
 // Columns padded to their widest cell (the last one is not padded).

@@ -11,9 +11,12 @@ namespace brig::policy_tool {
 
 std::string_view to_string(Risk risk) {
     switch (risk) {
-    case Risk::Low: return "low";
-    case Risk::Medium: return "medium";
-    case Risk::High: return "high";
+        case Risk::Low:
+            return "low";
+        case Risk::Medium:
+            return "medium";
+        case Risk::High:
+            return "high";
     }
     return "?";
 }
@@ -26,10 +29,10 @@ using minijail::SyscallRule;
 
 // What, in a rule's conditions, lowers a syscall's risk.
 enum class Guard {
-    None,          // nothing does
-    PinnedArg,     // every clause requires argN == VALUE (ioctl request, socket family)
-    ThreadsOnly,   // every clause requires CLONE_THREAD in arg0: only threads, no processes
-    NoProtExec,    // every clause keeps PROT_EXEC out of argN
+    None,         // nothing does
+    PinnedArg,    // every clause requires argN == VALUE (ioctl request, socket family)
+    ThreadsOnly,  // every clause requires CLONE_THREAD in arg0: only threads, no processes
+    NoProtExec,   // every clause keeps PROT_EXEC out of argN
 };
 
 constexpr Risk H = Risk::High, M = Risk::Medium, L = Risk::Low;
@@ -39,8 +42,8 @@ struct RiskRule {
     Risk device;                // unguarded, in a device process
     Risk thread;                // unguarded, in a thread of brig
     Guard guard;
-    int arg;                    // for PinnedArg and NoProtExec
-    Risk guarded;               // when the guard holds
+    int arg;       // for PinnedArg and NoProtExec
+    Risk guarded;  // when the guard holds
     std::string_view why;
 };
 
@@ -110,11 +113,16 @@ bool forces_set(const minijail::Comparison& c, uint64_t bit) {
 // Every value the comparison lets through has `bit` clear.
 bool forces_clear(const minijail::Comparison& c, uint64_t bit) {
     switch (c.op) {
-    case CmpOp::Eq: return (c.value & bit) == 0;
-    case CmpOp::In: return (c.value & bit) == 0;
-    case CmpOp::Lt: return c.value <= bit;  // x < v <= bit: x < bit, so bit (a power of two) is clear
-    case CmpOp::Le: return c.value < bit;
-    default: return false;
+        case CmpOp::Eq:
+            return (c.value & bit) == 0;
+        case CmpOp::In:
+            return (c.value & bit) == 0;
+        case CmpOp::Lt:
+            return c.value <= bit;  // x < v <= bit: x < bit, so bit (a power of two) is clear
+        case CmpOp::Le:
+            return c.value < bit;
+        default:
+            return false;
     }
 }
 
@@ -123,26 +131,30 @@ bool guard_holds(const RiskRule& r, const SyscallRule& rule) {
     for (const auto& clause : rule.clauses) {
         bool ok = false;
         switch (r.guard) {
-        case Guard::None: return false;
-        case Guard::PinnedArg: ok = pins(clause, r.arg); break;
-        case Guard::ThreadsOnly: {
-            // A thread, and one that cannot carry namespace flags: `arg0 & CLONE_THREAD`
-            // alone would still let CLONE_NEWUSER|CLONE_THREAD... through.
-            const bool thread = std::any_of(clause.begin(), clause.end(),
-                                            [](const auto& c) { return c.arg == 0 && forces_set(c, CLONE_THREAD); });
-            const bool no_namespaces = std::any_of(clause.begin(), clause.end(), [](const auto& c) {
-                if (c.arg != 0) return false;
-                for (uint64_t bit = 1; bit != 0; bit <<= 1)
-                    if ((kNamespaceCloneFlags & bit) && !forces_clear(c, bit)) return false;
-                return true;
-            });
-            ok = thread && no_namespaces;
-            break;
-        }
-        case Guard::NoProtExec:
-            ok = std::any_of(clause.begin(), clause.end(),
-                             [&](const auto& c) { return c.arg == r.arg && forces_clear(c, PROT_EXEC); });
-            break;
+            case Guard::None:
+                return false;
+            case Guard::PinnedArg:
+                ok = pins(clause, r.arg);
+                break;
+            case Guard::ThreadsOnly: {
+                // A thread, and one that cannot carry namespace flags: `arg0 & CLONE_THREAD`
+                // alone would still let CLONE_NEWUSER|CLONE_THREAD... through.
+                const bool thread = std::any_of(clause.begin(), clause.end(), [](const auto& c) {
+                    return c.arg == 0 && forces_set(c, CLONE_THREAD);
+                });
+                const bool no_namespaces = std::any_of(clause.begin(), clause.end(), [](const auto& c) {
+                    if (c.arg != 0) return false;
+                    for (uint64_t bit = 1; bit != 0; bit <<= 1)
+                        if ((kNamespaceCloneFlags & bit) && !forces_clear(c, bit)) return false;
+                    return true;
+                });
+                ok = thread && no_namespaces;
+                break;
+            }
+            case Guard::NoProtExec:
+                ok = std::any_of(clause.begin(), clause.end(),
+                                 [&](const auto& c) { return c.arg == r.arg && forces_clear(c, PROT_EXEC); });
+                break;
         }
         if (!ok) return false;
     }
@@ -172,11 +184,12 @@ std::vector<JailCheck> check_jail(const sandbox::SandboxContext& context) {
                           used ? "new" : "shared with the host"});
     }
     checks.push_back({"jail:id_map", "uid/gid map", jail.id_map_unprivileged, Risk::High,
-                      jail.id_map_unprivileged ? "J J 1 (an unprivileged id per device, or the --jail-user ids)" : "brig's own ids"});
+                      jail.id_map_unprivileged ? "J J 1 (an unprivileged id per device, or the --jail-user ids)"
+                                               : "brig's own ids"});
     checks.push_back({"jail:capabilities", "capabilities", jail.drops_all_capabilities, Risk::High,
                       jail.drops_all_capabilities ? "none" : "kept"});
-    checks.push_back({"jail:no_new_privs", "no_new_privs", jail.no_new_privs, Risk::High,
-                      jail.no_new_privs ? "on" : "off"});
+    checks.push_back(
+        {"jail:no_new_privs", "no_new_privs", jail.no_new_privs, Risk::High, jail.no_new_privs ? "on" : "off"});
     checks.push_back({"jail:rlimits", "rlimits", !jail.rlimits.empty(), Risk::High,
                       jail.rlimits.empty() ? "none set" : std::to_string(jail.rlimits.size()) + " set"});
     std::optional<sandbox::Rlimit> core;
@@ -184,8 +197,9 @@ std::vector<JailCheck> check_jail(const sandbox::SandboxContext& context) {
         if (std::string_view(r.name) == "RLIMIT_CORE") core = r;
     bool core_zero = core && core->soft == 0 && core->hard == 0;
     checks.push_back({"jail:rlimit_core", "RLIMIT_CORE = 0", core_zero, Risk::High,
-                      !core ? "not set: a core dump could hold guest memory"
-                            : core_zero ? "0" : "not 0: a core dump could hold guest memory"});
+                      !core       ? "not set: a core dump could hold guest memory"
+                      : core_zero ? "0"
+                                  : "not 0: a core dump could hold guest memory"});
     // The profile describes the root in words; an empty root is described as such.
     bool empty_root = jail.root.rfind("empty", 0) == 0;
     checks.push_back({"jail:root", "root", empty_root, Risk::High, jail.root.empty() ? "(unspecified)" : jail.root});

@@ -198,8 +198,9 @@ std::shared_ptr<BusDevice> start_device_process(Vm& vm, const RunOptions& option
         throw DeviceCrashed(fmt::format("{} (pid {}) {} during activation ({})", name, process->pid(), how, e.what()),
                             fmt::format("{} pid={} {}", name, process->pid(), process->failure_fields()));
     }
-    spdlog::debug("[{}] device process pid {} jailed and active in {} us", name, process->pid(),
-                  std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count());
+    spdlog::debug(
+        "[{}] device process pid {} jailed and active in {} us", name, process->pid(),
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count());
 
     const pid_t pid = process->pid();
     std::map<uint64_t, unsigned> shadowed;
@@ -214,8 +215,8 @@ std::shared_ptr<BusDevice> start_device_process(Vm& vm, const RunOptions& option
 }
 
 // --disable-sandbox: the same device object in brig's own process, on the bus directly.
-std::shared_ptr<BusDevice> start_in_process(const DeviceAttachment& attachment, const std::vector<ipc::NamedFd>& resources,
-                                            AttachedDevice& record) {
+std::shared_ptr<BusDevice> start_in_process(const DeviceAttachment& attachment,
+                                            const std::vector<ipc::NamedFd>& resources, AttachedDevice& record) {
     std::map<std::string, base::UniqueFd> owned;
     for (const auto& resource : resources) {
         base::UniqueFd fd(fcntl(resource.fd, F_DUPFD_CLOEXEC, 0));
@@ -252,9 +253,9 @@ void attach_device(Vm& vm, const RunOptions& options, DeviceAttachment attachmen
             attachment.owned.fds.push_back(std::move(notify));
         }
     }
-    std::shared_ptr<BusDevice> on_bus = options.disable_sandbox
-                                            ? start_in_process(attachment, resources, record)
-                                            : start_device_process(vm, options, attachment, std::move(resources), record);
+    std::shared_ptr<BusDevice> on_bus =
+        options.disable_sandbox ? start_in_process(attachment, resources, record)
+                                : start_device_process(vm, options, attachment, std::move(resources), record);
     if (&attachment.kind == &ipc::kinds::kSerial)
         on_bus = std::make_shared<ConsoleActivityWatch>(on_bus, note_console_output(vm), watch_console_bytes(options));
     attachment.bus->insert(on_bus, attachment.base, attachment.size);
@@ -263,8 +264,8 @@ void attach_device(Vm& vm, const RunOptions& options, DeviceAttachment attachmen
 }
 
 void attach_serial(Vm& vm, const RunOptions& options, bool forward_stdin) {
-    DeviceAttachment serial{ipc::kinds::kSerial, "serial", {}, &vm.pio, layout::kCom1Port, layout::kCom1Size,
-                            layout::kCom1Irq};
+    DeviceAttachment serial{ipc::kinds::kSerial, "serial",        {}, &vm.pio, layout::kCom1Port,
+                            layout::kCom1Size,   layout::kCom1Irq};
     base::UniqueFd output_pipe;  // closed once the device holds it
     const int output_fd = device_console_output("serial", options.serial, serial.owned, output_pipe);
     if (output_fd >= 0) serial.resources.push_back({std::string(ipc::resource::kOutput), output_fd});
@@ -284,7 +285,8 @@ void attach_virtio(Vm& vm, const RunOptions& options, const ipc::DeviceKind& kin
         throw std::logic_error("more virtio devices than virtio-mmio windows");
     const uint64_t base = layout::kVirtioMmioBase + index * layout::kVirtioMmioStride;
     const uint32_t irq = layout::kVirtioFirstIrq + index;
-    attach_device(vm, options, {kind, name, std::move(resources), &vm.mmio, base, virtio::kMmioWindowSize, irq, std::move(owned)});
+    attach_device(vm, options,
+                  {kind, name, std::move(resources), &vm.mmio, base, virtio::kMmioWindowSize, irq, std::move(owned)});
     vm.virtio_windows.push_back({base, virtio::kMmioWindowSize, irq});
 }
 
@@ -317,8 +319,9 @@ void attach_virtio_devices(Vm& vm, const RunOptions& options) {
 
 void prepare_sandbox(Vm& vm, const RunOptions& options) {
     if (options.disable_sandbox) {
-        spdlog::warn("[sandbox] *** --disable-sandbox: devices run INSIDE the brig process with no jail and no "
-                     "seccomp filter; a guest that exploits a device owns brig. Use only for debugging. ***");
+        spdlog::warn(
+            "[sandbox] *** --disable-sandbox: devices run INSIDE the brig process with no jail and no "
+            "seccomp filter; a guest that exploits a device owns brig. Use only for debugging. ***");
         return;
     }
     vm.policy_dir = policy_dir(options);
@@ -327,11 +330,13 @@ void prepare_sandbox(Vm& vm, const RunOptions& options) {
     if (!options.jail_user) {
         const size_t devices = 1 + options.disks.size() + (options.rng ? 1 : 0) + (options.virtio_console ? 1 : 0);
         if (options.jail_ids.size() < devices)
-            throw InvalidArgument("--jail-ids " + options.jail_ids.str() + ": " + std::to_string(options.jail_ids.size()) +
-                                  " ids for " + std::to_string(devices) + " devices (one id per device)");
+            throw InvalidArgument("--jail-ids " + options.jail_ids.str() + ": " +
+                                  std::to_string(options.jail_ids.size()) + " ids for " + std::to_string(devices) +
+                                  " devices (one id per device)");
         vm.jail_ids = std::make_unique<JailIdAllocator>(kJailIdLockDir, options.jail_ids);
     }
-    if (options.cgroup_parent) vm.cgroups = std::make_unique<DeviceCgroups>(DeviceCgroups::locate(*options.cgroup_parent));
+    if (options.cgroup_parent)
+        vm.cgroups = std::make_unique<DeviceCgroups>(DeviceCgroups::locate(*options.cgroup_parent));
     install_vmm_sigsys_reporter();
     vm.ipc = std::make_unique<ipc::IpcThread>();
 }
@@ -351,8 +356,8 @@ void configure_vcpu(const Vm& vm, const VcpuFd& vcpu, unsigned count, const std:
     vcpu.set_msrs(boot_msrs());
 
     kvm_fpu fpu{};
-    fpu.fcw = 0x37f;      // x87 default control word: all exceptions masked
-    fpu.mxcsr = 0x1f80;   // SSE default: all exceptions masked
+    fpu.fcw = 0x37f;     // x87 default control word: all exceptions masked
+    fpu.mxcsr = 0x1f80;  // SSE default: all exceptions masked
     vcpu.set_fpu(fpu);
 
     // Local APIC LINT0 as ExtINT (the PIC) and LINT1 as NMI, as firmware would leave them.
@@ -381,7 +386,8 @@ void create_vcpus(Vm& vm, unsigned count, const boot::BootEntry& entry) {
         on_thread_start = [&filter = vm.thread_filters->vcpu] { install_thread_filter("vcpu", filter); };
         before_first_run = [] {
             if (!supervisor_threads_filtered())
-                throw std::logic_error("the guest would run before brig's main and IPC threads are under their seccomp filters");
+                throw std::logic_error(
+                    "the guest would run before brig's main and IPC threads are under their seccomp filters");
         };
     }
     const auto cpuid = vm.kvm.supported_cpuid();
@@ -413,8 +419,8 @@ std::unique_ptr<Vm> build_vm(const RunOptions& options) {
     attach_serial(*vm, options, forward_stdin);
     attach_virtio_devices(*vm, options);
     const uint64_t rsdp = write_acpi_tables(*vm, options.cpus);
-    const boot::BootEntry entry = boot::load_guest_kernel(
-        vm->memory, boot::BootConfig{options.kernel, options.initrd, options.cmdline, rsdp});
+    const boot::BootEntry entry =
+        boot::load_guest_kernel(vm->memory, boot::BootConfig{options.kernel, options.initrd, options.cmdline, rsdp});
     spdlog::debug("[boot] {} kernel, entry {:#x}, boot info at {:#x}",
                   entry.protocol == boot::BootProtocol::Pvh ? "PVH" : "Linux 64-bit", entry.entry_point,
                   entry.boot_info_addr);

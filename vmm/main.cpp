@@ -51,7 +51,7 @@ std::string workload_line(int argc, char** argv) {
 // Started before anything else, so it is the one thread of brig without a seccomp
 // filter (it writes the learned policies at the end); see sandbox/seccomp_notifier.h.
 std::unique_ptr<brig::SeccompNotifier> start_seccomp_notifier(const brig::RunOptions& options,
-                                                               const std::string& workload) {
+                                                              const std::string& workload) {
     using Mode = brig::RunOptions::SeccompMode;
     if (options.seccomp_mode == Mode::Kill) return nullptr;
     if (options.disable_sandbox)
@@ -82,8 +82,8 @@ int run(const brig::RunOptions& options, const std::string& workload) {
     auto notifier = start_seccomp_notifier(options, workload);
     auto vm = brig::build_vm(options);
     const std::filesystem::path policy_dir = vm->policy_dir;  // the set the devices ran with
-    const brig::StopReason reason = brig::supervise(
-        *vm, signals, {forward_stdin, console_reads_stdin, options.boot_timeout_seconds});
+    const brig::StopReason reason =
+        brig::supervise(*vm, signals, {forward_stdin, console_reads_stdin, options.boot_timeout_seconds});
     vm.reset();  // every thread joined, every device reaped, every fd closed
     if (notifier) {
         // The notifier thread writes the learned policies: this thread's filter opens nothing.
@@ -108,14 +108,16 @@ int main(int argc, char** argv) {
             std::fputs(help->text.c_str(), stdout);
             return 0;
         }
-        if (const auto* policy = std::get_if<brig::PolicyCommand>(&command)) return brig::run_policy_command(policy->args);
+        if (const auto* policy = std::get_if<brig::PolicyCommand>(&command))
+            return brig::run_policy_command(policy->args);
         if (std::holds_alternative<brig::VersionRequest>(command)) {
             std::puts("brig " BRIG_VERSION);
             return 0;
         }
         return run(std::get<brig::RunOptions>(command), workload_line(argc, argv));
     } catch (const brig::InvalidArgument& e) {
-        return finish(brig::ExitCode::InvalidArguments, "INVALID_ARGUMENT", e.what(), brig::exit_report::flag_of(e.what()));
+        return finish(brig::ExitCode::InvalidArguments, "INVALID_ARGUMENT", e.what(),
+                      brig::exit_report::flag_of(e.what()));
     } catch (const brig::DeviceCrashed& e) {
         return finish(brig::ExitCode::DeviceCrash, "DEVICE_CRASHED", e.what(), e.record_fields());
     } catch (const brig::HostError& e) {

@@ -11,7 +11,8 @@
 
 namespace brig {
 
-base::UniqueFd open_output_file(std::string_view flag, const std::filesystem::path& path, int extra_flags, mode_t mode) {
+base::UniqueFd open_output_file(std::string_view flag, const std::filesystem::path& path, int extra_flags,
+                                mode_t mode) {
     base::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW | extra_flags, mode));
     if (fd) return fd;
     const int error = errno;

@@ -54,10 +54,9 @@ struct Waiting {
 
 void on_device_exit(Vm& vm, AttachedDevice& device) {
     const std::string& how = device.process->reap();
-    vm.board.request_stop({StopKind::DeviceCrash,
-                           fmt::format("{} (pid {}) {}", device.process->name(), device.process->pid(), how),
-                           fmt::format("{} pid={} {}", device.process->name(), device.process->pid(),
-                                       device.process->failure_fields())});
+    vm.board.request_stop(
+        {StopKind::DeviceCrash, fmt::format("{} (pid {}) {}", device.process->name(), device.process->pid(), how),
+         fmt::format("{} pid={} {}", device.process->name(), device.process->pid(), device.process->failure_fields())});
     // Only now wake a vCPU waiting on it: its "device is gone" must not win the race
     // against the real cause of death recorded above.
     device.proxy->mark_peer_dead();
@@ -110,7 +109,8 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
         if (vm.console_input) input.emplace(ConsoleInput::pipe_sink(vm.console_input.get()), *terminal);
     }
     std::optional<Clock::time_point> boot_deadline;
-    if (options.boot_timeout_seconds) boot_deadline = Clock::now() + std::chrono::seconds(*options.boot_timeout_seconds);
+    if (options.boot_timeout_seconds)
+        boot_deadline = Clock::now() + std::chrono::seconds(*options.boot_timeout_seconds);
 
     // Every thread of brig is under its seccomp filter before the guest's first
     // instruction: the vCPU threads install theirs as they start, the IPC and main
@@ -190,9 +190,10 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
         if (stdin_ready && input->read_stdin())
             vm.board.request_stop({StopKind::HostSignal, "stopped by Ctrl-A x on the console", "console=ctrl-a-x"});
         if (boot_deadline && !vm.guest_alive && Clock::now() >= *boot_deadline) {
-            vm.board.request_stop({StopKind::Hangup,
-                                   fmt::format("no console output within --boot-timeout {} s", *options.boot_timeout_seconds),
-                                   fmt::format("after={}s", *options.boot_timeout_seconds)});
+            vm.board.request_stop(
+                {StopKind::Hangup,
+                 fmt::format("no console output within --boot-timeout {} s", *options.boot_timeout_seconds),
+                 fmt::format("after={}s", *options.boot_timeout_seconds)});
         }
     }
 

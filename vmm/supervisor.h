@@ -19,9 +19,9 @@ namespace brig {
 sigset_t block_supervisor_signals();
 
 struct SupervisorOptions {
-    bool forward_stdin = false;         // the serial console reads stdin (relayed by the supervisor)
-    bool console_reads_stdin = false;   // the virtio console reads stdin (relayed by the supervisor)
-    std::optional<unsigned> boot_timeout_seconds;      // --boot-timeout
+    bool forward_stdin = false;                    // the serial console reads stdin (relayed by the supervisor)
+    bool console_reads_stdin = false;              // the virtio console reads stdin (relayed by the supervisor)
+    std::optional<unsigned> boot_timeout_seconds;  // --boot-timeout
 };
 
 StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& options);

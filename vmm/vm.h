@@ -36,7 +36,7 @@ struct DeviceResources {
 // A device and what it owns: either a jailed process with its stand-in on the bus,
 // or (--disable-sandbox) the device object itself, in brig's process.
 struct AttachedDevice {
-    DeviceResources owned;  // first: released after the process is reaped
+    DeviceResources owned;                   // first: released after the process is reaped
     std::unique_ptr<DeviceProcess> process;  // jailed: these two
     std::shared_ptr<DeviceProxy> proxy;
     std::shared_ptr<InProcessDevice> in_process;  // --disable-sandbox: this one

@@ -12,7 +12,7 @@ namespace brig::devices {
 namespace {
 constexpr size_t kWriteChunk = 16 * 1024;
 constexpr int kPollMs = 100;  // how soon a writer waiting on its reader notices a stop
-}
+}  // namespace
 
 BufferedOutput::BufferedOutput(int fd, size_t capacity) : fd_(fd), capacity_(capacity) {
     writer_ = std::thread([this] { run(); });

@@ -10,7 +10,8 @@
 
 namespace brig::devices {
 
-inline base::UniqueFd take_resource(std::map<std::string, base::UniqueFd>& resources, const std::string& name, bool required) {
+inline base::UniqueFd take_resource(std::map<std::string, base::UniqueFd>& resources, const std::string& name,
+                                    bool required) {
     auto it = resources.find(name);
     if (it == resources.end()) {
         if (required) throw std::runtime_error("activate: missing resource '" + name + "'");

@@ -19,7 +19,6 @@
 
 namespace brig::devices {
 
-
 // Returns false if the sendmsg failed; the caller can then only wait for brig to
 // give up on it (any further syscall blocks).
 inline bool send_seccomp_listener(int report_fd, int listener) {

@@ -10,9 +10,9 @@ namespace {
 
 // Register offsets from the base port. DLAB (LCR bit 7) turns 0 and 1 into the divisor.
 enum Register : uint64_t {
-    kData = 0,               // RBR on read, THR on write, DLL with DLAB
-    kInterruptEnable = 1,    // IER, DLM with DLAB
-    kInterruptIdent = 2,     // IIR on read, FCR on write
+    kData = 0,             // RBR on read, THR on write, DLL with DLAB
+    kInterruptEnable = 1,  // IER, DLM with DLAB
+    kInterruptIdent = 2,   // IIR on read, FCR on write
     kLineControl = 3,
     kModemControl = 4,
     kLineStatus = 5,

@@ -33,7 +33,8 @@ void SerialService::activate(std::map<std::string, base::UniqueFd> resources) {
     input_ = take_resource(resources, std::string(resource::kInput), false);
     // No mailbox: the device runs in brig's process and brig calls read()/write() itself.
     base::UniqueFd mailbox = take_resource(resources, std::string(resource::kMailbox), false);
-    if (!resources.empty()) throw std::runtime_error("activate: unexpected resource '" + resources.begin()->first + "'");
+    if (!resources.empty())
+        throw std::runtime_error("activate: unexpected resource '" + resources.begin()->first + "'");
 
     if (output_) output_buffer_ = std::make_shared<BufferedOutput>(output_.get());
     uart_ = std::make_shared<Serial16550>(name_, irq, Serial16550::writer_for(output_buffer_));
@@ -41,9 +42,8 @@ void SerialService::activate(std::map<std::string, base::UniqueFd> resources) {
         mailbox_.emplace(ipc::SharedMailbox::attach(std::move(mailbox)));
         server_ = std::make_unique<ipc::MailboxServer>(*mailbox_);
         publish_line_status();
-        mailbox_thread_ = std::thread([this] {
-            server_->serve([this](const ipc::Access& access) { return handle_access(access); });
-        });
+        mailbox_thread_ = std::thread(
+            [this] { server_->serve([this](const ipc::Access& access) { return handle_access(access); }); });
     }
     if (input_) input_thread_ = std::thread([this] { forward_input(); });
     log_.debug("active (input: {}, output: {})", input_ ? "yes" : "no", output_ ? "yes" : "sink");

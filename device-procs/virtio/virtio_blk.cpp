@@ -154,39 +154,40 @@ uint32_t VirtioBlk::serve(const DescriptorChain& chain, const GuestMemoryView& m
     request.sector = le_at<uint64_t>(header + 8);
 
     switch (request.type) {
-    case kTypeIn: {
-        const uint64_t len = status_at;  // every writable byte before the status
-        if (len % kSectorSize != 0 || !in_range(request.sector, len, capacity_bytes_)) return finish(kStatusIoErr, 0);
-        if (len > 0 && !full_io(false, disk_.get(), virtio::buffer_iovecs(memory, chain.writable, 0, len),
-                                request.sector * kSectorSize))
-            return finish(kStatusIoErr, 0);
-        return finish(kStatusOk, len);
-    }
-    case kTypeOut: {
-        const uint64_t len = readable - kHeaderBytes;
-        if (read_only_ || len % kSectorSize != 0 || !in_range(request.sector, len, capacity_bytes_))
-            return finish(kStatusIoErr, 0);
-        // Acknowledged only once pwritev() has taken every byte.
-        if (len > 0 && !full_io(true, disk_.get(), virtio::buffer_iovecs(memory, chain.readable, kHeaderBytes, len),
-                                request.sector * kSectorSize))
-            return finish(kStatusIoErr, 0);
-        return finish(kStatusOk, 0);
-    }
-    case kTypeFlush:
-        if (!read_only_ && ::fdatasync(disk_.get()) != 0) return finish(kStatusIoErr, 0);
-        return finish(kStatusOk, 0);
-    case kTypeGetId: {
-        uint8_t id[kIdBytes] = {};
-        std::memcpy(id, id_.data(), std::min<size_t>(id_.size(), kIdBytes));
-        const uint64_t len = std::min<uint64_t>(status_at, kIdBytes);
-        virtio::copy_to_buffers(memory, chain.writable, 0, std::span<const uint8_t>(id, len));
-        return finish(kStatusOk, len);
-    }
-    case kTypeDiscard:
-    case kTypeWriteZeroes:
-        return finish(serve_discard(request.type, chain, memory), 0);
-    default:
-        return finish(kStatusUnsupp, 0);
+        case kTypeIn: {
+            const uint64_t len = status_at;  // every writable byte before the status
+            if (len % kSectorSize != 0 || !in_range(request.sector, len, capacity_bytes_))
+                return finish(kStatusIoErr, 0);
+            if (len > 0 && !full_io(false, disk_.get(), virtio::buffer_iovecs(memory, chain.writable, 0, len),
+                                    request.sector * kSectorSize))
+                return finish(kStatusIoErr, 0);
+            return finish(kStatusOk, len);
+        }
+        case kTypeOut: {
+            const uint64_t len = readable - kHeaderBytes;
+            if (read_only_ || len % kSectorSize != 0 || !in_range(request.sector, len, capacity_bytes_))
+                return finish(kStatusIoErr, 0);
+            // Acknowledged only once pwritev() has taken every byte.
+            if (len > 0 && !full_io(true, disk_.get(), virtio::buffer_iovecs(memory, chain.readable, kHeaderBytes, len),
+                                    request.sector * kSectorSize))
+                return finish(kStatusIoErr, 0);
+            return finish(kStatusOk, 0);
+        }
+        case kTypeFlush:
+            if (!read_only_ && ::fdatasync(disk_.get()) != 0) return finish(kStatusIoErr, 0);
+            return finish(kStatusOk, 0);
+        case kTypeGetId: {
+            uint8_t id[kIdBytes] = {};
+            std::memcpy(id, id_.data(), std::min<size_t>(id_.size(), kIdBytes));
+            const uint64_t len = std::min<uint64_t>(status_at, kIdBytes);
+            virtio::copy_to_buffers(memory, chain.writable, 0, std::span<const uint8_t>(id, len));
+            return finish(kStatusOk, len);
+        }
+        case kTypeDiscard:
+        case kTypeWriteZeroes:
+            return finish(serve_discard(request.type, chain, memory), 0);
+        default:
+            return finish(kStatusUnsupp, 0);
     }
 }
 
@@ -216,7 +217,8 @@ uint8_t VirtioBlk::serve_discard(uint32_t type, const DescriptorChain& chain, co
         // as zeroes too, so it is the fallback when the file cannot zero a range.
         const bool punch = type == kTypeDiscard || (flags & kFlagUnmap) != 0;
         int rc = ::fallocate(disk_.get(), punch ? kPunchHole : kZeroRange, offset, static_cast<off_t>(len));
-        if (rc != 0 && errno == EOPNOTSUPP && !punch) rc = ::fallocate(disk_.get(), kPunchHole, offset, static_cast<off_t>(len));
+        if (rc != 0 && errno == EOPNOTSUPP && !punch)
+            rc = ::fallocate(disk_.get(), kPunchHole, offset, static_cast<off_t>(len));
         if (rc != 0) {
             if (errno == EOPNOTSUPP || errno == ENOSYS || errno == ENODEV) return kStatusUnsupp;
             return kStatusIoErr;
@@ -226,8 +228,7 @@ uint8_t VirtioBlk::serve_discard(uint32_t type, const DescriptorChain& chain, co
 }
 
 void VirtioBlk::flush() {
-    if (!read_only_ && ::fdatasync(disk_.get()) != 0)
-        log_.error("fdatasync at shutdown: {}", base::errno_text(errno));
+    if (!read_only_ && ::fdatasync(disk_.get()) != 0) log_.error("fdatasync at shutdown: {}", base::errno_text(errno));
 }
 
 }  // namespace brig::devices

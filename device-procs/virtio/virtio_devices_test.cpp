@@ -251,8 +251,8 @@ TEST_CASE("virtio-blk write zeroes and discard", "[virtio-dev]") {
                         {status, 1, true}});
         return status;
     };
-    const uint64_t zero = add(VirtioBlk::kTypeWriteZeroes, {2, 4, 0});      // bytes 1024..3071
-    const uint64_t discard = add(VirtioBlk::kTypeDiscard, {8, 8, 0});       // bytes 4096..8191
+    const uint64_t zero = add(VirtioBlk::kTypeWriteZeroes, {2, 4, 0});  // bytes 1024..3071
+    const uint64_t discard = add(VirtioBlk::kTypeDiscard, {8, 8, 0});   // bytes 4096..8191
     const uint64_t bad_flags = add(VirtioBlk::kTypeDiscard, {0, 1, 0x2});
     const uint64_t past_end = add(VirtioBlk::kTypeWriteZeroes, {127, 2, 0});
     h.run(blk, 0);

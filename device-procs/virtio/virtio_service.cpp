@@ -56,8 +56,10 @@ void VirtioService::activate(std::map<std::string, base::UniqueFd> resources) {
     auto device = factory_(resources);
     if (!device) throw std::runtime_error("activate: no device");
     std::vector<base::UniqueFd> queue_fds;
-    for (unsigned q = 0; q < device->queue_count(); ++q) queue_fds.push_back(take_resource(resources, resource::queue(q), true));
-    if (!resources.empty()) throw std::runtime_error("activate: unexpected resource '" + resources.begin()->first + "'");
+    for (unsigned q = 0; q < device->queue_count(); ++q)
+        queue_fds.push_back(take_resource(resources, resource::queue(q), true));
+    if (!resources.empty())
+        throw std::runtime_error("activate: unexpected resource '" + resources.begin()->first + "'");
 
     base::UniqueFd wake = base::make_eventfd("activate: event thread wake");
 
@@ -84,9 +86,8 @@ void VirtioService::activate(std::map<std::string, base::UniqueFd> resources) {
     });
 
     if (server_) {
-        mailbox_thread_ = std::thread([this] {
-            server_->serve([this](const ipc::Access& access) { return handle_access(access); });
-        });
+        mailbox_thread_ = std::thread(
+            [this] { server_->serve([this](const ipc::Access& access) { return handle_access(access); }); });
     }
     event_thread_ = std::thread([this] { event_loop(); });
     log_.debug("active: device id {}, {} queues", device_->device_id(), queue_fds_.size());
@@ -126,7 +127,8 @@ void VirtioService::event_loop() {
         waits.add(wake_fd_.get(), POLLIN, {EventSource::Wake});
         int timeout = -1;
         if (!paused) {
-            for (unsigned q = 0; q < queue_fds_.size(); ++q) waits.add(queue_fds_[q].get(), POLLIN, {EventSource::Queue, q});
+            for (unsigned q = 0; q < queue_fds_.size(); ++q)
+                waits.add(queue_fds_[q].get(), POLLIN, {EventSource::Queue, q});
             if (device_->input_fd() >= 0 && device_->wants_input()) {
                 if (transport_->driver_ok())
                     waits.add(device_->input_fd(), POLLIN, {EventSource::Input});

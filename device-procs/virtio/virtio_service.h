@@ -116,8 +116,8 @@ private:
     std::function<void(const std::string&)> report_;  // guarded by report_mutex_
     std::mutex mutex_;
     std::condition_variable parked_changed_;
-    bool paused_ = false;        // guarded by mutex_
-    bool parked_ = false;        // the event thread saw paused_ and does nothing; guarded by mutex_
+    bool paused_ = false;  // guarded by mutex_
+    bool parked_ = false;  // the event thread saw paused_ and does nothing; guarded by mutex_
     std::atomic<bool> stopping_{false};
     std::atomic<uint64_t> notifies_{0};
     std::atomic<uint64_t> interrupts_{0};

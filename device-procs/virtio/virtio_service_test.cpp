@@ -91,7 +91,8 @@ struct Vmm {
     uint8_t* ram = nullptr;
     std::optional<FakeGuest> guest;
     base::UniqueFd irq{eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
-    base::UniqueFd notify[2] = {base::UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)), base::UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))};
+    base::UniqueFd notify[2] = {base::UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)),
+                                base::UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))};
     brig::ipc::SharedMailbox mailbox = brig::ipc::SharedMailbox::create();
     brig::ipc::MailboxClient client{mailbox, std::chrono::milliseconds(2000)};
 };

@@ -57,17 +57,21 @@ JailProfile device_jail(const ipc::DeviceKind& kind) {
     jail.rlimits = device_rlimits(memory);
     jail.cgroup_memory_bytes = memory.cgroup_bytes;
     const auto resources = kind.resources();
-    jail.cgroup_memory_plus_guest = std::any_of(resources.begin(), resources.end(), [](const auto& r) {
-        return r.name == ipc::resource::kGuestMemory;
-    });
+    jail.cgroup_memory_plus_guest = std::any_of(resources.begin(), resources.end(),
+                                                [](const auto& r) { return r.name == ipc::resource::kGuestMemory; });
     jail.cgroup_pids = kCgroupTasks;
-    jail.kept_fds = {"0: /dev/null", "1: /dev/null", "2: brig's stderr (logs)", "3: control socket (Cap'n Proto)",
-                     "4: compiled seccomp filter (read once, closed)", "5: violation report pipe"};
+    jail.kept_fds = {"0: /dev/null",
+                     "1: /dev/null",
+                     "2: brig's stderr (logs)",
+                     "3: control socket (Cap'n Proto)",
+                     "4: compiled seccomp filter (read once, closed)",
+                     "5: violation report pipe"};
     // One line per resource, a per-queue one once.
     for (const auto& spec : kind.resources()) {
         std::string line = "at activation: " + std::string(spec.description);
         if (spec.jail_fd != ipc::ResourceSpec::kAnyFd) line += " (at fd " + std::to_string(spec.jail_fd) + ")";
-        if (std::find(jail.kept_fds.begin(), jail.kept_fds.end(), line) == jail.kept_fds.end()) jail.kept_fds.push_back(line);
+        if (std::find(jail.kept_fds.begin(), jail.kept_fds.end(), line) == jail.kept_fds.end())
+            jail.kept_fds.push_back(line);
     }
     jail.parent_death_signal = true;
     return jail;
@@ -123,7 +127,8 @@ JailIds parse_jail_ids(std::string_view text) {
         if (word.empty() || ec != std::errc() || ptr != end)
             throw std::invalid_argument("'" + std::string(word) + "' is not a number");
         if (value < 1 || value > kMaxJailId)
-            throw std::invalid_argument(std::to_string(value) + " is out of range (1.." + std::to_string(kMaxJailId) + ")");
+            throw std::invalid_argument(std::to_string(value) + " is out of range (1.." + std::to_string(kMaxJailId) +
+                                        ")");
         return static_cast<uint32_t>(value);
     };
     const auto colon = text.find(':');

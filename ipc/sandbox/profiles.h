@@ -25,14 +25,14 @@ struct Rlimit {
 };
 
 struct JailProfile {
-    bool own_process = false;               // a separate, jailed process
-    std::vector<std::string> namespaces;     // new namespaces: "user", "pid", "mnt", "net", "ipc", "uts", "cgroup"
-    bool id_map_unprivileged = false;        // uid/gid map "J J 1": the device's own id (--jail-ids) or --jail-user
-    bool drops_all_capabilities = false;     // effective, permitted, inheritable, bounding, ambient
+    bool own_process = false;             // a separate, jailed process
+    std::vector<std::string> namespaces;  // new namespaces: "user", "pid", "mnt", "net", "ipc", "uts", "cgroup"
+    bool id_map_unprivileged = false;     // uid/gid map "J J 1": the device's own id (--jail-ids) or --jail-user
+    bool drops_all_capabilities = false;  // effective, permitted, inheritable, bounding, ambient
     bool no_new_privs = false;
-    std::string root;                        // what "/" is
+    std::string root;  // what "/" is
     std::vector<Rlimit> rlimits;
-    std::vector<std::string> kept_fds;       // "3: control socket", ...
+    std::vector<std::string> kept_fds;  // "3: control socket", ...
     bool parent_death_signal = false;
     // With --cgroup-parent: the device's own cgroup's memory limit (memory.max, or
     // memory.limit_in_bytes on v1) and task limit (pids.max). A device that maps guest
@@ -44,7 +44,7 @@ struct JailProfile {
 };
 
 struct SandboxContext {
-    std::string name;         // "serial", "virtio-blk", "vcpu"
+    std::string name;  // "serial", "virtio-blk", "vcpu"
     ContextKind kind;
     std::string policy_file;  // in the policy directory: "serial_device.policy"
     std::string description;

@@ -16,8 +16,7 @@ namespace brig::virtio {
 GuestMemoryView GuestMemoryView::map(base::UniqueFd memfd) {
     if (!memfd) throw std::runtime_error("guest memory: no memfd");
     struct stat st {};
-    if (::fstat(memfd.get(), &st) != 0)
-        base::throw_errno("guest memory: fstat");
+    if (::fstat(memfd.get(), &st) != 0) base::throw_errno("guest memory: fstat");
     if (st.st_size <= 0) throw std::runtime_error("guest memory: the memfd is empty");
     const auto size = static_cast<uint64_t>(st.st_size);
     // The layout puts RAM above the hole from 4 GiB; the guest address space is 64-bit,
@@ -45,9 +44,7 @@ GuestMemoryView::~GuestMemoryView() {
     if (owned_ && mapping_ != nullptr) ::munmap(mapping_, map_.size());
 }
 
-bool GuestMemoryView::contains(uint64_t addr, uint64_t len) const {
-    return slice(addr, len).has_value();
-}
+bool GuestMemoryView::contains(uint64_t addr, uint64_t len) const { return slice(addr, len).has_value(); }
 
 std::optional<std::span<uint8_t>> GuestMemoryView::slice(uint64_t addr, uint64_t len) const {
     if (auto off = map_.offset_of(addr, len)) return std::span<uint8_t>(mapping_ + *off, len);

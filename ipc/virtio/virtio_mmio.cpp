@@ -12,7 +12,6 @@ namespace {
 
 using namespace mmio_register;
 
-
 constexpr uint32_t kDriverStatusBits =
     kStatusAcknowledge | kStatusDriver | kStatusFeaturesOk | kStatusDriverOk | kStatusFailed;
 
@@ -30,8 +29,8 @@ struct QueueRegisters {
 }  // namespace
 
 struct VirtioMmioTransport::State {
-    State(VirtioDevice& d, const GuestMemoryView& m, std::shared_ptr<InterruptLine> i,
-          std::function<void(uint32_t)> p, std::function<void(const std::string&)> r)
+    State(VirtioDevice& d, const GuestMemoryView& m, std::shared_ptr<InterruptLine> i, std::function<void(uint32_t)> p,
+          std::function<void(const std::string&)> r)
         : device(d),
           memory(m),
           irq(std::move(i)),
@@ -133,24 +132,35 @@ uint64_t VirtioMmioTransport::read(uint64_t offset, uint32_t size) {
 
     const bool queue_ok = s.queue_sel < s.queue_count;
     switch (offset) {
-        case kMagicValue: return kMmioMagic;
-        case kVersion: return kMmioVersion;
-        case kDeviceId: return s.device_id;
-        case kVendorId: return kMmioVendorId;
+        case kMagicValue:
+            return kMmioMagic;
+        case kVersion:
+            return kMmioVersion;
+        case kDeviceId:
+            return s.device_id;
+        case kVendorId:
+            return kMmioVendorId;
         case kDeviceFeatures:
             if (s.device_features_sel == 0) return static_cast<uint32_t>(s.offered);
             if (s.device_features_sel == 1) return static_cast<uint32_t>(s.offered >> 32);
             return 0;
-        case kQueueNumMax: return queue_ok ? s.queue_max : 0;
-        case kQueueReady: return queue_ok && s.regs[s.queue_sel].ready ? 1 : 0;
-        case kMmioInterruptStatus: return s.interrupt_status;
-        case kStatus: return s.status;
+        case kQueueNumMax:
+            return queue_ok ? s.queue_max : 0;
+        case kQueueReady:
+            return queue_ok && s.regs[s.queue_sel].ready ? 1 : 0;
+        case kMmioInterruptStatus:
+            return s.interrupt_status;
+        case kStatus:
+            return s.status;
         case kShmLenLow:
         case kShmLenHigh:
         case kShmBaseLow:
-        case kShmBaseHigh: return 0xffffffff;  // no shared memory regions (a length of -1)
-        case kConfigGeneration: return 0;      // the config space never changes under the driver
-        default: return 0;                      // unknown or write-only
+        case kShmBaseHigh:
+            return 0xffffffff;  // no shared memory regions (a length of -1)
+        case kConfigGeneration:
+            return 0;  // the config space never changes under the driver
+        default:
+            return 0;  // unknown or write-only
     }
 }
 
@@ -172,33 +182,48 @@ void VirtioMmioTransport::write(uint64_t offset, uint32_t size, uint64_t value) 
     const auto v = static_cast<uint32_t>(value);
 
     switch (offset) {
-        case kStatus: write_status(v); return;
-        case kQueueReady: write_queue_ready(v); return;
+        case kStatus:
+            write_status(v);
+            return;
+        case kQueueReady:
+            write_queue_ready(v);
+            return;
         case kMmioQueueNotify: {
             std::function<void(unsigned)> deferred;
             {
                 std::lock_guard lock(s.mutex);
                 deferred = s.deferred_notify;
             }
-            if (deferred && v < s.queue_count) deferred(v);
-            else notify(v);  // counts it as ignored when out of range
+            if (deferred && v < s.queue_count)
+                deferred(v);
+            else
+                notify(v);  // counts it as ignored when out of range
             return;
         }
-        default: break;
+        default:
+            break;
     }
 
     std::lock_guard lock(s.mutex);
     switch (offset) {
-        case kDeviceFeaturesSel: s.device_features_sel = v; break;
-        case kDriverFeaturesSel: s.driver_features_sel = v; break;
+        case kDeviceFeaturesSel:
+            s.device_features_sel = v;
+            break;
+        case kDriverFeaturesSel:
+            s.driver_features_sel = v;
+            break;
         case kDriverFeatures:
             // Only while negotiating: after DRIVER and before FEATURES_OK.
             if ((s.status & kStatusDriver) && !(s.status & (kStatusFeaturesOk | kStatusFailed | kStatusNeedsReset))) {
-                if (s.driver_features_sel == 0) set_low(s.driver_features, v);
-                else if (s.driver_features_sel == 1) set_high(s.driver_features, v);
+                if (s.driver_features_sel == 0)
+                    set_low(s.driver_features, v);
+                else if (s.driver_features_sel == 1)
+                    set_high(s.driver_features, v);
             }
             break;
-        case kQueueSel: s.queue_sel = v; break;
+        case kQueueSel:
+            s.queue_sel = v;
+            break;
         case kQueueNum:
             if (auto* q = s.writable_queue()) q->num = v;
             break;
@@ -224,7 +249,8 @@ void VirtioMmioTransport::write(uint64_t offset, uint32_t size, uint64_t value) 
             s.interrupt_status &= ~v;
             s.publish_interrupts();
             break;
-        default: break;  // read-only or unknown
+        default:
+            break;  // read-only or unknown
     }
 }
 
@@ -338,8 +364,7 @@ void VirtioMmioTransport::write_status(uint32_t v) {
         if (added & kStatusAcknowledge) next |= kStatusAcknowledge;
         if ((added & kStatusDriver) && (next & kStatusAcknowledge)) next |= kStatusDriver;
         // FEATURES_OK only for an acceptable feature set; the driver reads it back.
-        if ((added & kStatusFeaturesOk) && (next & kStatusDriver) && s.features_acceptable())
-            next |= kStatusFeaturesOk;
+        if ((added & kStatusFeaturesOk) && (next & kStatusDriver) && s.features_acceptable()) next |= kStatusFeaturesOk;
         s.status = next;
         // DRIVER_OK only once FEATURES_OK was set (and read back) before.
         if (!(added & kStatusDriverOk) || !(old & kStatusFeaturesOk)) return;
@@ -359,8 +384,10 @@ void VirtioMmioTransport::write_status(uint32_t v) {
     // A notify that overtook the (posted) DRIVER_OK write was ignored: look at every
     // ready queue once now.
     for (unsigned q : ready_queues) {
-        if (deferred) deferred(q);
-        else notify(q);
+        if (deferred)
+            deferred(q);
+        else
+            notify(q);
     }
 }
 
@@ -378,8 +405,9 @@ void VirtioMmioTransport::process(unsigned queue) {
                             !(s.status & (kStatusNeedsReset | kStatusFailed)) && s.regs[queue].ready;
         if (!usable) {
             if (s.ignored_notifies++ == 0)
-                spdlog::debug("[virtio] virtio-{}: ignoring a notify of queue {} (status {:#x}); further ones are counted",
-                             s.device_id, queue, s.status);
+                spdlog::debug(
+                    "[virtio] virtio-{}: ignoring a notify of queue {} (status {:#x}); further ones are counted",
+                    s.device_id, queue, s.status);
             return;
         }
     }

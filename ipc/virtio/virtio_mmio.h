@@ -26,7 +26,7 @@ constexpr uint64_t kMmioConfigSpace = 0x100;
 // The mailbox shadow the device publishes InterruptStatus in, for the VMM's proxy.
 constexpr unsigned kInterruptStatusShadow = 1;
 
-constexpr uint32_t kMmioMagic = 0x74726976;   // "virt"
+constexpr uint32_t kMmioMagic = 0x74726976;  // "virt"
 constexpr uint32_t kMmioVersion = 2;
 constexpr uint32_t kMmioVendorId = 0x42524947;  // "BRIG"
 

@@ -18,7 +18,6 @@ namespace {
 
 using namespace brig::virtio::mmio_register;
 
-
 constexpr uint64_t kFakeFeature = 1ull << 3;
 
 // Echo-style device: every chain on a queue is returned with its writable bytes filled.
@@ -412,7 +411,7 @@ TEST_CASE("virtio-mmio register writes during queue processing never wait for it
         rig.device.while_processing = {};
         rig.w(kQueueReady, 1);
         rig.w(kStatus, 0);
-        CHECK(rig.status() == before);  // not reset yet: the driver must keep reading
+        CHECK(rig.status() == before);       // not reset yet: the driver must keep reading
         rig.w(kStatus, kStatusAcknowledge);  // ignored until the reset is done
         CHECK(rig.device.resets == 0);
     };

@@ -16,7 +16,6 @@
 
 namespace brig::virtio::testing {
 
-
 constexpr uint16_t kDescNext = 1;
 constexpr uint16_t kDescWrite = 2;
 
@@ -116,8 +115,6 @@ private:
     uint16_t next_desc_ = 0;
     uint16_t avail_idx_ = 0;
 };
-
-
 
 // A 1 MiB guest with one ring at fixed addresses, written descriptor by descriptor:
 // for tests of the ring walker and the transport that build hostile rings by hand.

@@ -107,8 +107,8 @@ std::optional<DescriptorChain> SplitQueue::pop() {
     }
     if (pending == 0) return std::nullopt;
     if (pending > size)
-        fail("available index " + std::to_string(avail_idx) + " ran " + std::to_string(pending) +
-             " entries ahead of " + std::to_string(last_avail_) + " (queue size " + std::to_string(size) + ")");
+        fail("available index " + std::to_string(avail_idx) + " ran " + std::to_string(pending) + " entries ahead of " +
+             std::to_string(last_avail_) + " (queue size " + std::to_string(size) + ")");
 
     uint16_t head = 0;
     if (!memory_->read_obj(config_.avail_addr + 4 + 2ull * (last_avail_ % size), head))
@@ -133,7 +133,8 @@ std::optional<DescriptorChain> SplitQueue::pop() {
 
         if (d.flags & kDescFlagIndirect) {
             if (indirect) fail("nested indirect descriptor in chain " + std::to_string(head));
-            if (!first) fail("indirect descriptor inside chain " + std::to_string(head) + " (only the head may be one)");
+            if (!first)
+                fail("indirect descriptor inside chain " + std::to_string(head) + " (only the head may be one)");
             if (!indirect_desc_) fail("indirect descriptor without VIRTIO_F_RING_INDIRECT_DESC");
             if (d.flags & kDescFlagNext) fail("indirect descriptor with NEXT in chain " + std::to_string(head));
             if (d.len == 0 || d.len % kDescSize != 0)
@@ -157,12 +158,12 @@ std::optional<DescriptorChain> SplitQueue::pop() {
         if (!memory_->contains(d.addr, d.len))
             fail("buffer " + hex(d.addr) + "+" + hex(d.len) + " in chain " + std::to_string(head) +
                  " is outside guest memory");
-        if (++buffers > size) fail("descriptor chain " + std::to_string(head) + " holds more buffers than the queue size");
+        if (++buffers > size)
+            fail("descriptor chain " + std::to_string(head) + " holds more buffers than the queue size");
         if (d.flags & kDescFlagWrite) {
             chain.writable.push_back({d.addr, d.len});
         } else {
-            if (!chain.writable.empty())
-                fail("readable buffer after a writable one in chain " + std::to_string(head));
+            if (!chain.writable.empty()) fail("readable buffer after a writable one in chain " + std::to_string(head));
             chain.readable.push_back({d.addr, d.len});
         }
 

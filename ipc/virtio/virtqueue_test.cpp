@@ -201,19 +201,46 @@ TEST_CASE("split queue rejects a bad configuration", "[virtio]") {
     TestGuest g;
     auto make = [&](QueueConfig c, uint16_t max = kMax) { SplitQueue q(g.memory, c, max, false); };
     auto c = g.config();
-    SECTION("size 0") { c.size = 0; CHECK_THROWS_AS(make(c), QueueError); }
-    SECTION("size not a power of two") { c.size = 12; CHECK_THROWS_AS(make(c), QueueError); }
-    SECTION("size above the maximum") { c.size = 512; CHECK_THROWS_AS(make(c), QueueError); }
-    SECTION("size above the device's own maximum") { c.size = 16; CHECK_THROWS_AS(make(c, 8), QueueError); }
-    SECTION("misaligned descriptor table") { c.desc_addr += 8; CHECK_THROWS_AS(make(c), QueueError); }
-    SECTION("misaligned available ring") { c.avail_addr += 1; CHECK_THROWS_AS(make(c), QueueError); }
-    SECTION("misaligned used ring") { c.used_addr += 2; CHECK_THROWS_AS(make(c), QueueError); }
-    SECTION("descriptor table outside memory") { c.desc_addr = TestGuest::kMemSize; CHECK_THROWS_AS(make(c), QueueError); }
+    SECTION("size 0") {
+        c.size = 0;
+        CHECK_THROWS_AS(make(c), QueueError);
+    }
+    SECTION("size not a power of two") {
+        c.size = 12;
+        CHECK_THROWS_AS(make(c), QueueError);
+    }
+    SECTION("size above the maximum") {
+        c.size = 512;
+        CHECK_THROWS_AS(make(c), QueueError);
+    }
+    SECTION("size above the device's own maximum") {
+        c.size = 16;
+        CHECK_THROWS_AS(make(c, 8), QueueError);
+    }
+    SECTION("misaligned descriptor table") {
+        c.desc_addr += 8;
+        CHECK_THROWS_AS(make(c), QueueError);
+    }
+    SECTION("misaligned available ring") {
+        c.avail_addr += 1;
+        CHECK_THROWS_AS(make(c), QueueError);
+    }
+    SECTION("misaligned used ring") {
+        c.used_addr += 2;
+        CHECK_THROWS_AS(make(c), QueueError);
+    }
+    SECTION("descriptor table outside memory") {
+        c.desc_addr = TestGuest::kMemSize;
+        CHECK_THROWS_AS(make(c), QueueError);
+    }
     SECTION("descriptor table crossing the end") {
         c.desc_addr = TestGuest::kMemSize - 64;  // 8 * 16 = 128 bytes needed
         CHECK_THROWS_AS(make(c), QueueError);
     }
-    SECTION("available ring outside memory") { c.avail_addr = 1ull << 40; CHECK_THROWS_AS(make(c), QueueError); }
+    SECTION("available ring outside memory") {
+        c.avail_addr = 1ull << 40;
+        CHECK_THROWS_AS(make(c), QueueError);
+    }
     SECTION("used ring at the top of the address space") {
         c.used_addr = ~uint64_t{3};
         CHECK_THROWS_AS(make(c), QueueError);
@@ -230,48 +257,31 @@ TEST_CASE("split queue rejects hostile chains", "[virtio]") {
     SplitQueue q(g.memory, g.config(), kMax, false, true);
     const uint64_t table = TestGuest::kData + 0x8000;
 
-    SECTION("buffer address outside memory") {
-        g.desc(0, TestGuest::kMemSize, 1, 0);
-    }
-    SECTION("addr + len overflowing 2^64") {
-        g.desc(0, ~uint64_t{0} - 15, 32, 0);
-    }
-    SECTION("len crossing the end of memory") {
-        g.desc(0, TestGuest::kMemSize - 16, 17, kDescFlagWrite);
-    }
-    SECTION("zero-length buffer") {
-        g.desc(0, TestGuest::kData, 0, 0);
-    }
+    SECTION("buffer address outside memory") { g.desc(0, TestGuest::kMemSize, 1, 0); }
+    SECTION("addr + len overflowing 2^64") { g.desc(0, ~uint64_t{0} - 15, 32, 0); }
+    SECTION("len crossing the end of memory") { g.desc(0, TestGuest::kMemSize - 16, 17, kDescFlagWrite); }
+    SECTION("zero-length buffer") { g.desc(0, TestGuest::kData, 0, 0); }
     SECTION("chain loop") {
         g.desc(0, TestGuest::kData, 4, kDescFlagNext, 1);
         g.desc(1, TestGuest::kData, 4, kDescFlagNext, 0);
     }
-    SECTION("chain pointing at itself") {
-        g.desc(0, TestGuest::kData, 4, kDescFlagNext, 0);
-    }
+    SECTION("chain pointing at itself") { g.desc(0, TestGuest::kData, 4, kDescFlagNext, 0); }
     SECTION("chain longer than the queue size") {
-        for (uint16_t i = 0; i < 8; ++i) g.desc(i, TestGuest::kData, 4, kDescFlagNext, static_cast<uint16_t>((i + 1) % 8));
+        for (uint16_t i = 0; i < 8; ++i)
+            g.desc(i, TestGuest::kData, 4, kDescFlagNext, static_cast<uint16_t>((i + 1) % 8));
     }
-    SECTION("next index beyond the table") {
-        g.desc(0, TestGuest::kData, 4, kDescFlagNext, 8);
-    }
+    SECTION("next index beyond the table") { g.desc(0, TestGuest::kData, 4, kDescFlagNext, 8); }
     SECTION("readable after writable") {
         g.desc(0, TestGuest::kData, 4, kDescFlagWrite | kDescFlagNext, 1);
         g.desc(1, TestGuest::kData, 4, 0);
     }
-    SECTION("indirect table outside memory") {
-        g.desc(0, TestGuest::kMemSize - 16, 32, kDescFlagIndirect);
-    }
-    SECTION("indirect table address overflowing") {
-        g.desc(0, ~uint64_t{0} - 15, 32, kDescFlagIndirect);
-    }
+    SECTION("indirect table outside memory") { g.desc(0, TestGuest::kMemSize - 16, 32, kDescFlagIndirect); }
+    SECTION("indirect table address overflowing") { g.desc(0, ~uint64_t{0} - 15, 32, kDescFlagIndirect); }
     SECTION("indirect length not a multiple of 16") {
         g.desc_at(table, 0, TestGuest::kData, 4, 0);
         g.desc(0, table, 24, kDescFlagIndirect);
     }
-    SECTION("indirect length zero") {
-        g.desc(0, table, 0, kDescFlagIndirect);
-    }
+    SECTION("indirect length zero") { g.desc(0, table, 0, kDescFlagIndirect); }
     SECTION("indirect table longer than the queue") {
         for (uint16_t i = 0; i < 9; ++i) g.desc_at(table, i, TestGuest::kData, 4, i < 8 ? kDescFlagNext : 0, i + 1);
         g.desc(0, table, 9 * 16, kDescFlagIndirect);

@@ -41,18 +41,30 @@ void check(int rc, const std::string& step) {
 
 std::string rlimit_name(int resource) {
     switch (resource) {
-    case RLIMIT_NOFILE: return "RLIMIT_NOFILE";
-    case RLIMIT_NPROC: return "RLIMIT_NPROC";
-    case RLIMIT_FSIZE: return "RLIMIT_FSIZE";
-    case RLIMIT_CORE: return "RLIMIT_CORE";
-    case RLIMIT_AS: return "RLIMIT_AS";
-    case RLIMIT_DATA: return "RLIMIT_DATA";
-    case RLIMIT_STACK: return "RLIMIT_STACK";
-    case RLIMIT_MEMLOCK: return "RLIMIT_MEMLOCK";
-    case RLIMIT_CPU: return "RLIMIT_CPU";
-    case RLIMIT_MSGQUEUE: return "RLIMIT_MSGQUEUE";
-    case RLIMIT_SIGPENDING: return "RLIMIT_SIGPENDING";
-    default: return "resource " + std::to_string(resource);
+        case RLIMIT_NOFILE:
+            return "RLIMIT_NOFILE";
+        case RLIMIT_NPROC:
+            return "RLIMIT_NPROC";
+        case RLIMIT_FSIZE:
+            return "RLIMIT_FSIZE";
+        case RLIMIT_CORE:
+            return "RLIMIT_CORE";
+        case RLIMIT_AS:
+            return "RLIMIT_AS";
+        case RLIMIT_DATA:
+            return "RLIMIT_DATA";
+        case RLIMIT_STACK:
+            return "RLIMIT_STACK";
+        case RLIMIT_MEMLOCK:
+            return "RLIMIT_MEMLOCK";
+        case RLIMIT_CPU:
+            return "RLIMIT_CPU";
+        case RLIMIT_MSGQUEUE:
+            return "RLIMIT_MSGQUEUE";
+        case RLIMIT_SIGPENDING:
+            return "RLIMIT_SIGPENDING";
+        default:
+            return "resource " + std::to_string(resource);
     }
 }
 
@@ -79,7 +91,8 @@ void enter_jail(const JailSpec& spec) {
     const uid_t uid = spec.uid;
     const gid_t gid = spec.gid;
     if (uid == 0 || gid == 0) throw std::invalid_argument("enter_jail: the jail uid and gid must not be 0");
-    if (geteuid() != 0) throw std::runtime_error("enter_jail: must start as root (euid is " + std::to_string(geteuid()) + ")");
+    if (geteuid() != 0)
+        throw std::runtime_error("enter_jail: must start as root (euid is " + std::to_string(geteuid()) + ")");
 
     int pdeathsig = 0;
     check(prctl(PR_GET_PDEATHSIG, &pdeathsig, 0, 0, 0), "prctl(PR_GET_PDEATHSIG)");
@@ -109,8 +122,10 @@ void enter_jail(const JailSpec& spec) {
     base::UniqueFd uid_map_fd = open_for_write("/proc/self/uid_map");
     check(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl(PR_SET_DUMPABLE, 0)");
     write_and_close(std::move(setgroups_fd), "deny", "/proc/self/setgroups");
-    write_and_close(std::move(gid_map_fd), std::to_string(gid) + " " + std::to_string(gid) + " 1\n", "/proc/self/gid_map");
-    write_and_close(std::move(uid_map_fd), std::to_string(uid) + " " + std::to_string(uid) + " 1\n", "/proc/self/uid_map");
+    write_and_close(std::move(gid_map_fd), std::to_string(gid) + " " + std::to_string(gid) + " 1\n",
+                    "/proc/self/gid_map");
+    write_and_close(std::move(uid_map_fd), std::to_string(uid) + " " + std::to_string(uid) + " 1\n",
+                    "/proc/self/uid_map");
 
     // 4. The file system: an empty tmpfs becomes "/", and the host's tree is detached.
     // The tmpfs is mounted over /proc: a directory that exists wherever this code can
@@ -164,12 +179,15 @@ void enter_jail(const JailSpec& spec) {
     for (int cap = 0;; ++cap) {
         int present = prctl(PR_CAPBSET_READ, cap, 0, 0, 0);
         if (present < 0) break;
-        if (present) throw std::runtime_error("enter_jail: verify: capability " + std::to_string(cap) + " in the bounding set");
+        if (present)
+            throw std::runtime_error("enter_jail: verify: capability " + std::to_string(cap) + " in the bounding set");
         if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0) > 0)
             throw std::runtime_error("enter_jail: verify: capability " + std::to_string(cap) + " is ambient");
     }
-    if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1) throw std::runtime_error("enter_jail: verify: NO_NEW_PRIVS is not set");
-    if (access("/proc/self", F_OK) == 0) throw std::runtime_error("enter_jail: verify: the host's file system is still visible");
+    if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) != 1)
+        throw std::runtime_error("enter_jail: verify: NO_NEW_PRIVS is not set");
+    if (access("/proc/self", F_OK) == 0)
+        throw std::runtime_error("enter_jail: verify: the host's file system is still visible");
 }
 
 }  // namespace minijail

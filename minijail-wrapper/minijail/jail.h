@@ -12,8 +12,8 @@ struct JailSpec {
     uint32_t uid = 65534, gid = 65534;  // the unprivileged ids, the same inside and outside ("J J 1")
     std::string hostname = "jail";      // only set with new_uts
     struct Limit {
-        int resource;                   // RLIMIT_*
-        uint64_t soft, hard;            // RLIM_INFINITY allowed
+        int resource;         // RLIMIT_*
+        uint64_t soft, hard;  // RLIM_INFINITY allowed
     };
     std::vector<Limit> rlimits;
     bool new_net = true, new_ipc = true, new_uts = true, new_cgroup = true;  // user and mount are always new

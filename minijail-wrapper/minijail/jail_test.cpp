@@ -62,8 +62,7 @@ minijail::JailSpec helper_spec() {
         _exit(1);
     }
     char buf[16];
-    while (read(3, buf, sizeof buf) > 0) {
-    }
+    while (read(3, buf, sizeof buf) > 0) {}
     _exit(0);
 }
 
@@ -182,7 +181,8 @@ TEST_CASE("a spawned process that entered the jail is confined, seen from outsid
         CHECK(theirs != link(std::string("/proc/self/ns/") + ns));
     }
 
-    struct stat host_root {}, jail_root {};
+    struct stat host_root {
+    }, jail_root{};
     REQUIRE(stat("/", &host_root) == 0);
     REQUIRE(stat((proc + "/root/").c_str(), &jail_root) == 0);
     CHECK((host_root.st_dev != jail_root.st_dev || host_root.st_ino != jail_root.st_ino));
@@ -291,8 +291,8 @@ TEST_CASE("spawn remaps kept fds in order, even when they overlap their targets"
     int status = 0;
     REQUIRE(waitpid(p.pid, &status, 0) == p.pid);
     p.pidfd.reset();
-    std::string expected = link("/proc/self/fd/" + std::to_string(a[1])) + "\n" +
-                           link("/proc/self/fd/" + std::to_string(a[0])) + "\n";
+    std::string expected =
+        link("/proc/self/fd/" + std::to_string(a[1])) + "\n" + link("/proc/self/fd/" + std::to_string(a[0])) + "\n";
     CHECK(text.rfind(expected, 0) == 0);
     // 0-4 plus the fd ls opens for /proc/self/fd
     CHECK(text.substr(expected.size()) == "6\n");

@@ -32,14 +32,22 @@ PolicyError::PolicyError(SourceLocation where, const std::string& problem)
 
 std::string_view to_string(CmpOp op) {
     switch (op) {
-    case CmpOp::Eq: return "==";
-    case CmpOp::Ne: return "!=";
-    case CmpOp::Lt: return "<";
-    case CmpOp::Le: return "<=";
-    case CmpOp::Gt: return ">";
-    case CmpOp::Ge: return ">=";
-    case CmpOp::AnyBits: return "&";
-    case CmpOp::In: return "in";
+        case CmpOp::Eq:
+            return "==";
+        case CmpOp::Ne:
+            return "!=";
+        case CmpOp::Lt:
+            return "<";
+        case CmpOp::Le:
+            return "<=";
+        case CmpOp::Gt:
+            return ">";
+        case CmpOp::Ge:
+            return ">=";
+        case CmpOp::AnyBits:
+            return "&";
+        case CmpOp::In:
+            return "in";
     }
     return "?";
 }
@@ -152,8 +160,7 @@ Comparison parse_comparison(LineParser& p) {
     p.skip_ws();
     size_t op_pos = p.pos();
     static const std::pair<std::string_view, CmpOp> ops[] = {
-        {"==", CmpOp::Eq}, {"!=", CmpOp::Ne}, {"<=", CmpOp::Le}, {">=", CmpOp::Ge},
-        {"<", CmpOp::Lt},  {">", CmpOp::Gt},
+        {"==", CmpOp::Eq}, {"!=", CmpOp::Ne}, {"<=", CmpOp::Le}, {">=", CmpOp::Ge}, {"<", CmpOp::Lt}, {">", CmpOp::Gt},
     };
     bool found = false;
     for (const auto& [text, op] : ops) {
@@ -215,7 +222,8 @@ public:
         std::ifstream in(file);
         if (!in) {
             int err = errno;
-            if (included_from) throw PolicyError(*included_from, "cannot read '" + file.string() + "': " + base::errno_text(err));
+            if (included_from)
+                throw PolicyError(*included_from, "cannot read '" + file.string() + "': " + base::errno_text(err));
             base::throw_errno("open " + file.string(), err);
         }
         std::stringstream buffer;
@@ -364,24 +372,36 @@ constexpr uint32_t kSentinel = SCMP_ACT_TRACE(0x6a11);
 
 uint32_t default_ret(DefaultAction action, int default_errno) {
     switch (action) {
-    case DefaultAction::Trap: return SCMP_ACT_TRAP;
-    case DefaultAction::KillProcess: return SCMP_ACT_KILL_PROCESS;
-    case DefaultAction::Log: return SCMP_ACT_LOG;
-    case DefaultAction::Errno: return SCMP_ACT_ERRNO(static_cast<uint32_t>(default_errno));
-    case DefaultAction::UserNotif: return SECCOMP_RET_USER_NOTIF;
+        case DefaultAction::Trap:
+            return SCMP_ACT_TRAP;
+        case DefaultAction::KillProcess:
+            return SCMP_ACT_KILL_PROCESS;
+        case DefaultAction::Log:
+            return SCMP_ACT_LOG;
+        case DefaultAction::Errno:
+            return SCMP_ACT_ERRNO(static_cast<uint32_t>(default_errno));
+        case DefaultAction::UserNotif:
+            return SECCOMP_RET_USER_NOTIF;
     }
     return SCMP_ACT_KILL_PROCESS;
 }
 
 scmp_compare to_scmp(CmpOp op) {
     switch (op) {
-    case CmpOp::Eq: return SCMP_CMP_EQ;
-    case CmpOp::Ne: return SCMP_CMP_NE;
-    case CmpOp::Lt: return SCMP_CMP_LT;
-    case CmpOp::Le: return SCMP_CMP_LE;
-    case CmpOp::Gt: return SCMP_CMP_GT;
-    case CmpOp::Ge: return SCMP_CMP_GE;
-    default: return SCMP_CMP_MASKED_EQ;
+        case CmpOp::Eq:
+            return SCMP_CMP_EQ;
+        case CmpOp::Ne:
+            return SCMP_CMP_NE;
+        case CmpOp::Lt:
+            return SCMP_CMP_LT;
+        case CmpOp::Le:
+            return SCMP_CMP_LE;
+        case CmpOp::Gt:
+            return SCMP_CMP_GT;
+        case CmpOp::Ge:
+            return SCMP_CMP_GE;
+        default:
+            return SCMP_CMP_MASKED_EQ;
     }
 }
 
@@ -396,7 +416,8 @@ std::vector<std::vector<scmp_arg_cmp>> expand_clause(const SyscallRule& rule, co
     for (const auto& c : clause) {
         if (used[c.arg])
             throw PolicyError(c.location, "arg" + std::to_string(c.arg) + " is compared twice in one clause of '" +
-                                              rule.name + "'; libseccomp allows one comparison per argument per rule "
+                                              rule.name +
+                                              "'; libseccomp allows one comparison per argument per rule "
                                               "(split it with '||' or drop one)");
         used[c.arg] = true;
         auto arg = static_cast<unsigned>(c.arg);
@@ -426,7 +447,8 @@ void add_rule(scmp_filter_ctx ctx, const SyscallRule& rule, uint32_t action, con
               const SourceLocation& where) {
     int rc = seccomp_rule_add_array(ctx, action, rule.nr, static_cast<unsigned>(args.size()),
                                     args.empty() ? nullptr : args.data());
-    if (rc < 0) throw PolicyError(where, "libseccomp refused the rule for '" + rule.name + "': " + base::errno_text(-rc));
+    if (rc < 0)
+        throw PolicyError(where, "libseccomp refused the rule for '" + rule.name + "': " + base::errno_text(-rc));
 }
 
 // Adds every rule of the policy to a context whose default action is kSentinel.
@@ -435,12 +457,14 @@ std::vector<std::pair<int, int>> add_policy_rules(scmp_filter_ctx ctx, const Pol
     std::vector<std::pair<int, int>> else_errno;
     for (const auto& rule : policy.rules) {
         if (rule.clauses.empty()) {
-            uint32_t action = rule.errno_value ? SCMP_ACT_ERRNO(static_cast<uint32_t>(*rule.errno_value)) : SCMP_ACT_ALLOW;
+            uint32_t action =
+                rule.errno_value ? SCMP_ACT_ERRNO(static_cast<uint32_t>(*rule.errno_value)) : SCMP_ACT_ALLOW;
             add_rule(ctx, rule, action, {}, rule.location);
             continue;
         }
         for (const auto& clause : rule.clauses)
-            for (const auto& args : expand_clause(rule, clause)) add_rule(ctx, rule, SCMP_ACT_ALLOW, args, clause.front().location);
+            for (const auto& args : expand_clause(rule, clause))
+                add_rule(ctx, rule, SCMP_ACT_ALLOW, args, clause.front().location);
         if (rule.errno_value) else_errno.emplace_back(rule.nr, *rule.errno_value);
     }
     return else_errno;
@@ -481,11 +505,16 @@ std::string export_to_string(int (*exporter)(const scmp_filter_ctx, int), scmp_f
 
 std::string pfc_action(DefaultAction action, int default_errno) {
     switch (action) {
-    case DefaultAction::Trap: return "TRAP";
-    case DefaultAction::KillProcess: return "KILL_PROCESS";
-    case DefaultAction::Log: return "LOG";
-    case DefaultAction::Errno: return "ERRNO(" + std::to_string(default_errno) + ")";
-    case DefaultAction::UserNotif: return "NOTIFY";
+        case DefaultAction::Trap:
+            return "TRAP";
+        case DefaultAction::KillProcess:
+            return "KILL_PROCESS";
+        case DefaultAction::Log:
+            return "LOG";
+        case DefaultAction::Errno:
+            return "ERRNO(" + std::to_string(default_errno) + ")";
+        case DefaultAction::UserNotif:
+            return "NOTIFY";
     }
     return "KILL_PROCESS";
 }
@@ -539,7 +568,8 @@ std::vector<sock_filter> compile_policy(const Policy& policy, DefaultAction defa
     }
     program.push_back(BPF_STMT(BPF_RET | BPF_K, default_ret(default_action, default_errno)));
     if (program.size() > BPF_MAXINSNS)
-        throw std::runtime_error("compile_policy: " + policy.file.string() + " needs " + std::to_string(program.size()) +
+        throw std::runtime_error("compile_policy: " + policy.file.string() + " needs " +
+                                 std::to_string(program.size()) +
                                  " BPF instructions, more than the kernel's limit of " + std::to_string(BPF_MAXINSNS));
     return program;
 }
@@ -569,7 +599,9 @@ int install_filter_with_listener(const std::vector<sock_filter>& program, bool t
     unsigned long flags = SECCOMP_FILTER_FLAG_NEW_LISTENER;
     if (tsync) flags |= SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
     const long rc = load_filter(program, flags, "install_filter_with_listener");
-    if (rc < 0) base::throw_errno(tsync ? "seccomp(SET_MODE_FILTER, NEW_LISTENER|TSYNC)" : "seccomp(SET_MODE_FILTER, NEW_LISTENER)");
+    if (rc < 0)
+        base::throw_errno(tsync ? "seccomp(SET_MODE_FILTER, NEW_LISTENER|TSYNC)"
+                                : "seccomp(SET_MODE_FILTER, NEW_LISTENER)");
     return static_cast<int>(rc);  // the listener fd, opened O_CLOEXEC by the kernel
 }
 

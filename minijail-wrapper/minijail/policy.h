@@ -49,11 +49,11 @@ enum class CmpOp { Eq, Ne, Lt, Le, Gt, Ge, AnyBits /* & */, In };
 std::string_view to_string(CmpOp op);
 
 struct Comparison {
-    int arg = 0;                // 0..5
+    int arg = 0;  // 0..5
     CmpOp op = CmpOp::Eq;
     uint64_t value = 0;
-    std::string value_text;     // as written, e.g. "O_RDONLY|O_CLOEXEC"
-    SourceLocation location;    // of the "argN"
+    std::string value_text;   // as written, e.g. "O_RDONLY|O_CLOEXEC"
+    SourceLocation location;  // of the "argN"
 };
 
 using Clause = std::vector<Comparison>;  // AND of comparisons
@@ -61,8 +61,8 @@ using Clause = std::vector<Comparison>;  // AND of comparisons
 struct SyscallRule {
     std::string name;
     int nr = -1;
-    SourceLocation location;     // of the syscall name
-    std::vector<Clause> clauses; // OR of clauses; empty means no condition
+    SourceLocation location;      // of the syscall name
+    std::vector<Clause> clauses;  // OR of clauses; empty means no condition
     // `return E`: without clauses the call always fails with E; with clauses it fails
     // with E when no clause holds (instead of the filter's default action).
     std::optional<int> errno_value;
@@ -97,17 +97,16 @@ Policy parse_policy_text(std::string_view text, const std::string& name = "<poli
                          const std::filesystem::path& include_dir = ".");
 
 enum class DefaultAction {
-    Trap,         // SIGSYS; kills the process when it has no handler (the normal choice)
+    Trap,  // SIGSYS; kills the process when it has no handler (the normal choice)
     KillProcess,
-    Log,          // allow, but log to the audit log (for developing a policy)
-    Errno,        // fail with default_errno
-    UserNotif,    // SECCOMP_RET_USER_NOTIF: the listener (install_filter_with_listener) decides
+    Log,        // allow, but log to the audit log (for developing a policy)
+    Errno,      // fail with default_errno
+    UserNotif,  // SECCOMP_RET_USER_NOTIF: the listener (install_filter_with_listener) decides
 };
 
 // Compiles to a BPF program for x86-64 (any other architecture kills the process).
 // Throws PolicyError for a rule libseccomp cannot express.
-std::vector<sock_filter> compile_policy(const Policy& policy, DefaultAction default_action,
-                                        int default_errno = EPERM);
+std::vector<sock_filter> compile_policy(const Policy& policy, DefaultAction default_action, int default_errno = EPERM);
 
 // The filter compile_policy() builds, as libseccomp's pseudo-filter code
 // (seccomp_export_pfc), for people to read. `expr; return E` rules show as a tail

@@ -22,9 +22,9 @@
 
 namespace {
 
+using Catch::Matchers::Contains;
 using minijail::DefaultAction;
 using minijail::PolicyError;
-using Catch::Matchers::Contains;
 
 struct TempDir {
     std::filesystem::path path;
@@ -64,7 +64,8 @@ const char* const kBase = "exit_group: 1\nexit: 1\nwrite: 1\n";
 // Forks; the child installs `policy` (plus kBase) with a Trap default, runs `body` and
 // exits with its return value. Returns the raw wait status.
 int run_filtered(const std::string& policy, const std::function<int()>& body) {
-    auto program = minijail::compile_policy(minijail::parse_policy_text(kBase + policy, "test.policy"), DefaultAction::Trap);
+    auto program =
+        minijail::compile_policy(minijail::parse_policy_text(kBase + policy, "test.policy"), DefaultAction::Trap);
     pid_t pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
@@ -156,11 +157,13 @@ TEST_CASE("parse errors name file:line:column", "[policy]") {
     CHECK(parse_error("read: arg0 =~ 1\n") == "t.policy:1:12: bad operator '=~' (expected == != < <= > >= & in)");
     CHECK(parse_error("read 1\n") == "t.policy:1:6: expected ':' after syscall name 'read'");
     CHECK(parse_error("read: arg6 == 1\n") == "t.policy:1:7: bad argument index in 'arg6': must be arg0 to arg5");
-    CHECK(parse_error("read: 1\n\nread: arg0 == 1\n") == "t.policy:3:1: duplicate entry for 'read' (first at t.policy:1:1)");
+    CHECK(parse_error("read: 1\n\nread: arg0 == 1\n") ==
+          "t.policy:3:1: duplicate entry for 'read' (first at t.policy:1:1)");
     CHECK(parse_error("open: return ENOPE\n") == "t.policy:1:14: unknown errno 'ENOPE'");
     CHECK(parse_error("read: arg0 == 1 junk\n") == "t.policy:1:17: unexpected 'junk'");
     CHECK(parse_error("read: arg0 & 0\n") == "t.policy:1:14: '& 0' can never hold");
-    CHECK(parse_error("read: arg0 == 99999999999999999999\n") == "t.policy:1:15: number out of range: '99999999999999999999'");
+    CHECK(parse_error("read: arg0 == 99999999999999999999\n") ==
+          "t.policy:1:15: number out of range: '99999999999999999999'");
     CHECK(parse_error("@inclde x\n") == "t.policy:1:1: unknown directive '@inclde'");
 }
 
@@ -183,9 +186,9 @@ TEST_CASE("@include is resolved relative to the including file, and loops are re
     (void)minijail::compile_policy(policy, DefaultAction::Trap);
 
     auto dup = dir.write("dup.policy", "@include sub/common.policy\nread: 1\n");
-    CHECK_THROWS_WITH(minijail::parse_policy_file(dup),
-                      (dir.path / "dup.policy").string() + ":2:1: duplicate entry for 'read' (first at " +
-                          (dir.path / "sub/common.policy").string() + ":1:1)");
+    CHECK_THROWS_WITH(minijail::parse_policy_file(dup), (dir.path / "dup.policy").string() +
+                                                            ":2:1: duplicate entry for 'read' (first at " +
+                                                            (dir.path / "sub/common.policy").string() + ":1:1)");
 
     dir.write("a.policy", "read: 1\n@include b.policy\n");
     dir.write("b.policy", "  @include a.policy\n");
@@ -213,22 +216,21 @@ TEST_CASE("constants, errno names and syscall names", "[policy]") {
 
 TEST_CASE("enforcement: a syscall outside the policy kills with SIGSYS", "[policy]") {
     CHECK(killed_by_sigsys(run_filtered("", [] { return static_cast<int>(syscall(SYS_getpid)) > 0 ? 0 : 1; })));
-    CHECK(killed_by_sigsys(run_filtered("getppid: 1\n", [] {
-        return syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY) >= 0 ? 0 : 1;
-    })));
+    CHECK(killed_by_sigsys(run_filtered(
+        "getppid: 1\n", [] { return syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY) >= 0 ? 0 : 1; })));
     // The same child with the call allowed: the filter is not simply killing everything.
     CHECK(exited_ok(run_filtered("getpid: 1\n", [] { return static_cast<int>(syscall(SYS_getpid)) > 0 ? 0 : 1; })));
 }
 
 TEST_CASE("enforcement: return ERRNO", "[policy]") {
-    CHECK(exited_ok(run_filtered("getppid: return EPERM\n", [] {
-        return syscall(SYS_getppid) == -1 && errno == EPERM ? 0 : 1;
-    })));
+    CHECK(exited_ok(
+        run_filtered("getppid: return EPERM\n", [] { return syscall(SYS_getppid) == -1 && errno == EPERM ? 0 : 1; })));
     CHECK(exited_ok(run_filtered("openat: return ENOENT\n", [] {
         return syscall(SYS_openat, AT_FDCWD, "/dev/null", O_RDONLY) == -1 && errno == ENOENT ? 0 : 1;
     })));
     // The Errno default action.
-    auto program = minijail::compile_policy(minijail::parse_policy_text(kBase, "t.policy"), DefaultAction::Errno, EACCES);
+    auto program =
+        minijail::compile_policy(minijail::parse_policy_text(kBase, "t.policy"), DefaultAction::Errno, EACCES);
     pid_t pid = fork();
     REQUIRE(pid >= 0);
     if (pid == 0) {
@@ -261,9 +263,8 @@ TEST_CASE("enforcement: an argument filter allows one ioctl and not another", "[
         return ioctl(fd, TCGETS, &t) == -1 && errno == ENOTTY ? 0 : 1;
     })));
     // Other syscalls still get the default action, not the ioctl's errno.
-    CHECK(killed_by_sigsys(run_filtered("ioctl: arg1 == FIONREAD; return ENOTTY\n", [] {
-        return static_cast<int>(syscall(SYS_getpid)) > 0 ? 0 : 1;
-    })));
+    CHECK(killed_by_sigsys(run_filtered("ioctl: arg1 == FIONREAD; return ENOTTY\n",
+                                        [] { return static_cast<int>(syscall(SYS_getpid)) > 0 ? 0 : 1; })));
     close(p[0]);
     close(p[1]);
 }
@@ -281,9 +282,7 @@ TEST_CASE("enforcement: in, &, 64-bit values and clauses over different argument
     CHECK(killed_by_sigsys(run_filtered("umask: arg0 > 0xffffffff\n", umask_call(0xffffffff))));
 
     const std::string two_args = "getpriority: arg0 == 0 && arg1 == 0 || arg1 == 7\n";
-    auto getprio = [](uint64_t which, uint64_t who) {
-        return [=] { return syscall(SYS_getpriority, which, who), 0; };
-    };
+    auto getprio = [](uint64_t which, uint64_t who) { return [=] { return syscall(SYS_getpriority, which, who), 0; }; };
     CHECK(exited_ok(run_filtered(two_args, getprio(0, 0))));
     CHECK(exited_ok(run_filtered(two_args, getprio(0, 7))));
     CHECK(exited_ok(run_filtered(two_args, getprio(1, 7))));

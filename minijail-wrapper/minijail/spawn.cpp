@@ -34,13 +34,20 @@ struct ChildReport {
 
 const char* step_name(int step) {
     switch (step) {
-    case kStepPdeathsig: return "child: prctl(PR_SET_PDEATHSIG)";
-    case kStepCgroup: return "child: join cgroup (write cgroup.procs)";
-    case kStepDup: return "child: fcntl(F_DUPFD_CLOEXEC)";
-    case kStepDupTarget: return "child: dup2";
-    case kStepCloseRange: return "child: close_range";
-    case kStepSigmask: return "child: sigprocmask";
-    default: return "child";
+        case kStepPdeathsig:
+            return "child: prctl(PR_SET_PDEATHSIG)";
+        case kStepCgroup:
+            return "child: join cgroup (write cgroup.procs)";
+        case kStepDup:
+            return "child: fcntl(F_DUPFD_CLOEXEC)";
+        case kStepDupTarget:
+            return "child: dup2";
+        case kStepCloseRange:
+            return "child: close_range";
+        case kStepSigmask:
+            return "child: sigprocmask";
+        default:
+            return "child";
     }
 }
 
@@ -56,9 +63,9 @@ struct Prepared {
     const char* path;
     std::vector<char*> argv;
     char* envp[1] = {nullptr};
-    std::vector<int> sources;   // [0..2]: stdin, stdout, stderr; then keep_fds
-    std::vector<int> moved;     // scratch for the child, same size
-    std::vector<int> cgroups;   // cgroup.procs fds to join
+    std::vector<int> sources;  // [0..2]: stdin, stdout, stderr; then keep_fds
+    std::vector<int> moved;    // scratch for the child, same size
+    std::vector<int> cgroups;  // cgroup.procs fds to join
     int dup_base;
     int report_fd;
     int parent_pidfd;
@@ -134,8 +141,8 @@ SpawnedProcess spawn_in_new_pid_namespace(const SpawnSpec& spec) {
     base::UniqueFd parent_pidfd(static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0)));
     if (!parent_pidfd) base::throw_errno("pidfd_open");
     p.parent_pidfd = parent_pidfd.get();
-    int highest = std::max({report_read.get(), report_write.get(), parent_pidfd.get(), devnull.get(),
-                            static_cast<int>(p.sources.size())});
+    int highest = std::max(
+        {report_read.get(), report_write.get(), parent_pidfd.get(), devnull.get(), static_cast<int>(p.sources.size())});
     for (int fd : p.sources) highest = std::max(highest, fd);
     p.dup_base = highest + 1;
 
@@ -166,8 +173,7 @@ SpawnedProcess spawn_in_new_pid_namespace(const SpawnSpec& spec) {
     if (got == 0) return {static_cast<pid_t>(pid), std::move(pidfd)};  // execve succeeded
 
     // The child failed (or exited before exec because the parent died); reap it.
-    while (waitpid(static_cast<pid_t>(pid), nullptr, 0) < 0 && errno == EINTR) {
-    }
+    while (waitpid(static_cast<pid_t>(pid), nullptr, 0) < 0 && errno == EINTR) {}
     pidfd.reset();
     if (got != sizeof report) throw std::runtime_error("spawn " + spec.executable + ": short report from the child");
     if (report.step == kStepExec) base::throw_errno("exec " + spec.executable, report.error);

@@ -12,9 +12,9 @@
 namespace minijail {
 
 struct SpawnSpec {
-    std::string executable;          // absolute path
-    std::vector<std::string> argv;   // argv[0] included
-    std::vector<int> keep_fds;       // become fds 3, 4, 5, ... in order; every other fd is closed
+    std::string executable;         // absolute path
+    std::vector<std::string> argv;  // argv[0] included
+    std::vector<int> keep_fds;      // become fds 3, 4, 5, ... in order; every other fd is closed
     // The child's 0, 1 and 2: an open fd of the parent (dup'ed), or -1 for /dev/null.
     // stderr is inherited by default so the device can log.
     int stdin_fd = -1, stdout_fd = -1, stderr_fd = 2;
@@ -24,8 +24,8 @@ struct SpawnSpec {
 };
 
 struct SpawnedProcess {
-    pid_t pid = -1;          // in the caller's PID namespace; the child sees itself as pid 1
-    base::UniqueFd pidfd;    // CLOEXEC
+    pid_t pid = -1;        // in the caller's PID namespace; the child sees itself as pid 1
+    base::UniqueFd pidfd;  // CLOEXEC
 };
 
 // clone3(CLONE_NEWPID | CLONE_PIDFD), then in the child: PR_SET_PDEATHSIG(SIGKILL),

@@ -42,8 +42,10 @@ TEST_CASE("command line errors exit 35 with one line naming the flag", "[bad-inp
     require_one_line_error(run_brig({{"run", "--kernel", "/nonexistent/kernel"}}), 35, "--kernel: cannot open");
     require_one_line_error(run_brig({{"run", "--kernel", guest, "--initrd", "/nonexistent/initrd"}}), 35,
                            "--initrd: cannot open");
-    require_one_line_error(run_brig({{"run", "--kernel", guest, "--mem", "lots"}}), 35, "--mem: 'lots' is not a number");
-    require_one_line_error(run_brig({{"run", "--kernel", guest, "--cpus", "1000"}}), 35, "--cpus: 1000 is out of range");
+    require_one_line_error(run_brig({{"run", "--kernel", guest, "--mem", "lots"}}), 35,
+                           "--mem: 'lots' is not a number");
+    require_one_line_error(run_brig({{"run", "--kernel", guest, "--cpus", "1000"}}), 35,
+                           "--cpus: 1000 is out of range");
     require_one_line_error(run_brig({{"run", "--kernel", guest, "--serial", "file=/nonexistent/dir/out"}}), 35,
                            "--serial: cannot open");
     require_one_line_error(run_brig({{"run"}}), 35, "--kernel: required");
@@ -56,7 +58,8 @@ TEST_CASE("bad sandbox configuration exits 35 with one line", "[bad-input]") {
                            "--policy-dir: /nonexistent/policies is not a directory");
     require_one_line_error(run_brig({{"run", "--kernel", guest, "--seccomp", "learn"}}), 35,
                            "--seccomp: learn needs --policy-out");
-    require_one_line_error(run_brig({{"run", "--kernel", guest, "--disk", "/tmp"}}), 35, "--disk: /tmp is not a regular file");
+    require_one_line_error(run_brig({{"run", "--kernel", guest, "--disk", "/tmp"}}), 35,
+                           "--disk: /tmp is not a regular file");
     // A policy file with a syntax error: brig names file, line and column before starting anything.
     const TempDir dir;
     REQUIRE(std::system(("cp " + env_or_fail("BRIG_POLICY_DIR") + "/*.policy " + dir.path.string()).c_str()) == 0);
@@ -81,10 +84,14 @@ TEST_CASE("bad kernel images exit 35 with one line", "[bad-input]") {
     TempFile empty("");
     require_one_line_error(run_brig({{"run", "--kernel", empty.path}}), 35, "--kernel");
     TempFile text("this is not a kernel, just some text that is long enough to look at\n");
-    require_one_line_error(run_brig({{"run", "--kernel", text.path}}), 35, "neither an ELF with a PVH entry note nor a bzImage");
+    require_one_line_error(run_brig({{"run", "--kernel", text.path}}), 35,
+                           "neither an ELF with a PVH entry note nor a bzImage");
     TempFile truncated(truncated_bzimage());
     require_one_line_error(run_brig({{"run", "--kernel", truncated.path}}), 35, "--kernel");
-    TempFile elf_head(std::string("\x7f" "ELF\x02\x01\x01", 7) + std::string(20, '\0'));
+    TempFile elf_head(std::string("\x7f"
+                                  "ELF\x02\x01\x01",
+                                  7) +
+                      std::string(20, '\0'));
     require_one_line_error(run_brig({{"run", "--kernel", elf_head.path}}), 35, "--kernel");
 }
 

@@ -13,7 +13,7 @@
 namespace brig::test {
 
 struct BrigResult {
-    int exit_code = -1;       // -1 when killed by a signal
+    int exit_code = -1;  // -1 when killed by a signal
     int term_signal = 0;
     bool timed_out = false;
     std::string out;
@@ -26,10 +26,10 @@ struct BrigResult {
 struct BrigRun {
     BrigRun(std::vector<std::string> arguments) : args(std::move(arguments)) {}  // NOLINT: implicit on purpose
 
-    std::vector<std::string> args;  // after the binary name
-    std::string binary;             // default: $BRIG
-    std::string stdin_data;         // written to brig's stdin, then closed
-    std::chrono::milliseconds timeout{20000};  // then SIGKILL, and the run counts as timed out
+    std::vector<std::string> args;                           // after the binary name
+    std::string binary;                                      // default: $BRIG
+    std::string stdin_data;                                  // written to brig's stdin, then closed
+    std::chrono::milliseconds timeout{20000};                // then SIGKILL, and the run counts as timed out
     std::optional<std::chrono::milliseconds> sigterm_after;  // a clean stop request
     // Called after each read of stdout with everything so far; may signal `pid`.
     std::function<void(const std::string& out, pid_t pid)> on_output;

@@ -31,7 +31,7 @@ uint64_t rss_kib(pid_t pid) {
 
 struct HookRun {
     BrigResult result;
-    std::string record;       // the --failure-file content
+    std::string record;         // the --failure-file content
     uint64_t baseline_kib = 0;  // brig's RSS once the guest runs, before the hook
     uint64_t peak_kib = 0;      // brig's highest RSS seen afterwards
 };
@@ -71,7 +71,8 @@ void require_device_killed_for(const HookRun& run, const std::string& reason) {
     REQUIRE(r.term_signal == 0);
     CHECK(r.exit_code == 33);
     std::smatch m;
-    REQUIRE(std::regex_search(run.record, m, std::regex("^DEVICE_CRASHED serial pid=([0-9]+) reason=" + reason + "\n$")));
+    REQUIRE(
+        std::regex_search(run.record, m, std::regex("^DEVICE_CRASHED serial pid=([0-9]+) reason=" + reason + "\n$")));
     const std::string pid = m[1];
     REQUIRE_FALSE(r.err_lines().empty());
     CHECK_THAT(r.err_lines().back(), Contains("serial (pid " + pid + ") killed by brig: " + reason));

@@ -56,8 +56,10 @@ std::string slurp(const std::string& path) {
 std::vector<std::string> argv_of(pid_t pid) {
     std::vector<std::string> words(1);
     for (char c : slurp("/proc/" + std::to_string(pid) + "/cmdline")) {
-        if (c == '\0') words.emplace_back();
-        else words.back() += c;
+        if (c == '\0')
+            words.emplace_back();
+        else
+            words.back() += c;
     }
     return words;
 }
@@ -93,7 +95,8 @@ struct CgroupLayout {
         for (std::string line; std::getline(in, line);) {
             const auto first = line.find(':'), second = line.find(':', first + 1);
             const std::string controllers = line.substr(first + 1, second - first - 1);
-            if (v1 ? ("," + controllers + ",").find("," + controller + ",") != std::string::npos : line.rfind("0::", 0) == 0)
+            if (v1 ? ("," + controllers + ",").find("," + controller + ",") != std::string::npos
+                   : line.rfind("0::", 0) == 0)
                 return line.substr(second + 1);
         }
         return "<none>";
@@ -138,7 +141,8 @@ TEST_CASE("a device cannot grow past its RLIMIT_DATA: the allocation fails and b
     const uint64_t got = std::stoull(m[1]) * kMiB;
     CHECK(got >= 8 * kMiB);  // the hook ran and the heap works below the bound
     CHECK(got < limit);      // and never past it
-    REQUIRE(std::regex_search(r.err, m, std::regex(R"(DEVICE_CRASHED: serial \(pid (\d+)\) exited with status 3 \(out of memory)")));
+    REQUIRE(std::regex_search(
+        r.err, m, std::regex(R"(DEVICE_CRASHED: serial \(pid (\d+)\) exited with status 3 \(out of memory)")));
     CHECK(failure.content() == "DEVICE_CRASHED serial pid=" + m[1].str() + " exit=3 reason=memory-limit\n");
 }
 
@@ -169,7 +173,8 @@ TEST_CASE("--cgroup-parent: each device in a cgroup of its own with its limits; 
             // The limits are the table's (`brig policy show`), plus the guest's memory for
             // a device that maps it.
             const uint64_t memory = shown_number(kind, R"re("cgroup"\s*:\s*\{\s*"memory_bytes"\s*:\s*(\d+))re");
-            const bool plus_guest = std::regex_search(show_json(kind), std::regex(R"re("plus_guest_memory"\s*:\s*true)re"));
+            const bool plus_guest =
+                std::regex_search(show_json(kind), std::regex(R"re("plus_guest_memory"\s*:\s*true)re"));
             CHECK(plus_guest == (kind != "serial"));  // every virtio device maps guest memory
             const uint64_t pids = shown_number(kind, R"re("pids"\s*:\s*(\d+)\s*\})re");
             const uint64_t expected = memory + (plus_guest ? guest_memory : 0);
@@ -192,7 +197,8 @@ TEST_CASE("--cgroup-parent: each device in a cgroup of its own with its limits; 
     }
 }
 
-TEST_CASE("--cgroup-parent: a device over its cgroup's memory is OOM-killed; exit 33 with reason=memory-limit", "[sandbox]") {
+TEST_CASE("--cgroup-parent: a device over its cgroup's memory is OOM-killed; exit 33 with reason=memory-limit",
+          "[sandbox]") {
     const CgroupParent parent;
     const DeviceBinary test_device(env_or_fail("BRIG_DEVICE_TEST_BINARY"));
     TempFile failure;
@@ -206,7 +212,10 @@ TEST_CASE("--cgroup-parent: a device over its cgroup's memory is OOM-killed; exi
     // killer, not a failed allocation, ends it.
     CHECK_THAT(r.err, !Contains("before an allocation failed"));
     std::smatch m;
-    REQUIRE(std::regex_search(r.err, m, std::regex(R"(DEVICE_CRASHED: serial \(pid (\d+)\) killed by SIGKILL \(out of memory: the OOM killer of its cgroup, limit 24 MiB\))")));
+    REQUIRE(std::regex_search(
+        r.err, m,
+        std::regex(
+            R"(DEVICE_CRASHED: serial \(pid (\d+)\) killed by SIGKILL \(out of memory: the OOM killer of its cgroup, limit 24 MiB\))")));
     CHECK(failure.content() == "DEVICE_CRASHED serial pid=" + m[1].str() + " signal=SIGKILL reason=memory-limit\n");
     // Its cgroups are gone: the parents hold nothing.
     for (const auto& dir : parent.dirs()) {
@@ -227,5 +236,6 @@ TEST_CASE("--cgroup-parent without cgroups mounted is a clear error", "[sandbox]
     const auto r = run_brig(run);
     INFO("stderr:\n" << r.err);
     CHECK(r.exit_code == 35);
-    CHECK_THAT(r.err, Contains("brig: INVALID_ARGUMENT: --cgroup-parent: this host has neither cgroup v2 with the memory and pids controllers"));
+    CHECK_THAT(r.err, Contains("brig: INVALID_ARGUMENT: --cgroup-parent: this host has neither cgroup v2 with the "
+                               "memory and pids controllers"));
 }

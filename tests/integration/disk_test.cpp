@@ -61,8 +61,8 @@ std::vector<std::string> disk_args(const std::vector<std::string>& disks) {
 
 TEST_CASE("an image a running VM writes is refused to a second VM, writable or read-only", "[disks]") {
     TempImage disk(kImageSize);
-    const std::vector<std::string> second = {"run", "--kernel", test_guest(), "--cmdline", "mode=poweroff",
-                                             "--mem", "64", "--disk", disk.path};
+    const std::vector<std::string> second = {"run",   "--kernel", test_guest(), "--cmdline", "mode=poweroff",
+                                             "--mem", "64",       "--disk",     disk.path};
     require_refused(while_another_vm_runs(disk.path, second), disk.path, "in use");
 
     auto read_only = second;
@@ -76,16 +76,19 @@ TEST_CASE("an image a running VM writes is refused to a second VM, writable or r
 TEST_CASE("the same image twice in one VM is refused, and the record names --disk", "[disks]") {
     TempImage disk(kImageSize);
     TempFile failure;
-    const auto r = run_guest("mode=poweroff", {"--disk", disk.path, "--disk", disk.path, "--failure-file", failure.path});
+    const auto r =
+        run_guest("mode=poweroff", {"--disk", disk.path, "--disk", disk.path, "--failure-file", failure.path});
     require_refused(r, disk.path, "in use");
     CHECK(failure.content() == "INVALID_ARGUMENT --disk\n");
 
-    require_refused(run_guest("mode=poweroff", {"--disk", disk.path + ",ro", "--disk", disk.path}), disk.path, "in use");
+    require_refused(run_guest("mode=poweroff", {"--disk", disk.path + ",ro", "--disk", disk.path}), disk.path,
+                    "in use");
 }
 
 TEST_CASE("a read-only image may be attached twice, and the guest sees both", "[disks]") {
     TempImage disk(kImageSize);
-    const auto r = run_guest("mode=virtio-info", {"--disk", disk.path + ",ro", "--disk", disk.path + ",ro", "--no-rng"});
+    const auto r =
+        run_guest("mode=virtio-info", {"--disk", disk.path + ",ro", "--disk", disk.path + ",ro", "--no-rng"});
     require_exit(r, 0);
     CHECK_THAT(r.out, Contains("id=2 base=0xd0000000"));
     CHECK_THAT(r.out, Contains("id=2 base=0xd0001000"));
@@ -104,7 +107,8 @@ TEST_CASE("a qcow2 image is refused, not attached as raw", "[disks]") {
 
 TEST_CASE("an image that is not whole 512-byte sectors is refused", "[disks]") {
     TempImage disk(1000);
-    require_refused(run_guest("mode=poweroff", {"--disk", disk.path}), disk.path, "1000 bytes, is not a multiple of 512");
+    require_refused(run_guest("mode=poweroff", {"--disk", disk.path}), disk.path,
+                    "1000 bytes, is not a multiple of 512");
 }
 
 TEST_CASE("eight disks, rng and console: the guest sees all ten, and writes the disk it picks", "[disks]") {
@@ -125,7 +129,8 @@ TEST_CASE("eight disks, rng and console: the guest sees all ten, and writes the 
     CHECK_THAT(info.out, Contains("id=3 base=0xd0009000"));  // console
 
     const unsigned seed = 9, sectors = 16;
-    const auto write = run_guest("mode=blk-write disk=5 seed=" + std::to_string(seed) + " sectors=" + std::to_string(sectors), args);
+    const auto write =
+        run_guest("mode=blk-write disk=5 seed=" + std::to_string(seed) + " sectors=" + std::to_string(sectors), args);
     require_exit(write, 0);
     CHECK_THAT(write.out, Contains("blk: verify ok"));
     for (size_t d = 0; d < images.size(); ++d) {

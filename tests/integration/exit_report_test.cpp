@@ -89,8 +89,8 @@ TEST_CASE("invalid arguments are recorded, even when parsing fails before --fail
     CHECK(failure.content() == "INVALID_ARGUMENT --frobnicate\n");
 
     // The value of another flag that happens to read "--failure-file" is not one.
-    r = run_brig({{"run", "--kernel", guest, "--cmdline", "--failure-file", "--mem", "lots", "--failure-file",
-                   failure.path}});
+    r = run_brig(
+        {{"run", "--kernel", guest, "--cmdline", "--failure-file", "--mem", "lots", "--failure-file", failure.path}});
     CHECK(r.exit_code == 35);
     CHECK(failure.content() == "INVALID_ARGUMENT --mem\n");
 
@@ -117,7 +117,8 @@ TEST_CASE("an internal error is recorded: a host without /dev/kvm", "[exit-repor
         if (mount("tmpfs", "/dev", "tmpfs", 0, nullptr) != 0) _exit(92);
     };
     const auto r = run_brig(run);
-    INFO("exit " << r.exit_code << " (90-92: the test could not set up its namespace; it needs root)\nstderr:\n" << r.err);
+    INFO("exit " << r.exit_code << " (90-92: the test could not set up its namespace; it needs root)\nstderr:\n"
+                 << r.err);
     CHECK(r.exit_code == 1);
     CHECK_THAT(last_line(r), StartsWith("brig: INTERNAL_ERROR: "));
     CHECK_THAT(last_line(r), Contains("/dev/kvm does not exist"));
@@ -129,12 +130,14 @@ TEST_CASE("a device that dies during activation is recorded as DEVICE_CRASHED", 
     const TempDir dir;
     copy_policies_without(dir, "common_device.policy", {"clone:"});
     const TempFile failure;
-    const auto r = run_brig({guest_args("poweroff", {"--policy-dir", dir.path.string(), "--failure-file", failure.path})});
+    const auto r =
+        run_brig({guest_args("poweroff", {"--policy-dir", dir.path.string(), "--failure-file", failure.path})});
     INFO("stderr:\n" << r.err);
     CHECK(r.exit_code == 33);
     CHECK_THAT(last_line(r), StartsWith("brig: DEVICE_CRASHED: serial (pid "));
     CHECK_THAT(last_line(r), Contains("during activation"));
-    CHECK(std::regex_match(failure.content(), std::regex("DEVICE_CRASHED serial pid=[0-9]+ reason=seccomp syscall=clone\n")));
+    CHECK(std::regex_match(failure.content(),
+                           std::regex("DEVICE_CRASHED serial pid=[0-9]+ reason=seccomp syscall=clone\n")));
 }
 
 TEST_CASE("a device that dies while the guest runs is recorded as DEVICE_CRASHED", "[exit-report]") {
@@ -155,6 +158,7 @@ TEST_CASE("brig's own death by a seccomp violation is recorded from its SIGSYS h
     const auto r = run_brig({guest_args("spin", {"--policy-dir", dir.path.string(), "--failure-file", failure.path})});
     INFO("stderr:\n" << r.err);
     CHECK(r.term_signal == SIGSYS);
-    CHECK(std::regex_match(last_line(r), std::regex("brig: INTERNAL_ERROR: seccomp: blocked syscall p?poll in main thread [0-9]+")));
+    CHECK(std::regex_match(last_line(r),
+                           std::regex("brig: INTERNAL_ERROR: seccomp: blocked syscall p?poll in main thread [0-9]+")));
     CHECK(std::regex_match(failure.content(), std::regex("INTERNAL_ERROR signal=SIGSYS syscall=p?poll thread=main\n")));
 }

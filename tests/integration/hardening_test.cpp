@@ -71,7 +71,8 @@ TEST_CASE("console output files behind a symbolic link are refused", "[hardening
 
 TEST_CASE("a --failure-file behind a symbolic link is refused", "[hardening]") {
     PlantedLink failure;
-    require_link_refused(run_guest("mode=poweroff", {"--failure-file", failure.link.string()}), "--failure-file", failure);
+    require_link_refused(run_guest("mode=poweroff", {"--failure-file", failure.link.string()}), "--failure-file",
+                         failure);
 }
 
 TEST_CASE("learned policies are never written through a symbolic link", "[hardening]") {
@@ -88,7 +89,8 @@ TEST_CASE("learned policies are never written through a symbolic link", "[harden
 TEST_CASE("the shipped brig ignores BRIG_DEVICE_BINARY; the test build honours it", "[hardening]") {
     const std::string shipped = env_or_fail("BRIG_SHIPPED");
     REQUIRE(shipped != brig_binary());
-    const std::vector<std::string> args = {"run", "--kernel", test_guest(), "--cmdline", "mode=poweroff", "--mem", "64"};
+    const std::vector<std::string> args = {"run",           "--kernel", test_guest(), "--cmdline",
+                                           "mode=poweroff", "--mem",    "64"};
     DeviceBinary bogus("/nonexistent/brig-device");
     const auto test_build = run_with(brig_binary(), args);
     require_exit(test_build, 1);

@@ -23,8 +23,8 @@ constexpr int kSpinLines = 10;
 
 // The spin guest with every device; `act` runs once, after "spin: 2".
 BrigResult run_spin_and(const std::function<void(pid_t brig)>& act, std::function<void()> in_child = {}) {
-    BrigRun run{{"run", "--kernel", test_guest(), "--cmdline", "mode=spin lines=" + std::to_string(kSpinLines),
-                 "--mem", "64", "--console", "sink"}};
+    BrigRun run{{"run", "--kernel", test_guest(), "--cmdline", "mode=spin lines=" + std::to_string(kSpinLines), "--mem",
+                 "64", "--console", "sink"}};
     bool done = false;
     run.on_output = [&](const std::string& out, pid_t pid) {
         if (done || out.find("spin: 2\n") == std::string::npos) return;
@@ -86,9 +86,7 @@ public:
 
     // In the forked child before exec: brig and every device it starts live here.
     std::function<void()> join_in_child() const {
-        return [procs = (path_ / "cgroup.procs").string()] {
-            std::ofstream(procs) << getpid() << std::endl;
-        };
+        return [procs = (path_ / "cgroup.procs").string()] { std::ofstream(procs) << getpid() << std::endl; };
     }
     void freeze() { set(true); }
     void thaw() { set(false); }

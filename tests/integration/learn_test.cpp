@@ -83,7 +83,8 @@ void round_trip(const std::string& cmdline, const std::vector<std::string>& extr
     CHECK_THAT(learn.err, Contains("wrote " + std::to_string(kinds.size()) + " policies to " + dir.string()));
     for (const auto& kind : kinds) check_learned_policy(dir / (kind + "_device.policy"));
     // brig's own thread policies came along, so the directory works as --policy-dir.
-    for (const char* thread : {"brig_main.policy", "brig_ipc.policy", "brig_vcpu.policy"}) CHECK(fs::exists(dir / thread));
+    for (const char* thread : {"brig_main.policy", "brig_ipc.policy", "brig_vcpu.policy"})
+        CHECK(fs::exists(dir / thread));
 
     const auto kill = run_workload(cmdline, with(extra, {"--policy-dir", dir.string()}));
     require_clean_exit(kill);
@@ -100,7 +101,8 @@ TEST_CASE("learn mode writes policies the same workload then runs clean under", 
     }
     SECTION("virtio-blk writes") {
         TempDir dir;
-        round_trip("mode=blk-write seed=1 sectors=16", {"--disk", disk.path}, dir.path, {"serial", "virtio_blk", "virtio_rng"});
+        round_trip("mode=blk-write seed=1 sectors=16", {"--disk", disk.path}, dir.path,
+                   {"serial", "virtio_blk", "virtio_rng"});
         const auto text = read_text(dir.path / "virtio_blk_device.policy");
         CHECK_THAT(text, Contains("\npwritev: 1\n"));
         CHECK_THAT(text, !Contains("\nfallocate:"));  // discard was never used
@@ -142,7 +144,8 @@ TEST_CASE("log mode reports a violation and lets the device live", "[learn]") {
 
 TEST_CASE("learn and log mode need device processes", "[learn]") {
     TempDir dir;
-    const auto r = run_workload("mode=info", {"--seccomp=learn", "--policy-out", dir.path.string(), "--disable-sandbox"});
+    const auto r =
+        run_workload("mode=info", {"--seccomp=learn", "--policy-out", dir.path.string(), "--disable-sandbox"});
     CHECK(r.exit_code == 35);
     CHECK_THAT(r.err, Contains("--seccomp"));
 }

@@ -76,8 +76,7 @@ TEST_CASE("Linux early boot shows brig's command line, e820, ACPI tables, CPUs a
         CHECK_THAT(r.err, Contains("stopped by SIGTERM"));
         const auto smpboot_ms = std::chrono::duration_cast<std::chrono::milliseconds>(*sent - start).count();
         WARN("early-boot report complete (smpboot:) after " << smpboot_ms << " ms");
-        const auto stop_ms =
-            std::chrono::duration_cast<std::chrono::milliseconds>(start + r.elapsed - *sent).count();
+        const auto stop_ms = std::chrono::duration_cast<std::chrono::milliseconds>(start + r.elapsed - *sent).count();
         CHECK(stop_ms < 3000);
     } else {
         CHECK_THAT(r.out, Contains("GUEST-READY"));

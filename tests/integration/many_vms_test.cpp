@@ -90,12 +90,15 @@ TEST_CASE("twenty VMs with serial, two disks, rng and console start at once and 
         kill(vm.pid, SIGKILL);
         waitpid(vm.pid, &vm.status, 0);
     }
-    std::printf("many-vms: %d VMs (serial, 2 x virtio-blk, virtio-rng, virtio-console) from start to all exited: %lld ms\n",
-                kVms, static_cast<long long>(all_exited_ms));
+    std::printf(
+        "many-vms: %d VMs (serial, 2 x virtio-blk, virtio-rng, virtio-console) from start to all exited: %lld ms\n",
+        kVms, static_cast<long long>(all_exited_ms));
     CHECK(running == 0);
     for (int i = 0; i < kVms; ++i) {
         const auto& vm = vms[static_cast<size_t>(i)];
-        INFO("VM " << i << " pid " << vm.pid << "\nstdout:\n" << vm.out->content() << "\nstderr:\n" << vm.err->content());
+        INFO("VM " << i << " pid " << vm.pid << "\nstdout:\n"
+                   << vm.out->content() << "\nstderr:\n"
+                   << vm.err->content());
         CHECK(WIFEXITED(vm.status));
         CHECK(WEXITSTATUS(vm.status) == 0);
         // Every device answered the guest: two disks (id 2), the rng (4) and the console (3).

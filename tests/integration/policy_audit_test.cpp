@@ -108,11 +108,8 @@ ShownJail show_jail(const std::string& kind, const std::string& ids = "") {
 
 // /proc/PID/limits row names for the rlimits brig sets.
 const std::map<std::string, std::string> kLimitRows = {
-    {"RLIMIT_NOFILE", "Max open files"},
-    {"RLIMIT_NPROC", "Max processes"},
-    {"RLIMIT_FSIZE", "Max file size"},
-    {"RLIMIT_CORE", "Max core file size"},
-    {"RLIMIT_DATA", "Max data size"},
+    {"RLIMIT_NOFILE", "Max open files"},   {"RLIMIT_NPROC", "Max processes"}, {"RLIMIT_FSIZE", "Max file size"},
+    {"RLIMIT_CORE", "Max core file size"}, {"RLIMIT_DATA", "Max data size"},
 };
 
 }  // namespace
@@ -143,13 +140,15 @@ TEST_CASE("brig policy show describes exactly the jail each running device is in
             const ShownJail shown = show_jail(kind, std::to_string(id) + ":" + std::to_string(id));
             for (const char* name : {"user", "pid", "mnt", "net", "ipc", "uts", "cgroup"}) {
                 INFO("namespace " << name);
-                const bool listed = std::find(shown.namespaces.begin(), shown.namespaces.end(), name) != shown.namespaces.end();
+                const bool listed =
+                    std::find(shown.namespaces.begin(), shown.namespaces.end(), name) != shown.namespaces.end();
                 CHECK(listed == (ns(device, name) != ns(pid, name)));
             }
             CHECK(shown.no_new_privs == (status_field(device, "NoNewPrivs") == "1"));
             CHECK(status_field(device, "Seccomp") == "2");
             if (shown.capabilities == "none")
-                for (const char* caps : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"}) CHECK(status_field(device, caps) == "0000000000000000");
+                for (const char* caps : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"})
+                    CHECK(status_field(device, caps) == "0000000000000000");
             CHECK(squeeze(slurp("/proc/" + std::to_string(device) + "/uid_map")) == shown.uid_map);
             CHECK(squeeze(slurp("/proc/" + std::to_string(device) + "/gid_map")) == shown.gid_map);
             const std::string limits = slurp("/proc/" + std::to_string(device) + "/limits");

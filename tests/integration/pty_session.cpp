@@ -82,8 +82,10 @@ void PtySession::drain(std::chrono::milliseconds wait) {
     if (poll(&pfd, 1, static_cast<int>(wait.count())) <= 0) return;
     char buf[4096];
     const ssize_t n = read(master_, buf, sizeof buf);  // EIO once every slave fd is closed
-    if (n > 0) output_.append(buf, static_cast<size_t>(n));
-    else if (n < 0 && wait.count() > 0) usleep(static_cast<useconds_t>(wait.count()) * 1000);
+    if (n > 0)
+        output_.append(buf, static_cast<size_t>(n));
+    else if (n < 0 && wait.count() > 0)
+        usleep(static_cast<useconds_t>(wait.count()) * 1000);
 }
 
 const std::string& PtySession::output() {

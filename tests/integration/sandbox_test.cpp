@@ -92,7 +92,7 @@ bool lock_is_free(unsigned long id) {
 
 struct DeviceObservation {
     pid_t brig = 0;
-    pid_t device = 0;                 // the serial device
+    pid_t device = 0;                      // the serial device
     std::map<std::string, pid_t> by_name;  // every device process, by its device name
 };
 
@@ -136,89 +136,98 @@ TEST_CASE("every device runs jailed: namespaces, seccomp, no privileges, no file
     DeviceObservation seen;
     const TempImage disk_image(1 << 20);
     std::set<unsigned long> ids;
-    const auto r = run_spin_and({"--cpus", "2", "--disk", disk_image.path, "--console", "sink"}, [&ids, disk = disk_image.path](DeviceObservation& all) {
-      CHECK(all.by_name.size() == 4);  // serial, virtio-blk0, virtio-rng, virtio-console
-      for (const auto& [name, pid] : all.by_name) {
-        INFO("device " << name << " pid " << pid);
-        DeviceObservation s{all.brig, pid, {}};
-        for (const char* ns : {"pid", "mnt", "net", "user", "ipc", "uts", "cgroup"}) {
-            INFO("namespace " << ns);
-            CHECK(ns_of(s.device, ns) != ns_of(s.brig, ns));
-        }
-        CHECK(status_field(s.device, "Seccomp") == "2");
-        CHECK(status_field(s.device, "NoNewPrivs") == "1");
-        for (const char* caps : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"}) {
-            INFO(caps);
-            CHECK(status_field(s.device, caps) == "0000000000000000");
-        }
-        // An id of its own from the default --jail-ids range, as uid and gid, real to saved.
-        const std::string uid = status_field(s.device, "Uid");
-        const unsigned long id = std::stoul(uid);
-        CHECK(id >= 400000);
-        CHECK(id <= 499999);
-        CHECK(ids.insert(id).second);  // no other device of the VM has it
-        const std::string all4 = std::to_string(id) + "\t" + std::to_string(id) + "\t" + std::to_string(id) + "\t" + std::to_string(id);
-        CHECK(uid == all4);
-        CHECK(status_field(s.device, "Gid") == all4);
-        CHECK(squeeze(read_file("/proc/" + std::to_string(s.device) + "/uid_map")) == std::to_string(id) + " " + std::to_string(id) + " 1");
-        CHECK(squeeze(read_file("/proc/" + std::to_string(s.device) + "/gid_map")) == std::to_string(id) + " " + std::to_string(id) + " 1");
-        CHECK_FALSE(lock_is_free(id));  // brig holds it while the VM runs
-        CHECK(status_field(s.device, "NSpid").find("\t1") != std::string::npos);  // pid 1 of its namespace
+    const auto r = run_spin_and(
+        {"--cpus", "2", "--disk", disk_image.path, "--console", "sink"},
+        [&ids, disk = disk_image.path](DeviceObservation& all) {
+            CHECK(all.by_name.size() == 4);  // serial, virtio-blk0, virtio-rng, virtio-console
+            for (const auto& [name, pid] : all.by_name) {
+                INFO("device " << name << " pid " << pid);
+                DeviceObservation s{all.brig, pid, {}};
+                for (const char* ns : {"pid", "mnt", "net", "user", "ipc", "uts", "cgroup"}) {
+                    INFO("namespace " << ns);
+                    CHECK(ns_of(s.device, ns) != ns_of(s.brig, ns));
+                }
+                CHECK(status_field(s.device, "Seccomp") == "2");
+                CHECK(status_field(s.device, "NoNewPrivs") == "1");
+                for (const char* caps : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"}) {
+                    INFO(caps);
+                    CHECK(status_field(s.device, caps) == "0000000000000000");
+                }
+                // An id of its own from the default --jail-ids range, as uid and gid, real to saved.
+                const std::string uid = status_field(s.device, "Uid");
+                const unsigned long id = std::stoul(uid);
+                CHECK(id >= 400000);
+                CHECK(id <= 499999);
+                CHECK(ids.insert(id).second);  // no other device of the VM has it
+                const std::string all4 = std::to_string(id) + "\t" + std::to_string(id) + "\t" + std::to_string(id) +
+                                         "\t" + std::to_string(id);
+                CHECK(uid == all4);
+                CHECK(status_field(s.device, "Gid") == all4);
+                CHECK(squeeze(read_file("/proc/" + std::to_string(s.device) + "/uid_map")) ==
+                      std::to_string(id) + " " + std::to_string(id) + " 1");
+                CHECK(squeeze(read_file("/proc/" + std::to_string(s.device) + "/gid_map")) ==
+                      std::to_string(id) + " " + std::to_string(id) + " 1");
+                CHECK_FALSE(lock_is_free(id));  // brig holds it while the VM runs
+                CHECK(status_field(s.device, "NSpid").find("\t1") != std::string::npos);  // pid 1 of its namespace
 
-        struct stat host_root {}, device_root {};
-        REQUIRE(stat("/", &host_root) == 0);
-        REQUIRE(stat(("/proc/" + std::to_string(s.device) + "/root/").c_str(), &device_root) == 0);
-        CHECK((host_root.st_dev != device_root.st_dev || host_root.st_ino != device_root.st_ino));
+                struct stat host_root {
+                }, device_root{};
+                REQUIRE(stat("/", &host_root) == 0);
+                REQUIRE(stat(("/proc/" + std::to_string(s.device) + "/root/").c_str(), &device_root) == 0);
+                CHECK((host_root.st_dev != device_root.st_dev || host_root.st_ino != device_root.st_ino));
 
-        // Only what it was handed (control socket, report pipe, irqfd, console, mailbox,
-        // guest memory, the disk) and what its event loop made: no other host file.
-        const std::string fd_dir = "/proc/" + std::to_string(s.device) + "/fd";
-        DIR* dir = opendir(fd_dir.c_str());
-        REQUIRE(dir != nullptr);
-        int count = 0;
-        while (dirent* e = readdir(dir)) {
-            if (e->d_name[0] == '.') continue;
-            ++count;
-            char target[256] = {};
-            REQUIRE(readlink((fd_dir + "/" + e->d_name).c_str(), target, sizeof target - 1) > 0);
-            const std::string t = target;
-            INFO("fd " << e->d_name << " -> " << t);
-            const bool allowed = t.rfind("socket:", 0) == 0 || t.rfind("pipe:", 0) == 0 ||
-                                 t.rfind("anon_inode:", 0) == 0 || t.rfind("/memfd:brig", 0) == 0 ||
-                                 t == "/dev/null" || t.rfind("/dev/pts/", 0) == 0 || t == disk;
-            CHECK(allowed);
-        }
-        closedir(dir);
-        CHECK(count <= 16);
+                // Only what it was handed (control socket, report pipe, irqfd, console, mailbox,
+                // guest memory, the disk) and what its event loop made: no other host file.
+                const std::string fd_dir = "/proc/" + std::to_string(s.device) + "/fd";
+                DIR* dir = opendir(fd_dir.c_str());
+                REQUIRE(dir != nullptr);
+                int count = 0;
+                while (dirent* e = readdir(dir)) {
+                    if (e->d_name[0] == '.') continue;
+                    ++count;
+                    char target[256] = {};
+                    REQUIRE(readlink((fd_dir + "/" + e->d_name).c_str(), target, sizeof target - 1) > 0);
+                    const std::string t = target;
+                    INFO("fd " << e->d_name << " -> " << t);
+                    const bool allowed = t.rfind("socket:", 0) == 0 || t.rfind("pipe:", 0) == 0 ||
+                                         t.rfind("anon_inode:", 0) == 0 || t.rfind("/memfd:brig", 0) == 0 ||
+                                         t == "/dev/null" || t.rfind("/dev/pts/", 0) == 0 || t == disk;
+                    CHECK(allowed);
+                }
+                closedir(dir);
+                CHECK(count <= 16);
 
-        // Its network namespace holds nothing but loopback.
-        std::istringstream dev(read_file("/proc/" + std::to_string(s.device) + "/net/dev"));
-        std::set<std::string> interfaces;
-        std::string line;
-        std::getline(dev, line);
-        std::getline(dev, line);
-        while (std::getline(dev, line)) interfaces.insert(line.substr(line.find_first_not_of(' '), line.find(':') - line.find_first_not_of(' ')));
-        CHECK(interfaces == std::set<std::string>{"lo"});
-      }
-      {
-        const DeviceObservation& s = all;
-        // brig itself: every thread (main, IPC, each vCPU) runs under a seccomp filter.
-        const std::string task_dir = "/proc/" + std::to_string(s.brig) + "/task";
-        DIR* tasks = opendir(task_dir.c_str());
-        REQUIRE(tasks != nullptr);
-        int threads = 0;
-        while (dirent* e = readdir(tasks)) {
-            if (e->d_name[0] == '.') continue;
-            ++threads;
-            const std::string status = read_file(task_dir + "/" + e->d_name + "/status");
-            INFO("brig thread " << e->d_name << " (" << read_file(task_dir + "/" + e->d_name + "/comm") << ")");
-            CHECK(status.find("Seccomp:\t2") != std::string::npos);
-        }
-        closedir(tasks);
-        CHECK(threads >= 4);  // main, IPC, two vCPUs
-        kill(s.brig, SIGTERM);
-      }
-    }, seen);
+                // Its network namespace holds nothing but loopback.
+                std::istringstream dev(read_file("/proc/" + std::to_string(s.device) + "/net/dev"));
+                std::set<std::string> interfaces;
+                std::string line;
+                std::getline(dev, line);
+                std::getline(dev, line);
+                while (std::getline(dev, line))
+                    interfaces.insert(
+                        line.substr(line.find_first_not_of(' '), line.find(':') - line.find_first_not_of(' ')));
+                CHECK(interfaces == std::set<std::string>{"lo"});
+            }
+            {
+                const DeviceObservation& s = all;
+                // brig itself: every thread (main, IPC, each vCPU) runs under a seccomp filter.
+                const std::string task_dir = "/proc/" + std::to_string(s.brig) + "/task";
+                DIR* tasks = opendir(task_dir.c_str());
+                REQUIRE(tasks != nullptr);
+                int threads = 0;
+                while (dirent* e = readdir(tasks)) {
+                    if (e->d_name[0] == '.') continue;
+                    ++threads;
+                    const std::string status = read_file(task_dir + "/" + e->d_name + "/status");
+                    INFO("brig thread " << e->d_name << " (" << read_file(task_dir + "/" + e->d_name + "/comm") << ")");
+                    CHECK(status.find("Seccomp:\t2") != std::string::npos);
+                }
+                closedir(tasks);
+                CHECK(threads >= 4);  // main, IPC, two vCPUs
+                kill(s.brig, SIGTERM);
+            }
+        },
+        seen);
     INFO("stderr:\n" << r.err);
     REQUIRE(seen.device > 0);
     CHECK(r.exit_code == 0);
@@ -234,11 +243,15 @@ TEST_CASE("kill -9 of the serial process: exit 33 within a second, naming device
     TempFile failure;
     DeviceObservation seen;
     std::chrono::steady_clock::time_point killed;
-    const auto r = run_spin_and({"--failure-file", failure.path}, [&](DeviceObservation& s) {
-        killed = std::chrono::steady_clock::now();
-        kill(s.device, SIGKILL);
-    }, seen);
-    const auto stop_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - killed).count();
+    const auto r = run_spin_and(
+        {"--failure-file", failure.path},
+        [&](DeviceObservation& s) {
+            killed = std::chrono::steady_clock::now();
+            kill(s.device, SIGKILL);
+        },
+        seen);
+    const auto stop_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - killed).count();
     INFO("stderr:\n" << r.err);
     REQUIRE_FALSE(r.timed_out);
     CHECK(r.exit_code == 33);
@@ -319,34 +332,44 @@ TEST_CASE("--disable-sandbox starts no device process at all", "[sandbox]") {
 TEST_CASE("--jail-user sets the ids every device runs as, inside and outside its namespace", "[sandbox]") {
     DeviceObservation seen;
     std::string uid, gid, uid_map;
-    const auto r = run_spin_and({"--jail-user", "4242:4343"}, [&](DeviceObservation& s) {
-        uid = status_field(s.device, "Uid");
-        gid = status_field(s.device, "Gid");
-        uid_map = read_file("/proc/" + std::to_string(s.device) + "/uid_map");
-        kill(s.brig, SIGTERM);
-    }, seen);
+    const auto r = run_spin_and(
+        {"--jail-user", "4242:4343"},
+        [&](DeviceObservation& s) {
+            uid = status_field(s.device, "Uid");
+            gid = status_field(s.device, "Gid");
+            uid_map = read_file("/proc/" + std::to_string(s.device) + "/uid_map");
+            kill(s.brig, SIGTERM);
+        },
+        seen);
     CHECK(r.exit_code == 0);
     CHECK_THAT(uid, StartsWith("4242\t4242\t4242"));
     CHECK_THAT(gid, StartsWith("4343\t4343\t4343"));
     CHECK(std::regex_search(uid_map, std::regex(R"(^\s*4242\s+4242\s+1\s*$)")));
 }
 
-TEST_CASE("--jail-ids: two VMs never share an id; a full range is a clear error; a killed brig frees its ids", "[sandbox]") {
+TEST_CASE("--jail-ids: two VMs never share an id; a full range is a clear error; a killed brig frees its ids",
+          "[sandbox]") {
     // One device (serial), so a one-id range holds exactly one VM.
     const std::vector<std::string> one_id = {"--no-rng", "--jail-ids", "450100-450100"};
     DeviceObservation seen;
     std::string device_uid;
     BrigResult second;
-    const auto first = run_spin_and(one_id, [&](DeviceObservation& s) {
-        device_uid = status_field(s.device, "Uid");
-        second = run_brig({guest_args("poweroff", one_id)});
-        kill(s.brig, SIGKILL);  // no cleanup: the kernel drops its lock
-    }, seen);
+    const auto first = run_spin_and(
+        one_id,
+        [&](DeviceObservation& s) {
+            device_uid = status_field(s.device, "Uid");
+            second = run_brig({guest_args("poweroff", one_id)});
+            kill(s.brig, SIGKILL);  // no cleanup: the kernel drops its lock
+        },
+        seen);
     CHECK(first.term_signal == SIGKILL);
     CHECK_THAT(device_uid, StartsWith("450100\t"));
     INFO("second brig's stderr:\n" << second.err);
     CHECK(second.exit_code == 1);
-    CHECK_THAT(second.err, Contains("brig: INTERNAL_ERROR: --jail-ids 450100-450100: no free id, all 1 are held by running brig processes"));
+    CHECK_THAT(
+        second.err,
+        Contains(
+            "brig: INTERNAL_ERROR: --jail-ids 450100-450100: no free id, all 1 are held by running brig processes"));
     // Its device dies with it (parent-death signal); give the kernel a moment.
     for (int i = 0; i < 100 && process_exists(seen.device); ++i) usleep(20000);
     CHECK_FALSE(process_exists(seen.device));
@@ -360,7 +383,8 @@ TEST_CASE("--jail-ids with fewer ids than devices is refused with exit 35", "[sa
     const TempImage disk(1 << 20);
     const auto r = run_brig({guest_args("poweroff", {"--disk", disk.path, "--jail-ids", "450200-450201"})});
     CHECK(r.exit_code == 35);
-    CHECK_THAT(r.err, Contains("brig: INVALID_ARGUMENT: --jail-ids 450200-450201: 2 ids for 3 devices (one id per device)"));
+    CHECK_THAT(r.err,
+               Contains("brig: INVALID_ARGUMENT: --jail-ids 450200-450201: 2 ids for 3 devices (one id per device)"));
 }
 
 namespace {
@@ -384,16 +408,19 @@ TEST_CASE("neither nobody nor another device's id can signal a device", "[sandbo
     std::map<std::string, unsigned long> ids;
     std::map<std::string, std::map<std::string, int>> probes;  // prober's device -> target device -> result
     std::map<std::string, int> from_nobody, from_itself;
-    const auto r = run_spin_and({"--disk", disk.path, "--console", "sink"}, [&](DeviceObservation& s) {
-        for (const auto& [name, pid] : s.by_name) ids[name] = std::stoul(status_field(pid, "Uid"));
-        for (const auto& [target, pid] : s.by_name) {
-            from_nobody[target] = probe_signal_as(65534, pid);
-            from_itself[target] = probe_signal_as(ids[target], pid);  // the probe itself works
-            for (const auto& [prober, id] : ids)
-                if (prober != target) probes[prober][target] = probe_signal_as(id, pid);
-        }
-        kill(s.brig, SIGTERM);
-    }, seen);
+    const auto r = run_spin_and(
+        {"--disk", disk.path, "--console", "sink"},
+        [&](DeviceObservation& s) {
+            for (const auto& [name, pid] : s.by_name) ids[name] = std::stoul(status_field(pid, "Uid"));
+            for (const auto& [target, pid] : s.by_name) {
+                from_nobody[target] = probe_signal_as(65534, pid);
+                from_itself[target] = probe_signal_as(ids[target], pid);  // the probe itself works
+                for (const auto& [prober, id] : ids)
+                    if (prober != target) probes[prober][target] = probe_signal_as(id, pid);
+            }
+            kill(s.brig, SIGTERM);
+        },
+        seen);
     CHECK(r.exit_code == 0);
     REQUIRE(ids.size() == 4);
     for (const auto& [target, result] : from_nobody) {
@@ -435,29 +462,32 @@ TEST_CASE("a device's forged violation report changes nothing: the kernel names 
 TEST_CASE("no device holds brig's stdin, stdout or stderr: each has pipes of its own", "[sandbox]") {
     DeviceObservation seen;
     std::map<std::string, std::vector<std::string>> shared;  // device -> brig's fds it also holds
-    const auto r = run_spin_and({"--console", "stdout"}, [&](DeviceObservation& all) {
-        std::set<std::string> brig_stdio;
-        for (int fd : {0, 1, 2}) {
-            char target[256] = {};
-            const std::string link = "/proc/" + std::to_string(all.brig) + "/fd/" + std::to_string(fd);
-            REQUIRE(readlink(link.c_str(), target, sizeof target - 1) > 0);
-            brig_stdio.insert(target);
-        }
-        for (const auto& [name, pid] : all.by_name) {
-            const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
-            DIR* d = opendir(dir.c_str());
-            REQUIRE(d != nullptr);
-            shared[name];  // every device is looked at
-            while (dirent* e = readdir(d)) {
-                if (e->d_name[0] == '.') continue;
+    const auto r = run_spin_and(
+        {"--console", "stdout"},
+        [&](DeviceObservation& all) {
+            std::set<std::string> brig_stdio;
+            for (int fd : {0, 1, 2}) {
                 char target[256] = {};
-                if (readlink((dir + "/" + e->d_name).c_str(), target, sizeof target - 1) <= 0) continue;
-                if (brig_stdio.count(target)) shared[name].push_back(std::string(e->d_name) + " -> " + target);
+                const std::string link = "/proc/" + std::to_string(all.brig) + "/fd/" + std::to_string(fd);
+                REQUIRE(readlink(link.c_str(), target, sizeof target - 1) > 0);
+                brig_stdio.insert(target);
             }
-            closedir(d);
-        }
-        kill(all.brig, SIGTERM);
-    }, seen);
+            for (const auto& [name, pid] : all.by_name) {
+                const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+                DIR* d = opendir(dir.c_str());
+                REQUIRE(d != nullptr);
+                shared[name];  // every device is looked at
+                while (dirent* e = readdir(d)) {
+                    if (e->d_name[0] == '.') continue;
+                    char target[256] = {};
+                    if (readlink((dir + "/" + e->d_name).c_str(), target, sizeof target - 1) <= 0) continue;
+                    if (brig_stdio.count(target)) shared[name].push_back(std::string(e->d_name) + " -> " + target);
+                }
+                closedir(d);
+            }
+            kill(all.brig, SIGTERM);
+        },
+        seen);
     REQUIRE(r.exit_code == 0);
     CHECK(shared.size() == 3);  // serial, virtio-rng, virtio-console
     for (const auto& [name, fds] : shared) {
@@ -513,12 +543,14 @@ TEST_CASE("a violation made from outside with ptrace is named from the kernel's 
     TempFile failure;
     DeviceObservation seen;
     std::string injected = "not run";
-    const auto r = run_spin_and({"--failure-file", failure.path},
-                                [&](DeviceObservation& s) { injected = inject_syscall(s.device, SYS_getppid); }, seen);
+    const auto r = run_spin_and(
+        {"--failure-file", failure.path},
+        [&](DeviceObservation& s) { injected = inject_syscall(s.device, SYS_getppid); }, seen);
     INFO("stderr:\n" << r.err);
     REQUIRE(injected.empty());
     REQUIRE_FALSE(r.timed_out);
     CHECK(r.exit_code == 33);
     CHECK_THAT(r.err, Contains("blocked syscall getppid("));
-    CHECK(failure.content() == "DEVICE_CRASHED serial pid=" + std::to_string(seen.device) + " reason=seccomp syscall=getppid\n");
+    CHECK(failure.content() ==
+          "DEVICE_CRASHED serial pid=" + std::to_string(seen.device) + " reason=seccomp syscall=getppid\n");
 }

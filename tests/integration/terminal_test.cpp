@@ -216,7 +216,14 @@ TEST_CASE("the terminal is raw: Ctrl-C, Ctrl-Z, Ctrl-S, CR reach the guest; Ctrl
     REQUIRE(pty.wait_for("echo: ready", 20s));
     const size_t start = pty.output().size();
     // Ctrl-C, Ctrl-Z, Ctrl-S, Ctrl-Q, Ctrl-\ and a CR, echoed back by the guest byte for byte.
-    const std::string keys = std::string("a\x03" "b\x1a" "c\x13" "d\x11" "e\x1c" "f\r" "g");
+    const std::string keys = std::string(
+        "a\x03"
+        "b\x1a"
+        "c\x13"
+        "d\x11"
+        "e\x1c"
+        "f\r"
+        "g");
     pty.send(keys);
     CHECK(pty.wait_for(keys, 10s, start));
     // Ctrl-A Ctrl-A gives the guest one Ctrl-A.

@@ -84,7 +84,9 @@ TEST_CASE("guest resets exit 32", "[guest]") {
     if (bzimage) args[2] = test_guest_bzimage();
     const auto r = run_brig({args});
     require_clean_exit(r, 32);
-    const std::string via = mode == "reset-acpi" ? "acpi-reset-register" : mode == "reset-kbd" ? "i8042-reset" : "triple fault";
+    const std::string via = mode == "reset-acpi"  ? "acpi-reset-register"
+                            : mode == "reset-kbd" ? "i8042-reset"
+                                                  : "triple fault";
     CHECK_THAT(r.err, Contains(via));
 }
 
@@ -133,14 +135,19 @@ TEST_CASE("--serial sink discards the console", "[guest]") {
 
 TEST_CASE("a VM from a --config file boots the test guest, and a flag overrides its key", "[guest]") {
     const TempFile serial;
-    const TempFile config("# the test guest, as a file\n"
-                          "kernel = \"" + test_guest() + "\"\n"
-                          "cmdline = \"mode=info\"\n"
-                          "mem = \"128M\"\n"
-                          "cpus = 2\n"
-                          "serial = \"type=file,path=" + serial.path + "\"\n"
-                          "log-level = \"WARNING\"\n"
-                          "no-rng = true\n");
+    const TempFile config(
+        "# the test guest, as a file\n"
+        "kernel = \"" +
+        test_guest() +
+        "\"\n"
+        "cmdline = \"mode=info\"\n"
+        "mem = \"128M\"\n"
+        "cpus = 2\n"
+        "serial = \"type=file,path=" +
+        serial.path +
+        "\"\n"
+        "log-level = \"WARNING\"\n"
+        "no-rng = true\n");
     auto r = run_brig({{"run", "--config", config.path}});
     require_clean_exit(r, 0);
     const std::string out = serial.content();

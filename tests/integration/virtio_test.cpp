@@ -32,7 +32,9 @@ std::string sha256_of(const std::string& path) {
 }
 
 // The guest's pattern (tests/guest, blk-write): byte i of sector s.
-uint8_t pattern(uint64_t sector, uint64_t i, unsigned seed) { return static_cast<uint8_t>((sector * 7 + i * 13 + seed) & 0xff); }
+uint8_t pattern(uint64_t sector, uint64_t i, unsigned seed) {
+    return static_cast<uint8_t>((sector * 7 + i * 13 + seed) & 0xff);
+}
 
 uint64_t fnv1a64(const uint8_t* data, size_t n) {
     uint64_t h = 0xcbf29ce484222325ull;
@@ -212,7 +214,8 @@ TEST_CASE("kill -9 of the blk device during writes: exit 33, and every completed
     const auto image = disk.bytes();
     for (uint64_t s = 0; s <= last; ++s)
         for (uint64_t i = 0; i < kSector; ++i) {
-            if (image[s * kSector + i] != pattern(s, i, seed)) FAIL("sector " << s << " byte " << i << " is not on disk");
+            if (image[s * kSector + i] != pattern(s, i, seed))
+                FAIL("sector " << s << " byte " << i << " is not on disk");
         }
 }
 
@@ -256,12 +259,15 @@ TEST_CASE("the guest writes and verifies data at 1.5 GiB and 5 GiB of a sparse 6
     constexpr unsigned kSectors = 64;
     TempFile disk;
     REQUIRE(truncate(disk.path.c_str(), static_cast<off_t>(6 * kGiB)) == 0);
-    const struct Region { uint64_t offset; unsigned seed; } regions[] = {{3 * kGiB / 2, 11}, {5 * kGiB, 23}};
+    const struct Region {
+        uint64_t offset;
+        unsigned seed;
+    } regions[] = {{3 * kGiB / 2, 11}, {5 * kGiB, 23}};
     for (const auto& region : regions) {
         const uint64_t first = region.offset / kSector;
         INFO("region at " << region.offset);
-        const auto r = run_guest("mode=blk-write seed=" + std::to_string(region.seed) + " sectors=" +
-                                     std::to_string(kSectors) + " start=" + std::to_string(first),
+        const auto r = run_guest("mode=blk-write seed=" + std::to_string(region.seed) +
+                                     " sectors=" + std::to_string(kSectors) + " start=" + std::to_string(first),
                                  {"--disk", disk.path});
         require_exit(r, 0);
         CHECK_THAT(r.out, Contains("blk: wrote 64 sectors"));

@@ -149,8 +149,8 @@ TEST_CASE("iasl reads the DSDT's devices and _S5", "[acpi][iasl]") {
     CHECK(with_virtio.find("Name (_S5, Package (0x04)  // _S5_") != std::string::npos);
 
     TempDir plain_dir;
-    const std::string plain = disassemble(
-        plain_dir, build_acpi_tables(AcpiConfig{.num_cpus = 1, .com1 = false, .virtio_mmio = {}}), "DSDT");
+    const std::string plain =
+        disassemble(plain_dir, build_acpi_tables(AcpiConfig{.num_cpus = 1, .com1 = false, .virtio_mmio = {}}), "DSDT");
     CHECK(plain.find("PNP0501") == std::string::npos);
     CHECK(plain.find("LNRO0005") == std::string::npos);
     CHECK(plain.find("_S5_") != std::string::npos);
@@ -193,8 +193,8 @@ TEST_CASE("iasl decodes the FADT as hardware reduced with reset support", "[acpi
     CHECK(dsl.find("Reset Register Supported (V2) : 1") != std::string::npos);
     CHECK(dsl.find("VGA Not Present (V4) : 1") != std::string::npos);
     CHECK(dsl.find("Value to cause reset : 01") != std::string::npos);
-    for (uint16_t port : {brig::layout::kAcpiSleepControlPort, brig::layout::kAcpiSleepStatusPort,
-                          brig::layout::kAcpiResetPort}) {
+    for (uint16_t port :
+         {brig::layout::kAcpiSleepControlPort, brig::layout::kAcpiSleepStatusPort, brig::layout::kAcpiResetPort}) {
         char expected[40];
         std::snprintf(expected, sizeof expected, "Address : %016X", static_cast<unsigned>(port));
         CHECK(dsl.find(expected) != std::string::npos);

@@ -41,8 +41,7 @@ void validate_virtio_mmio(const std::vector<VirtioMmioEntry>& entries) {
         // Below kVirtioFirstIrq sit the ISA lines (PIT, COM1, ...), which are not ours to hand out.
         if (entry.irq < layout::kVirtioFirstIrq || entry.irq >= kIoapicPins) {
             throw InvalidArgument(what + ": IRQ " + std::to_string(entry.irq) + " is outside " +
-                                  std::to_string(layout::kVirtioFirstIrq) + ".." +
-                                  std::to_string(kIoapicPins - 1));
+                                  std::to_string(layout::kVirtioFirstIrq) + ".." + std::to_string(kIoapicPins - 1));
         }
         for (size_t j = 0; j < i; ++j) {
             const VirtioMmioEntry& other = entries[j];
@@ -51,8 +50,8 @@ void validate_virtio_mmio(const std::vector<VirtioMmioEntry>& entries) {
                                       " is already used by virtio-mmio device " + std::to_string(j));
             }
             if (entry.base < other.base + other.size && other.base < entry.base + entry.size) {
-                throw InvalidArgument(what + ": window overlaps virtio-mmio device " +
-                                      std::to_string(j) + " at " + hex(other.base));
+                throw InvalidArgument(what + ": window overlaps virtio-mmio device " + std::to_string(j) + " at " +
+                                      hex(other.base));
             }
         }
     }
@@ -88,8 +87,8 @@ AcpiBlob build_acpi_tables(const AcpiConfig& config, uint64_t base) {
     const size_t dsdt_offset = align_up(madt_offset + madt.size());
     const size_t total = dsdt_offset + dsdt.size();
     if (total > layout::kAcpiTablesMax || base > UINT64_MAX - total) {
-        throw InvalidArgument("ACPI tables need " + std::to_string(total) + " bytes at " + hex(base) +
-                              ", at most " + std::to_string(layout::kAcpiTablesMax) + " fit");
+        throw InvalidArgument("ACPI tables need " + std::to_string(total) + " bytes at " + hex(base) + ", at most " +
+                              std::to_string(layout::kAcpiTablesMax) + " fit");
     }
 
     const std::array<uint64_t, kXsdtEntries> xsdt_entries{base + fadt_offset, base + madt_offset};

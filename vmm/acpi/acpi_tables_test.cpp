@@ -16,8 +16,7 @@ namespace {
 // Offsets from ACPI 6.5 chapter 5, written out independently of table_formats.h.
 constexpr size_t kHeaderSize = 36;
 constexpr size_t kHeaderLength = 4, kHeaderRevision = 8, kHeaderOemId = 10, kHeaderOemTableId = 16;
-constexpr size_t kRsdpChecksumV1Length = 20, kRsdpRevision = 15, kRsdpRsdt = 16, kRsdpLength = 20,
-                 kRsdpXsdt = 24;
+constexpr size_t kRsdpChecksumV1Length = 20, kRsdpRevision = 15, kRsdpRsdt = 16, kRsdpLength = 20, kRsdpXsdt = 24;
 constexpr size_t kFadtIapcBootArch = 109, kFadtFlags = 112, kFadtResetReg = 116, kFadtResetValue = 128,
                  kFadtXDsdt = 140, kFadtDsdt = 40, kFadtSleepControl = 244, kFadtSleepStatus = 256;
 constexpr size_t kMadtLocalApicAddress = 36, kMadtFirstEntry = 44;
@@ -56,8 +55,8 @@ std::vector<MadtEntry> madt_entries(std::span<const uint8_t> madt) {
 }  // namespace
 
 TEST_CASE("every ACPI table sums to zero and carries brig's identity", "[acpi]") {
-    const AcpiConfig config = GENERATE(AcpiConfig{}, config_with_virtio(4, 3),
-                                       AcpiConfig{.num_cpus = 2, .com1 = false, .virtio_mmio = {}});
+    const AcpiConfig config =
+        GENERATE(AcpiConfig{}, config_with_virtio(4, 3), AcpiConfig{.num_cpus = 2, .com1 = false, .virtio_mmio = {}});
     const AcpiBlob blob = build_acpi_tables(config);
 
     REQUIRE(blob.tables.size() == 5);
@@ -157,9 +156,9 @@ TEST_CASE("MADT has one enabled local APIC per vCPU and a non-colliding IOAPIC",
     REQUIRE(lapics.size() == cpus);
     for (unsigned i = 0; i < cpus; ++i) {
         REQUIRE(lapics[i].size() == 8);
-        CHECK(u8(lapics[i], 2) == i);            // ACPI processor UID
-        CHECK(u8(lapics[i], 3) == i);            // APIC id
-        CHECK((u32(lapics[i], 4) & 1) == 1);     // enabled
+        CHECK(u8(lapics[i], 2) == i);         // ACPI processor UID
+        CHECK(u8(lapics[i], 3) == i);         // APIC id
+        CHECK((u32(lapics[i], 4) & 1) == 1);  // enabled
     }
 
     REQUIRE(by_type[1].size() == 1);
@@ -167,7 +166,7 @@ TEST_CASE("MADT has one enabled local APIC per vCPU and a non-colliding IOAPIC",
     REQUIRE(ioapic.size() == 12);
     CHECK(u8(ioapic, 2) == cpus);  // above every local APIC id
     CHECK(u32(ioapic, 4) == layout::kIoapic);
-    CHECK(u32(ioapic, 8) == 0);    // GSI base
+    CHECK(u32(ioapic, 8) == 0);  // GSI base
 
     REQUIRE(by_type[2].size() == 1);
     const auto pit_override = by_type[2][0];

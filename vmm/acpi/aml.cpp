@@ -40,9 +40,9 @@ constexpr size_t kPkgLengthMaxBytes = 4;
 constexpr size_t kPkgLengthOneByteMax = 0x3f;
 
 // Resource descriptor tags and sizes, ACPI 6.5 section 6.4.
-constexpr uint8_t kSmallIrqTagNoFlags = 0x22;       // IRQ descriptor, length 2
-constexpr uint8_t kSmallIoPortTag = 0x47;           // I/O port descriptor, length 7
-constexpr uint8_t kSmallEndTag = 0x79;              // End Tag, length 1
+constexpr uint8_t kSmallIrqTagNoFlags = 0x22;  // IRQ descriptor, length 2
+constexpr uint8_t kSmallIoPortTag = 0x47;      // I/O port descriptor, length 7
+constexpr uint8_t kSmallEndTag = 0x79;         // End Tag, length 1
 constexpr uint8_t kLargeMemory32FixedTag = 0x86;
 constexpr uint8_t kLargeExtendedInterruptTag = 0x89;
 constexpr uint16_t kMemory32FixedBodyLength = 9;
@@ -77,8 +77,7 @@ Bytes with_pkg_length(std::initializer_list<uint8_t> opcode, const Bytes& body) 
     return out;
 }
 
-Bytes named_container(std::initializer_list<uint8_t> opcode, std::string_view path,
-                      const std::vector<Bytes>& terms) {
+Bytes named_container(std::initializer_list<uint8_t> opcode, std::string_view path, const std::vector<Bytes>& terms) {
     Bytes body = name_string(path);
     for (const Bytes& term : terms) {
         append(body, term);
@@ -214,9 +213,7 @@ Bytes name(std::string_view path, const Bytes& object) {
     return out;
 }
 
-Bytes scope(std::string_view path, const std::vector<Bytes>& terms) {
-    return named_container({kScopeOp}, path, terms);
-}
+Bytes scope(std::string_view path, const std::vector<Bytes>& terms) { return named_container({kScopeOp}, path, terms); }
 
 Bytes device(std::string_view path, const std::vector<Bytes>& terms) {
     return named_container({kExtOpPrefix, kDeviceOp}, path, terms);
@@ -267,8 +264,7 @@ Bytes io_decode16(uint16_t min, uint16_t max, uint8_t alignment, uint8_t length)
 
 Bytes irq_no_flags(uint8_t irq) {
     if (irq >= kIsaIrqCount) {
-        throw InvalidArgument("IRQNoFlags descriptor cannot hold IRQ " + std::to_string(irq) +
-                              " (ISA IRQs are 0-15)");
+        throw InvalidArgument("IRQNoFlags descriptor cannot hold IRQ " + std::to_string(irq) + " (ISA IRQs are 0-15)");
     }
     Bytes out{kSmallIrqTagNoFlags};
     append_le(out, 1u << irq, 2);  // a bit mask of IRQs
@@ -290,8 +286,8 @@ Bytes extended_interrupt(Trigger trigger, Polarity polarity, Sharing sharing, ui
 
 Bytes memory32_fixed(Access access, uint32_t base, uint32_t length) {
     if (length != 0 && base > UINT32_MAX - (length - 1)) {
-        throw InvalidArgument("Memory32Fixed range at " + std::to_string(base) + " of " +
-                              std::to_string(length) + " bytes wraps past 4 GiB");
+        throw InvalidArgument("Memory32Fixed range at " + std::to_string(base) + " of " + std::to_string(length) +
+                              " bytes wraps past 4 GiB");
     }
     Bytes out{kLargeMemory32FixedTag};
     append_le(out, kMemory32FixedBodyLength, 2);

@@ -71,8 +71,7 @@ TEST_CASE("name segments are four characters, padded with underscores", "[acpi][
 TEST_CASE("name strings pick the right prefix for their segment count", "[acpi][aml]") {
     CHECK(aml::name_string("_HID") == Bytes{'_', 'H', 'I', 'D'});
     CHECK(aml::name_string("\\_SB_") == Bytes{'\\', '_', 'S', 'B', '_'});
-    CHECK(aml::name_string("\\_SB_.COM1") ==
-          Bytes{'\\', 0x2e, '_', 'S', 'B', '_', 'C', 'O', 'M', '1'});
+    CHECK(aml::name_string("\\_SB_.COM1") == Bytes{'\\', 0x2e, '_', 'S', 'B', '_', 'C', 'O', 'M', '1'});
     CHECK(aml::name_string("\\_SB.PCI0.ISA") ==
           Bytes{'\\', 0x2f, 3, '_', 'S', 'B', '_', 'P', 'C', 'I', '0', 'I', 'S', 'A', '_'});
     CHECK(aml::name_string("^^DEV") == Bytes{'^', '^', 'D', 'E', 'V', '_'});
@@ -84,16 +83,15 @@ TEST_CASE("name strings pick the right prefix for their segment count", "[acpi][
 }
 
 TEST_CASE("Name(_S5_, Package(){5, 0, 0, 0}) encodes as ASL compilers emit it", "[acpi][aml]") {
-    const Bytes s5 = aml::name("_S5_", aml::package({aml::integer(5), aml::integer(0),
-                                                     aml::integer(0), aml::integer(0)}));
+    const Bytes s5 =
+        aml::name("_S5_", aml::package({aml::integer(5), aml::integer(0), aml::integer(0), aml::integer(0)}));
     CHECK(s5 == Bytes{0x08, '_', 'S', '5', '_', 0x12, 0x07, 0x04, 0x0a, 0x05, 0x00, 0x00, 0x00});
     CHECK_THROWS_AS(aml::package(std::vector<Bytes>(256, aml::integer(0))), InvalidArgument);
 }
 
 TEST_CASE("Scope and Device wrap their terms in a PkgLength", "[acpi][aml]") {
     const Bytes uid = aml::name("_UID", aml::integer(0));  // 6 bytes
-    CHECK(aml::device("COM1", {uid}) ==
-          Bytes{0x5b, 0x82, 0x0b, 'C', 'O', 'M', '1', 0x08, '_', 'U', 'I', 'D', 0x00});
+    CHECK(aml::device("COM1", {uid}) == Bytes{0x5b, 0x82, 0x0b, 'C', 'O', 'M', '1', 0x08, '_', 'U', 'I', 'D', 0x00});
     CHECK(aml::scope("\\_SB_", {}) == Bytes{0x10, 0x06, '\\', '_', 'S', 'B', '_'});
 
     // A body past 63 bytes switches to a two-byte PkgLength.

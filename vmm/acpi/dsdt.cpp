@@ -17,14 +17,15 @@ namespace res = brig::acpi::aml::resource;
 namespace {
 
 Bytes com1_device() {
-    return aml::device("COM1", {
-        aml::name("_HID", aml::eisa_id("PNP0501")),  // 16550A-compatible UART
-        aml::name("_UID", aml::integer(0)),
-        aml::name("_CRS", aml::resource_template({
-            res::io_decode16(layout::kCom1Port, layout::kCom1Port, 1, layout::kCom1Size),
-            res::irq_no_flags(layout::kCom1Irq),
-        })),
-    });
+    return aml::device(
+        "COM1", {
+                    aml::name("_HID", aml::eisa_id("PNP0501")),  // 16550A-compatible UART
+                    aml::name("_UID", aml::integer(0)),
+                    aml::name("_CRS", aml::resource_template({
+                                          res::io_decode16(layout::kCom1Port, layout::kCom1Port, 1, layout::kCom1Size),
+                                          res::irq_no_flags(layout::kCom1Irq),
+                                      })),
+                });
 }
 
 // Linux binds LNRO0005 to virtio_mmio and takes the register window and interrupt
@@ -38,26 +39,28 @@ Bytes virtio_mmio_device(unsigned index, const VirtioMmioEntry& entry) {
     }
     char device_name[8];
     std::snprintf(device_name, sizeof device_name, "V%03u", index);
-    return aml::device(device_name, {
-        aml::name("_HID", aml::string("LNRO0005")),
-        aml::name("_UID", aml::integer(index)),
-        aml::name("_CRS", aml::resource_template({
-            res::memory32_fixed(res::Access::ReadWrite, static_cast<uint32_t>(entry.base),
-                                static_cast<uint32_t>(entry.size)),
-            res::extended_interrupt(res::Trigger::Edge, res::Polarity::ActiveHigh,
-                                    res::Sharing::Exclusive, entry.irq),
-        })),
-    });
+    return aml::device(
+        device_name,
+        {
+            aml::name("_HID", aml::string("LNRO0005")),
+            aml::name("_UID", aml::integer(index)),
+            aml::name("_CRS", aml::resource_template({
+                                  res::memory32_fixed(res::Access::ReadWrite, static_cast<uint32_t>(entry.base),
+                                                      static_cast<uint32_t>(entry.size)),
+                                  res::extended_interrupt(res::Trigger::Edge, res::Polarity::ActiveHigh,
+                                                          res::Sharing::Exclusive, entry.irq),
+                              })),
+        });
 }
 
 // \_S5 tells the OS which SLP_TYP to write to SLEEP_CONTROL_REG to power off.
 Bytes s5_package() {
     return aml::name("_S5_", aml::package({
-        aml::integer(layout::kAcpiS5SleepType),  // SLP_TYPa
-        aml::integer(0),                          // SLP_TYPb (unused, hardware reduced)
-        aml::integer(0),                          // reserved
-        aml::integer(0),                          // reserved
-    }));
+                                 aml::integer(layout::kAcpiS5SleepType),  // SLP_TYPa
+                                 aml::integer(0),                         // SLP_TYPb (unused, hardware reduced)
+                                 aml::integer(0),                         // reserved
+                                 aml::integer(0),                         // reserved
+                             }));
 }
 
 }  // namespace

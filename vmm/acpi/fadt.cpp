@@ -36,8 +36,7 @@ Bytes build_fadt(uint64_t dsdt_addr) {
     // There is no power or sleep button; "control method" with no such device
     // present is how the spec says "none".
     fadt.flags = format::kFadtFlagHardwareReduced | format::kFadtFlagResetRegSupported |
-                 format::kFadtFlagPowerButtonIsControlMethod |
-                 format::kFadtFlagSleepButtonIsControlMethod;
+                 format::kFadtFlagPowerButtonIsControlMethod | format::kFadtFlagSleepButtonIsControlMethod;
     // No VGA to probe and no CMOS RTC emulated. The 8042 flag stays clear: the guest
     // reboots through RESET_REG, so it has no business driving a keyboard controller.
     fadt.iapc_boot_arch = format::kBootArchVgaNotPresent | format::kBootArchCmosRtcNotPresent;

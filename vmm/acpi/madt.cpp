@@ -8,11 +8,10 @@ namespace brig::acpi::detail {
 
 namespace {
 constexpr uint8_t kPitIsaIrq = 0;
-constexpr uint32_t kPitGsi = 2;         // KVM's IOAPIC, like a real PC, wires the PIT to pin 2
+constexpr uint32_t kPitGsi = 2;           // KVM's IOAPIC, like a real PC, wires the PIT to pin 2
 constexpr uint8_t kNmiLocalApicLint = 1;  // LINT1 carries NMI on every PC-compatible
 constexpr uint16_t kMpsIntiConformsToBus = 0;
-static_assert(layout::kLapic <= UINT32_MAX && layout::kIoapic <= UINT32_MAX,
-              "MADT APIC address fields are 32 bits");
+static_assert(layout::kLapic <= UINT32_MAX && layout::kIoapic <= UINT32_MAX, "MADT APIC address fields are 32 bits");
 }  // namespace
 
 Bytes build_madt(unsigned num_cpus) {

@@ -31,8 +31,7 @@ Bytes build_rsdp(uint64_t xsdt_addr) {
 
     Bytes bytes;
     append_struct(bytes, rsdp);
-    bytes[offsetof(format::Rsdp, checksum)] =
-        checksum_complement(std::span(bytes).first(format::kRsdpV1Size));
+    bytes[offsetof(format::Rsdp, checksum)] = checksum_complement(std::span(bytes).first(format::kRsdpV1Size));
     bytes[offsetof(format::Rsdp, extended_checksum)] = checksum_complement(bytes);
     return bytes;
 }

@@ -15,8 +15,7 @@ namespace {
 template <size_t N>
 void copy_id(char (&field)[N], std::string_view id) {
     if (id.size() != N) {
-        throw std::logic_error("ACPI identifier \"" + std::string(id) + "\" is not " +
-                               std::to_string(N) + " bytes");
+        throw std::logic_error("ACPI identifier \"" + std::string(id) + "\" is not " + std::to_string(N) + " bytes");
     }
     std::memcpy(field, id.data(), N);
 }

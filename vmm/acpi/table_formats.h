@@ -14,12 +14,12 @@ static_assert(std::endian::native == std::endian::little, "ACPI tables are littl
 
 // 5.2.5.3 Root System Description Pointer, ACPI 2.0+ form.
 struct [[gnu::packed]] Rsdp {
-    char signature[8];        // "RSD PTR "
-    uint8_t checksum;         // covers the first 20 bytes (the ACPI 1.0 structure)
+    char signature[8];  // "RSD PTR "
+    uint8_t checksum;   // covers the first 20 bytes (the ACPI 1.0 structure)
     char oem_id[6];
-    uint8_t revision;         // 2: XSDT present
-    uint32_t rsdt_address;    // 0: brig provides only the XSDT
-    uint32_t length;          // whole structure, 36
+    uint8_t revision;       // 2: XSDT present
+    uint32_t rsdt_address;  // 0: brig provides only the XSDT
+    uint32_t length;        // whole structure, 36
     uint64_t xsdt_address;
     uint8_t extended_checksum;  // covers all `length` bytes
     uint8_t reserved[3];
@@ -34,7 +34,7 @@ struct [[gnu::packed]] SdtHeader {
     char signature[4];
     uint32_t length;
     uint8_t revision;
-    uint8_t checksum;         // whole table sums to zero
+    uint8_t checksum;  // whole table sums to zero
     char oem_id[6];
     char oem_table_id[8];
     uint32_t oem_revision;

@@ -20,7 +20,7 @@ using Bytes = std::vector<uint8_t>;
 constexpr std::string_view kOemId = "BRIG  ";         // 6 bytes
 constexpr std::string_view kOemTableId = "BRIGVMM ";  // 8 bytes
 constexpr uint32_t kOemRevision = 1;
-constexpr std::string_view kCreatorId = "BRIG";       // 4 bytes
+constexpr std::string_view kCreatorId = "BRIG";  // 4 bytes
 constexpr uint32_t kCreatorRevision = 1;
 
 // Fills the SdtHeader at the start of `table` (which must already hold at least a

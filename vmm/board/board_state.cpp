@@ -10,10 +10,13 @@ BoardState board_transition(BoardState state, BoardEvent event) {
             return event == BoardEvent::Reset ? BoardState::RebootPending : BoardState::Shutdown;
         case BoardState::Running:
             switch (event) {
-                case BoardEvent::Start: return BoardState::Running;
-                case BoardEvent::Reset: return BoardState::RebootPending;
+                case BoardEvent::Start:
+                    return BoardState::Running;
+                case BoardEvent::Reset:
+                    return BoardState::RebootPending;
                 case BoardEvent::PowerOff:
-                case BoardEvent::Fail: return BoardState::Shutdown;
+                case BoardEvent::Fail:
+                    return BoardState::Shutdown;
             }
             break;
         case BoardState::Shutdown:
@@ -26,18 +29,25 @@ BoardState board_transition(BoardState state, BoardEvent event) {
 BoardEvent board_event_for(StopKind kind) {
     switch (kind) {
         case StopKind::GuestPowerOff:
-        case StopKind::HostSignal: return BoardEvent::PowerOff;
-        case StopKind::GuestReset: return BoardEvent::Reset;
-        default: return BoardEvent::Fail;
+        case StopKind::HostSignal:
+            return BoardEvent::PowerOff;
+        case StopKind::GuestReset:
+            return BoardEvent::Reset;
+        default:
+            return BoardEvent::Fail;
     }
 }
 
 const char* to_string(BoardState state) {
     switch (state) {
-        case BoardState::Paused: return "Paused";
-        case BoardState::Running: return "Running";
-        case BoardState::Shutdown: return "Shutdown";
-        case BoardState::RebootPending: return "RebootPending";
+        case BoardState::Paused:
+            return "Paused";
+        case BoardState::Running:
+            return "Running";
+        case BoardState::Shutdown:
+            return "Shutdown";
+        case BoardState::RebootPending:
+            return "RebootPending";
     }
     return "?";
 }

@@ -24,28 +24,44 @@ ExitCode exit_code_for(StopKind kind) {
 
 const char* to_string(StopKind kind) {
     switch (kind) {
-        case StopKind::GuestPowerOff: return "guest powered off";
-        case StopKind::GuestReset: return "guest reset";
-        case StopKind::GuestPanic: return "guest panicked";
-        case StopKind::VcpuFailure: return "vCPU failure";
-        case StopKind::DeviceCrash: return "device crashed";
-        case StopKind::HostSignal: return "stopped by signal";
-        case StopKind::Hangup: return "guest hung";
-        case StopKind::Internal: return "internal error";
+        case StopKind::GuestPowerOff:
+            return "guest powered off";
+        case StopKind::GuestReset:
+            return "guest reset";
+        case StopKind::GuestPanic:
+            return "guest panicked";
+        case StopKind::VcpuFailure:
+            return "vCPU failure";
+        case StopKind::DeviceCrash:
+            return "device crashed";
+        case StopKind::HostSignal:
+            return "stopped by signal";
+        case StopKind::Hangup:
+            return "guest hung";
+        case StopKind::Internal:
+            return "internal error";
     }
     return "unknown";
 }
 
 const char* record_keyword(StopKind kind) {
     switch (kind) {
-        case StopKind::GuestPowerOff: return "SHUTDOWN";
-        case StopKind::GuestReset: return "REBOOT";
-        case StopKind::GuestPanic: return "GUEST_PANIC";
-        case StopKind::VcpuFailure: return "VCPU_FAILURE";
-        case StopKind::DeviceCrash: return "DEVICE_CRASHED";
-        case StopKind::HostSignal: return "KILLED";
-        case StopKind::Hangup: return "HANGUP";
-        case StopKind::Internal: return "INTERNAL_ERROR";
+        case StopKind::GuestPowerOff:
+            return "SHUTDOWN";
+        case StopKind::GuestReset:
+            return "REBOOT";
+        case StopKind::GuestPanic:
+            return "GUEST_PANIC";
+        case StopKind::VcpuFailure:
+            return "VCPU_FAILURE";
+        case StopKind::DeviceCrash:
+            return "DEVICE_CRASHED";
+        case StopKind::HostSignal:
+            return "KILLED";
+        case StopKind::Hangup:
+            return "HANGUP";
+        case StopKind::Internal:
+            return "INTERNAL_ERROR";
     }
     return "INTERNAL_ERROR";
 }

@@ -8,14 +8,14 @@
 namespace brig {
 
 enum class StopKind {
-    GuestPowerOff,   // ACPI S5
-    GuestReset,      // ACPI reset register, i8042, triple fault
-    GuestPanic,      // reserved for pvpanic
-    VcpuFailure,     // KVM could not run the guest (internal error, failed entry)
-    DeviceCrash,     // a device died
-    HostSignal,      // SIGTERM/SIGINT/SIGHUP to brig, or Ctrl-A x on its console: a clean stop on request
-    Hangup,          // the guest showed no sign of life before --boot-timeout
-    Internal,        // brig itself failed
+    GuestPowerOff,  // ACPI S5
+    GuestReset,     // ACPI reset register, i8042, triple fault
+    GuestPanic,     // reserved for pvpanic
+    VcpuFailure,    // KVM could not run the guest (internal error, failed entry)
+    DeviceCrash,    // a device died
+    HostSignal,     // SIGTERM/SIGINT/SIGHUP to brig, or Ctrl-A x on its console: a clean stop on request
+    Hangup,         // the guest showed no sign of life before --boot-timeout
+    Internal,       // brig itself failed
 };
 
 struct StopReason {

@@ -91,7 +91,8 @@ TEST_CASE("Linux64 page tables map the low 4 GiB one to one", "[boot][cpu]") {
     kvm_sregs sregs{};
     setup_boot_cpu(mem, {BootProtocol::Linux64, 0x100200, kZeroPage}, regs, sregs);
 
-    for (uint64_t vaddr : std::initializer_list<uint64_t>{0, 0x100200, 0x1234567, 1 * GiB - 1, 1 * GiB, 3 * GiB + 5, kLapic, 4 * GiB - 1}) {
+    for (uint64_t vaddr : std::initializer_list<uint64_t>{0, 0x100200, 0x1234567, 1 * GiB - 1, 1 * GiB, 3 * GiB + 5,
+                                                          kLapic, 4 * GiB - 1}) {
         INFO("vaddr " << std::hex << vaddr);
         CHECK(translate(mem, sregs.cr3, vaddr) == vaddr);
     }

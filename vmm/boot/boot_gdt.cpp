@@ -11,7 +11,7 @@ namespace {
 constexpr uint32_t kFlatLimit = 0xffffffff;  // 4 GiB, page granular
 constexpr uint8_t kTypeCodeExecuteReadAccessed = 0xb;
 constexpr uint8_t kTypeDataReadWriteAccessed = 0x3;
-constexpr uint8_t kTypeBusyTss = 0xb;  // a TSS must be busy for VM entry
+constexpr uint8_t kTypeBusyTss = 0xb;        // a TSS must be busy for VM entry
 constexpr uint32_t kMinimalTssLimit = 0x67;  // 104-byte TSS, no I/O bitmap
 
 // Granularity: with G set the descriptor stores the limit in 4 KiB units.
@@ -61,18 +61,12 @@ uint64_t gdt_descriptor(const kvm_segment& seg) {
     const uint64_t limit = seg.g ? (seg.limit >> kPageGranularityShift) : seg.limit;
     const uint64_t base = seg.base;
     // The base and limit are split across the descriptor for 80286 compatibility.
-    return (limit & 0xffff) |                    // limit 15:0
-           ((base & 0xffffff) << 16) |           // base 23:0
-           (uint64_t{seg.type & 0xfu} << 40) |
-           (uint64_t{seg.s & 1u} << 44) |
-           (uint64_t{seg.dpl & 3u} << 45) |
-           (uint64_t{seg.present & 1u} << 47) |
-           (((limit >> 16) & 0xf) << 48) |       // limit 19:16
-           (uint64_t{seg.avl & 1u} << 52) |
-           (uint64_t{seg.l & 1u} << 53) |
-           (uint64_t{seg.db & 1u} << 54) |
-           (uint64_t{seg.g & 1u} << 55) |
-           (((base >> 24) & 0xff) << 56);        // base 31:24
+    return (limit & 0xffff) |           // limit 15:0
+           ((base & 0xffffff) << 16) |  // base 23:0
+           (uint64_t{seg.type & 0xfu} << 40) | (uint64_t{seg.s & 1u} << 44) | (uint64_t{seg.dpl & 3u} << 45) |
+           (uint64_t{seg.present & 1u} << 47) | (((limit >> 16) & 0xf) << 48) |  // limit 19:16
+           (uint64_t{seg.avl & 1u} << 52) | (uint64_t{seg.l & 1u} << 53) | (uint64_t{seg.db & 1u} << 54) |
+           (uint64_t{seg.g & 1u} << 55) | (((base >> 24) & 0xff) << 56);  // base 31:24
 }
 
 uint16_t write_boot_gdt(const GuestMemory& mem, const BootSegments& segs) {

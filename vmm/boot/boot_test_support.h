@@ -58,8 +58,8 @@ struct FakePvhElf {
     uint32_t note_value_size = 8;  // Linux emits 8 bytes on x86-64
     uint64_t load_paddr = 0x1000000;
     std::vector<uint8_t> segment = pattern(0x3000, 3);
-    uint64_t memsz = 0x5000;            // > segment size: the rest is bss
-    uint64_t entry_offset = 0x850;      // PVH entry, relative to load_paddr
+    uint64_t memsz = 0x5000;        // > segment size: the rest is bss
+    uint64_t entry_offset = 0x850;  // PVH entry, relative to load_paddr
 
     std::vector<uint8_t> bytes() const;
 };

@@ -53,13 +53,15 @@ setup_header read_setup_header(const KernelImage& image) {
 }
 
 void validate_header(const KernelImage& image, const setup_header& header) {
-    if (header.boot_flag != kBootFlag) image.fail("has a bad boot_flag " + hex(header.boot_flag) + " (expected 0xaa55)");
+    if (header.boot_flag != kBootFlag)
+        image.fail("has a bad boot_flag " + hex(header.boot_flag) + " (expected 0xaa55)");
     if (header.version < kMinBootProtocol) {
         image.fail("uses boot protocol " + protocol_string(header.version) + ", which is too old (" +
                    protocol_string(kMinBootProtocol) + " or later needed)");
     }
     if (!(header.xloadflags & XLF_KERNEL_64)) image.fail("is not a 64-bit kernel (XLF_KERNEL_64 is not set)");
-    if (!(header.loadflags & LOADED_HIGH)) image.fail("is a zImage that must load at 0x10000; only bzImage is supported");
+    if (!(header.loadflags & LOADED_HIGH))
+        image.fail("is a zImage that must load at 0x10000; only bzImage is supported");
     if (header.relocatable_kernel && !is_power_of_two(header.kernel_alignment)) {
         image.fail("has a kernel_alignment of " + hex(header.kernel_alignment) + ", which is not a power of two");
     }
@@ -99,8 +101,8 @@ BzImage load_bzimage(const GuestMemory& mem, const KernelImage& image) {
     // The boot sector plus the real-mode setup sectors precede the protected-mode kernel.
     const uint64_t payload_offset = (uint64_t{setup_sects} + 1) * kSectorSize;
     if (payload_offset >= image.bytes.size()) {
-        image.fail("is truncated: the protected-mode kernel should start at " + hex(payload_offset) + " but the file has " +
-                   std::to_string(image.bytes.size()) + " bytes");
+        image.fail("is truncated: the protected-mode kernel should start at " + hex(payload_offset) +
+                   " but the file has " + std::to_string(image.bytes.size()) + " bytes");
     }
     const uint64_t payload_size = image.bytes.size() - payload_offset;
 

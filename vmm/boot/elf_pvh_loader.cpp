@@ -57,7 +57,8 @@ std::vector<Segment> read_program_headers(const KernelImage& image) {
     if (bytes.size() < sizeof(typename Class::Ehdr)) image.fail("is truncated: the ELF header is incomplete");
     const auto ehdr = read_struct<typename Class::Ehdr>(bytes, 0);
 
-    if (ehdr.e_machine != Class::kMachine) image.fail("is an ELF for machine " + std::to_string(ehdr.e_machine) + ", not x86");
+    if (ehdr.e_machine != Class::kMachine)
+        image.fail("is an ELF for machine " + std::to_string(ehdr.e_machine) + ", not x86");
     if (ehdr.e_type != ET_EXEC) image.fail("is not an executable ELF (e_type " + std::to_string(ehdr.e_type) + ")");
     if (ehdr.e_phnum == 0) image.fail("is an ELF without program headers");
     if (ehdr.e_phnum == PN_XNUM) image.fail("has too many program headers (PN_XNUM)");
@@ -68,8 +69,9 @@ std::vector<Segment> read_program_headers(const KernelImage& image) {
     // e_phnum < 0xffff and e_phentsize is fixed: the product cannot overflow.
     const uint64_t table_size = uint64_t{ehdr.e_phnum} * ehdr.e_phentsize;
     if (!range_within(ehdr.e_phoff, table_size, bytes.size())) {
-        image.fail("is truncated: the program header table at " + hex(ehdr.e_phoff) + " (" + std::to_string(table_size) +
-                   " bytes) ends beyond the file's " + std::to_string(bytes.size()) + " bytes");
+        image.fail("is truncated: the program header table at " + hex(ehdr.e_phoff) + " (" +
+                   std::to_string(table_size) + " bytes) ends beyond the file's " + std::to_string(bytes.size()) +
+                   " bytes");
     }
 
     std::vector<Segment> segments;
@@ -83,8 +85,8 @@ std::vector<Segment> read_program_headers(const KernelImage& image) {
 std::span<const uint8_t> segment_file_bytes(const KernelImage& image, const Segment& seg) {
     if (!range_within(seg.offset, seg.filesz, image.bytes.size())) {
         image.fail("is truncated: " + segment_name(seg) + " at file offset " + hex(seg.offset) + " (" +
-                   std::to_string(seg.filesz) + " bytes) ends beyond the file's " +
-                   std::to_string(image.bytes.size()) + " bytes");
+                   std::to_string(seg.filesz) + " bytes) ends beyond the file's " + std::to_string(image.bytes.size()) +
+                   " bytes");
     }
     return std::span(image.bytes).subspan(seg.offset, seg.filesz);
 }
@@ -189,9 +191,12 @@ LoadedKernel load_elf_pvh(const GuestMemory& mem, const KernelImage& image) {
     if (image.bytes[EI_DATA] != ELFDATA2LSB) image.fail("is not a little-endian ELF");
     if (image.bytes[EI_VERSION] != EV_CURRENT) image.fail("has an unknown ELF version");
     switch (image.bytes[EI_CLASS]) {
-        case ELFCLASS64: return load<Elf64>(mem, image);
-        case ELFCLASS32: return load<Elf32>(mem, image);
-        default: image.fail("has an unknown ELF class " + std::to_string(image.bytes[EI_CLASS]));
+        case ELFCLASS64:
+            return load<Elf64>(mem, image);
+        case ELFCLASS32:
+            return load<Elf32>(mem, image);
+        default:
+            image.fail("has an unknown ELF class " + std::to_string(image.bytes[EI_CLASS]));
     }
 }
 

@@ -52,13 +52,9 @@ std::vector<uint8_t> HostFile::read_all() const {
     return bytes;
 }
 
-void HostFile::fail(std::string_view problem) const {
-    throw InvalidArgument(label_ + " " + std::string(problem));
-}
+void HostFile::fail(std::string_view problem) const { throw InvalidArgument(label_ + " " + std::string(problem)); }
 
-void KernelImage::fail(std::string_view problem) const {
-    throw InvalidArgument(label + " " + std::string(problem));
-}
+void KernelImage::fail(std::string_view problem) const { throw InvalidArgument(label + " " + std::string(problem)); }
 
 std::string hex(uint64_t value) {
     char buf[24];

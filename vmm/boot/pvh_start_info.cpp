@@ -27,8 +27,8 @@ uint64_t write_pvh_start_info(const GuestMemory& mem, const PvhStartInfoInputs& 
 
     std::vector<HvmMemmapEntry> memmap;
     for (const auto& e : e820) memmap.push_back({e.addr, e.size, e.type, 0});
-    mem.write(kMemmapAddr, std::span(reinterpret_cast<const uint8_t*>(memmap.data()),
-                                     memmap.size() * sizeof(HvmMemmapEntry)));
+    mem.write(kMemmapAddr,
+              std::span(reinterpret_cast<const uint8_t*>(memmap.data()), memmap.size() * sizeof(HvmMemmapEntry)));
 
     HvmStartInfo info{};
     info.magic = kHvmStartMagic;

@@ -7,8 +7,7 @@
 namespace brig {
 
 void Bus::insert(std::shared_ptr<BusDevice> device, uint64_t base, uint64_t size) {
-    if (size == 0 || base + size < base)
-        throw HostError(name_ + " bus: bad range for " + std::string(device->name()));
+    if (size == 0 || base + size < base) throw HostError(name_ + " bus: bad range for " + std::string(device->name()));
     for (const auto& r : ranges_) {
         if (base < r.base + r.size && r.base < base + size)
             throw HostError(name_ + " bus: " + std::string(device->name()) + " overlaps " +
@@ -19,8 +18,8 @@ void Bus::insert(std::shared_ptr<BusDevice> device, uint64_t base, uint64_t size
 }
 
 const Bus::Range* Bus::find(uint64_t addr, uint64_t len) const {
-    auto it = std::upper_bound(ranges_.begin(), ranges_.end(), addr,
-                               [](uint64_t a, const Range& r) { return a < r.base; });
+    auto it =
+        std::upper_bound(ranges_.begin(), ranges_.end(), addr, [](uint64_t a, const Range& r) { return a < r.base; });
     if (it == ranges_.begin()) return nullptr;
     --it;
     // The whole access must fall inside the range: a device never sees bytes of its neighbour.

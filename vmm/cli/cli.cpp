@@ -26,8 +26,8 @@ constexpr unsigned kMaxCpus = 254;            // APIC ids below the broadcast id
 // Every virtio-mmio window but the two that --rng and --console may take.
 constexpr size_t kMaxDisks = layout::kVirtioMmioWindows - 2;
 constexpr uint64_t kMaxBootTimeoutSeconds = 24 * 3600;
-constexpr uint64_t kMaxJailId = 0xfffffffe;   // (uid_t)-1 means "unchanged" to setresuid
-constexpr size_t kHelpColumn = 26;            // where `brig run --help` starts a flag's text
+constexpr uint64_t kMaxJailId = 0xfffffffe;  // (uid_t)-1 means "unchanged" to setresuid
+constexpr size_t kHelpColumn = 26;           // where `brig run --help` starts a flag's text
 
 [[noreturn]] void fail(std::string_view flag, const std::string& problem) {
     throw InvalidArgument(std::string(flag) + ": " + problem);
@@ -37,10 +37,10 @@ uint64_t parse_number(std::string_view flag, std::string_view text, uint64_t min
     uint64_t value = 0;
     const auto* end = text.data() + text.size();
     const auto [ptr, ec] = std::from_chars(text.data(), end, value);
-    if (text.empty() || ec != std::errc() || ptr != end)
-        fail(flag, "'" + std::string(text) + "' is not a number");
+    if (text.empty() || ec != std::errc() || ptr != end) fail(flag, "'" + std::string(text) + "' is not a number");
     if (value < min || value > max)
-        fail(flag, std::to_string(value) + " is out of range (" + std::to_string(min) + ".." + std::to_string(max) + ")");
+        fail(flag,
+             std::to_string(value) + " is out of range (" + std::to_string(min) + ".." + std::to_string(max) + ")");
     return value;
 }
 
@@ -55,7 +55,8 @@ uint64_t parse_mem_mib(std::string_view flag, std::string_view text) {
     static constexpr std::pair<std::string_view, unsigned> kSuffixes[] = {
         {"", 20}, {"k", 10}, {"kib", 10}, {"m", 20}, {"mib", 20}, {"g", 30}, {"gib", 30}, {"t", 40}, {"tib", 40},
     };
-    const auto* unit = std::find_if(std::begin(kSuffixes), std::end(kSuffixes), [&](const auto& s) { return s.first == suffix; });
+    const auto* unit =
+        std::find_if(std::begin(kSuffixes), std::end(kSuffixes), [&](const auto& s) { return s.first == suffix; });
     const std::string range = " is out of range (16 MiB to 1 TiB)";
     if (ec == std::errc::result_out_of_range && ptr != text.data() && unit != std::end(kSuffixes))
         fail(flag, std::string(text) + range);
@@ -114,7 +115,7 @@ ConsoleOutput parse_console(std::string_view flag, std::string_view text) {
 // Any case; `warning` is `warn`.
 spdlog::level::level_enum parse_log_level(std::string_view flag, std::string_view text) {
     static constexpr std::pair<std::string_view, spdlog::level::level_enum> kLevels[] = {
-        {"trace", spdlog::level::trace}, {"debug", spdlog::level::debug}, {"info", spdlog::level::info},
+        {"trace", spdlog::level::trace}, {"debug", spdlog::level::debug},  {"info", spdlog::level::info},
         {"warn", spdlog::level::warn},   {"warning", spdlog::level::warn}, {"error", spdlog::level::err},
         {"off", spdlog::level::off},
     };
@@ -193,9 +194,11 @@ const std::vector<Flag>& run_flags() {
          [](O& o, F f, F v) { o.serial = parse_console(f, v); }},
         {"--disk", "PATH[,ro]", Takes::Values,
          "a raw disk image (a regular file, whole 512-byte sectors) as virtio-blk;\n"
-         "repeatable, up to " + std::to_string(kMaxDisks) + "; ,ro: read-only. A writable image is locked for\n"
-         "this VM alone, a read-only one may be shared with other readers;\n"
-         "qcow2, VMDK, VHD(X), VDI, QED and LUKS images are refused",
+         "repeatable, up to " +
+             std::to_string(kMaxDisks) +
+             "; ,ro: read-only. A writable image is locked for\n"
+             "this VM alone, a read-only one may be shared with other readers;\n"
+             "qcow2, VMDK, VHD(X), VDI, QED and LUKS images are refused",
          [](O& o, F f, F v) {
              o.disks.push_back(parse_disk(f, v));
              if (o.disks.size() > kMaxDisks) fail(f, "at most " + std::to_string(kMaxDisks) + " disks");
@@ -238,10 +241,14 @@ const std::vector<Flag>& run_flags() {
          "kill (default): a violation kills the device; log: report every violation,\n"
          "allow it; learn: record every syscall, write proposed policies (--policy-out)",
          [](O& o, F f, F v) {
-             if (v == "kill") o.seccomp_mode = RunOptions::SeccompMode::Kill;
-             else if (v == "log") o.seccomp_mode = RunOptions::SeccompMode::Log;
-             else if (v == "learn") o.seccomp_mode = RunOptions::SeccompMode::Learn;
-             else fail(f, "'" + std::string(v) + "' is not one of kill, log, learn");
+             if (v == "kill")
+                 o.seccomp_mode = RunOptions::SeccompMode::Kill;
+             else if (v == "log")
+                 o.seccomp_mode = RunOptions::SeccompMode::Log;
+             else if (v == "learn")
+                 o.seccomp_mode = RunOptions::SeccompMode::Learn;
+             else
+                 fail(f, "'" + std::string(v) + "' is not one of kill, log, learn");
          }},
         {"--policy-out", "DIR", Takes::Value, "with --seccomp=learn: where the proposed minimal policies go",
          [](O& o, F f, F v) { o.policy_out = some_path(f, v); }},
@@ -331,7 +338,8 @@ std::vector<std::string> long_flags(const CLI::App& app) {
 }
 
 // " (did you mean --mem?)" for a close candidate, else `otherwise`.
-std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates, std::string otherwise = "") {
+std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates,
+                         std::string otherwise = "") {
     const auto best = closest_word(word, candidates);
     return best ? " (did you mean " + *best + "?)" : otherwise;
 }
@@ -354,7 +362,8 @@ std::vector<std::string> spell_out(const CLI::App& app, const std::vector<std::s
             words.emplace_back(word);
         } else if (eq == std::string_view::npos) {
             words.emplace_back(word);
-            if (takes_value(app, word) && i + 1 < args.size()) words.emplace_back(args[++i]);  // its value, whatever it is
+            if (takes_value(app, word) && i + 1 < args.size())
+                words.emplace_back(args[++i]);  // its value, whatever it is
         } else if (const CLI::Option* option = app.get_option_no_throw(std::string(name)); option == nullptr) {
             words.emplace_back(word);  // unknown: reported later
         } else if (option->get_expected_min() == 0) {
@@ -410,7 +419,8 @@ void check_config_file(const std::string& path) {
     std::vector<std::string> keys;
     for (const auto& item : CLI::ConfigTOML().from_file(path)) {
         const std::string key = item.fullname();
-        if (std::find(keys.begin(), keys.end(), key) != keys.end()) fail("--config", path + ": '" + key + "' given twice");
+        if (std::find(keys.begin(), keys.end(), key) != keys.end())
+            fail("--config", path + ": '" + key + "' given twice");
         keys.push_back(key);
     }
 }
@@ -444,7 +454,8 @@ RunOptions parse_run(const std::vector<std::string_view>& args) {
     if (opts.seccomp_mode == RunOptions::SeccompMode::Learn && !opts.policy_out)
         fail("--seccomp", "learn needs --policy-out DIR for the proposed policies");
     if (opts.jail_user && app->count("--jail-ids") > 0) fail("--jail-ids", "give either --jail-user or --jail-ids");
-    if (opts.cgroup_parent && opts.disable_sandbox) fail("--cgroup-parent", "places device processes; --disable-sandbox has none");
+    if (opts.cgroup_parent && opts.disable_sandbox)
+        fail("--cgroup-parent", "places device processes; --disable-sandbox has none");
     if (opts.policy_out && opts.seccomp_mode != RunOptions::SeccompMode::Learn)
         fail("--policy-out", "only with --seccomp=learn");
     return opts;
@@ -464,7 +475,8 @@ std::optional<std::string_view> find_failure_file(const std::vector<std::string_
     constexpr std::string_view kFlag = "--failure-file";
     for (size_t i = 1; i < args.size(); ++i) {
         const std::string_view word = args[i];
-        if (word == kFlag) return i + 1 < args.size() && !args[i + 1].empty() ? std::optional(args[i + 1]) : std::nullopt;
+        if (word == kFlag)
+            return i + 1 < args.size() && !args[i + 1].empty() ? std::optional(args[i + 1]) : std::nullopt;
         if (word.starts_with(kFlag) && word[kFlag.size()] == '=') {
             const auto value = word.substr(kFlag.size() + 1);
             return value.empty() ? std::nullopt : std::optional(value);
@@ -495,7 +507,8 @@ std::string main_help() {
     app.formatter(std::make_shared<HelpFormatter>("brig COMMAND ..."));
     app.set_help_flag("-h,--help", "this text");
     app.add_flag("-V,--version")->description("print the version");
-    for (const auto& [name, help] : kCommands) app.add_subcommand(std::string(name), std::string(help))->group("Commands");
+    for (const auto& [name, help] : kCommands)
+        app.add_subcommand(std::string(name), std::string(help))->group("Commands");
     app.footer(
         "Exit status: 0 guest powered off, 32 guest reset, 33 a device crashed,\n"
         "34 guest panic, 35 invalid arguments, 36 boot timeout (hang), 1 internal error.");

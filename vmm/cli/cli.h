@@ -23,7 +23,7 @@ namespace brig {
 struct ConsoleOutput {
     enum class Kind { Stdout, File, Sink };
     Kind kind = Kind::Stdout;
-    std::filesystem::path path;  // Kind::File only
+    std::filesystem::path path;     // Kind::File only
     std::string flag = "--serial";  // for error messages
 };
 
@@ -39,8 +39,8 @@ struct RunOptions {
     uint64_t mem_mib = 256;
     unsigned cpus = 1;
     ConsoleOutput serial;
-    std::vector<DiskOption> disks;            // --disk, in order: virtio-blk0, 1, ...
-    bool rng = true;                          // virtio-rng, on unless --no-rng
+    std::vector<DiskOption> disks;                // --disk, in order: virtio-blk0, 1, ...
+    bool rng = true;                              // virtio-rng, on unless --no-rng
     std::optional<ConsoleOutput> virtio_console;  // --console
     spdlog::level::level_enum log_level = spdlog::level::info;
     // Devices run in-process instead of in jailed brig-device processes (debugging only).

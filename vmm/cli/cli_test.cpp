@@ -79,10 +79,14 @@ TEST_CASE("cli parses the sandbox and supervision flags", "[cli]") {
     CHECK(o.jail_user->uid == 4321);
     CHECK(o.jail_user->gid == 4321);
     CHECK_FALSE(o.disable_sandbox);
-    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--jail-user", "0"}), StartsWith("--jail-user: 0 is out of range"));
-    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--jail-user", "12:x"}), StartsWith("--jail-user: 'x' is not a number"));
-    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--boot-timeout", "0"}), StartsWith("--boot-timeout: 0 is out of range"));
-    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--disable-sandbox=yes"}), StartsWith("--disable-sandbox: takes no value"));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--jail-user", "0"}),
+               StartsWith("--jail-user: 0 is out of range"));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--jail-user", "12:x"}),
+               StartsWith("--jail-user: 'x' is not a number"));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--boot-timeout", "0"}),
+               StartsWith("--boot-timeout: 0 is out of range"));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--disable-sandbox=yes"}),
+               StartsWith("--disable-sandbox: takes no value"));
 }
 
 TEST_CASE("cli parses virtio devices", "[cli]") {
@@ -96,21 +100,26 @@ TEST_CASE("cli parses virtio devices", "[cli]") {
     CHECK_FALSE(o.rng);
     REQUIRE(o.virtio_console.has_value());
     CHECK(o.virtio_console->kind == ConsoleOutput::Kind::File);
-    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--disk", "/nonexistent.img"}), StartsWith("--disk: cannot open"));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--disk", "/nonexistent.img"}),
+               StartsWith("--disk: cannot open"));
     CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--disk", disk0.path + ",rw"}), StartsWith("--disk: "));
-    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--console", "tty"}), StartsWith("--console: 'tty' is not one of"));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--console", "tty"}),
+               StartsWith("--console: 'tty' is not one of"));
 }
 
 TEST_CASE("cli parses seccomp modes and the policy command", "[cli]") {
     TempFile kernel;
-    auto o = std::get<RunOptions>(parse({"run", "--kernel", kernel.path, "--seccomp", "learn", "--policy-out", "/tmp/out",
-                                         "--policy-dir", "/tmp/policies"}));
+    auto o = std::get<RunOptions>(parse({"run", "--kernel", kernel.path, "--seccomp", "learn", "--policy-out",
+                                         "/tmp/out", "--policy-dir", "/tmp/policies"}));
     CHECK(o.seccomp_mode == RunOptions::SeccompMode::Learn);
     CHECK(o.policy_out.value() == "/tmp/out");
     CHECK(o.policy_dir.value() == "/tmp/policies");
-    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--seccomp", "learn"}), StartsWith("--seccomp: learn needs --policy-out"));
-    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--seccomp", "trap"}), StartsWith("--seccomp: 'trap' is not one of"));
-    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--policy-out", "/tmp/x"}), StartsWith("--policy-out: only with"));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--seccomp", "learn"}),
+               StartsWith("--seccomp: learn needs --policy-out"));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--seccomp", "trap"}),
+               StartsWith("--seccomp: 'trap' is not one of"));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--policy-out", "/tmp/x"}),
+               StartsWith("--policy-out: only with"));
     const auto policy = std::get<PolicyCommand>(parse({"policy", "audit", "--json"}));
     CHECK(policy.args == std::vector<std::string>{"audit", "--json"});
 }
@@ -151,10 +160,12 @@ TEST_CASE("cli errors are one line naming the flag", "[cli]") {
     CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--cpus", "0"}), StartsWith("--cpus: 0 is out of range"));
     CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--cpus", "99999999999999999999999"}),
                StartsWith("--cpus: '99999999999999999999999' is not a number"));
-    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--serial", "tcp"}), StartsWith("--serial: 'tcp' is not one of"));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--serial", "tcp"}),
+               StartsWith("--serial: 'tcp' is not one of"));
     CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--log-level", "loud"}), StartsWith("--log-level:"));
     CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--cpus"}), StartsWith("--cpus: missing value"));
-    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--cpus", "2", "--cpus", "3"}), StartsWith("--cpus: given more than once"));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--cpus", "2", "--cpus", "3"}),
+               StartsWith("--cpus: given more than once"));
     CHECK_THAT(error_of({"run"}), StartsWith("--kernel: required"));
     CHECK_THAT(error_of({"fly"}), StartsWith("unknown command 'fly'"));
     CHECK_THAT(error_of({}), StartsWith("missing command"));
@@ -163,8 +174,8 @@ TEST_CASE("cli errors are one line naming the flag", "[cli]") {
 
 TEST_CASE("cli parses --jail-ids FIRST-LAST and --cgroup-parent", "[cli]") {
     TempFile kernel;
-    auto o = std::get<RunOptions>(parse({"run", "--kernel", kernel.path, "--jail-ids", "500000-500009", "--cgroup-parent",
-                                         "/brig/vms"}));
+    auto o = std::get<RunOptions>(
+        parse({"run", "--kernel", kernel.path, "--jail-ids", "500000-500009", "--cgroup-parent", "/brig/vms"}));
     CHECK_FALSE(o.jail_user.has_value());
     CHECK(o.jail_ids.first == 500000);
     CHECK(o.jail_ids.last == 500009);
@@ -176,18 +187,23 @@ TEST_CASE("cli parses --jail-ids FIRST-LAST and --cgroup-parent", "[cli]") {
     CHECK(o.jail_ids.size() == 4294967294ull);
 
     const std::string k = kernel.path;
-    CHECK_THAT(error_of({"run", "--kernel", k, "--jail-ids", "400000"}), StartsWith("--jail-ids: '400000' is not FIRST-LAST"));
-    CHECK_THAT(error_of({"run", "--kernel", k, "--jail-ids", "5-4"}), StartsWith("--jail-ids: '5-4': FIRST is above LAST"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--jail-ids", "400000"}),
+               StartsWith("--jail-ids: '400000' is not FIRST-LAST"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--jail-ids", "5-4"}),
+               StartsWith("--jail-ids: '5-4': FIRST is above LAST"));
     CHECK_THAT(error_of({"run", "--kernel", k, "--jail-ids", "0-4"}), StartsWith("--jail-ids: 0 is out of range"));
-    CHECK_THAT(error_of({"run", "--kernel", k, "--jail-ids", "1-4294967295"}), StartsWith("--jail-ids: 4294967295 is out of range"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--jail-ids", "1-4294967295"}),
+               StartsWith("--jail-ids: 4294967295 is out of range"));
     CHECK_THAT(error_of({"run", "--kernel", k, "--jail-ids", "-5"}), StartsWith("--jail-ids: '' is not a number"));
-    CHECK_THAT(error_of({"run", "--kernel", k, "--jail-ids", "1-2-3"}), StartsWith("--jail-ids: '2-3' is not a number"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--jail-ids", "1-2-3"}),
+               StartsWith("--jail-ids: '2-3' is not a number"));
     CHECK_THAT(error_of({"run", "--kernel", k, "--jail-ids", "1-9", "--jail-user", "5"}),
                StartsWith("--jail-ids: give either --jail-user or --jail-ids"));
     CHECK_THAT(error_of({"run", "--kernel", k, "--cgroup-parent", ""}), StartsWith("--cgroup-parent: empty path"));
     CHECK_THAT(error_of({"run", "--kernel", k, "--cgroup-parent", "x", "--disable-sandbox"}),
                StartsWith("--cgroup-parent: places device processes"));
-    CHECK_THAT(error_of({"run", "--kernel", k, "--cgroup-parent", "a/../b"}), StartsWith("--cgroup-parent: 'a/../b': no '..'"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--cgroup-parent", "a/../b"}),
+               StartsWith("--cgroup-parent: 'a/../b': no '..'"));
 }
 
 TEST_CASE("one console reads stdin: the UART on stdout, else the virtio console on stdout", "[cli]") {
@@ -230,8 +246,10 @@ TEST_CASE("--mem takes MiB, or a size with a K, M, G or T suffix", "[cli]") {
     // Overflow, of the number and of the number times the unit.
     CHECK_THAT(error_of({"run", "--kernel", k, "--mem", "99999999999999999999999"}),
                StartsWith("--mem: 99999999999999999999999 is out of range"));
-    CHECK_THAT(error_of({"run", "--kernel", k, "--mem", "17179869184T"}), StartsWith("--mem: 17179869184T is out of range"));
-    CHECK_THAT(error_of({"run", "--kernel", k, "--mem", "1500K"}), StartsWith("--mem: 1500K is not a whole number of MiB"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--mem", "17179869184T"}),
+               StartsWith("--mem: 17179869184T is out of range"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--mem", "1500K"}),
+               StartsWith("--mem: 1500K is not a whole number of MiB"));
     CHECK_THAT(error_of({"run", "--kernel", k, "--mem", "17M"}), StartsWith("--mem: must be a multiple of 2 MiB"));
     CHECK(error_of({"run", "--kernel", k, "--mem", "1GB"}) ==
           "--mem: '1GB' is not a number, nor a size with a suffix K, M, G or T (512M, 1G)");
@@ -314,11 +332,15 @@ TEST_CASE("consoles take crosvm's type=...,path=... too", "[cli]") {
     o = run_options({"run", "--kernel", k, "--serial", "file=\"/tmp/a,b\"", "--console", "type=stdout"});
     CHECK(o.serial.path == "/tmp/a,b");
     CHECK(o.virtio_console->kind == ConsoleOutput::Kind::Stdout);
-    CHECK_THAT(error_of({"run", "--kernel", k, "--serial", "type=file"}), StartsWith("--serial: 'type=file' is not one of"));
-    CHECK_THAT(error_of({"run", "--kernel", k, "--serial", "type=sink,path=/x"}), StartsWith("--serial: 'type=sink,path=/x' is not one of"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--serial", "type=file"}),
+               StartsWith("--serial: 'type=file' is not one of"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--serial", "type=sink,path=/x"}),
+               StartsWith("--serial: 'type=sink,path=/x' is not one of"));
     CHECK_THAT(error_of({"run", "--kernel", k, "--serial", "file="}), StartsWith("--serial: 'file=' is not one of"));
-    CHECK_THAT(error_of({"run", "--kernel", k, "--console", "stdout,sink"}), StartsWith("--console: 'stdout,sink' is not one of"));
-    CHECK_THAT(error_of({"run", "--kernel", k, "--console", "type=tty"}), StartsWith("--console: 'type=tty' is not one of"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--console", "stdout,sink"}),
+               StartsWith("--console: 'stdout,sink' is not one of"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--console", "type=tty"}),
+               StartsWith("--console: 'type=tty' is not one of"));
 }
 
 TEST_CASE("values are read as given: an empty inline value, a value that looks like a flag", "[cli]") {
@@ -343,16 +365,21 @@ TEST_CASE("values are read as given: an empty inline value, a value that looks l
 
 TEST_CASE("--config reads the flags from a TOML file", "[cli]") {
     TempFile kernel, disk0, disk1;
-    const TextFile config("# a VM\n"
-                          "kernel = \"" + kernel.path + "\"\n"
-                          "cmdline = \"console=ttyS0 mode=info\"\n"
-                          "mem = \"1G\"\n"
-                          "cpus = 2\n"
-                          "disk = [\"" + disk0.path + "\", \"" + disk1.path + ",ro\"]\n"
-                          "rng = false\n"
-                          "serial = \"sink\"\n"
-                          "log-level = \"WARNING\"\n"
-                          "jail-ids = \"500000-500009\"\n");
+    const TextFile config(
+        "# a VM\n"
+        "kernel = \"" +
+        kernel.path +
+        "\"\n"
+        "cmdline = \"console=ttyS0 mode=info\"\n"
+        "mem = \"1G\"\n"
+        "cpus = 2\n"
+        "disk = [\"" +
+        disk0.path + "\", \"" + disk1.path +
+        ",ro\"]\n"
+        "rng = false\n"
+        "serial = \"sink\"\n"
+        "log-level = \"WARNING\"\n"
+        "jail-ids = \"500000-500009\"\n");
     auto o = run_options({"run", "--config", config.path});
     CHECK(o.kernel == kernel.path);
     CHECK(o.cmdline == "console=ttyS0 mode=info");
@@ -368,7 +395,8 @@ TEST_CASE("--config reads the flags from a TOML file", "[cli]") {
     CHECK(o.jail_ids.first == 500000);
 
     SECTION("a flag on the command line wins over its key") {
-        o = run_options({"run", "--cpus", "4", "--config=" + config.path, "--rng", "--disk", disk0.path, "--mem", "64"});
+        o = run_options(
+            {"run", "--cpus", "4", "--config=" + config.path, "--rng", "--disk", disk0.path, "--mem", "64"});
         CHECK(o.cpus == 4);
         CHECK(o.rng);
         CHECK(o.mem_mib == 64);
@@ -412,10 +440,12 @@ TEST_CASE("a bad --config file is one line naming it", "[cli]") {
     CHECK(config_error("disk = [\"/nonexistent.img\"]\n").starts_with("--disk: cannot open /nonexistent.img"));
     CHECK_THAT(error_of({"run", "--kernel", k, "--config", "/nonexistent.toml"}),
                StartsWith("--config: cannot open /nonexistent.toml: No such file"));
-    CHECK_THAT(error_of({"run", "--kernel", k, "--config", "/tmp"}), StartsWith("--config: /tmp is not a regular file"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--config", "/tmp"}),
+               StartsWith("--config: /tmp is not a regular file"));
     CHECK_THAT(error_of({"run", "--kernel", k, "--config"}), StartsWith("--config: missing value"));
     CHECK_THAT(error_of({"run", "--kernel", k, "--config="}), StartsWith("--config: empty path"));
-    CHECK_THAT(error_of({"run", "--kernel", k, "--config", k, "--config", k}), StartsWith("--config: given more than once"));
+    CHECK_THAT(error_of({"run", "--kernel", k, "--config", k, "--config", k}),
+               StartsWith("--config: given more than once"));
     const TextFile no_kernel("cpus = 2\n");
     CHECK_THAT(error_of({"run", "--config", no_kernel.path}), StartsWith("--kernel: required"));
 }

@@ -48,7 +48,8 @@ TEST_CASE("find_failure_file agrees with the parser on which flags take a value"
                 takes_value = std::string(e.what()) == word + ": missing value";
             }
             INFO(word);
-            CHECK(found({"run", word, "--failure-file", "/f"}) == (takes_value ? std::nullopt : std::optional<std::string>("/f")));
+            CHECK(found({"run", word, "--failure-file", "/f"}) ==
+                  (takes_value ? std::nullopt : std::optional<std::string>("/f")));
         }
     }
     CHECK(flags > 15);

@@ -30,7 +30,8 @@ std::vector<KeyValue> parse_key_values(std::string_view flag, std::string_view t
                 if (close == std::string_view::npos) fail(flag, text, "a quote that does not end");
                 item.value = std::string(text.substr(at + 1, close - at - 1));
                 at = close + 1;
-                if (at < text.size() && text[at] != ',') fail(flag, text, "text after the closing quote of " + item.key);
+                if (at < text.size() && text[at] != ',')
+                    fail(flag, text, "text after the closing quote of " + item.key);
             } else {
                 const size_t comma = text.find(',', at);
                 item.value = std::string(text.substr(at, comma - at));

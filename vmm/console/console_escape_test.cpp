@@ -19,8 +19,11 @@ TEST_CASE("console escapes: plain bytes, control keys included, pass through", "
 TEST_CASE("console escapes: Ctrl-A x quits, Ctrl-A Ctrl-A sends one Ctrl-A", "[console]") {
     ConsoleEscape escape;
     std::vector<uint8_t> out;
-    CHECK(escape.feed(bytes("ab\x01\x01" "c"), out) == ConsoleEscape::Action::None);
-    CHECK(out == bytes("ab\x01" "c"));
+    CHECK(escape.feed(bytes("ab\x01\x01"
+                            "c"),
+                      out) == ConsoleEscape::Action::None);
+    CHECK(out == bytes("ab\x01"
+                       "c"));
     out.clear();
     CHECK(escape.feed(bytes("d\x01xe"), out) == ConsoleEscape::Action::Quit);
     CHECK(out == bytes("d"));

@@ -48,7 +48,8 @@ void OutputRelay::write_some() {
 void OutputRelay::finish(std::chrono::milliseconds timeout) {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (open_ || backlogged()) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (left.count() <= 0) break;
         pollfd fds[2] = {{has_room() ? read_fd() : -1, POLLIN, 0}, {backlogged() ? out_ : -1, POLLOUT, 0}};
         if (poll(fds, 2, static_cast<int>(left.count())) < 0 && errno != EINTR) break;

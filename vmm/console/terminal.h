@@ -48,8 +48,8 @@ private:
     bool is_tty_ = false;
     pid_t own_group_ = 0;  // brig never changes its process group; read once
     bool saved_valid_ = false;
-    termios saved_{};      // the modes brig found, restored on exit
-    bool raw_ = false;     // brig has the terminal in raw mode
+    termios saved_{};   // the modes brig found, restored on exit
+    bool raw_ = false;  // brig has the terminal in raw mode
 };
 
 }  // namespace brig

@@ -18,7 +18,8 @@ constexpr size_t kMaxDrainBytes = 256 * 1024;  // per call: a flooding device ca
 spdlog::level::level_enum device_line_level() { return std::max(spdlog::get_level(), spdlog::level::info); }
 }  // namespace
 
-DeviceLog::DeviceLog(std::string device, base::UniqueFd read_end) : device_(std::move(device)), fd_(std::move(read_end)) {
+DeviceLog::DeviceLog(std::string device, base::UniqueFd read_end)
+    : device_(std::move(device)), fd_(std::move(read_end)) {
     fcntl(fd_.get(), F_SETFL, O_NONBLOCK);  // our own pipe: nobody else shares it
 }
 

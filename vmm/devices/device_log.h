@@ -15,7 +15,7 @@ namespace brig {
 
 class DeviceLog {
 public:
-    static constexpr unsigned kBurstLines = 50;     // shown at once
+    static constexpr unsigned kBurstLines = 50;      // shown at once
     static constexpr unsigned kLinesPerSecond = 20;  // then, at most, on average
 
     DeviceLog(std::string device, base::UniqueFd read_end);  // read_end is made non-blocking

@@ -88,7 +88,8 @@ struct DeviceProcess::Verdict {
 std::unique_ptr<DeviceProcess> DeviceProcess::spawn(const DeviceProcessConfig& config, ipc::IpcThread& ipc,
                                                     ipc::IpcThread::ErrorReportHandler on_report) {
     int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) base::throw_errno("socketpair(" + config.name + ")");
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        base::throw_errno("socketpair(" + config.name + ")");
     base::UniqueFd vmm_end(sv[0]), device_end(sv[1]);
     // The report channel is a socket, not a pipe, so that it can carry the device's
     // seccomp listener (SCM_RIGHTS).
@@ -172,8 +173,10 @@ ListenerHandover receive_listener_handover(int report_fd, const std::string& dev
     auto refuse = [](std::string why) { return ListenerHandover{base::UniqueFd(), std::move(why)}; };
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0) return refuse("sent no seccomp listener within " + std::to_string(timeout.count()) + " ms");
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0)
+            return refuse("sent no seccomp listener within " + std::to_string(timeout.count()) + " ms");
         pollfd pfd{report_fd, POLLIN, 0};
         const int ready = poll(&pfd, 1, static_cast<int>(left.count()));
         if (ready < 0 && errno == EINTR) continue;
@@ -202,7 +205,8 @@ ListenerHandover receive_listener_handover(int report_fd, const std::string& dev
             }
         }
         if (n == 0) return refuse("closed its report socket before sending its seccomp listener");
-        if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || std::string_view(payload, static_cast<size_t>(n)) != ipc::device_contract::kListenerTag ||
+        if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ||
+            std::string_view(payload, static_cast<size_t>(n)) != ipc::device_contract::kListenerTag ||
             fds.size() != 1 || !is_seccomp_listener(fds[0].get()))
             return refuse("sent something other than its seccomp listener");
         return ListenerHandover{std::move(fds[0]), {}};
@@ -233,8 +237,8 @@ const std::string& DeviceProcess::reap() {
     }
     if (info.si_code == CLD_EXITED && info.si_status == sandbox::kDeviceExitOutOfMemory) {
         // The device's own word, but only about itself: it is dead either way.
-        exit_description_ = fmt::format("exited with status {} (out of memory: an allocation failed under its bound)",
-                                        info.si_status);
+        exit_description_ =
+            fmt::format("exited with status {} (out of memory: an allocation failed under its bound)", info.si_status);
         failure_fields_ = fmt::format("exit={} reason=memory-limit", info.si_status);
     } else if (info.si_code == CLD_EXITED) {
         exit_description_ = fmt::format("exited with status {}", info.si_status);

@@ -55,7 +55,7 @@ ListenerHandover receive_listener_handover(int report_fd, const std::string& dev
 class DeviceProcess {
 public:
     static std::unique_ptr<DeviceProcess> spawn(const DeviceProcessConfig& config, ipc::IpcThread& ipc,
-                                                 ipc::IpcThread::ErrorReportHandler on_report);
+                                                ipc::IpcThread::ErrorReportHandler on_report);
     ~DeviceProcess();  // kills and reaps the process if it is still there
 
     const std::string& name() const { return name_; }

@@ -70,8 +70,7 @@ base::UniqueFd make_seccomp_listener() {
     std::thread([&fd] {
         sock_filter allow = BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
         sock_fprog prog{1, &allow};
-        fd = static_cast<int>(
-            syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog));
+        fd = static_cast<int>(syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog));
     }).join();
     REQUIRE(fd >= 0);
     return base::UniqueFd(fd);
@@ -144,7 +143,7 @@ TEST_CASE("listener hand-over: two fds are refused, and both are closed", "[devi
 TEST_CASE("listener hand-over: a real listener under the wrong text is refused", "[device_process]") {
     base::UniqueFd listener = make_seccomp_listener();
     for (const std::string& text : {std::string("seccomp-listenes"), std::string("seccomp-listene"), kTag + "!",
-                                   kTag + std::string(1, '\0'), std::string("SECCOMP-LISTENER"), std::string("x")}) {
+                                    kTag + std::string(1, '\0'), std::string("SECCOMP-LISTENER"), std::string("x")}) {
         INFO("text: " << text);
         ReportSocket s;
         send_message(s.device_end.get(), text, {listener.get()});

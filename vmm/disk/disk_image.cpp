@@ -28,13 +28,13 @@ using namespace std::string_view_literals;
 // raw image that happens to start with one of these is refused too; that is the safe
 // side (QEMU does the same when it probes).
 constexpr std::array kFormats = {
-    FormatMagic{0, "QFI\xfb"sv, "qcow2"},                  // qcow2 (and qcow v1)
+    FormatMagic{0, "QFI\xfb"sv, "qcow2"},  // qcow2 (and qcow v1)
     FormatMagic{0, "QED\0"sv, "QED"},
-    FormatMagic{0, "KDMV"sv, "VMDK"},                      // sparse extent
-    FormatMagic{0, "# Disk DescriptorFile"sv, "VMDK"},     // descriptor
+    FormatMagic{0, "KDMV"sv, "VMDK"},                   // sparse extent
+    FormatMagic{0, "# Disk DescriptorFile"sv, "VMDK"},  // descriptor
     FormatMagic{0, "vhdxfile"sv, "VHDX"},
-    FormatMagic{0, "conectix"sv, "VHD (dynamic)"},         // footer copy at the start
-    FormatMagic{0x40, "\x7f\x10\xda\xbe"sv, "VDI"},        // VirtualBox signature 0xbeda107f, little-endian
+    FormatMagic{0, "conectix"sv, "VHD (dynamic)"},   // footer copy at the start
+    FormatMagic{0x40, "\x7f\x10\xda\xbe"sv, "VDI"},  // VirtualBox signature 0xbeda107f, little-endian
     FormatMagic{0, "LUKS\xba\xbe"sv, "LUKS"},
 };
 
@@ -95,11 +95,12 @@ base::UniqueFd open_image(const DiskOption& disk) {
     base::UniqueFd fd(::open(disk.path.c_str(), (disk.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC));
     if (!fd) refuse(disk, std::string("cannot open: ") + std::strerror(errno));
     if (const auto format = image_format(disk, fd.get()))
-        refuse(disk, "a " + std::string(*format) + " image; brig attaches raw images only (convert it: "
-                     "qemu-img convert -O raw)");
+        refuse(disk, "a " + std::string(*format) +
+                         " image; brig attaches raw images only (convert it: "
+                         "qemu-img convert -O raw)");
     if (const uint64_t size = image_size(disk, fd.get()); size % kSectorSize != 0)
-        refuse(disk, "its size, " + std::to_string(size) + " bytes, is not a multiple of " + std::to_string(kSectorSize) +
-                     " (virtio-blk sectors)");
+        refuse(disk, "its size, " + std::to_string(size) + " bytes, is not a multiple of " +
+                         std::to_string(kSectorSize) + " (virtio-blk sectors)");
     lock(disk, fd.get());
     return fd;
 }

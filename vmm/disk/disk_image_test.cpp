@@ -67,8 +67,8 @@ TEST_CASE("raw data, and magic cut short or off its offset, is not a format", "[
     CHECK_FALSE(disk::unsupported_format(bytes("\xeb\x63\x90MSWIN4.1"sv)));  // a FAT boot sector
     CHECK_FALSE(disk::unsupported_format(bytes("QFI", 3)));                  // shorter than the magic
     CHECK_FALSE(disk::unsupported_format(bytes("QFI\xfa"sv)));
-    CHECK_FALSE(disk::unsupported_format(bytes("xQFI\xfb"sv)));            // not at offset 0
-    CHECK_FALSE(disk::unsupported_format(bytes("", 0x43)));                 // too short for the VDI offset
+    CHECK_FALSE(disk::unsupported_format(bytes("xQFI\xfb"sv)));  // not at offset 0
+    CHECK_FALSE(disk::unsupported_format(bytes("", 0x43)));      // too short for the VDI offset
 }
 
 TEST_CASE("open_image refuses a qcow2 image, a partial sector and a missing file with one --disk line", "[disks]") {

@@ -69,8 +69,8 @@ std::vector<kvm_cpuid_entry2> normalize_cpuid(std::vector<kvm_cpuid_entry2> entr
     for (auto& e : entries) {
         switch (e.function) {
             case leaf::kFeatures:
-                e.ebx = (e.ebx & ~(0xffu << kEbxApicIdShift) & ~kEbxLogicalCountMask) |
-                        (index << kEbxApicIdShift) | (count << kEbxLogicalCountShift);
+                e.ebx = (e.ebx & ~(0xffu << kEbxApicIdShift) & ~kEbxLogicalCountMask) | (index << kEbxApicIdShift) |
+                        (count << kEbxLogicalCountShift);
                 e.ecx = (e.ecx | kEcxHypervisor) & ~(kEcxMonitor | kEcxVmx | kEcxEist | kEcxTm2 | kEcxPdcm);
                 e.edx &= ~(kEdxAcpiThermal | kEdxTm);
                 if (count > 1)

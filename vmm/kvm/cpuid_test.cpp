@@ -25,10 +25,10 @@ TEST_CASE("cpuid leaf 1 carries the APIC id, the vCPU count and the hypervisor b
     const auto& l1 = find(out, 1);
     CHECK((l1.ebx >> 24) == 3);
     CHECK(((l1.ebx >> 16) & 0xff) == 4);
-    CHECK((l1.ecx & (1u << 31)) != 0);   // hypervisor
-    CHECK((l1.ecx & (1u << 3)) == 0);    // no monitor/mwait
-    CHECK((l1.ecx & (1u << 5)) == 0);    // no nested VMX
-    CHECK((l1.edx & (1u << 28)) != 0);   // HTT: more than one logical CPU
+    CHECK((l1.ecx & (1u << 31)) != 0);  // hypervisor
+    CHECK((l1.ecx & (1u << 3)) == 0);   // no monitor/mwait
+    CHECK((l1.ecx & (1u << 5)) == 0);   // no nested VMX
+    CHECK((l1.edx & (1u << 28)) != 0);  // HTT: more than one logical CPU
     auto single = normalize_cpuid({entry(1)}, 0, 1);
     CHECK((find(single, 1).edx & (1u << 28)) == 0);
 }

@@ -66,7 +66,9 @@ Kvm Kvm::open() {
 
 int Kvm::check_extension(long cap) const { return ioctl(fd_.get(), KVM_CHECK_EXTENSION, cap); }
 
-int Kvm::vcpu_mmap_size() const { return checked_ioctl(fd_.get(), KVM_GET_VCPU_MMAP_SIZE, 0, "KVM_GET_VCPU_MMAP_SIZE"); }
+int Kvm::vcpu_mmap_size() const {
+    return checked_ioctl(fd_.get(), KVM_GET_VCPU_MMAP_SIZE, 0, "KVM_GET_VCPU_MMAP_SIZE");
+}
 
 std::vector<kvm_cpuid_entry2> Kvm::supported_cpuid() const {
     // Grow until KVM stops answering E2BIG.
@@ -148,7 +150,10 @@ VcpuFd VcpuFd::create(const Kvm& kvm, const VmFd& vm, unsigned index) {
 }
 
 VcpuFd::VcpuFd(VcpuFd&& other) noexcept
-    : fd_(std::move(other.fd_)), index_(other.index_), run_(std::exchange(other.run_, nullptr)), run_size_(other.run_size_) {}
+    : fd_(std::move(other.fd_)),
+      index_(other.index_),
+      run_(std::exchange(other.run_, nullptr)),
+      run_size_(other.run_size_) {}
 
 VcpuFd::~VcpuFd() {
     if (run_) munmap(run_, run_size_);

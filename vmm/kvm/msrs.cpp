@@ -36,9 +36,15 @@ std::vector<kvm_msr_entry> boot_msrs() {
     // The syscall MSRs start at zero so nothing stale leaks in; MTRRs default to
     // write-back because there is no firmware to program them.
     return {
-        make(msr::kSysenterCs, 0),     make(msr::kSysenterEsp, 0), make(msr::kSysenterEip, 0),
-        make(msr::kStar, 0),           make(msr::kLstar, 0),       make(msr::kCstar, 0),
-        make(msr::kSyscallMask, 0),    make(msr::kKernelGsBase, 0), make(msr::kTsc, 0),
+        make(msr::kSysenterCs, 0),
+        make(msr::kSysenterEsp, 0),
+        make(msr::kSysenterEip, 0),
+        make(msr::kStar, 0),
+        make(msr::kLstar, 0),
+        make(msr::kCstar, 0),
+        make(msr::kSyscallMask, 0),
+        make(msr::kKernelGsBase, 0),
+        make(msr::kTsc, 0),
         make(msr::kMiscEnable, kMiscEnableFastString),
         make(msr::kMtrrDefType, kMtrrEnable | kMtrrTypeWriteBack),
     };

@@ -36,7 +36,8 @@ GuestMemory GuestMemory::create(uint64_t size) {
     return GuestMemory(std::move(memfd), layout_map, host, std::move(regions));
 }
 
-GuestMemory::GuestMemory(base::UniqueFd memfd, ipc::GuestRamMap map, uint8_t* mapping, std::vector<MemoryRegion> regions)
+GuestMemory::GuestMemory(base::UniqueFd memfd, ipc::GuestRamMap map, uint8_t* mapping,
+                         std::vector<MemoryRegion> regions)
     : memfd_(std::move(memfd)), map_(map), mapping_(mapping), regions_(std::move(regions)) {}
 
 GuestMemory::GuestMemory(GuestMemory&& other) noexcept

@@ -15,18 +15,18 @@ constexpr uint64_t GiB = 1024 * MiB;
 // Low memory: real-mode era structures the boot protocols expect below 1 MiB.
 constexpr uint64_t kBootGdt = 0x500;
 constexpr uint64_t kBootIdt = 0x520;
-constexpr uint64_t kPvhStartInfo = 0x6000;   // hvm_start_info, modlist, memmap: one page
-constexpr uint64_t kZeroPage = 0x7000;       // Linux boot_params
+constexpr uint64_t kPvhStartInfo = 0x6000;  // hvm_start_info, modlist, memmap: one page
+constexpr uint64_t kZeroPage = 0x7000;      // Linux boot_params
 constexpr uint64_t kBootStackTop = 0x8ff0;
 constexpr uint64_t kPml4 = 0x9000;
 constexpr uint64_t kPdpt = 0xa000;
-constexpr uint64_t kPageDirs = 0xb000;       // 4 pages: identity map of the low 4 GiB
+constexpr uint64_t kPageDirs = 0xb000;  // 4 pages: identity map of the low 4 GiB
 constexpr uint64_t kCmdline = 0x20000;
 constexpr uint64_t kCmdlineMax = 0x10000;
-constexpr uint64_t kEbdaStart = 0x9fc00;     // end of usable conventional memory
-constexpr uint64_t kAcpiTables = 0xe0000;    // RSDP first: Linux also scans 0xe0000..0xfffff
+constexpr uint64_t kEbdaStart = 0x9fc00;   // end of usable conventional memory
+constexpr uint64_t kAcpiTables = 0xe0000;  // RSDP first: Linux also scans 0xe0000..0xfffff
 constexpr uint64_t kAcpiTablesMax = 0x100000 - kAcpiTables;
-constexpr uint64_t kHighMemory = 0x100000;   // 1 MiB: protected-mode kernel load address
+constexpr uint64_t kHighMemory = 0x100000;  // 1 MiB: protected-mode kernel load address
 
 // The 32-bit MMIO hole (the guest RAM map, shared with the devices, is its home).
 constexpr uint64_t kMmioHoleStart = ipc::kRamHoleStart;

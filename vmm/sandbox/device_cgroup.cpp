@@ -107,12 +107,11 @@ std::optional<std::string> own_cgroup(std::string_view proc_self_cgroup, std::st
         if (second == std::string_view::npos) continue;
         const std::string_view controllers = line.substr(first + 1, second - first - 1);
         const std::string_view path = line.substr(second + 1);
-        if (controller.empty() ? (line.substr(0, first) == "0" && controllers.empty())
-                               : [&] {
-                                     for (std::string_view c : split(controllers, ','))
-                                         if (c == controller) return true;
-                                     return false;
-                                 }())
+        if (controller.empty() ? (line.substr(0, first) == "0" && controllers.empty()) : [&] {
+                for (std::string_view c : split(controllers, ','))
+                    if (c == controller) return true;
+                return false;
+            }())
             return std::string(path);
     }
     return std::nullopt;
@@ -137,7 +136,8 @@ DeviceCgroups DeviceCgroups::locate(const std::string& parent) {
     DeviceCgroups cgroups;
     if (mounts.memory_v1 && mounts.pids_v1) {
         const auto own_memory = own_cgroup(self, "memory"), own_pids = own_cgroup(self, "pids");
-        if (!own_memory || !own_pids) throw HostError("--cgroup-parent: brig's own memory/pids cgroup is not in /proc/self/cgroup");
+        if (!own_memory || !own_pids)
+            throw HostError("--cgroup-parent: brig's own memory/pids cgroup is not in /proc/self/cgroup");
         cgroups.memory_parent_ = cgroup_parent_dir(*mounts.memory_v1, *own_memory, parent);
         cgroups.pids_parent_ = cgroup_parent_dir(*mounts.pids_v1, *own_pids, parent);
         make_dirs(cgroups.memory_parent_);
@@ -156,8 +156,9 @@ DeviceCgroups DeviceCgroups::locate(const std::string& parent) {
             return cgroups;
         }
     }
-    throw InvalidArgument("--cgroup-parent: this host has neither cgroup v2 with the memory and pids controllers nor "
-                          "the v1 memory and pids hierarchies mounted");
+    throw InvalidArgument(
+        "--cgroup-parent: this host has neither cgroup v2 with the memory and pids controllers nor "
+        "the v1 memory and pids hierarchies mounted");
 }
 
 std::unique_ptr<DeviceCgroup> DeviceCgroups::create(const std::string& device, uint64_t memory_bytes,
@@ -170,8 +171,7 @@ std::unique_ptr<DeviceCgroup> DeviceCgroups::create(const std::string& device, u
         const auto dir = parent / leaf;
         // A leaf left by a brig of the same pid that was killed: empty, so removable.
         ::rmdir(dir.c_str());
-        if (::mkdir(dir.c_str(), 0755) != 0)
-            base::throw_errno("--cgroup-parent: mkdir " + dir.string());
+        if (::mkdir(dir.c_str(), 0755) != 0) base::throw_errno("--cgroup-parent: mkdir " + dir.string());
         cgroup->dirs_.push_back(dir);
         return dir;
     };

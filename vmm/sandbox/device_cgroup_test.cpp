@@ -13,8 +13,7 @@ constexpr const char* kV1Mountinfo =
     "39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids\n"
     "40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,name=systemd\n"
     "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n";
-constexpr const char* kV1SelfCgroup =
-    "9:name=systemd:/\n8:pids:/\n4:memory:/process_api/abc\n2:cpu,cpuacct:/\n0::/\n";
+constexpr const char* kV1SelfCgroup = "9:name=systemd:/\n8:pids:/\n4:memory:/process_api/abc\n2:cpu,cpuacct:/\n0::/\n";
 }  // namespace
 
 TEST_CASE("cgroup mounts: v1 memory and pids hierarchies, and the unified one", "[cgroup]") {
@@ -27,7 +26,8 @@ TEST_CASE("cgroup mounts: v1 memory and pids hierarchies, and the unified one", 
     REQUIRE(m.unified);
     CHECK(m.unified->point == "/sys/fs/cgroup/unified");
 
-    const CgroupMounts v2 = parse_cgroup_mounts("30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n");
+    const CgroupMounts v2 =
+        parse_cgroup_mounts("30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n");
     CHECK_FALSE(v2.memory_v1);
     CHECK_FALSE(v2.pids_v1);
     REQUIRE(v2.unified);

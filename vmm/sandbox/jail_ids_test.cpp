@@ -124,5 +124,6 @@ TEST_CASE("jail ids: a holder that dies without cleaning up frees its ids", "[ja
 TEST_CASE("jail ids: a lock directory others can write to is refused", "[jail-ids]") {
     TempDir temp;
     REQUIRE(chmod(temp.path.c_str(), 0777) == 0);
-    CHECK_THROWS_WITH(JailIdAllocator(temp.path, {1, 2}), Contains("must be a directory owned by uid 0 with mode 0700"));
+    CHECK_THROWS_WITH(JailIdAllocator(temp.path, {1, 2}),
+                      Contains("must be a directory owned by uid 0 with mode 0700"));
 }

@@ -17,7 +17,7 @@ struct LearnedSyscalls {
         uint64_t count = 0;
         std::set<uint64_t> arg_values;  // of filtered_argument(nr), if it has one
     };
-    std::map<int, Seen> syscalls;  // by x86-64 number
+    std::map<int, Seen> syscalls;      // by x86-64 number
     std::vector<std::string> devices;  // "serial (pid 1234)"
 
     void record(int nr, const uint64_t (&args)[6]);

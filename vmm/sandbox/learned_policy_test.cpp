@@ -49,6 +49,7 @@ TEST_CASE("a learned policy parses, compiles and allows only what was seen", "[s
     const minijail::Policy policy = minijail::parse_policy_text(text);
     std::vector<std::string> names;
     for (const auto& rule : policy.rules) names.push_back(rule.name);
-    CHECK(names == std::vector<std::string>{"clone", "clone3", "ioctl", "mmap", "mprotect", "read", "sendmsg", "write"});
+    CHECK(names ==
+          std::vector<std::string>{"clone", "clone3", "ioctl", "mmap", "mprotect", "read", "sendmsg", "write"});
     CHECK_FALSE(minijail::compile_policy(policy, minijail::DefaultAction::Trap).empty());
 }

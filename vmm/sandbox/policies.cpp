@@ -44,7 +44,8 @@ BpfProgram compile_device_policy_notifying(const std::filesystem::path& dir, con
 
 BpfProgram compile_learn_filter(int report_fd) {
     const std::string text = "sendmsg: arg0 == " + std::to_string(report_fd) + "\n";
-    return minijail::compile_policy(minijail::parse_policy_text(text, "<learn mode>"), minijail::DefaultAction::UserNotif);
+    return minijail::compile_policy(minijail::parse_policy_text(text, "<learn mode>"),
+                                    minijail::DefaultAction::UserNotif);
 }
 
 }  // namespace brig

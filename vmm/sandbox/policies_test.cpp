@@ -138,9 +138,8 @@ TEST_CASE("the blk device's file syscalls work on its disk's fd number and on no
     })));
     // The same scratch file through another fd number: refused, as brig's stderr would be.
     CHECK(killed_by_sigsys(run_as_blk_device(kDisk, [&](int scratch) { (void)pwrite(scratch, &byte, 1, 0); })));
-    CHECK(killed_by_sigsys(run_as_blk_device(kDisk, [&](int scratch) {
-        (void)fallocate(scratch, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096);
-    })));
+    CHECK(killed_by_sigsys(run_as_blk_device(
+        kDisk, [&](int scratch) { (void)fallocate(scratch, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096); })));
     CHECK(killed_by_sigsys(run_as_blk_device(kDisk, [&](int) { (void)fdatasync(STDERR_FILENO); })));
 }
 
@@ -148,9 +147,9 @@ TEST_CASE("no device may open files, execute, create sockets or map executable m
     for (const char* kind : {"serial", "virtio_blk", "virtio_rng", "virtio_console"}) {
         INFO(kind);
         const auto policy = device_policy(kind);
-        for (const char* forbidden : {"open", "openat", "openat2", "creat", "execve", "execveat", "socket", "connect",
-                                      "ptrace", "mount", "unshare", "setns", "bpf", "process_vm_readv",
-                                      "process_vm_writev", "init_module", "kexec_load"}) {
+        for (const char* forbidden :
+             {"open", "openat", "openat2", "creat", "execve", "execveat", "socket", "connect", "ptrace", "mount",
+              "unshare", "setns", "bpf", "process_vm_readv", "process_vm_writev", "init_module", "kexec_load"}) {
             INFO(forbidden);
             CHECK_FALSE(allows(policy, forbidden));
         }
@@ -162,7 +161,8 @@ TEST_CASE("no device may open files, execute, create sockets or map executable m
 
 TEST_CASE("the rng device has no file I/O beyond its fds' basics", "[policies]") {
     const auto policy = device_policy("virtio_rng");
-    for (const char* io : {"pread64", "pwrite64", "preadv", "pwritev", "fdatasync", "fsync", "fallocate", "ftruncate"}) {
+    for (const char* io :
+         {"pread64", "pwrite64", "preadv", "pwritev", "fdatasync", "fsync", "fallocate", "ftruncate"}) {
         INFO(io);
         CHECK_FALSE(allows(policy, io));
     }

@@ -166,7 +166,8 @@ void SeccompNotifier::handle(Device& device) {
     if (ioctl(device.listener.get(), SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) {
         // ENOENT: the task was killed or its syscall interrupted before we got to it.
         if (errno != ENOENT && errno != EINTR)
-            spdlog::warn("[seccomp] {} (pid {}): SECCOMP_IOCTL_NOTIF_RECV: {}", device.name, device.pid, base::errno_text(errno));
+            spdlog::warn("[seccomp] {} (pid {}): SECCOMP_IOCTL_NOTIF_RECV: {}", device.name, device.pid,
+                         base::errno_text(errno));
         return;
     }
     seccomp_notif_resp resp;
@@ -195,7 +196,8 @@ void SeccompNotifier::handle(Device& device) {
     }
     // ENOENT: the task is gone or was interrupted; a restarted syscall comes back.
     if (ioctl(device.listener.get(), SECCOMP_IOCTL_NOTIF_SEND, &resp) != 0 && errno != ENOENT)
-        spdlog::warn("[seccomp] {} (pid {}): SECCOMP_IOCTL_NOTIF_SEND: {}", device.name, device.pid, base::errno_text(errno));
+        spdlog::warn("[seccomp] {} (pid {}): SECCOMP_IOCTL_NOTIF_SEND: {}", device.name, device.pid,
+                     base::errno_text(errno));
 }
 
 void SeccompNotifier::write_policies() {
@@ -222,8 +224,9 @@ void SeccompNotifier::write_policies() {
     outcome_.lines.push_back(fmt::format("[seccomp] wrote {} {} to {} ({})", written.size(),
                                          written.size() == 1 ? "policy" : "policies", dir.string(), names));
     if (!copied.empty())
-        outcome_.lines.push_back(fmt::format("[seccomp] copied brig's {} thread policies from {} there too, for --policy-dir",
-                                             copied.size(), policy_dir_.string()));
+        outcome_.lines.push_back(
+            fmt::format("[seccomp] copied brig's {} thread policies from {} there too, for --policy-dir", copied.size(),
+                        policy_dir_.string()));
 }
 
 void SeccompNotifier::refuse_links_in_policy_out(const std::filesystem::path& dir) {
@@ -254,9 +257,10 @@ SeccompNotifier::Outcome SeccompNotifier::finish(const std::optional<std::filesy
                 total += count;
                 which += fmt::format("{}{} x{}", which.empty() ? "" : ", ", minijail::syscall_name(nr), count);
             }
-            outcome_.lines.push_back(total == 0 ? fmt::format("[seccomp] {} (pid {}): no policy violations", d->name, d->pid)
-                                                : fmt::format("[seccomp] {} (pid {}): {} policy violation{} allowed: {}",
-                                                              d->name, d->pid, total, total == 1 ? "" : "s", which));
+            outcome_.lines.push_back(total == 0
+                                         ? fmt::format("[seccomp] {} (pid {}): no policy violations", d->name, d->pid)
+                                         : fmt::format("[seccomp] {} (pid {}): {} policy violation{} allowed: {}",
+                                                       d->name, d->pid, total, total == 1 ? "" : "s", which));
         }
     }
     return outcome_;

@@ -54,7 +54,7 @@ public:
     void add_device(const std::string& kind, const std::string& name, pid_t pid, base::UniqueFd listener);
 
     struct Outcome {
-        std::vector<std::string> lines;  // for stderr: the per-device summary, or what was written
+        std::vector<std::string> lines;    // for stderr: the per-device summary, or what was written
         std::optional<std::string> error;  // writing the policies failed
     };
     // Call once every device process has been reaped. Stops the serving thread; in
@@ -89,8 +89,8 @@ private:
     bool stop_ = false;
 
     // Owned by the serving thread until it is joined.
-    std::vector<std::unique_ptr<Device>> devices_;  // being served
-    std::vector<std::unique_ptr<Device>> finished_;  // their listener hung up
+    std::vector<std::unique_ptr<Device>> devices_;    // being served
+    std::vector<std::unique_ptr<Device>> finished_;   // their listener hung up
     std::map<std::string, LearnedSyscalls> learned_;  // by device kind
     int clone3_nr_ = -1;
     int sendmsg_nr_ = -1;

@@ -32,10 +32,11 @@ void on_sigsys(int, siginfo_t* info, void* context) {
     base::SignalSafeText<24> tid;
     tid.append_signed(syscall(SYS_gettid));
     const int nr = info->si_syscall;
-    const char* name = nr >= 0 && static_cast<size_t>(nr) < kMaxSyscall ? g_names[static_cast<size_t>(nr)].data() : "unknown";
-    exit_report::finish_from_signal_handler("INTERNAL_ERROR",
-                                            {"seccomp: blocked syscall ", name, " in ", t_thread_class, " thread ", tid.c_str()},
-                                            {"signal=SIGSYS syscall=", name, " thread=", t_thread_class});
+    const char* name =
+        nr >= 0 && static_cast<size_t>(nr) < kMaxSyscall ? g_names[static_cast<size_t>(nr)].data() : "unknown";
+    exit_report::finish_from_signal_handler(
+        "INTERNAL_ERROR", {"seccomp: blocked syscall ", name, " in ", t_thread_class, " thread ", tid.c_str()},
+        {"signal=SIGSYS syscall=", name, " thread=", t_thread_class});
     // Trap again with SIGSYS blocked: the kernel resets it to SIG_DFL and kills brig.
     syscall(nr, r[REG_RDI], r[REG_RSI], r[REG_RDX], r[REG_R10], r[REG_R8], r[REG_R9]);
     _exit(128 + SIGSYS);

@@ -48,11 +48,12 @@ void handle_mmio(const VcpuFd& vcpu, const VcpuExitContext& ctx) {
 std::string internal_error_detail(const VcpuFd& vcpu, const VcpuExitContext& ctx) {
     const kvm_run* run = vcpu.run_area();
     const auto suberror = run->internal.suberror;
-    const char* what = suberror == KVM_INTERNAL_ERROR_EMULATION    ? "emulation failure"
-                       : suberror == KVM_INTERNAL_ERROR_SIMUL_EX   ? "exception while delivering exception"
+    const char* what = suberror == KVM_INTERNAL_ERROR_EMULATION     ? "emulation failure"
+                       : suberror == KVM_INTERNAL_ERROR_SIMUL_EX    ? "exception while delivering exception"
                        : suberror == KVM_INTERNAL_ERROR_DELIVERY_EV ? "event delivery failed"
                                                                     : "internal error";
-    std::string detail = fmt::format("vCPU {}: KVM_EXIT_INTERNAL_ERROR ({}, suberror {})", vcpu.index(), what, suberror);
+    std::string detail =
+        fmt::format("vCPU {}: KVM_EXIT_INTERNAL_ERROR ({}, suberror {})", vcpu.index(), what, suberror);
     if (suberror == KVM_INTERNAL_ERROR_EMULATION &&
         (run->emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES) &&
         run->emulation_failure.insn_size > 0) {
@@ -103,13 +104,13 @@ std::optional<StopReason> handle_vcpu_exit(const VcpuFd& vcpu, const VcpuExitCon
                               fmt::format("vCPU {}: halted with no way to wake ({})", vcpu.index(),
                                           describe_guest_instruction(vcpu, ctx.memory))};
         case KVM_EXIT_SHUTDOWN:
-            return StopReason{StopKind::GuestReset,
-                              fmt::format("vCPU {}: triple fault at {}", vcpu.index(),
-                                          describe_guest_instruction(vcpu, ctx.memory))};
+            return StopReason{StopKind::GuestReset, fmt::format("vCPU {}: triple fault at {}", vcpu.index(),
+                                                                describe_guest_instruction(vcpu, ctx.memory))};
         case KVM_EXIT_SYSTEM_EVENT:
             switch (run->system_event.type) {
                 case KVM_SYSTEM_EVENT_SHUTDOWN:
-                    return StopReason{StopKind::GuestPowerOff, fmt::format("vCPU {}: system event shutdown", vcpu.index())};
+                    return StopReason{StopKind::GuestPowerOff,
+                                      fmt::format("vCPU {}: system event shutdown", vcpu.index())};
                 case KVM_SYSTEM_EVENT_RESET:
                     return StopReason{StopKind::GuestReset, fmt::format("vCPU {}: system event reset", vcpu.index())};
                 case KVM_SYSTEM_EVENT_CRASH:
@@ -127,8 +128,8 @@ std::optional<StopReason> handle_vcpu_exit(const VcpuFd& vcpu, const VcpuExitCon
             return StopReason{StopKind::VcpuFailure, internal_error_detail(vcpu, ctx)};
         default:
             return StopReason{StopKind::VcpuFailure,
-                              fmt::format("vCPU {}: unhandled KVM exit reason {} at {}", vcpu.index(),
-                                          run->exit_reason, describe_guest_instruction(vcpu, ctx.memory))};
+                              fmt::format("vCPU {}: unhandled KVM exit reason {} at {}", vcpu.index(), run->exit_reason,
+                                          describe_guest_instruction(vcpu, ctx.memory))};
     }
 }
 

@@ -453,6 +453,8 @@ TEST_CASE("a bad --config file is one line naming it", "[cli]") {
 TEST_CASE("every bad command line is an InvalidArgument", "[cli]") {
     TempFile kernel;
     const std::string k = kernel.path;
+    // Named: a temporary would die before the views into it are read (ASan found it).
+    const std::string k_ro_twice = k + ",ro,ro";
     const std::vector<std::vector<std::string_view>> bad = {
         {},
         {"fly"},
@@ -473,7 +475,7 @@ TEST_CASE("every bad command line is an InvalidArgument", "[cli]") {
         {"run", "--kernel", k, "--mem", "1Q"},
         {"run", "--kernel", k, "--disk", ""},
         {"run", "--kernel", k, "--disk", ",ro"},
-        {"run", "--kernel", k, "--disk", k + ",ro,ro"},
+        {"run", "--kernel", k, "--disk", k_ro_twice},
         {"run", "--kernel", k, "--serial", "file=\"x"},
         {"run", "--kernel", k, "--jail-user", ""},
         {"run", "--kernel", k, "--jail-ids", "-"},

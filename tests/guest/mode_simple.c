@@ -10,10 +10,11 @@
 #include "platform.h"
 #include "port_io.h"
 #include "power.h"
+#include "timer.h"
 #include "uart.h"
 
-/* Roughly half a second per line under brig's ring-0 emulator (see busy_wait). */
-#define SPIN_ITERATIONS_PER_LINE 200000
+/* Half a second per line of wall-clock time, whatever the host's speed (timer.h). */
+#define SPIN_MS_PER_LINE 500
 
 #define ECHO_QUIT_BYTE 'q'
 
@@ -64,7 +65,7 @@ void mode_spin(const struct boot_info *info) {
 		console_write("spin: ");
 		console_write_decimal(line);
 		console_write("\n");
-		busy_wait(SPIN_ITERATIONS_PER_LINE);
+		sleep_ms(SPIN_MS_PER_LINE);
 	}
 	console_write_line("spin: done");
 	power_off();

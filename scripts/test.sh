@@ -30,7 +30,7 @@ expected=$(meson test -C "$BUILD" --list 2>/dev/null | grep -c " / ")
 # driving it. The unit tests run whole, leak checking included, except the seven that
 # run a forked child under a seccomp filter to prove the filter bites (the runtime's
 # own syscalls in the child are refused there); the normal build runs those.
-# -O1 and -g1 (line tables, enough for a report's stack) rather than -O2 -g: a cold
+# -O0 and -g1 (line tables, enough for a report's stack) rather than -O2 -g: a cold
 # build is what a fresh CI machine pays. -Wmaybe-uninitialized is off there only: GCC
 # 12 reports false positives in Cap'n Proto's kj headers once code is instrumented
 # (GCC's manual warns that sanitizers cause spurious warnings).
@@ -43,7 +43,7 @@ asan_start=$SECONDS
 rm -f "$ASAN_BUILD"/meson-logs/testlog-*.json  # a build that fails counts its tests as failed
 if [ ! -f "$ASAN_BUILD/build.ninja" ]; then
   meson setup "$ASAN_BUILD" -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false \
-    -Doptimization=1 -Ddebug=false -Dcpp_args="$ASAN_CFLAGS" -Dc_args="$ASAN_CFLAGS" \
+    -Doptimization=0 -Ddebug=false -Dcpp_args="$ASAN_CFLAGS" -Dc_args="$ASAN_CFLAGS" \
     -Dguest_kit="${BRIG_KIT_DIR:-/var/cache/brig/guest-kit}" >/dev/null
 fi
 if ninja -C "$ASAN_BUILD" "${ASAN_TARGETS[@]}" >"$ASAN_BUILD/ninja.log" 2>&1; then

@@ -17,23 +17,18 @@ constexpr uint8_t kSleepTypeMask = 0x7u << kSleepTypeShift;
 
 }  // namespace
 
-void AcpiPowerManagement::read(uint64_t, std::span<uint8_t> data) {
-    // Sleep status reads as "not waking"; the other registers are write-only.
-    for (auto& b : data) b = 0;
-}
-
 void AcpiPowerManagement::write(uint64_t offset, std::span<const uint8_t> data) {
     if (data.empty()) return;
     const uint8_t value = data[0];
     if (offset == kSleepControl && (value & kSleepEnable)) {
         const uint8_t type = static_cast<uint8_t>((value & kSleepTypeMask) >> kSleepTypeShift);
         if (type == layout::kAcpiS5SleepType) {
-            handler_(PowerRequest::PowerOff, "acpi-sleep-control");
+            request(PowerRequest::PowerOff, "acpi-sleep-control");
         } else {
             spdlog::warn("[acpi-pm] guest asked for sleep type {}, only S5 (power off) is supported", type);
         }
     } else if (offset == kReset && value == layout::kAcpiResetValue) {
-        handler_(PowerRequest::Reset, "acpi-reset-register");
+        request(PowerRequest::Reset, "acpi-reset-register");
     }
 }
 

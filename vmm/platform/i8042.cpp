@@ -9,14 +9,9 @@ constexpr uint64_t kCommandOffset = layout::kI8042CommandPort - layout::kI8042Da
 constexpr uint8_t kCommandPulseResetLine = 0xfe;
 }  // namespace
 
-void I8042ResetController::read(uint64_t, std::span<uint8_t> data) {
-    // Status 0: output buffer empty, input buffer empty; the guest finds no keyboard.
-    for (auto& b : data) b = 0;
-}
-
 void I8042ResetController::write(uint64_t offset, std::span<const uint8_t> data) {
     if (offset == kCommandOffset && !data.empty() && data[0] == kCommandPulseResetLine)
-        handler_(PowerRequest::Reset, "i8042-reset");
+        request(PowerRequest::Reset, "i8042-reset");
 }
 
 }  // namespace brig

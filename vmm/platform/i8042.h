@@ -2,21 +2,15 @@
 // (command 0xFE on port 0x64), which Linux and most boot loaders use to reboot.
 #pragma once
 
-#include "ipc/bus_device.h"
 #include "vmm/platform/power_request.h"
 
 namespace brig {
 
-class I8042ResetController final : public BusDevice {
+class I8042ResetController final : public PowerControlDevice {
 public:
-    explicit I8042ResetController(PowerRequestHandler handler) : handler_(std::move(handler)) {}
-
+    using PowerControlDevice::PowerControlDevice;
     std::string_view name() const override { return "i8042"; }
-    void read(uint64_t offset, std::span<uint8_t> data) override;
     void write(uint64_t offset, std::span<const uint8_t> data) override;
-
-private:
-    PowerRequestHandler handler_;
 };
 
 }  // namespace brig

@@ -81,6 +81,7 @@ public:
         contract::place_activation_resources(kind_, resources);
         device_->activate(std::move(resources));
     }
+    void configure(const brig::ipc::Settings& settings) override { device_->configure(settings); }
     void pause() override { device_->pause(); }
     void resume() override { device_->resume(); }
     void shutdown() override { device_->shutdown(); }

@@ -5,6 +5,7 @@
 #include "device-procs/serial/serial_service.h"
 #include "device-procs/virtio/virtio_blk.h"
 #include "device-procs/virtio/virtio_console.h"
+#include "device-procs/virtio/virtio_net.h"
 #include "device-procs/virtio/virtio_rng.h"
 #include "device-procs/virtio/virtio_service.h"
 
@@ -12,9 +13,15 @@ namespace brig::devices {
 namespace {
 
 // A virtio device hosted by the common virtio service (mailbox, queues, event thread).
+// A kind whose create() takes settings gets them; the others never see any.
 template <typename Device>
 std::unique_ptr<ipc::DeviceService> virtio(const std::string& name) {
-    return std::make_unique<VirtioService>(name, [name](Resources& r) { return Device::create(name, r); });
+    return std::make_unique<VirtioService>(name, [name](Resources& r, const Settings& settings) {
+        if constexpr (requires { Device::create(name, r, settings); })
+            return Device::create(name, r, settings);
+        else
+            return Device::create(name, r);
+    });
 }
 
 std::unique_ptr<ipc::DeviceService> serial(const std::string& name) { return std::make_unique<SerialService>(name); }
@@ -25,6 +32,7 @@ constexpr DeviceFactory kFactories[] = {
     {&ipc::kinds::kVirtioBlk, virtio<VirtioBlk>},
     {&ipc::kinds::kVirtioRng, virtio<VirtioRng>},
     {&ipc::kinds::kVirtioConsole, virtio<VirtioConsole>},
+    {&ipc::kinds::kVirtioNet, virtio<VirtioNet>},
 };
 
 }  // namespace

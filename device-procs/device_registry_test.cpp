@@ -55,6 +55,12 @@ std::map<std::string, base::UniqueFd> resources_for(const ipc::DeviceKind& kind)
     return r;
 }
 
+// The settings brig sends the kind (ipc::setting), with valid values.
+ipc::Settings settings_for(const ipc::DeviceKind& kind) {
+    if (&kind == &ipc::kinds::kVirtioNet) return {{std::string(ipc::setting::kMac), "52:54:00:00:00:01"}};
+    return {};
+}
+
 }  // namespace
 
 TEST_CASE("every device kind has exactly one factory, and every factory a known kind", "[registry]") {
@@ -96,6 +102,7 @@ TEST_CASE("a virtio device built by its factory has its descriptor's id and queu
         if (!kind->is_virtio()) continue;
         INFO(kind->name);
         auto service = brig::devices::create_device_service(*kind, std::string(kind->name));
+        service->configure(settings_for(*kind));
         service->activate(resources_for(*kind));
         CHECK(service->read(reg::kDeviceId, 4) == kind->virtio_id);
         unsigned queues = 0;

@@ -13,9 +13,15 @@ struct Resource {
   fd @1 :FileDescriptor;
 }
 
+# A named value for what an fd cannot say (virtio-net's "mac"): device_kind.h names them.
+struct Setting {
+  name @0 :Text;
+  value @1 :Text;
+}
+
 interface Device {
   # Hands over everything the device needs; it starts serving the mailbox after this.
-  activate @0 (resources :List(Resource)) -> ();
+  activate @0 (resources :List(Resource), settings :List(Setting)) -> ();
   pause @1 () -> ();
   resume @2 () -> ();
   # Flush, stop, and answer; the process exits 0 after the reply.

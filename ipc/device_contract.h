@@ -12,6 +12,8 @@
 
 namespace brig::ipc {
 struct DeviceKind;
+// The named values activation carries besides the fds (device_kind.h: setting::).
+using Settings = std::map<std::string, std::string>;
 }  // namespace brig::ipc
 
 namespace brig::ipc::device_contract {
@@ -26,6 +28,9 @@ constexpr std::string_view kListenerTag = "seccomp-listener";
 // Where a virtio-blk device keeps its disk: virtio_blk_device.policy pins every file
 // syscall (pread64, pwrite64, fallocate, ...) to this fd number.
 constexpr int kDiskFd = 32;
+// Where a virtio-net device keeps its TAP: virtio_net_device.policy pins TUNSETOFFLOAD
+// to this fd number.
+constexpr int kTapFd = 33;
 
 // The serial device publishes its line status register in this mailbox shadow, and
 // brig's proxy serves reads of it from there.

@@ -181,7 +181,8 @@ public:
 
     ~ControlClient() noexcept override { disconnect(); }
 
-    void activate(const std::vector<NamedFd>& resources, std::chrono::milliseconds timeout) override {
+    void activate(const std::vector<NamedFd>& resources, const Settings& settings,
+                  std::chrono::milliseconds timeout) override {
         std::vector<std::pair<std::string, base::UniqueFd>> dups;
         for (const auto& r : resources) {
             base::UniqueFd fd(::fcntl(r.fd, F_DUPFD_CLOEXEC, 0));
@@ -190,12 +191,18 @@ public:
                     device_ + ": activate: " + base::errno_message("cannot duplicate fd for '" + r.name + "'"));
             dups.emplace_back(r.name, std::move(fd));
         }
-        call("activate", timeout, [&dups](Connection& c) {
+        call("activate", timeout, [&dups, &settings](Connection& c) {
             auto request = c.device_cap.activateRequest();
             auto list = request.initResources(static_cast<unsigned>(dups.size()));
             for (unsigned i = 0; i < dups.size(); ++i) {
                 list[i].setName(dups[i].first);
                 list[i].setFd(kj::heap<FdCapability>(std::move(dups[i].second)));
+            }
+            auto values = request.initSettings(static_cast<unsigned>(settings.size()));
+            unsigned i = 0;
+            for (const auto& [name, value] : settings) {
+                values[i].setName(name);
+                values[i++].setValue(value);
             }
             return request.send().ignoreResult().then([] { return uint64_t{0}; });
         });

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "ipc/control_guard.h"
+#include "ipc/device_contract.h"
 #include "base/unique_fd.h"
 
 namespace brig::ipc {
@@ -31,7 +32,11 @@ struct NamedFd {
 class DeviceControl {
 public:
     virtual ~DeviceControl() = default;
-    virtual void activate(const std::vector<NamedFd>& resources, std::chrono::milliseconds timeout) = 0;
+    virtual void activate(const std::vector<NamedFd>& resources, const Settings& settings,
+                          std::chrono::milliseconds timeout) = 0;
+    void activate(const std::vector<NamedFd>& resources, std::chrono::milliseconds timeout) {
+        activate(resources, {}, timeout);
+    }
     virtual void pause(std::chrono::milliseconds timeout) = 0;
     virtual void resume(std::chrono::milliseconds timeout) = 0;
     virtual void shutdown(std::chrono::milliseconds timeout) = 0;

@@ -49,8 +49,14 @@ constexpr std::string_view kQueuePrefix = "queue";         // "queue<N>": the io
 constexpr std::string_view kDisk = "disk";
 constexpr std::string_view kOutput = "output";  // console output: a file or a pipe brig relays
 constexpr std::string_view kInput = "input";    // console input: a pipe brig writes what is typed into
+constexpr std::string_view kTap = "tap";        // a TAP fd brig opened (IFF_VNET_HDR), for virtio-net
 std::string queue(unsigned index);
 }  // namespace resource
+
+// Activation also carries a few named values (text), for what an fd cannot say.
+namespace setting {
+constexpr std::string_view kMac = "mac";  // virtio-net: "xx:xx:xx:xx:xx:xx" (ipc/mac_address.h)
+}  // namespace setting
 
 // A register the VMM's proxy answers from a mailbox shadow the device keeps current,
 // without a round trip to the device.
@@ -99,6 +105,10 @@ inline constexpr ResourceSpec kBlkResources[] = {
     // Its policy pins every file syscall (pread64, pwrite64, fallocate, ...) to this fd.
     {resource::kDisk, "disk image fd (opened by brig)", true, device_contract::kDiskFd},
 };
+inline constexpr ResourceSpec kNetResources[] = {
+    // Its policy pins the one ioctl it makes (TUNSETOFFLOAD) to this fd.
+    {resource::kTap, "TAP fd (opened by brig, IFF_VNET_HDR)", true, device_contract::kTapFd},
+};
 }  // namespace detail
 
 inline constexpr DeviceKind kSerial{
@@ -134,7 +144,16 @@ inline constexpr DeviceKind kVirtioConsole{
     .shadows = detail::kVirtioShadows,
 };
 
-inline constexpr const DeviceKind* kAll[] = {&kSerial, &kVirtioBlk, &kVirtioRng, &kVirtioConsole};
+inline constexpr DeviceKind kVirtioNet{
+    .name = "virtio-net",
+    .description = "virtio network device on a TAP (--net)",
+    .virtio_id = virtio::kDeviceIdNet,
+    .queue_count = 2,  // receiveq, transmitq (no control queue, no MQ)
+    .own_resources = detail::kNetResources,
+    .shadows = detail::kVirtioShadows,
+};
+
+inline constexpr const DeviceKind* kAll[] = {&kSerial, &kVirtioBlk, &kVirtioRng, &kVirtioConsole, &kVirtioNet};
 }  // namespace kinds
 
 inline std::span<const DeviceKind* const> device_kinds() { return kinds::kAll; }

@@ -33,6 +33,14 @@ using Side = capnp::rpc::twoparty::Side;
 // Bounds on what the device accepts from the VMM.
 constexpr unsigned kMaxResources = 16;
 constexpr size_t kMaxResourceName = 32;
+constexpr unsigned kMaxSettings = 8;
+constexpr size_t kMaxSettingValue = 256;
+
+bool printable(kj::StringPtr text) {
+    for (char c : text)
+        if (c <= 0x20 || c >= 0x7f) return false;
+    return true;
+}
 // How long the device waits for the VMM to hang up after answering shutdown().
 constexpr auto kShutdownLinger = 1 * kj::SECONDS;
 
@@ -63,26 +71,38 @@ public:
         for (auto resource : resources) {
             auto name = resource.getName();
             KJ_REQUIRE(name.size() > 0 && name.size() <= kMaxResourceName, "bad resource name length", name.size());
-            for (char c : name) KJ_REQUIRE(c > 0x20 && c < 0x7f, "resource name is not printable ASCII");
+            KJ_REQUIRE(printable(name), "resource name is not printable ASCII");
             KJ_REQUIRE(seen.insert(name.cStr()).second, "duplicate resource", name.cStr());
             names.emplace_back(name.cStr());
             fds.add(resource.getFd().getFd());
         }
+        auto given = context.getParams().getSettings();
+        KJ_REQUIRE(given.size() <= kMaxSettings, "too many settings", given.size());
+        Settings settings;
+        for (auto setting : given) {
+            auto name = setting.getName();
+            auto value = setting.getValue();
+            KJ_REQUIRE(name.size() > 0 && name.size() <= kMaxResourceName && printable(name), "bad setting name");
+            KJ_REQUIRE(value.size() <= kMaxSettingValue && printable(value), "bad setting value", name.cStr());
+            KJ_REQUIRE(settings.emplace(name.cStr(), value.cStr()).second, "duplicate setting", name.cStr());
+        }
         // The received fds belong to the RPC layer (they close with the message), so each
         // one is duplicated before the call returns.
-        return kj::joinPromises(fds.finish()).then([this, names = std::move(names)](kj::Array<kj::Maybe<int>> got) {
-            std::map<std::string, base::UniqueFd> owned;
-            for (size_t i = 0; i < names.size(); ++i) {
-                KJ_IF_MAYBE (fd, got[i]) {
-                    base::UniqueFd dup(::fcntl(*fd, F_DUPFD_CLOEXEC, 0));
-                    KJ_REQUIRE(dup.valid(), "cannot duplicate a received fd", names[i]);
-                    owned.emplace(names[i], std::move(dup));
-                } else {
-                    KJ_FAIL_REQUIRE("resource arrived without an fd", names[i]);
+        return kj::joinPromises(fds.finish())
+            .then([this, names = std::move(names), settings = std::move(settings)](kj::Array<kj::Maybe<int>> got) {
+                std::map<std::string, base::UniqueFd> owned;
+                for (size_t i = 0; i < names.size(); ++i) {
+                    KJ_IF_MAYBE (fd, got[i]) {
+                        base::UniqueFd dup(::fcntl(*fd, F_DUPFD_CLOEXEC, 0));
+                        KJ_REQUIRE(dup.valid(), "cannot duplicate a received fd", names[i]);
+                        owned.emplace(names[i], std::move(dup));
+                    } else {
+                        KJ_FAIL_REQUIRE("resource arrived without an fd", names[i]);
+                    }
                 }
-            }
-            service_.activate(std::move(owned));
-        });
+                service_.configure(settings);
+                service_.activate(std::move(owned));
+            });
     }
 
     kj::Promise<void> pause(PauseContext) override {

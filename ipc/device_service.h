@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/unique_fd.h"
+#include "ipc/device_contract.h"
 
 namespace brig::ipc {
 
@@ -20,6 +21,8 @@ public:
     virtual ~DeviceService() = default;
     // `resources` maps each name to an fd now owned by the device.
     virtual void activate(std::map<std::string, base::UniqueFd> resources) = 0;
+    // The settings of the same activation, just before activate(); most kinds have none.
+    virtual void configure(const Settings& /*settings*/) {}
     virtual void pause() {}
     virtual void resume() {}
     virtual void shutdown() {}  // flush; the reply goes out after it returns

@@ -64,9 +64,8 @@ Result run(std::vector<std::string> args) {
 
 // A policy dir where every context has a trivial policy, and the serial device `serial`.
 void minimal_dir(const TempDir& d, const std::string& serial) {
-    for (const char* f : {"virtio_blk_device.policy", "virtio_rng_device.policy", "virtio_console_device.policy",
-                          "brig_vcpu.policy", "brig_main.policy", "brig_ipc.policy"})
-        d.write(f, "read: 1\n");
+    for (const auto& context : brig::sandbox::sandbox_contexts())
+        if (context.policy_file != "serial_device.policy") d.write(context.policy_file, "read: 1\n");
     d.write("serial_device.policy", serial);
 }
 

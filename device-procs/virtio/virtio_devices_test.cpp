@@ -25,22 +25,7 @@ using brig::virtio::testing::Seg;
 
 namespace {
 
-// A device's queues over driver rings in a fake guest, and a count of interrupts.
-struct Harness {
-    explicit Harness(unsigned queue_count) {
-        for (unsigned q = 0; q < queue_count; ++q) rings.emplace_back(guest, q);
-        for (auto& r : rings) queues.emplace_back(guest.memory, r.config(), 256, false);
-    }
-    void run(brig::virtio::VirtioDevice& dev, unsigned queue) {
-        QueueContext ctx{queues, guest.memory, [this](unsigned q) { ++signals[q]; }};
-        dev.process_queue(queue, ctx);
-    }
-
-    FakeGuest guest;
-    std::vector<DriverRing> rings;
-    std::vector<SplitQueue> queues;
-    unsigned signals[4] = {};
-};
+using Harness = brig::virtio::testing::QueueHarness;
 
 struct TempDisk {
     explicit TempDisk(size_t bytes) {

@@ -53,7 +53,7 @@ void VirtioService::activate(std::map<std::string, base::UniqueFd> resources) {
     // No mailbox: the device runs in brig's process and brig calls read()/write() itself.
     base::UniqueFd mailbox_fd = take_resource(resources, std::string(resource::kMailbox), false);
     base::UniqueFd memory_fd = take_resource(resources, std::string(resource::kGuestMemory), true);
-    auto device = factory_(resources);
+    auto device = factory_(resources, settings_);
     if (!device) throw std::runtime_error("activate: no device");
     std::vector<base::UniqueFd> queue_fds;
     for (unsigned q = 0; q < device->queue_count(); ++q)

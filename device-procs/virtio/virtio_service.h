@@ -52,6 +52,7 @@ constexpr unsigned kVirtioInterruptStatusShadow = virtio::kInterruptStatusShadow
 
 // The fds activation hands over, by name (ipc/device_kind.h names them).
 using Resources = std::map<std::string, base::UniqueFd>;
+using ipc::Settings;
 
 // What the service needs from a device beyond virtio::VirtioDevice. Everything here
 // is called on the event thread, except flush() (on the control thread, after the
@@ -74,15 +75,20 @@ public:
     virtual void flush() {}
 };
 
-// Builds the device from the resources left after the service took its own. It must
-// erase every resource it uses from the map.
-using VirtioDeviceFactory = std::function<std::unique_ptr<HostedVirtioDevice>(Resources&)>;
+// Builds the device from the resources left after the service took its own, and the
+// activation's settings. It must erase every resource it uses from the map.
+using VirtioDeviceFactory = std::function<std::unique_ptr<HostedVirtioDevice>(Resources&, const Settings&)>;
 
 class VirtioService final : public ipc::DeviceService {
 public:
     VirtioService(std::string name, VirtioDeviceFactory factory);
+    // A device that takes no settings.
+    VirtioService(std::string name, std::function<std::unique_ptr<HostedVirtioDevice>(Resources&)> factory)
+        : VirtioService(std::move(name),
+                        [factory = std::move(factory)](Resources& r, const Settings&) { return factory(r); }) {}
     ~VirtioService() override;
 
+    void configure(const Settings& settings) override { settings_ = settings; }
     void activate(std::map<std::string, base::UniqueFd> resources) override;
     void pause() override;
     void resume() override;
@@ -102,6 +108,7 @@ private:
     std::string name_;
     DeviceLogger log_;
     VirtioDeviceFactory factory_;
+    Settings settings_;  // from configure(), for the factory
     std::unique_ptr<HostedVirtioDevice> device_;
     std::optional<virtio::GuestMemoryView> memory_;
     std::unique_ptr<virtio::VirtioMmioTransport> transport_;

@@ -16,6 +16,7 @@
 namespace brig::virtio {
 
 // Device ids (virtio 1.2, 5).
+constexpr uint32_t kDeviceIdNet = 1;
 constexpr uint32_t kDeviceIdBlock = 2;
 constexpr uint32_t kDeviceIdConsole = 3;
 constexpr uint32_t kDeviceIdEntropy = 4;

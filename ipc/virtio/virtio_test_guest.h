@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ipc/virtio/guest_memory_view.h"
+#include "ipc/virtio/virtio_device.h"
 #include "ipc/virtio/virtqueue.h"
 
 namespace brig::virtio::testing {
@@ -114,6 +115,24 @@ private:
     QueueConfig config_;
     uint16_t next_desc_ = 0;
     uint16_t avail_idx_ = 0;
+};
+
+// A device's queues over driver rings in a fake guest, and a count of interrupts per
+// queue: runs a device's process_queue() the way the transport would.
+struct QueueHarness {
+    explicit QueueHarness(unsigned queue_count) {
+        for (unsigned q = 0; q < queue_count; ++q) rings.emplace_back(guest, q);
+        for (auto& r : rings) queues.emplace_back(guest.memory, r.config(), 256, false);
+    }
+    void run(VirtioDevice& dev, unsigned queue) {
+        QueueContext ctx{queues, guest.memory, [this](unsigned q) { ++signals[q]; }};
+        dev.process_queue(queue, ctx);
+    }
+
+    FakeGuest guest;
+    std::vector<DriverRing> rings;
+    std::vector<SplitQueue> queues;
+    unsigned signals[4] = {};
 };
 
 // A 1 MiB guest with one ring at fixed addresses, written descriptor by descriptor:

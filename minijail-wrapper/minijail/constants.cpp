@@ -5,6 +5,7 @@
 #include <asm/ioctls.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <linux/if_tun.h>
 #include <linux/kvm.h>
 #include <linux/memfd.h>
 #include <linux/seccomp.h>
@@ -87,6 +88,7 @@ std::vector<std::pair<std::string_view, uint64_t>> build_table() {
         C(FIOCLEX),
         C(FIONCLEX),
         C(FIONREAD),
+        C(TUNSETOFFLOAD),
         C(AF_UNIX),
         C(AF_INET),
         C(AF_INET6),

@@ -94,27 +94,80 @@ static bool parse_number(const char *text, const char *end, uint64_t *out) {
 	return true;
 }
 
-uint64_t cmdline_number(const char *cmdline, const char *name_with_equals, uint64_t fallback) {
-	uint64_t result = fallback;
+/*
+ * The value of the last "NAME=" word: [*start, *end). False when there is none.
+ * Last one wins, like mode=, so a harness can append an override.
+ */
+static bool last_value(const char *cmdline, const char *name_with_equals, const char **start, const char **end) {
+	bool found = false;
 	const char *word = cmdline;
 	while (*word) {
 		while (is_separator(*word)) {
 			word++;
 		}
-		const char *end = word;
-		while (*end && !is_separator(*end)) {
-			end++;
+		const char *word_end = word;
+		while (*word_end && !is_separator(*word_end)) {
+			word_end++;
 		}
 		if (starts_with(word, name_with_equals)) {
 			const char *value = word;
 			while (*value != '=') {
 				value++;
 			}
-			uint64_t parsed;
-			/* Last one wins, like mode=. */
-			result = parse_number(value + 1, end, &parsed) ? parsed : fallback;
+			*start = value + 1;
+			*end = word_end;
+			found = true;
 		}
-		word = end;
+		word = word_end;
 	}
-	return result;
+	return found;
+}
+
+uint64_t cmdline_number(const char *cmdline, const char *name_with_equals, uint64_t fallback) {
+	const char *start;
+	const char *end;
+	uint64_t parsed;
+	if (last_value(cmdline, name_with_equals, &start, &end) && parse_number(start, end, &parsed)) {
+		return parsed;
+	}
+	return fallback;
+}
+
+/* Four decimal parts of 0..255 with dots between them, nothing else. */
+static bool parse_ipv4(const char *text, const char *end, uint32_t *out) {
+	uint32_t address = 0;
+	for (uint32_t part = 0; part < 4; part++) {
+		if (part > 0) {
+			if (text == end || *text != '.') {
+				return false;
+			}
+			text++;
+		}
+		uint32_t value = 0;
+		uint32_t digits = 0;
+		while (text < end && *text >= '0' && *text <= '9' && digits < 4) {
+			value = value * 10 + (uint32_t)(*text - '0');
+			text++;
+			digits++;
+		}
+		if (digits == 0 || digits > 3 || value > 255) {
+			return false;
+		}
+		address = (address << 8) | value;
+	}
+	if (text != end) {
+		return false;
+	}
+	*out = address;
+	return true;
+}
+
+uint32_t cmdline_ipv4(const char *cmdline, const char *name_with_equals, uint32_t fallback) {
+	const char *start;
+	const char *end;
+	uint32_t parsed;
+	if (last_value(cmdline, name_with_equals, &start, &end) && parse_ipv4(start, end, &parsed)) {
+		return parsed;
+	}
+	return fallback;
 }

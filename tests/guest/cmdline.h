@@ -1,4 +1,4 @@
-/* The kernel command line and the one option the guest understands: mode=NAME. */
+/* The kernel command line: mode=NAME and the NAME=VALUE options the modes read. */
 #pragma once
 
 #include <stdbool.h>
@@ -26,3 +26,9 @@ bool text_span_equals(struct text_span span, const char *text);
  * decimal, or hex with a 0x prefix. `fallback` when absent or not a number.
  */
 uint64_t cmdline_number(const char *cmdline, const char *name_with_equals, uint64_t fallback);
+
+/*
+ * The value of the last "NAME=" word as a dotted-quad IPv4 address ("10.77.0.2"),
+ * in host order: 10.77.0.2 is 0x0a4d0002. `fallback` when absent or malformed.
+ */
+uint32_t cmdline_ipv4(const char *cmdline, const char *name_with_equals, uint32_t fallback);

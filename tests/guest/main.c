@@ -66,6 +66,18 @@ static const struct mode modes[] = {
 	{"hostile-mmio-split", mode_hostile_mmio_split},
 	{"print-flood", mode_print_flood},
 	{"hostile-reset-during-batch", mode_hostile_reset_during_batch},
+	{"net-arp", mode_net_arp},
+	{"net-ping", mode_net_ping},
+	{"net-responder", mode_net_responder},
+	{"net-udp-tx", mode_net_udp_tx},
+	{"net-udp-rx", mode_net_udp_rx},
+	{"net-hostile-rx-readonly", mode_net_hostile_rx_readonly},
+	{"net-hostile-tx-writable", mode_net_hostile_tx_writable},
+	{"net-hostile-tx-short", mode_net_hostile_tx_short},
+	{"net-hostile-tx-long", mode_net_hostile_tx_long},
+	{"net-hostile-tx-gso", mode_net_hostile_tx_gso},
+	{"net-hostile-tx-loop", mode_net_hostile_tx_loop},
+	{"net-hostile-tx-oob", mode_net_hostile_tx_oob},
 };
 
 void guest_main(const struct boot_info *info) {

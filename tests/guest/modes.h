@@ -35,7 +35,7 @@ __attribute__((noreturn)) void mode_hook_forged_report(const struct boot_info *i
 __attribute__((noreturn)) void mode_hook_forged_log(const struct boot_info *info);
 __attribute__((noreturn)) void mode_hook_alloc(const struct boot_info *info);
 
-/* virtio (mode_virtio.c, mode_blk.c, mode_blk_bench.c, mode_hostile.c) */
+/* virtio (mode_virtio.c, mode_blk.c, mode_blk_bench.c, mode_hostile.c, mode_net.c) */
 __attribute__((noreturn)) void mode_virtio_info(const struct boot_info *info);
 __attribute__((noreturn)) void mode_rng(const struct boot_info *info);
 __attribute__((noreturn)) void mode_console(const struct boot_info *info);
@@ -57,3 +57,15 @@ __attribute__((noreturn)) void mode_hostile_notify_early(const struct boot_info 
 __attribute__((noreturn)) void mode_hostile_mmio_split(const struct boot_info *info);
 __attribute__((noreturn)) void mode_print_flood(const struct boot_info *info);
 __attribute__((noreturn)) void mode_hostile_reset_during_batch(const struct boot_info *info);
+__attribute__((noreturn)) void mode_net_arp(const struct boot_info *info);
+__attribute__((noreturn)) void mode_net_ping(const struct boot_info *info);
+__attribute__((noreturn)) void mode_net_responder(const struct boot_info *info);
+__attribute__((noreturn)) void mode_net_udp_tx(const struct boot_info *info);
+__attribute__((noreturn)) void mode_net_udp_rx(const struct boot_info *info);
+__attribute__((noreturn)) void mode_net_hostile_rx_readonly(const struct boot_info *info);
+__attribute__((noreturn)) void mode_net_hostile_tx_writable(const struct boot_info *info);
+__attribute__((noreturn)) void mode_net_hostile_tx_short(const struct boot_info *info);
+__attribute__((noreturn)) void mode_net_hostile_tx_long(const struct boot_info *info);
+__attribute__((noreturn)) void mode_net_hostile_tx_gso(const struct boot_info *info);
+__attribute__((noreturn)) void mode_net_hostile_tx_loop(const struct boot_info *info);
+__attribute__((noreturn)) void mode_net_hostile_tx_oob(const struct boot_info *info);

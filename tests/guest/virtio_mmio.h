@@ -52,6 +52,7 @@ enum {
 
 /* Device IDs (5). */
 enum {
+	VIRTIO_ID_NET = 1,
 	VIRTIO_ID_BLOCK = 2,
 	VIRTIO_ID_CONSOLE = 3,
 	VIRTIO_ID_RNG = 4,

@@ -8,7 +8,7 @@ void InProcessDevice::read(uint64_t offset, std::span<uint8_t> data) {
     uint64_t value;
     {
         std::lock_guard lock(mutex_);
-        value = service_->read(offset, static_cast<uint8_t>(data.size()));
+        value = service_ ? service_->read(offset, static_cast<uint8_t>(data.size())) : 0;
     }
     std::memcpy(data.data(), &value, std::min(data.size(), sizeof value));
 }
@@ -17,12 +17,16 @@ void InProcessDevice::write(uint64_t offset, std::span<const uint8_t> data) {
     uint64_t value = 0;
     std::memcpy(&value, data.data(), std::min(data.size(), sizeof value));
     std::lock_guard lock(mutex_);
-    service_->write(offset, static_cast<uint8_t>(data.size()), value);
+    if (service_) service_->write(offset, static_cast<uint8_t>(data.size()), value);
 }
 
 void InProcessDevice::shutdown() {
     std::lock_guard lock(mutex_);
+    if (!service_) return;
     service_->shutdown();
+    // Gone, with every fd it held, as a device process is once it exits: a console
+    // relay draining its output pipe then sees end-of-file rather than its timeout.
+    service_.reset();
 }
 
 }  // namespace brig

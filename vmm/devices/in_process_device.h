@@ -23,7 +23,8 @@ public:
     void read(uint64_t offset, std::span<uint8_t> data) override;
     void write(uint64_t offset, std::span<const uint8_t> data) override;
 
-    // Flushes what the guest wrote and stops the device's threads.
+    // Flushes what the guest wrote, stops the device's threads and destroys it (its
+    // fds closed); later accesses read 0 and are dropped.
     void shutdown();
 
 private:

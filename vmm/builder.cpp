@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -21,6 +22,7 @@
 #include "vmm/exit_report.h"
 #include "vmm/kvm/cpuid.h"
 #include "vmm/kvm/msrs.h"
+#include "vmm/net/tap.h"
 #include "vmm/memory/layout.h"
 #include "vmm/output_file.h"
 #include "vmm/platform/acpi_pm.h"
@@ -142,12 +144,13 @@ base::UniqueFd console_input_pipe(Vm& vm) {
 struct DeviceAttachment {
     const ipc::DeviceKind& kind;
     std::string name;
-    std::vector<ipc::NamedFd> resources;  // its own: disk, console output and input
+    std::vector<ipc::NamedFd> resources;  // its own: disk, console output and input, TAP
     Bus* bus;
     uint64_t base;
     uint64_t size;
     uint32_t irq;
-    DeviceResources owned = {};  // kept for the VM's life (AttachedDevice::owned)
+    DeviceResources owned = {};   // kept for the VM's life (AttachedDevice::owned)
+    ipc::Settings settings = {};  // its activation's named values (virtio-net's MAC)
 };
 
 // --jail-user: the same ids for every device; else an id of its own, locked for the VM's life.
@@ -190,7 +193,7 @@ std::shared_ptr<BusDevice> start_device_process(Vm& vm, const RunOptions& option
     auto mailbox = std::make_shared<ipc::SharedMailbox>(ipc::SharedMailbox::create());
     resources.push_back({std::string(ipc::resource::kMailbox), mailbox->fd()});
     try {
-        process->control().activate(resources, kDeviceControlTimeout);
+        process->control().activate(resources, attachment.settings, kDeviceControlTimeout);
     } catch (const ipc::DeviceControlError& e) {
         // Most likely it died: say how, as the supervisor would once the guest runs.
         process->wait_or_kill(kDeviceControlTimeout);
@@ -225,6 +228,7 @@ std::shared_ptr<BusDevice> start_in_process(const DeviceAttachment& attachment,
     }
     auto service = devices::create_device_service(attachment.kind, attachment.name);
     try {
+        service->configure(attachment.settings);
         service->activate(std::move(owned));
     } catch (const std::runtime_error& e) {
         throw HostError(attachment.name + ": " + e.what());
@@ -279,14 +283,15 @@ void attach_serial(Vm& vm, const RunOptions& options, bool forward_stdin) {
 
 // The next virtio-mmio window, declared in the DSDT.
 void attach_virtio(Vm& vm, const RunOptions& options, const ipc::DeviceKind& kind, const std::string& name,
-                   std::vector<ipc::NamedFd> resources, DeviceResources owned = {}) {
+                   std::vector<ipc::NamedFd> resources, DeviceResources owned = {}, ipc::Settings settings = {}) {
     const auto index = static_cast<uint32_t>(vm.virtio_windows.size());
     if (index >= layout::kVirtioMmioWindows)  // the CLI's disk limit leaves room for every other device
         throw std::logic_error("more virtio devices than virtio-mmio windows");
     const uint64_t base = layout::kVirtioMmioBase + index * layout::kVirtioMmioStride;
     const uint32_t irq = layout::kVirtioFirstIrq + index;
     attach_device(vm, options,
-                  {kind, name, std::move(resources), &vm.mmio, base, virtio::kMmioWindowSize, irq, std::move(owned)});
+                  {kind, name, std::move(resources), &vm.mmio, base, virtio::kMmioWindowSize, irq, std::move(owned),
+                   std::move(settings)});
     vm.virtio_windows.push_back({base, virtio::kMmioWindowSize, irq});
 }
 
@@ -300,6 +305,25 @@ void attach_virtio_devices(Vm& vm, const RunOptions& options) {
         owned.fds.push_back(std::move(images[i]));  // the lock lives as long as the VM
         attach_virtio(vm, options, ipc::kinds::kVirtioBlk, "virtio-blk" + std::to_string(i),
                       {{std::string(ipc::resource::kDisk), fd}}, std::move(owned));
+    }
+    // Every TAP attached and every MAC known before any device starts, as for the disks.
+    std::vector<net::Tap> taps;
+    std::vector<ipc::MacAddress> macs;
+    for (const auto& net : options.nets) {
+        taps.push_back(net::open_tap(net));
+        const ipc::MacAddress mac = net.mac ? *net.mac : net::mac_for_tap(taps.back().name);
+        if (std::find(macs.begin(), macs.end(), mac) != macs.end())
+            throw InvalidArgument("--net: two network devices would have MAC " + mac.to_string() + " (give mac=)");
+        macs.push_back(mac);
+    }
+    for (size_t i = 0; i < taps.size(); ++i) {
+        const int fd = taps[i].fd.get();
+        DeviceResources owned;
+        owned.fds.push_back(std::move(taps[i].fd));
+        spdlog::debug("[virtio-net{}] TAP {}, MAC {}", i, taps[i].name, macs[i].to_string());
+        attach_virtio(vm, options, ipc::kinds::kVirtioNet, "virtio-net" + std::to_string(i),
+                      {{std::string(ipc::resource::kTap), fd}}, std::move(owned),
+                      {{std::string(ipc::setting::kMac), macs[i].to_string()}});
     }
     if (options.rng) attach_virtio(vm, options, ipc::kinds::kVirtioRng, "virtio-rng", {});
     if (options.virtio_console) {

@@ -129,3 +129,19 @@ TEST_CASE("a bad --config file, a mistyped flag and a bad size exit 35 with one 
     require_one_line_error(run_brig({{"run", "--kernel", guest, "--mem", "2T"}}), 35, "--mem: 2T is out of range");
     require_one_line_error(run_brig({{"run", "--kernel", guest, "--cpus"}}), 35, "--cpus: missing value");
 }
+
+TEST_CASE("bad --net input exits 35 with one line", "[bad-input]") {
+    const std::string guest = test_guest();
+    auto net = [&](const std::string& value) { return run_brig({{"run", "--kernel", guest, "--net", value}}); };
+    require_one_line_error(net("tap-name=brignosuch0"), 35, "--net: TAP brignosuch0 does not exist");
+    require_one_line_error(net("tap-name=lo"), 35, "--net: lo is not a TAP interface");
+    // brig's stdin here is a pipe: not a TAP.
+    require_one_line_error(net("tap-fd=0"), 35, "--net: tap-fd=0: fd 0 is not a TAP");
+    require_one_line_error(net("tap-fd=77"), 35, "--net: tap-fd=77: fd 77 is not open");
+    require_one_line_error(net("tap-name=t0,mac=52:54:00:12:34"), 35, "is not a MAC address");
+    require_one_line_error(net("tap-name=t0,mac=33:33:00:00:00:01"), 35, "is a multicast MAC address");
+    require_one_line_error(net("tap-name=t0,tap-fd=5"), 35, "tap-name and tap-fd together");
+    require_one_line_error(run_brig({{"run", "--kernel", guest, "--net", "tap-name=a,mac=52:54:00:00:00:07", "--net",
+                                      "tap-name=b,mac=52:54:00:00:00:07"}}),
+                           35, "--net: MAC 52:54:00:00:00:07 is given twice");
+}

@@ -13,6 +13,10 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -23,6 +27,7 @@
 #include <set>
 #include <sstream>
 
+#include "ipc/device_kind.h"
 #include "tests/integration/brig_process.h"
 #include "tests/integration/temp_files.h"
 
@@ -114,8 +119,10 @@ std::string device_name(pid_t pid) {
 
 // Runs the spin guest; once it prints, `act` looks at (and may kill) the device.
 BrigResult run_spin_and(std::vector<std::string> extra, const std::function<void(DeviceObservation&)>& act,
-                        DeviceObservation& seen, const std::string& mode = "spin") {
+                        DeviceObservation& seen, const std::string& mode = "spin",
+                        std::function<void()> in_child = {}) {
     BrigRun run{guest_args(mode, std::move(extra))};
+    run.in_child = std::move(in_child);
     bool done = false;
     run.on_output = [&](const std::string& out, pid_t pid) {
         if (done || out.find("spin: 1") == std::string::npos) return;
@@ -128,6 +135,42 @@ BrigResult run_spin_and(std::vector<std::string> extra, const std::function<void
     };
     run.timeout = std::chrono::seconds(30);
     return run_brig(run);
+}
+
+// In brig's child before exec: a network namespace of its own with one persistent TAP,
+// kTestTap, that goes away with the namespace when brig exits. Nothing touches the
+// host's interfaces.
+constexpr const char* kTestTap = "brignet0";
+void in_namespace_with_tap() {
+    ifreq request{};
+    std::strncpy(request.ifr_name, kTestTap, IFNAMSIZ - 1);
+    request.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+    if (unshare(CLONE_NEWNET) != 0) {
+        std::perror("test: unshare(CLONE_NEWNET)");
+        _exit(127);
+    }
+    const int fd = ::open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    if (fd < 0 || ioctl(fd, TUNSETIFF, &request) != 0 || ioctl(fd, TUNSETPERSIST, 1) != 0) {
+        std::perror("test: a TAP in the test namespace");
+        _exit(127);
+    }
+    close(fd);
+}
+
+// "FD TARGET" for each open fd of `pid`.
+std::vector<std::string> fd_targets(pid_t pid) {
+    std::vector<std::string> targets;
+    const std::string fd_dir = "/proc/" + std::to_string(pid) + "/fd";
+    DIR* dir = opendir(fd_dir.c_str());
+    if (!dir) return targets;
+    while (dirent* e = readdir(dir)) {
+        if (e->d_name[0] == '.') continue;
+        char target[256] = {};
+        if (readlink((fd_dir + "/" + e->d_name).c_str(), target, sizeof target - 1) > 0)
+            targets.push_back(std::string(e->d_name) + " " + target);
+    }
+    closedir(dir);
+    return targets;
 }
 
 }  // namespace
@@ -553,4 +596,72 @@ TEST_CASE("a violation made from outside with ptrace is named from the kernel's 
     CHECK_THAT(r.err, Contains("blocked syscall getppid("));
     CHECK(failure.content() ==
           "DEVICE_CRASHED serial pid=" + std::to_string(seen.device) + " reason=seccomp syscall=getppid\n");
+}
+
+TEST_CASE("virtio-net is jailed like every device and holds the TAP and nothing more, at fd 33", "[sandbox]") {
+    REQUIRE(access("/dev/net/tun", R_OK | W_OK) == 0);
+    DeviceObservation seen;
+    const auto r = run_spin_and(
+        {"--net", std::string("tap-name=") + kTestTap},
+        [](DeviceObservation& all) {
+            REQUIRE(all.by_name.count("virtio-net0") == 1);
+            REQUIRE(all.by_name.count("virtio-rng") == 1);
+            const pid_t net = all.by_name["virtio-net0"];
+            for (const char* ns : {"pid", "mnt", "net", "user", "ipc", "uts", "cgroup"}) {
+                INFO("namespace " << ns);
+                CHECK(ns_of(net, ns) != ns_of(all.brig, ns));
+            }
+            CHECK(status_field(net, "Seccomp") == "2");
+            CHECK(status_field(net, "NoNewPrivs") == "1");
+            CHECK(status_field(net, "CapEff") == "0000000000000000");
+            // The virtio common set (as virtio-rng holds it, with an ioeventfd per queue),
+            // and the TAP at its slot.
+            const auto net_fds = fd_targets(net), rng_fds = fd_targets(all.by_name["virtio-rng"]);
+            const size_t more_queues =
+                brig::ipc::kinds::kVirtioNet.queue_count - brig::ipc::kinds::kVirtioRng.queue_count;
+            std::string listing;
+            for (const auto& fd : net_fds) listing += fd + "\n";
+            INFO("virtio-net0 fds:\n" << listing);
+            CHECK(net_fds.size() == rng_fds.size() + more_queues + 1);
+            CHECK(std::count(net_fds.begin(), net_fds.end(), "33 /dev/net/tun") == 1);
+            for (const auto& fd : net_fds) {
+                const std::string t = fd.substr(fd.find(' ') + 1);
+                const bool allowed = t.rfind("socket:", 0) == 0 || t.rfind("pipe:", 0) == 0 ||
+                                     t.rfind("anon_inode:", 0) == 0 || t.rfind("/memfd:brig", 0) == 0 ||
+                                     t == "/dev/null" || fd == "33 /dev/net/tun";
+                CHECK(allowed);
+            }
+            // Sockets: the control and report sockets every device is born with, no more.
+            auto sockets = [](const std::vector<std::string>& fds) {
+                return std::count_if(fds.begin(), fds.end(),
+                                     [](const std::string& f) { return f.find(" socket:") != std::string::npos; });
+            };
+            CHECK(sockets(net_fds) == sockets(rng_fds));
+            kill(all.brig, SIGTERM);
+        },
+        seen, "spin", in_namespace_with_tap);
+    INFO("stderr:\n" << r.err);
+    REQUIRE(seen.brig > 0);
+    CHECK(r.exit_code == 0);
+}
+
+TEST_CASE("kill -9 of the virtio-net process: exit 33 naming it", "[sandbox]") {
+    REQUIRE(access("/dev/net/tun", R_OK | W_OK) == 0);
+    TempFile failure;
+    DeviceObservation seen;
+    pid_t net = 0;
+    const auto r = run_spin_and(
+        {"--net", std::string("tap-name=") + kTestTap, "--failure-file", failure.path},
+        [&net](DeviceObservation& s) {
+            REQUIRE(s.by_name.count("virtio-net0") == 1);
+            net = s.by_name["virtio-net0"];
+            kill(net, SIGKILL);
+        },
+        seen, "spin", in_namespace_with_tap);
+    INFO("stderr:\n" << r.err);
+    REQUIRE_FALSE(r.timed_out);
+    CHECK(r.exit_code == 33);
+    const std::string pid = std::to_string(net);
+    CHECK_THAT(r.err, Contains("brig: DEVICE_CRASHED: virtio-net0 (pid " + pid + ") killed by SIGKILL"));
+    CHECK(failure.content() == "DEVICE_CRASHED virtio-net0 pid=" + pid + " signal=SIGKILL\n");
 }

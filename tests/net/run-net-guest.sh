@@ -14,6 +14,8 @@
 #   --vmm-arg ARG    one more argument for the VMM's command line (repeatable),
 #                    e.g. --vmm-arg --mem --vmm-arg 64 for brig
 #   --mac MAC        the guest's MAC address (default 52:54:00:12:34:56)
+#   --tap-fd         brig only: pass the TAP as an open fd (--net tap-fd=N, through
+#                    pass-tap-fd.py), as an orchestrator does, instead of by name
 #   --host SIDE      auto (default: from mode=), none, ping, udp-recv, udp-send
 #   --expect LINE    LINE must appear as a whole line of the guest's serial
 #                    output (repeatable)
@@ -30,6 +32,7 @@
 #         -device virtio-net-device,netdev=n0,mac=MAC [VMM_ARG]...
 #   brig: BRIG run --kernel GUEST --net tap-name=$BRIG_TAP,mac=MAC
 #         --cmdline CMDLINE [VMM_ARG]...
+#         (with --tap-fd: pass-tap-fd.py $BRIG_TAP -- BRIG run ... --net tap-fd=N,mac=MAC)
 # Either must print the guest's serial output on stdout and exit when the guest
 # powers off.
 #
@@ -73,6 +76,7 @@ vmm=qemu
 brig=""
 vmm_args=()
 mac=52:54:00:12:34:56
+tap_by_fd=0
 host_side=auto
 expected_lines=()
 expected_host_lines=()
@@ -84,6 +88,7 @@ while [[ $# -gt 0 ]]; do
 	--brig) [[ $# -ge 2 ]] || usage; brig=$2; shift 2 ;;
 	--vmm-arg) [[ $# -ge 2 ]] || usage; vmm_args+=("$2"); shift 2 ;;
 	--mac) [[ $# -ge 2 ]] || usage; mac=$2; shift 2 ;;
+	--tap-fd) tap_by_fd=1; shift ;;
 	--host) [[ $# -ge 2 ]] || usage; host_side=$2; shift 2 ;;
 	--expect) [[ $# -ge 2 ]] || usage; expected_lines+=("$2"); shift 2 ;;
 	--expect-host) [[ $# -ge 2 ]] || usage; expected_host_lines+=("$2"); shift 2 ;;
@@ -148,8 +153,13 @@ qemu)
 brig)
 	[[ -n "$brig" ]] || { complain "--vmm brig needs --brig PATH"; exit 2; }
 	[[ -x "$brig" ]] || { complain "not executable: $brig"; exit 2; }
-	vmm_command=("$brig" run --kernel "$guest" --net "tap-name=$BRIG_TAP,mac=$mac" --cmdline "$cmdline"
-		"${vmm_args[@]}")
+	if [[ $tap_by_fd == 1 ]]; then
+		vmm_command=("$(dirname "$0")/pass-tap-fd.py" "$BRIG_TAP" -- "$brig" run --kernel "$guest"
+			--net "tap-fd={fd},mac=$mac" --cmdline "$cmdline" "${vmm_args[@]}")
+	else
+		vmm_command=("$brig" run --kernel "$guest" --net "tap-name=$BRIG_TAP,mac=$mac" --cmdline "$cmdline"
+			"${vmm_args[@]}")
+	fi
 	;;
 *) complain "unknown VMM $vmm"; usage ;;
 esac

@@ -23,8 +23,10 @@ namespace {
 constexpr uint64_t kMinMemMib = 16;
 constexpr uint64_t kMaxMemMib = 1024 * 1024;  // 1 TiB
 constexpr unsigned kMaxCpus = 254;            // APIC ids below the broadcast id, one IOAPIC id spare
-// Every virtio-mmio window but the two that --rng and --console may take.
+// Every virtio-mmio window but the two that --rng and --console may take; --disk and
+// --net share them.
 constexpr size_t kMaxDisks = layout::kVirtioMmioWindows - 2;
+constexpr size_t kMaxInterfaceName = 15;  // IFNAMSIZ - 1
 constexpr uint64_t kMaxBootTimeoutSeconds = 24 * 3600;
 constexpr uint64_t kMaxJailId = 0xfffffffe;  // (uid_t)-1 means "unchanged" to setresuid
 constexpr size_t kHelpColumn = 26;           // where `brig run --help` starts a flag's text
@@ -139,6 +141,37 @@ DiskOption parse_disk(std::string_view flag, std::string_view text) {
     return disk;
 }
 
+// tap-name=NAME or tap-fd=N, and mac=XX:XX:XX:XX:XX:XX (crosvm's --net syntax).
+NetOption parse_net(std::string_view flag, std::string_view text) {
+    const std::string quoted = "'" + std::string(text) + "'";
+    NetOption net;
+    for (const auto& item : parse_key_values(flag, text)) {
+        if (!item.value || item.value->empty())
+            fail(flag, quoted + ": '" + item.key + "' needs a value (tap-name=NAME, tap-fd=N, mac=MAC)");
+        const std::string& value = *item.value;
+        if (item.key == "tap-name") {
+            const bool bad_char = std::any_of(value.begin(), value.end(), [](unsigned char c) {
+                return c == '/' || c == ':' || c <= ' ' || c >= 0x7f;
+            });
+            if (value.size() > kMaxInterfaceName || bad_char || value == "." || value == "..")
+                fail(flag, "'" + value + "' is not an interface name (at most 15 characters, no '/', ':' or spaces)");
+            net.tap_name = value;
+        } else if (item.key == "tap-fd") {
+            net.tap_fd = static_cast<int>(parse_number(flag, value, 0, INT32_MAX));
+        } else if (item.key == "mac") {
+            net.mac = ipc::MacAddress::parse(value);
+            if (!net.mac) fail(flag, "'" + value + "' is not a MAC address (xx:xx:xx:xx:xx:xx)");
+            if (net.mac->is_multicast())
+                fail(flag, "'" + value + "' is a multicast MAC address; a network device needs a unicast one");
+        } else {
+            fail(flag, quoted + ": unknown key '" + item.key + "' (tap-name, tap-fd, mac)");
+        }
+    }
+    if (net.tap_name && net.tap_fd) fail(flag, quoted + ": tap-name and tap-fd together; give one");
+    if (!net.tap_name && !net.tap_fd) fail(flag, quoted + ": needs tap-name=NAME or tap-fd=N");
+    return net;
+}
+
 // FIRST-LAST, inclusive.
 JailIdRange parse_jail_ids(std::string_view flag, std::string_view text) {
     const auto dash = text.find('-');
@@ -202,6 +235,21 @@ const std::vector<Flag>& run_flags() {
          [](O& o, F f, F v) {
              o.disks.push_back(parse_disk(f, v));
              if (o.disks.size() > kMaxDisks) fail(f, "at most " + std::to_string(kMaxDisks) + " disks");
+             if (o.disks.size() + o.nets.size() > kMaxDisks)
+                 fail(f, "at most " + std::to_string(kMaxDisks) + " disks and network devices together");
+         }},
+        {"--net", "tap-name=NAME|tap-fd=N[,mac=MAC]", Takes::Values,
+         "a virtio-net device on an existing TAP, which brig attaches to by name\n"
+         "(IFF_VNET_HDR) or takes as an fd the caller opened; repeatable. brig creates\n"
+         "no interface and sets no address. Without mac=, a locally administered\n"
+         "unicast MAC derived from the TAP's name (stable across runs)",
+         [](O& o, F f, F v) {
+             NetOption net = parse_net(f, v);
+             for (const auto& other : o.nets)
+                 if (net.mac && other.mac == net.mac) fail(f, "MAC " + net.mac->to_string() + " is given twice");
+             o.nets.push_back(std::move(net));
+             if (o.disks.size() + o.nets.size() > kMaxDisks)
+                 fail(f, "at most " + std::to_string(kMaxDisks) + " disks and network devices together");
          }},
         {"--rng,!--no-rng", "", Takes::Nothing, "virtio-rng entropy device (default: on)",
          [](O& o, F f, F v) { o.rng = switch_value(f, v); }},

@@ -16,6 +16,7 @@
 #include <variant>
 #include <vector>
 
+#include "ipc/mac_address.h"
 #include "vmm/sandbox/jail_ids.h"
 
 namespace brig {
@@ -32,6 +33,13 @@ struct DiskOption {
     bool read_only = false;
 };
 
+// --net: a virtio-net device on an existing TAP, named or passed as an fd.
+struct NetOption {
+    std::optional<std::string> tap_name;  // tap-name=NAME: brig attaches to this TAP
+    std::optional<int> tap_fd;            // tap-fd=N: a TAP fd the caller opened and passed
+    std::optional<ipc::MacAddress> mac;   // mac=; without it, one derived from the TAP's name
+};
+
 struct RunOptions {
     std::filesystem::path kernel;
     std::optional<std::filesystem::path> initrd;
@@ -42,6 +50,7 @@ struct RunOptions {
     std::vector<DiskOption> disks;                // --disk, in order: virtio-blk0, 1, ...
     bool rng = true;                              // virtio-rng, on unless --no-rng
     std::optional<ConsoleOutput> virtio_console;  // --console
+    std::vector<NetOption> nets;                  // --net, in order: virtio-net0, 1, ...
     spdlog::level::level_enum log_level = spdlog::level::info;
     // Devices run in-process instead of in jailed brig-device processes (debugging only).
     bool disable_sandbox = false;

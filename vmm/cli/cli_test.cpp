@@ -492,3 +492,47 @@ TEST_CASE("every bad command line is an InvalidArgument", "[cli]") {
         CHECK(error_of(args).find('\n') == std::string::npos);
     }
 }
+
+TEST_CASE("--net takes crosvm's tap-name= or tap-fd=, with an optional unicast mac=", "[cli]") {
+    TempFile kernel;
+    auto cmd = parse({"run", "--kernel", kernel.path, "--net", "tap-name=tap0", "--net",
+                      "tap-fd=7,mac=52:54:00:AB:cd:01", "--net", "mac=02:00:00:00:00:09,tap-name=vm-tap.2"});
+    REQUIRE(std::holds_alternative<RunOptions>(cmd));
+    const auto& nets = std::get<RunOptions>(cmd).nets;
+    REQUIRE(nets.size() == 3);
+    CHECK(nets[0].tap_name == "tap0");
+    CHECK_FALSE(nets[0].tap_fd);
+    CHECK_FALSE(nets[0].mac);
+    CHECK(nets[1].tap_fd == 7);
+    CHECK(nets[1].mac->to_string() == "52:54:00:ab:cd:01");
+    CHECK(nets[2].tap_name == "vm-tap.2");
+}
+
+TEST_CASE("a bad --net is one line naming the flag", "[cli]") {
+    TempFile kernel;
+    auto err = [&](std::string_view net) { return error_of({"run", "--kernel", kernel.path, "--net", net}); };
+    CHECK(err("tap-name=a,tap-fd=3") == "--net: 'tap-name=a,tap-fd=3': tap-name and tap-fd together; give one");
+    CHECK(err("mac=52:54:00:00:00:01") == "--net: 'mac=52:54:00:00:00:01': needs tap-name=NAME or tap-fd=N");
+    CHECK(err("tap-name=t,mac=52:54:00:00:01") == "--net: '52:54:00:00:01' is not a MAC address (xx:xx:xx:xx:xx:xx)");
+    CHECK(err("tap-name=t,mac=01:00:5e:00:00:01") ==
+          "--net: '01:00:5e:00:00:01' is a multicast MAC address; a network device needs a unicast one");
+    CHECK(err("tap-name=this-name-is-too-long") ==
+          "--net: 'this-name-is-too-long' is not an interface name (at most 15 characters, no '/', ':' or spaces)");
+    CHECK_THAT(err("tap-name=a/b"), Contains("is not an interface name"));
+    CHECK(err("tap-fd=x") == "--net: 'x' is not a number");
+    CHECK(err("tap-name") == "--net: 'tap-name': 'tap-name' needs a value (tap-name=NAME, tap-fd=N, mac=MAC)");
+    CHECK(err("tap-name=t,queues=2") == "--net: 'tap-name=t,queues=2': unknown key 'queues' (tap-name, tap-fd, mac)");
+    CHECK(error_of({"run", "--kernel", kernel.path, "--net", "tap-name=a,mac=52:54:00:00:00:01", "--net",
+                    "tap-name=b,mac=52:54:00:00:00:01"}) == "--net: MAC 52:54:00:00:00:01 is given twice");
+}
+
+TEST_CASE("--disk and --net share the virtio-mmio windows that --rng and --console leave", "[cli]") {
+    TempFile kernel, disk;
+    std::vector<std::string> words = {"run", "--kernel", kernel.path};
+    for (int i = 0; i < 10; ++i) words.insert(words.end(), {"--disk", disk.path});
+    for (int i = 0; i < 5; ++i) words.insert(words.end(), {"--net", "tap-name=t" + std::to_string(i)});
+    std::vector<std::string_view> args(words.begin(), words.end());
+    CHECK(error_of(args) == "--net: at most 14 disks and network devices together");
+    args.resize(args.size() - 2);
+    CHECK(std::holds_alternative<RunOptions>(parse(args)));
+}

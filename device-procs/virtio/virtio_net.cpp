@@ -104,6 +104,11 @@ void VirtioNet::activate(uint64_t driver_features) {
         log_.debug("TUNSETOFFLOAD {:#x}: {}", offloads, base::errno_text(errno));
 }
 
+void VirtioNet::flush() {
+    log_.debug("rx {} frames ({} dropped), tx {} frames ({} dropped)", counters_.rx_frames, counters_.rx_dropped,
+               counters_.tx_frames, counters_.tx_dropped);
+}
+
 void VirtioNet::reset() {
     driver_features_ = 0;
     rx_pending_ = false;  // the frame held for the old rings is dropped

@@ -81,6 +81,7 @@ public:
     bool wants_input() const override { return !rx_pending_ && !tap_broken_; }
     void pull_input() override {}  // receive() reads the TAP itself, on the kick that follows
     unsigned input_queue() const override { return kReceiveQueue; }
+    void flush() override;  // logs the frame counters
 
     struct Counters {
         uint64_t rx_frames = 0, rx_dropped = 0, tx_frames = 0, tx_dropped = 0;

@@ -18,8 +18,9 @@
 namespace brig::devices {
 namespace {
 
-// While the driver is not ready, pending device input is left in its fd and the event
-// thread looks again this often.
+// While the driver cannot take it (before DRIVER_OK, in NEEDS_RESET, its queue not
+// ready), pending device input is left in its fd and the event thread looks again this
+// often.
 constexpr int kInputRecheckMs = 100;
 // pause() waits this long for the event thread to finish the request it is on.
 constexpr auto kPauseWait = std::chrono::seconds(1);
@@ -131,7 +132,10 @@ void VirtioService::event_loop() {
             for (unsigned q = 0; q < queue_fds_.size(); ++q)
                 waits.add(queue_fds_[q].get(), POLLIN, {EventSource::Queue, q});
             if (device_->input_fd() >= 0 && device_->wants_input()) {
-                if (transport_->driver_ok())
+                // Only while its queue would be served: a driver in NEEDS_RESET, FAILED
+                // or without that queue ready would leave the input readable and the
+                // thread spinning on it.
+                if (transport_->queue_usable(device_->input_queue()))
                     waits.add(device_->input_fd(), POLLIN, {EventSource::Input});
                 else
                     timeout = kInputRecheckMs;

@@ -36,7 +36,13 @@ struct QueueContext {
     std::vector<SplitQueue>& queues;
     const GuestMemoryView& memory;
     std::function<void(unsigned queue)> signal_used;  // raises the used-buffer interrupt (if the driver wants it)
+    // Runs the queue again soon, on the queue thread: for a device that stops after a
+    // budget, so that a driver that keeps a ring full cannot hold the thread.
+    std::function<void(unsigned queue)> requeue = {};
 };
+
+// The most chains one run of a queue serves (serve_available) before it requeues.
+constexpr unsigned kChainsPerRun = 256;
 
 // Completes chains on one queue and raises one used-buffer interrupt for the whole
 // batch when it goes out of scope, also when serving a chain threw (a hostile ring):
@@ -68,15 +74,20 @@ private:
     unsigned completed_ = 0;
 };
 
-// Serves every chain the driver has made available on `queue`: `serve(chain)` returns
+// Serves the chains the driver has made available on `queue`: `serve(chain)` returns
 // the bytes it wrote into the chain; one interrupt for the batch.
+// At most kChainsPerRun chains, then the queue is requeued: a driver that republishes
+// chains as fast as they are served cannot keep the thread from its other work.
 template <typename Serve>
 void serve_available(QueueContext& ctx, unsigned queue, Serve&& serve) {
     UsedBatch batch(ctx, queue);
-    while (auto chain = batch.queue().pop()) {
+    for (unsigned served = 0; served < kChainsPerRun; ++served) {
+        auto chain = batch.queue().pop();
+        if (!chain) return;
         const uint32_t written = serve(*chain);
         batch.complete(chain->head, written);
     }
+    if (ctx.requeue) ctx.requeue(queue);
 }
 
 class VirtioDevice {

@@ -91,6 +91,11 @@ struct VirtioMmioTransport::State {
         if (regs[queue_sel].ready) return nullptr;
         return &regs[queue_sel];
     }
+    // Whether a notify of queue `q` is processed now (mutex held).
+    bool usable(unsigned q) const {
+        return q < queue_count && (status & kStatusDriverOk) && !(status & (kStatusNeedsReset | kStatusFailed)) &&
+               regs[q].ready;
+    }
     bool features_acceptable() const {
         return (driver_features & ~offered) == 0 && (driver_features & kFeatureVersion1) != 0;
     }
@@ -401,9 +406,7 @@ void VirtioMmioTransport::process(unsigned queue) {
     std::lock_guard queue_lock(s.queue_mutex);
     {
         std::lock_guard lock(s.mutex);
-        const bool usable = queue < s.queue_count && (s.status & kStatusDriverOk) &&
-                            !(s.status & (kStatusNeedsReset | kStatusFailed)) && s.regs[queue].ready;
-        if (!usable) {
+        if (!s.usable(queue)) {
             if (s.ignored_notifies++ == 0)
                 spdlog::debug(
                     "[virtio] virtio-{}: ignoring a notify of queue {} (status {:#x}); further ones are counted",
@@ -411,7 +414,18 @@ void VirtioMmioTransport::process(unsigned queue) {
             return;
         }
     }
-    QueueContext ctx{s.queues, s.memory, [this](unsigned q) { signal_used(q); }};
+    QueueContext ctx{s.queues, s.memory, [this](unsigned q) { signal_used(q); },
+                     [this](unsigned q) {
+                         // Later, on the thread that runs the queues (never inline: this
+                         // thread holds queue_mutex). Without one (unit tests), the rest
+                         // waits for the driver's next notify.
+                         std::function<void(unsigned)> deferred;
+                         {
+                             std::lock_guard lock(state_->mutex);
+                             deferred = state_->deferred_notify;
+                         }
+                         if (deferred) deferred(q);
+                     }};
     try {
         s.device.process_queue(queue, ctx);
     } catch (const QueueError& e) {
@@ -447,6 +461,11 @@ void VirtioMmioTransport::fail_queue(unsigned queue, const std::string& reason) 
 bool VirtioMmioTransport::driver_ok() const {
     std::lock_guard lock(state_->mutex);
     return (state_->status & kStatusDriverOk) != 0;
+}
+
+bool VirtioMmioTransport::queue_usable(unsigned queue) const {
+    std::lock_guard lock(state_->mutex);
+    return state_->usable(queue);
 }
 
 bool VirtioMmioTransport::needs_reset() const {

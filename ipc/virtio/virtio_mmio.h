@@ -77,6 +77,9 @@ public:
 
     bool driver_ok() const;
     bool needs_reset() const;
+    // Whether a notify of `queue` would be processed now: DRIVER_OK, neither NEEDS_RESET
+    // nor FAILED, and the queue ready. A device's own input waits while it is not.
+    bool queue_usable(unsigned queue) const;
     // Notifies dropped because they came before DRIVER_OK, for a queue that was not
     // ready or out of range, or while NEEDS_RESET.
     uint64_t ignored_notifies() const;

@@ -307,11 +307,17 @@ void attach_virtio_devices(Vm& vm, const RunOptions& options) {
                       {{std::string(ipc::resource::kDisk), fd}}, std::move(owned));
     }
     // Every TAP attached and every MAC known before any device starts, as for the disks.
-    std::vector<net::Tap> taps;
+    // Passed fds are adopted first, before brig opens anything that could take a number
+    // the caller meant; the devices keep the order of the command line.
+    std::vector<net::Tap> taps(options.nets.size());
+    for (size_t i = 0; i < options.nets.size(); ++i)
+        if (options.nets[i].tap_fd) taps[i] = net::open_tap(options.nets[i]);
+    for (size_t i = 0; i < options.nets.size(); ++i)
+        if (!options.nets[i].tap_fd) taps[i] = net::open_tap(options.nets[i]);
     std::vector<ipc::MacAddress> macs;
-    for (const auto& net : options.nets) {
-        taps.push_back(net::open_tap(net));
-        const ipc::MacAddress mac = net.mac ? *net.mac : net::mac_for_tap(taps.back().name);
+    for (size_t i = 0; i < options.nets.size(); ++i) {
+        const NetOption& net = options.nets[i];
+        const ipc::MacAddress mac = net.mac ? *net.mac : net::mac_for_tap(taps[i].name);
         if (std::find(macs.begin(), macs.end(), mac) != macs.end())
             throw InvalidArgument("--net: two network devices would have MAC " + mac.to_string() + " (give mac=)");
         macs.push_back(mac);

@@ -39,18 +39,55 @@ constexpr size_t kIpv6Header = 40;
 
 uint16_t be16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
 
-// The first bytes of the frame: enough to see its EtherType and IP protocol.
+constexpr uint16_t kEtherTypeVlan = 0x8100;
+constexpr uint16_t kEtherTypeQinQ = 0x88a8;
+constexpr size_t kVlanTag = 4;
+constexpr size_t kMaxVlanTags = 2;
+
+// The first bytes of the frame, copied once: enough to see its EtherType (behind up to
+// two VLAN tags, as Linux's TSO over VLAN devices makes them) and IP protocol. The TAP
+// is sent this copy, not the guest's bytes.
 struct FrameStart {
-    uint8_t bytes[VirtioNet::kEthernetHeader + kIpv6Header] = {};
+    uint8_t bytes[VirtioNet::kEthernetHeader + kMaxVlanTags * kVlanTag + kIpv6Header] = {};
     size_t length = 0;
-    uint16_t ether_type() const { return length >= 14 ? be16(bytes + 12) : 0; }
-    // The IPv4 protocol or the IPv6 next header; 0 when the frame is neither.
+    // Where the network header starts.
+    size_t l3() const {
+        size_t at = 14;
+        for (size_t tags = 0; tags < kMaxVlanTags && length >= at; ++tags) {
+            const uint16_t type = be16(bytes + at - 2);
+            if (type != kEtherTypeVlan && type != kEtherTypeQinQ) break;
+            at += kVlanTag;
+        }
+        return at;
+    }
+    uint16_t ether_type() const { return length >= l3() ? be16(bytes + l3() - 2) : 0; }
+    // The IPv4 protocol, the IPv6 next header (an extension header is not looked past:
+    // 0 then, which matches anything), or 0.
     uint8_t ip_protocol() const {
-        if (ether_type() == kEtherTypeIpv4 && length >= 14 + 20) return bytes[14 + 9];
-        if (ether_type() == kEtherTypeIpv6 && length >= 14 + kIpv6Header) return bytes[14 + 6];
+        if (ether_type() == kEtherTypeIpv4 && length >= l3() + 20) return bytes[l3() + 9];
+        if (ether_type() == kEtherTypeIpv6 && length >= l3() + kIpv6Header) {
+            const uint8_t next = bytes[l3() + 6];
+            return next == kIpProtoTcp || next == kIpProtoUdp ? next : 0;
+        }
         return 0;
     }
+    // Whether a frame that asks for GSO of this type is the kind of packet it names.
+    bool agrees_with(uint8_t gso) const {
+        const uint8_t proto = ip_protocol();
+        const bool v4 = ether_type() == kEtherTypeIpv4, v6 = ether_type() == kEtherTypeIpv6;
+        if (gso == VirtioNet::kGsoTcpV4) return v4 && proto == kIpProtoTcp;
+        if (gso == VirtioNet::kGsoTcpV6) return v6 && (proto == kIpProtoTcp || proto == 0);
+        if (gso == VirtioNet::kGsoUdp)
+            return (v4 && proto == kIpProtoUdp) || (v6 && (proto == kIpProtoUdp || proto == 0));
+        return false;
+    }
 };
+
+// TUNSETOFFLOAD: a socketpair in the unit tests says ENOTTY, a TAP never does.
+void set_offloads(int tap, unsigned offloads, DeviceLogger& log) {
+    if (::ioctl(tap, TUNSETOFFLOAD, offloads) != 0 && errno != ENOTTY)
+        log.warn("TUNSETOFFLOAD {:#x}: {}", offloads, base::errno_text(errno));
+}
 
 }  // namespace
 
@@ -99,9 +136,8 @@ void VirtioNet::activate(uint64_t driver_features) {
         if (negotiated(kFeatureGuestUfo)) offloads |= TUN_F_UFO;
     }
     // A TAP refuses only offloads it cannot do; then it sends plain frames, which every
-    // driver takes. (A socketpair in the unit tests says ENOTTY.)
-    if (::ioctl(tap_.get(), TUNSETOFFLOAD, offloads) != 0)
-        log_.debug("TUNSETOFFLOAD {:#x}: {}", offloads, base::errno_text(errno));
+    // driver takes.
+    set_offloads(tap_.get(), offloads, log_);
 }
 
 void VirtioNet::flush() {
@@ -111,7 +147,8 @@ void VirtioNet::flush() {
 
 void VirtioNet::reset() {
     driver_features_ = 0;
-    rx_pending_ = false;  // the frame held for the old rings is dropped
+    set_offloads(tap_.get(), 0, log_);  // none until the next driver accepts some
+    rx_pending_ = false;                // the frame held for the old rings is dropped
     rx_chains_.clear();
 }
 
@@ -142,8 +179,8 @@ void VirtioNet::transmit(virtio::QueueContext& ctx) {
             virtio::copy_from_buffers(ctx.memory, chain.readable, kHeaderSize,
                                       std::span(start.bytes, std::min<size_t>(sizeof start.bytes, frame_length)));
 
-        if (header.flags & ~kHeaderNeedsCsum)
-            throw QueueError("virtio-net: transmit header flags " + std::to_string(header.flags));
+        // Flag bits it does not know the device ignores (virtio 1.2, 5.1.6.2.2); so does the TAP.
+        header.flags &= kHeaderNeedsCsum;
         if (header.flags & kHeaderNeedsCsum) {
             if (!negotiated(kFeatureCsum)) throw QueueError("virtio-net: NEEDS_CSUM without VIRTIO_NET_F_CSUM");
             if (uint64_t{header.csum_start} + header.csum_offset + 2 > frame_length)
@@ -152,22 +189,27 @@ void VirtioNet::transmit(virtio::QueueContext& ctx) {
         const uint8_t gso = header.gso_type & ~kGsoEcn;
         if (header.gso_type & kGsoEcn) throw QueueError("virtio-net: GSO ECN was not offered");
         if (gso != kGsoNone) {
-            const uint8_t proto = start.ip_protocol();
-            const bool v4 = start.ether_type() == kEtherTypeIpv4, v6 = start.ether_type() == kEtherTypeIpv6;
-            bool allowed = false;
-            if (gso == kGsoTcpV4) allowed = negotiated(kFeatureHostTso4) && v4 && proto == kIpProtoTcp;
-            if (gso == kGsoTcpV6) allowed = negotiated(kFeatureHostTso6) && v6 && proto == kIpProtoTcp;
-            if (gso == kGsoUdp) allowed = negotiated(kFeatureHostUfo) && (v4 || v6) && proto == kIpProtoUdp;
-            if (!allowed)
+            const bool offered = (gso == kGsoTcpV4 && negotiated(kFeatureHostTso4)) ||
+                                 (gso == kGsoTcpV6 && negotiated(kFeatureHostTso6)) ||
+                                 (gso == kGsoUdp && negotiated(kFeatureHostUfo));
+            if (!offered)
                 throw QueueError("virtio-net: GSO type " + std::to_string(header.gso_type) +
-                                 " contradicts the negotiated features or the frame");
-            if (header.gso_size == 0 || !(header.flags & kHeaderNeedsCsum) || header.hdr_len > frame_length)
-                throw QueueError("virtio-net: a GSO header without a segment size, checksum or sane hdr_len");
+                                 " the driver did not negotiate");
+            if (header.gso_size == 0 || !(header.flags & kHeaderNeedsCsum))
+                throw QueueError("virtio-net: a GSO header without a segment size or a checksum request");
+            // A packet that is not what its GSO type says: no driver makes one (VLAN tags
+            // and IPv6 extension headers are looked past), so the driver is hostile.
+            // hdr_len is only a hint (the device must not rely on it) and goes to the TAP
+            // as it is.
+            if (!start.agrees_with(gso))
+                throw QueueError("virtio-net: GSO type " + std::to_string(gso) + " contradicts the frame");
         }
         header.num_buffers = 0;
 
-        std::vector<iovec> iov{{&header, sizeof header}};
-        const auto data = virtio::buffer_iovecs(ctx.memory, chain.readable, kHeaderSize, frame_length);
+        // The checked header and frame start from the copies, the rest from guest memory.
+        std::vector<iovec> iov{{&header, sizeof header}, {start.bytes, start.length}};
+        const auto data =
+            virtio::buffer_iovecs(ctx.memory, chain.readable, kHeaderSize + start.length, frame_length - start.length);
         iov.insert(iov.end(), data.begin(), data.end());
         const ssize_t n = ::writev(tap_.get(), iov.data(), static_cast<int>(iov.size()));
         if (n < 0) {
@@ -190,7 +232,9 @@ bool VirtioNet::read_frame() {
             tap_broken_ = true;
             return false;
         }
-        if (static_cast<size_t>(n) < kHeaderSize + kEthernetHeader) {
+        // A TAP reports a frame's whole length even when it truncated it to the buffer.
+        if (static_cast<size_t>(n) < kHeaderSize + kEthernetHeader || static_cast<size_t>(n) > rx_frame_.size() ||
+            !rx_header_acceptable()) {
             ++counters_.rx_dropped;
             continue;
         }
@@ -198,6 +242,23 @@ bool VirtioNet::read_frame() {
         rx_pending_ = true;
         return true;
     }
+}
+
+bool VirtioNet::rx_header_acceptable() {
+    // The TAP may still hold frames made before TUNSETOFFLOAD took effect (or with a
+    // persistent TAP's earlier offloads): only what the driver accepted reaches it.
+    NetHeader header;
+    std::memcpy(&header, rx_frame_.data(), sizeof header);
+    const uint8_t gso = header.gso_type & ~kGsoEcn;
+    const bool gso_ok = gso == kGsoNone || (gso == kGsoTcpV4 && negotiated(kFeatureGuestTso4)) ||
+                        (gso == kGsoTcpV6 && negotiated(kFeatureGuestTso6)) ||
+                        (gso == kGsoUdp && negotiated(kFeatureGuestUfo));
+    if (!gso_ok || (header.gso_type & kGsoEcn)) return false;
+    if (!negotiated(kFeatureGuestCsum)) {
+        if (header.flags & kHeaderNeedsCsum) return false;
+        rx_frame_[offsetof(NetHeader, flags)] = 0;  // virtio 1.2, 5.1.6.4.1: no flags without GUEST_CSUM
+    }
+    return true;
 }
 
 bool VirtioNet::deliver_frame(virtio::UsedBatch& batch, const virtio::GuestMemoryView& memory) {

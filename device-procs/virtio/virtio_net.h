@@ -17,6 +17,7 @@
 // The TAP's offloads (TUNSETOFFLOAD) follow what the driver accepted, at DRIVER_OK.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -95,6 +96,8 @@ private:
     bool read_frame();
     // Copies the held frame into rx chains; false when the driver posted too few.
     bool deliver_frame(virtio::UsedBatch& batch, const virtio::GuestMemoryView& memory);
+    // The TAP's header of the frame just read: nothing the driver did not negotiate.
+    bool rx_header_acceptable();
     bool negotiated(unsigned bit) const { return (driver_features_ >> bit) & 1; }
 
     DeviceLogger log_;
@@ -105,7 +108,7 @@ private:
     size_t rx_length_ = 0;                            // bytes of rx_frame_ in use
     bool rx_pending_ = false;                         // rx_frame_ holds a frame no chain took yet
     std::vector<virtio::DescriptorChain> rx_chains_;  // popped for the held frame, not yet used
-    bool tap_broken_ = false;
+    std::atomic<bool> tap_broken_ = false;
     Counters counters_;
 };
 

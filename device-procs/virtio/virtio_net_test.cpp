@@ -189,11 +189,11 @@ TEST_CASE("virtio-net tx: hostile chains are queue errors, and nothing reaches t
         CHECK_THROWS_WITH(f.h.run(*f.device, kTx), Catch::Contains("GSO"));
         CHECK(f.host_receives().empty());
     }
-    SECTION("GSO TCPv4 on a frame that is not IPv4 TCP, with the feature") {
+    SECTION("GSO without a segment size") {
         NetFixture f(bit(VirtioNet::kFeatureCsum) | bit(VirtioNet::kFeatureHostTso4));
-        f.guest_transmits(header(VirtioNet::kHeaderNeedsCsum, VirtioNet::kGsoTcpV4, 1448, 34, 16),
-                          NetFixture::frame(60, 0x0806));
-        CHECK_THROWS_WITH(f.h.run(*f.device, kTx), Catch::Contains("contradicts"));
+        f.guest_transmits(header(VirtioNet::kHeaderNeedsCsum, VirtioNet::kGsoTcpV4, 0, 34, 16), NetFixture::frame(60));
+        CHECK_THROWS_WITH(f.h.run(*f.device, kTx), Catch::Contains("segment size"));
+        CHECK(f.host_receives().empty());
     }
     SECTION("NEEDS_CSUM without the feature, or past the frame") {
         NetFixture f;
@@ -300,4 +300,69 @@ TEST_CASE("virtio-net: reset drops the frame held for the old rings", "[virtio-n
     CHECK_FALSE(f.device->wants_input());
     f.device->reset();
     CHECK(f.device->wants_input());
+}
+
+TEST_CASE("virtio-net tx: GSO on a frame that is not what it names is a queue error", "[virtio-net]") {
+    NetFixture f(bit(VirtioNet::kFeatureCsum) | bit(VirtioNet::kFeatureHostTso4));
+    f.guest_transmits(header(VirtioNet::kHeaderNeedsCsum, VirtioNet::kGsoTcpV4, 1448, 34, 16),
+                      NetFixture::frame(60, 0x0806));  // ARP
+    CHECK_THROWS_WITH(f.h.run(*f.device, kTx), Catch::Contains("contradicts the frame"));
+    CHECK(f.host_receives().empty());
+}
+
+TEST_CASE("virtio-net tx: GSO behind VLAN tags and unknown header flags go through", "[virtio-net]") {
+    NetFixture f(bit(VirtioNet::kFeatureCsum) | bit(VirtioNet::kFeatureHostTso4));
+    auto frame = NetFixture::frame(3000, 0x88a8);  // 802.1ad, then 802.1Q, then IPv4 TCP
+    frame[16] = 0x81;
+    frame[17] = 0x00;
+    frame[20] = 0x08;
+    frame[21] = 0x00;
+    frame[22] = 0x45;
+    frame[22 + 9] = 6;
+    f.guest_transmits(header(VirtioNet::kHeaderNeedsCsum | 0x80, VirtioNet::kGsoTcpV4, 1448, 42, 16), frame);
+    f.h.run(*f.device, kTx);
+    const auto got = f.host_receives();
+    REQUIRE(got.size() == kHeader + frame.size());
+    CHECK(got[0] == VirtioNet::kHeaderNeedsCsum);  // the unknown bit was ignored, not passed on
+    CHECK(std::equal(frame.begin(), frame.end(), got.begin() + kHeader));
+}
+
+TEST_CASE("virtio-net tx: a driver that keeps the ring full is served in runs, then requeued", "[virtio-net]") {
+    NetFixture f;
+    unsigned requeued = 0;
+    const auto a = NetFixture::frame(60);
+    const uint64_t hdr = f.h.guest.put(header().data(), kHeader), data = f.h.guest.put(a.data(), a.size());
+    // 300 chains over the same two buffers: more than one run takes.
+    brig::virtio::testing::DriverRing ring(f.h.guest, 5, 512);
+    f.h.queues[kTx] = brig::virtio::SplitQueue(f.h.guest.memory, ring.config(), 512, false);
+    for (int i = 0; i < 300; ++i) ring.add({{hdr, kHeader, false}, {data, 60, false}});
+    brig::virtio::QueueContext ctx{f.h.queues, f.h.guest.memory, [](unsigned) {},
+                                   [&requeued](unsigned) { ++requeued; }};
+    f.device->process_queue(kTx, ctx);
+    CHECK(ring.used_idx() == brig::virtio::kChainsPerRun);
+    CHECK(requeued == 1);
+    f.device->process_queue(kTx, ctx);
+    CHECK(ring.used_idx() == 300);
+    CHECK(requeued == 1);
+}
+
+TEST_CASE("virtio-net rx: a TAP frame with offloads the driver did not accept never reaches it", "[virtio-net]") {
+    NetFixture f;  // no GUEST_CSUM, no GUEST_TSO4
+    const uint64_t buf = f.post_rx(kHeader + 1514);
+    auto send_with_header = [&](uint8_t flags, uint8_t gso_type, uint8_t seed) {
+        auto frame = NetFixture::frame(100, 0x0800, seed);
+        std::vector<uint8_t> message(kHeader, 0);
+        message[0] = flags;
+        message[1] = gso_type;
+        message.insert(message.end(), frame.begin(), frame.end());
+        REQUIRE(::write(f.host.get(), message.data(), message.size()) == static_cast<ssize_t>(message.size()));
+    };
+    send_with_header(0, VirtioNet::kGsoTcpV4, 1);         // GSO: dropped
+    send_with_header(VirtioNet::kHeaderNeedsCsum, 0, 2);  // partial checksum: dropped
+    send_with_header(VirtioNet::kHeaderDataValid, 0, 3);  // delivered, flags cleared
+    f.h.run(*f.device, kRx);
+    REQUIRE(f.h.rings[kRx].used_idx() == 1);
+    CHECK(f.h.guest.at(buf)[0] == 0);            // flags
+    CHECK(f.h.guest.at(buf + kHeader)[0] == 3);  // the third frame
+    CHECK(f.device->counters().rx_dropped == 2);
 }

@@ -134,9 +134,8 @@ TEST_CASE("bad --net input exits 35 with one line", "[bad-input]") {
     const std::string guest = test_guest();
     auto net = [&](const std::string& value) { return run_brig({{"run", "--kernel", guest, "--net", value}}); };
     require_one_line_error(net("tap-name=brignosuch0"), 35, "--net: TAP brignosuch0 does not exist");
-    require_one_line_error(net("tap-name=lo"), 35, "--net: lo is not a TAP interface");
-    // brig's stdin here is a pipe: not a TAP.
-    require_one_line_error(net("tap-fd=0"), 35, "--net: tap-fd=0: fd 0 is not a TAP");
+    require_one_line_error(net("tap-name=lo"), 35, "--net: lo is not a single-queue TAP interface");
+    require_one_line_error(net("tap-fd=0"), 35, "--net: 0 is out of range (3..2147483647)");
     require_one_line_error(net("tap-fd=77"), 35, "--net: tap-fd=77: fd 77 is not open");
     require_one_line_error(net("tap-name=t0,mac=52:54:00:12:34"), 35, "is not a MAC address");
     require_one_line_error(net("tap-name=t0,mac=33:33:00:00:00:01"), 35, "is a multicast MAC address");

@@ -157,7 +157,8 @@ NetOption parse_net(std::string_view flag, std::string_view text) {
                 fail(flag, "'" + value + "' is not an interface name (at most 15 characters, no '/', ':' or spaces)");
             net.tap_name = value;
         } else if (item.key == "tap-fd") {
-            net.tap_fd = static_cast<int>(parse_number(flag, value, 0, INT32_MAX));
+            // 0, 1 and 2 are brig's own stdio, which it keeps.
+            net.tap_fd = static_cast<int>(parse_number(flag, value, 3, INT32_MAX));
         } else if (item.key == "mac") {
             net.mac = ipc::MacAddress::parse(value);
             if (!net.mac) fail(flag, "'" + value + "' is not a MAC address (xx:xx:xx:xx:xx:xx)");
@@ -245,8 +246,11 @@ const std::vector<Flag>& run_flags() {
          "unicast MAC derived from the TAP's name (stable across runs)",
          [](O& o, F f, F v) {
              NetOption net = parse_net(f, v);
-             for (const auto& other : o.nets)
+             for (const auto& other : o.nets) {
                  if (net.mac && other.mac == net.mac) fail(f, "MAC " + net.mac->to_string() + " is given twice");
+                 if (net.tap_fd && other.tap_fd == net.tap_fd)
+                     fail(f, "tap-fd=" + std::to_string(*net.tap_fd) + " is given twice");
+             }
              o.nets.push_back(std::move(net));
              if (o.disks.size() + o.nets.size() > kMaxDisks)
                  fail(f, "at most " + std::to_string(kMaxDisks) + " disks and network devices together");

@@ -524,6 +524,9 @@ TEST_CASE("a bad --net is one line naming the flag", "[cli]") {
     CHECK(err("tap-name=t,queues=2") == "--net: 'tap-name=t,queues=2': unknown key 'queues' (tap-name, tap-fd, mac)");
     CHECK(error_of({"run", "--kernel", kernel.path, "--net", "tap-name=a,mac=52:54:00:00:00:01", "--net",
                     "tap-name=b,mac=52:54:00:00:00:01"}) == "--net: MAC 52:54:00:00:00:01 is given twice");
+    CHECK(error_of({"run", "--kernel", kernel.path, "--net", "tap-fd=5", "--net", "tap-fd=5"}) ==
+          "--net: tap-fd=5 is given twice");
+    CHECK(err("tap-fd=2") == "--net: 2 is out of range (3..2147483647)");
 }
 
 TEST_CASE("--disk and --net share the virtio-mmio windows that --rng and --console leave", "[cli]") {

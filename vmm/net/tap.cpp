@@ -26,6 +26,9 @@ constexpr std::string_view kFlag = "--net";
 void finish_setup(int fd, const std::string& what) {
     int size = kVnetHeaderSize;
     if (::ioctl(fd, TUNSETVNETHDRSZ, &size) != 0) refuse(what + ": TUNSETVNETHDRSZ: " + base::errno_text(errno));
+    // No offloads until the guest's driver accepts some (the device sets them then): a
+    // persistent TAP keeps those of its previous user.
+    if (::ioctl(fd, TUNSETOFFLOAD, 0) != 0) refuse(what + ": TUNSETOFFLOAD: " + base::errno_text(errno));
     const int flags = ::fcntl(fd, F_GETFL);
     if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0)
         refuse(what + ": fcntl(O_NONBLOCK): " + base::errno_text(errno));
@@ -43,7 +46,7 @@ Tap attach_by_name(const std::string& name) {
     request.ifr_flags = static_cast<short>(kRequiredFlags);
     if (::ioctl(fd.get(), TUNSETIFF, &request) != 0) {
         const int error = errno;
-        if (error == EINVAL) refuse(name + " is not a TAP interface (or was made without vnet_hdr support)");
+        if (error == EINVAL) refuse(name + " is not a single-queue TAP interface");
         if (error == EBUSY) refuse(what + " is already in use by another process");
         if (error == EPERM) refuse("brig may not use " + what + " (it belongs to another user or group)");
         refuse(what + ": TUNSETIFF: " + base::errno_text(error));

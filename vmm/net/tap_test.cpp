@@ -135,6 +135,6 @@ TEST_CASE("TAPs in a namespace of their own: attached by name, adopted as an fd,
     CHECK_THAT(result, Catch::Contains("no-vnet: --net: tap-fd=") &&
                            Catch::Contains("TAP brigt2 was attached without IFF_NO_PI and IFF_VNET_HDR"));
     CHECK_THAT(result, Catch::Contains("tun-fd: --net: tap-fd=") && Catch::Contains("brigt3 is a TUN, not a TAP"));
-    CHECK_THAT(result, Catch::Contains("tun-name: --net: brigt4 is not a TAP interface"));
-    CHECK_THAT(result, Catch::Contains("lo: --net: lo is not a TAP interface"));
+    CHECK_THAT(result, Catch::Contains("tun-name: --net: brigt4 is not a single-queue TAP interface"));
+    CHECK_THAT(result, Catch::Contains("lo: --net: lo is not a single-queue TAP interface"));
 }

@@ -22,16 +22,22 @@ Connection Connection::connect_guest(uint64_t guest_cid, uint32_t guest_port, ui
     return c;
 }
 
-Header Connection::header_for_guest(Op op, uint32_t len, uint32_t flags) {
+Header header_to_guest(uint64_t guest_cid, uint32_t host_port, uint32_t guest_port, Op op, uint32_t len,
+                       uint32_t flags) {
     Header h{};
     h.src_cid = kHostCid;
-    h.dst_cid = guest_cid_;
-    h.src_port = host_port_;
-    h.dst_port = guest_port_;
+    h.dst_cid = guest_cid;
+    h.src_port = host_port;
+    h.dst_port = guest_port;
     h.len = len;
     h.type = kTypeStream;
     h.op = static_cast<uint16_t>(op);
     h.flags = flags;
+    return h;
+}
+
+Header Connection::header_for_guest(Op op, uint32_t len, uint32_t flags) {
+    Header h = header_to_guest(guest_cid_, host_port_, guest_port_, op, len, flags);
     h.buf_alloc = kDeviceBufAlloc;
     h.fwd_cnt = fwd_cnt_;
     last_sent_fwd_cnt_ = fwd_cnt_;

@@ -55,6 +55,11 @@ struct Header {
 } __attribute__((packed));
 static_assert(sizeof(Header) == 44);
 
+// The header of a packet from the host side of a connection to the guest, with no
+// credit in it (a connection adds its own).
+Header header_to_guest(uint64_t guest_cid, uint32_t host_port, uint32_t guest_port, Op op, uint32_t len = 0,
+                       uint32_t flags = 0);
+
 // A packet for the guest: a header, and for RW its payload.
 struct Packet {
     Header header{};

@@ -8,14 +8,7 @@ void Muxer::refuse(const Header& header) {
         ++counters_.dropped_replies;
         return;
     }
-    Header h{};
-    h.src_cid = kHostCid;
-    h.dst_cid = guest_cid_;
-    h.src_port = header.dst_port;
-    h.dst_port = header.src_port;
-    h.type = kTypeStream;
-    h.op = static_cast<uint16_t>(Op::Rst);
-    replies_.push_back({h, {}});
+    replies_.push_back({header_to_guest(guest_cid_, header.dst_port, header.src_port, Op::Rst), {}});
 }
 
 void Muxer::on_guest_packet(const Header& header, const uint8_t* payload, size_t available) {

@@ -89,6 +89,37 @@ void set_offloads(int tap, unsigned offloads, DeviceLogger& log) {
         log.warn("TUNSETOFFLOAD {:#x}: {}", offloads, base::errno_text(errno));
 }
 
+// A transmit header, on the device's copy: what the driver may ask for, and what the
+// frame's first bytes agree with. Unknown flags are cleared. Throws QueueError.
+void check_tx_header(NetHeader& header, const FrameStart& start, uint64_t frame_length, uint64_t driver_features) {
+    const auto negotiated = [driver_features](unsigned bit) { return (driver_features >> bit) & 1; };
+    // Flag bits it does not know the device ignores (virtio 1.2, 5.1.6.2.2); so does the TAP.
+    header.flags &= VirtioNet::kHeaderNeedsCsum;
+    if (header.flags & VirtioNet::kHeaderNeedsCsum) {
+        if (!negotiated(VirtioNet::kFeatureCsum)) throw QueueError("virtio-net: NEEDS_CSUM without VIRTIO_NET_F_CSUM");
+        if (uint64_t{header.csum_start} + header.csum_offset + 2 > frame_length)
+            throw QueueError("virtio-net: the checksum field lies past the frame");
+    }
+    const uint8_t gso = header.gso_type & ~VirtioNet::kGsoEcn;
+    if (header.gso_type & VirtioNet::kGsoEcn) throw QueueError("virtio-net: GSO ECN was not offered");
+    if (gso != VirtioNet::kGsoNone) {
+        const bool offered = (gso == VirtioNet::kGsoTcpV4 && negotiated(VirtioNet::kFeatureHostTso4)) ||
+                             (gso == VirtioNet::kGsoTcpV6 && negotiated(VirtioNet::kFeatureHostTso6)) ||
+                             (gso == VirtioNet::kGsoUdp && negotiated(VirtioNet::kFeatureHostUfo));
+        if (!offered)
+            throw QueueError("virtio-net: GSO type " + std::to_string(header.gso_type) +
+                             " the driver did not negotiate");
+        if (header.gso_size == 0 || !(header.flags & VirtioNet::kHeaderNeedsCsum))
+            throw QueueError("virtio-net: a GSO header without a segment size or a checksum request");
+        // A packet that is not what its GSO type says: no driver makes one (VLAN tags
+        // and IPv6 extension headers are looked past), so the driver is hostile.
+        // hdr_len is only a hint (the device must not rely on it) and goes to the TAP
+        // as it is.
+        if (!start.agrees_with(gso))
+            throw QueueError("virtio-net: GSO type " + std::to_string(gso) + " contradicts the frame");
+    }
+}
+
 }  // namespace
 
 VirtioNet::VirtioNet(base::UniqueFd tap, ipc::MacAddress mac, const std::string& device)
@@ -179,31 +210,7 @@ void VirtioNet::transmit(virtio::QueueContext& ctx) {
             virtio::copy_from_buffers(ctx.memory, chain.readable, kHeaderSize,
                                       std::span(start.bytes, std::min<size_t>(sizeof start.bytes, frame_length)));
 
-        // Flag bits it does not know the device ignores (virtio 1.2, 5.1.6.2.2); so does the TAP.
-        header.flags &= kHeaderNeedsCsum;
-        if (header.flags & kHeaderNeedsCsum) {
-            if (!negotiated(kFeatureCsum)) throw QueueError("virtio-net: NEEDS_CSUM without VIRTIO_NET_F_CSUM");
-            if (uint64_t{header.csum_start} + header.csum_offset + 2 > frame_length)
-                throw QueueError("virtio-net: the checksum field lies past the frame");
-        }
-        const uint8_t gso = header.gso_type & ~kGsoEcn;
-        if (header.gso_type & kGsoEcn) throw QueueError("virtio-net: GSO ECN was not offered");
-        if (gso != kGsoNone) {
-            const bool offered = (gso == kGsoTcpV4 && negotiated(kFeatureHostTso4)) ||
-                                 (gso == kGsoTcpV6 && negotiated(kFeatureHostTso6)) ||
-                                 (gso == kGsoUdp && negotiated(kFeatureHostUfo));
-            if (!offered)
-                throw QueueError("virtio-net: GSO type " + std::to_string(header.gso_type) +
-                                 " the driver did not negotiate");
-            if (header.gso_size == 0 || !(header.flags & kHeaderNeedsCsum))
-                throw QueueError("virtio-net: a GSO header without a segment size or a checksum request");
-            // A packet that is not what its GSO type says: no driver makes one (VLAN tags
-            // and IPv6 extension headers are looked past), so the driver is hostile.
-            // hdr_len is only a hint (the device must not rely on it) and goes to the TAP
-            // as it is.
-            if (!start.agrees_with(gso))
-                throw QueueError("virtio-net: GSO type " + std::to_string(gso) + " contradicts the frame");
-        }
+        check_tx_header(header, start, frame_length, driver_features_);
         header.num_buffers = 0;
 
         // The checked header and frame start from the copies, the rest from guest memory.

@@ -90,6 +90,10 @@ public:
     void set_error_reporter(std::function<void(const std::string&)> report) override {
         device_->set_error_reporter(std::move(report));
     }
+    void host_connection(uint32_t guest_port, uint32_t host_port, base::UniqueFd fd) override {
+        device_->host_connection(guest_port, host_port, std::move(fd));
+    }
+    void set_host_connector(HostConnector connect) override { device_->set_host_connector(std::move(connect)); }
 
 private:
     const brig::ipc::DeviceKind& kind_;

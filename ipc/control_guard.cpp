@@ -36,6 +36,14 @@ bool GuardedMessageStream::admit_report() {
     return false;
 }
 
+bool GuardedMessageStream::admit_host_connect() {
+    if (faulted_) return false;
+    if (host_connects_.admit(budget_.host_connects_per_second)) return true;
+    fault(ControlFault::Kind::Flood,
+          fmt::format("more than {} host connection requests in a second", budget_.host_connects_per_second));
+    return false;
+}
+
 void GuardedMessageStream::check_budget() {
     if (!messages_.admit(budget_.messages_per_second))
         fault(ControlFault::Kind::Flood,

@@ -16,6 +16,8 @@
 #include <functional>
 #include <string>
 
+#include "ipc/device_contract.h"
+
 namespace brig::ipc {
 
 struct ControlFault {
@@ -35,6 +37,9 @@ struct ControlBudget {
     size_t queued_bytes = 1 << 20;      // replies to the device that it has not read
     size_t queued_messages = 1024;
     size_t reports_per_second = 50;  // reportError calls
+    // connectHost calls (virtio-vsock): an honest device holds itself to
+    // kHostConnectsPerSecond in a window of its own, so twice that never trips here.
+    size_t host_connects_per_second = 2 * device_contract::kHostConnectsPerSecond;
 };
 
 class GuardedMessageStream final : public capnp::MessageStream {
@@ -47,6 +52,8 @@ public:
 
     // One reportError call from the device; false (and a fault) when over the budget.
     bool admit_report();
+    // One connectHost call; false (and a fault) when over the budget.
+    bool admit_host_connect();
     // Reports a fault once and stops serving the device.
     void fault(ControlFault::Kind kind, const std::string& detail);
     bool faulted() const { return faulted_; }
@@ -77,6 +84,7 @@ private:
     capnp::TwoPartyVatNetwork* network_ = nullptr;
     RateWindow messages_;
     RateWindow reports_;
+    RateWindow host_connects_;
     bool faulted_ = false;
 };
 

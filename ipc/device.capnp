@@ -29,9 +29,17 @@ interface Device {
   # Slow-path accesses (tests and benchmarks); the vCPUs use the mailbox.
   read @4 (offset :UInt64, size :UInt8) -> (data :UInt64);
   write @5 (offset :UInt64, size :UInt8, data :UInt64) -> ();
+  # virtio-vsock: a host connection brig brokered (the device opens no socket itself).
+  # hostPort 0: a host program's CONNECT to guestPort; the device picks the host port
+  # and writes "OK <port>\n" on the fd once the guest accepts. hostPort != 0: brig's
+  # answer to Supervisor.connectHost; without an fd nothing listens there.
+  hostConnection @6 (guestPort :UInt32, hostPort :UInt32, fd :FileDescriptor) -> ();
 }
 
 # Exported by the VMM on the same connection.
 interface Supervisor {
   reportError @0 (message :Text) -> ();
+  # virtio-vsock: the guest connects from guestPort to host port hostPort; brig answers
+  # with Device.hostConnection (rate-limited: device_contract::kHostConnectsPerSecond).
+  connectHost @1 (guestPort :UInt32, hostPort :UInt32) -> ();
 }

@@ -32,6 +32,13 @@ constexpr int kDiskFd = 32;
 // to this fd number.
 constexpr int kTapFd = 33;
 
+// virtio-vsock: the most connections one VM's device holds at once (each a host
+// socket fd in the jail, so its RLIMIT_NOFILE has room for them), and the most
+// guest-to-host connects per second the device asks brig for. brig's broker refuses
+// more, and its control budget counts on this figure.
+constexpr unsigned kVsockMaxConnections = 256;
+constexpr unsigned kHostConnectsPerSecond = 128;
+
 // The serial device publishes its line status register in this mailbox shadow, and
 // brig's proxy serves reads of it from there.
 constexpr unsigned kSerialLineStatusShadow = 0;

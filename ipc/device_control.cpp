@@ -57,8 +57,12 @@ constexpr unsigned kReportsLogged = 5;
 
 class SupervisorServer final : public schema::Supervisor::Server {
 public:
-    SupervisorServer(std::string device, IpcThread::ErrorReportHandler handler, GuardedMessageStream& guard)
-        : device_(std::move(device)), handler_(std::move(handler)), guard_(guard) {}
+    SupervisorServer(std::string device, IpcThread::ErrorReportHandler handler,
+                     IpcThread::HostConnectHandler on_connect_host, GuardedMessageStream& guard)
+        : device_(std::move(device)),
+          handler_(std::move(handler)),
+          on_connect_host_(std::move(on_connect_host)),
+          guard_(guard) {}
     ~SupervisorServer() noexcept {
         if (unlogged_ > 0)
             spdlog::warn("[{}] {} more error reports from the device were not logged", device_, unlogged_);
@@ -83,9 +87,22 @@ public:
         return kj::READY_NOW;
     }
 
+    kj::Promise<void> connectHost(ConnectHostContext context) override {
+        if (!guard_.admit_host_connect()) return kj::READY_NOW;
+        const auto params = context.getParams();
+        if (!on_connect_host_) return kj::READY_NOW;  // a kind with no host side: nothing to answer
+        try {
+            on_connect_host_(device_, params.getGuestPort(), params.getHostPort());
+        } catch (const std::exception& e) {
+            spdlog::warn("[ipc] {}: host connection handler threw: {}", device_, e.what());
+        }
+        return kj::READY_NOW;
+    }
+
 private:
     std::string device_;
     IpcThread::ErrorReportHandler handler_;
+    IpcThread::HostConnectHandler on_connect_host_;
     GuardedMessageStream& guard_;
     unsigned logged_ = 0;
     uint64_t unlogged_ = 0;
@@ -94,7 +111,8 @@ private:
 // Everything of one device connection; lives on the IPC thread only.
 struct Connection {
     Connection(kj::LowLevelAsyncIoProvider& provider, const std::string& device, base::UniqueFd socket,
-               IpcThread::ErrorReportHandler on_report, IpcThread::FaultHandler on_fault)
+               IpcThread::ErrorReportHandler on_report, IpcThread::FaultHandler on_fault,
+               IpcThread::HostConnectHandler on_connect_host)
         : stream(provider.wrapUnixSocketFd(socket.release(), kj::LowLevelAsyncIoProvider::TAKE_OWNERSHIP)),
           guard(*stream, ControlBudget{},
                 [device, on_fault = std::move(on_fault)](const ControlFault& fault) {
@@ -102,7 +120,8 @@ struct Connection {
                     if (on_fault) on_fault(device, fault);
                 }),
           network(guard, kMaxFdsPerMessage, Side::CLIENT, control_reader_options()),
-          rpc(capnp::makeRpcServer(network, kj::heap<SupervisorServer>(device, std::move(on_report), guard))) {
+          rpc(capnp::makeRpcServer(
+              network, kj::heap<SupervisorServer>(device, std::move(on_report), std::move(on_connect_host), guard))) {
         guard.watch_queue(network);
         capnp::MallocMessageBuilder message(8);
         auto peer = message.initRoot<capnp::rpc::twoparty::VatId>();
@@ -251,6 +270,22 @@ public:
         });
     }
 
+    void host_connection(uint32_t guest_port, uint32_t host_port, int fd, std::chrono::milliseconds timeout) override {
+        base::UniqueFd dup;
+        if (fd >= 0) {
+            dup.reset(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+            if (!dup)
+                throw DeviceControlError(device_ + ": hostConnection: " + base::errno_message("cannot duplicate fd"));
+        }
+        call("hostConnection", timeout, [guest_port, host_port, &dup](Connection& c) {
+            auto request = c.device_cap.hostConnectionRequest();
+            request.setGuestPort(guest_port);
+            request.setHostPort(host_port);
+            if (dup) request.setFd(kj::heap<FdCapability>(std::move(dup)));
+            return request.send().ignoreResult().then([] { return uint64_t{0}; });
+        });
+    }
+
 private:
     void check_size(const char* what, uint8_t size) const {
         if (!valid_size(size))
@@ -332,7 +367,8 @@ IpcThread::~IpcThread() {
 }
 
 std::shared_ptr<DeviceControl> IpcThread::connect(const std::string& device, base::UniqueFd socket,
-                                                  ErrorReportHandler on_report, FaultHandler on_fault) {
+                                                  ErrorReportHandler on_report, FaultHandler on_fault,
+                                                  HostConnectHandler on_connect_host) {
     int type = 0;
     socklen_t len = sizeof type;
     if (::getsockopt(socket.get(), SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM)
@@ -342,8 +378,9 @@ std::shared_ptr<DeviceControl> IpcThread::connect(const std::string& device, bas
     auto& loop = *impl_->loop;
     loop.executor->executeSync([&] {
         try {
-            auto connection = kj::heap<Connection>(*loop.io->lowLevelProvider, device, std::move(socket),
-                                                   std::move(on_report), std::move(on_fault));
+            auto connection =
+                kj::heap<Connection>(*loop.io->lowLevelProvider, device, std::move(socket), std::move(on_report),
+                                     std::move(on_fault), std::move(on_connect_host));
             id = loop.next_id++;
             loop.connections.emplace(id, kj::mv(connection));
         } catch (const kj::Exception& e) {

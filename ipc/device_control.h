@@ -42,6 +42,10 @@ public:
     virtual void shutdown(std::chrono::milliseconds timeout) = 0;
     virtual uint64_t read(uint64_t offset, uint8_t size, std::chrono::milliseconds timeout) = 0;
     virtual void write(uint64_t offset, uint8_t size, uint64_t data, std::chrono::milliseconds timeout) = 0;
+    // virtio-vsock: hands the device a connected host socket (`fd` borrowed, duplicated
+    // into the message), or -1: nothing listens (device.capnp hostConnection).
+    virtual void host_connection(uint32_t guest_port, uint32_t host_port, int fd,
+                                 std::chrono::milliseconds timeout) = 0;
 };
 
 class IpcThread {
@@ -53,6 +57,10 @@ public:
     // control protocol or goes over its budget (control_guard.h). From then on nothing
     // it sends is read; the handler is expected to kill it.
     using FaultHandler = std::function<void(const std::string& device, const ControlFault& fault)>;
+    // Called on the IPC thread when the device asks for a host connection (virtio-vsock's
+    // guest connecting to host port `host_port`), within the control budget; the
+    // answer goes back through DeviceControl::host_connection. Must not block.
+    using HostConnectHandler = std::function<void(const std::string& device, uint32_t guest_port, uint32_t host_port)>;
 
     IpcThread();
     ~IpcThread();  // disconnects everything and joins the thread
@@ -62,7 +70,8 @@ public:
     // Adopts the VMM end of a device's control socket (a SOCK_STREAM or SOCK_SEQPACKET
     // unix socket). Safe to call from any thread.
     std::shared_ptr<DeviceControl> connect(const std::string& device, base::UniqueFd socket,
-                                           ErrorReportHandler on_report, FaultHandler on_fault = {});
+                                           ErrorReportHandler on_report, FaultHandler on_fault = {},
+                                           HostConnectHandler on_connect_host = {});
 
     // Runs `fn` on the IPC thread and waits for it (e.g. to install its seccomp filter).
     void run_on_thread(const std::function<void()>& fn);

@@ -55,7 +55,8 @@ std::string queue(unsigned index);
 
 // Activation also carries a few named values (text), for what an fd cannot say.
 namespace setting {
-constexpr std::string_view kMac = "mac";  // virtio-net: "xx:xx:xx:xx:xx:xx" (ipc/mac_address.h)
+constexpr std::string_view kMac = "mac";             // virtio-net: "xx:xx:xx:xx:xx:xx" (ipc/mac_address.h)
+constexpr std::string_view kGuestCid = "guest-cid";  // virtio-vsock: the guest's CID, decimal (3 and up)
 }  // namespace setting
 
 // A register the VMM's proxy answers from a mailbox shadow the device keeps current,
@@ -72,6 +73,9 @@ struct DeviceKind {
     unsigned queue_count;
     std::span<const ResourceSpec> own_resources;  // beyond the ones every kind (or every virtio kind) gets
     std::span<const ShadowedRegister> shadows;
+    // fds it receives after activation and may hold at once (virtio-vsock's host
+    // connections): its jail's RLIMIT_NOFILE makes room for them.
+    unsigned later_fds = 0;
 
     bool is_virtio() const { return virtio_id != 0; }
     // "virtio-blk" -> "virtio_blk_device.policy"
@@ -153,7 +157,20 @@ inline constexpr DeviceKind kVirtioNet{
     .shadows = detail::kVirtioShadows,
 };
 
-inline constexpr const DeviceKind* kAll[] = {&kSerial, &kVirtioBlk, &kVirtioRng, &kVirtioConsole, &kVirtioNet};
+// Its host side is brig's unix-socket broker (vmm/vsock/): connected sockets arrive
+// over the control connection (Device.hostConnection), never as activation resources.
+inline constexpr DeviceKind kVirtioVsock{
+    .name = "virtio-vsock",
+    .description = "virtio socket device, host side on unix sockets (--vsock)",
+    .virtio_id = virtio::kDeviceIdVsock,
+    .queue_count = 3,  // rx, tx, event
+    .own_resources = {},
+    .shadows = detail::kVirtioShadows,
+    .later_fds = device_contract::kVsockMaxConnections,
+};
+
+inline constexpr const DeviceKind* kAll[] = {&kSerial,        &kVirtioBlk, &kVirtioRng,
+                                             &kVirtioConsole, &kVirtioNet, &kVirtioVsock};
 }  // namespace kinds
 
 inline std::span<const DeviceKind* const> device_kinds() { return kinds::kAll; }

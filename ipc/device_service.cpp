@@ -11,6 +11,7 @@
 #include <kj/timer.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -137,6 +138,25 @@ public:
         return kj::READY_NOW;
     }
 
+    kj::Promise<void> hostConnection(HostConnectionContext context) override {
+        const auto params = context.getParams();
+        const uint32_t guest_port = params.getGuestPort();
+        const uint32_t host_port = params.getHostPort();
+        if (!params.hasFd()) {
+            service_.host_connection(guest_port, host_port, {});
+            return kj::READY_NOW;
+        }
+        return params.getFd().getFd().then([this, guest_port, host_port](kj::Maybe<int> got) {
+            KJ_IF_MAYBE (fd, got) {
+                base::UniqueFd dup(::fcntl(*fd, F_DUPFD_CLOEXEC, 0));
+                KJ_REQUIRE(dup.valid(), "cannot duplicate a received host connection");
+                service_.host_connection(guest_port, host_port, std::move(dup));
+            } else {
+                service_.host_connection(guest_port, host_port, {});
+            }
+        });
+    }
+
 private:
     DeviceService& service_;
     kj::Own<kj::PromiseFulfiller<void>> on_shutdown_;
@@ -178,29 +198,50 @@ private:
     kj::PromiseFulfiller<void>& failed_;
 };
 
-// Error reports from any of the device's threads (an event thread that met a hostile
-// queue, say), sent to the VMM on the serving thread, which alone may touch the RPC
-// system. Bounded: past kMaxPending unsent reports, more are dropped (brig's budget
-// would refuse a flood anyway). Shared with the reporter, which may outlive the loop.
-class ReportQueue {
+// What the device's threads send brig (an event thread that met a hostile queue, a
+// guest connecting to a host port), sent to the VMM on the serving thread, which alone
+// may touch the RPC system. Bounded: past kMaxPending unsent error reports more are
+// dropped (brig's budget would refuse a flood anyway), and connect requests are held
+// to kHostConnectsPerSecond, the rate brig's broker serves. Shared with the callers,
+// which may outlive the loop.
+class UpcallQueue {
 public:
     static constexpr size_t kMaxPending = 16;
+    struct ConnectHost {
+        uint32_t guest_port;
+        uint32_t host_port;
+    };
 
-    ReportQueue() : wake_(base::make_eventfd("error reports")) {}
+    UpcallQueue() : wake_(base::make_eventfd("device upcalls")) {}
     int fd() const { return wake_.get(); }
 
-    void push(const std::string& message) {
+    void report(const std::string& message) {
         {
             std::lock_guard lock(mutex_);
-            if (closed_ || pending_.size() >= kMaxPending) return;
-            pending_.push_back(sanitize_report(message));
+            if (closed_ || reports_.size() >= kMaxPending) return;
+            reports_.push_back(sanitize_report(message));
         }
         base::signal_eventfd(wake_.get());
     }
-    std::vector<std::string> take() {
+    bool connect_host(uint32_t guest_port, uint32_t host_port) {
+        {
+            std::lock_guard lock(mutex_);
+            const auto now = std::chrono::steady_clock::now();
+            if (now - window_start_ >= std::chrono::seconds(1)) {
+                window_start_ = now;
+                window_connects_ = 0;
+            }
+            if (closed_ || window_connects_ >= device_contract::kHostConnectsPerSecond) return false;
+            ++window_connects_;
+            connects_.push_back({guest_port, host_port});
+        }
+        base::signal_eventfd(wake_.get());
+        return true;
+    }
+    std::pair<std::vector<std::string>, std::vector<ConnectHost>> take() {
         base::drain_eventfd(wake_.get());
         std::lock_guard lock(mutex_);
-        return std::exchange(pending_, {});
+        return {std::exchange(reports_, {}), std::exchange(connects_, {})};
     }
     void close() {
         std::lock_guard lock(mutex_);
@@ -210,8 +251,12 @@ public:
 private:
     base::UniqueFd wake_;
     std::mutex mutex_;
-    std::vector<std::string> pending_;  // guarded by mutex_
-    bool closed_ = false;               // guarded by mutex_
+    // guarded by mutex_:
+    std::vector<std::string> reports_;
+    std::vector<ConnectHost> connects_;
+    std::chrono::steady_clock::time_point window_start_{};
+    unsigned window_connects_ = 0;
+    bool closed_ = false;
 };
 
 class IgnoreErrors final : public kj::TaskSet::ErrorHandler {
@@ -237,17 +282,24 @@ void serve_device(base::UniqueFd control_socket, DeviceService& service, std::ve
 
     IgnoreErrors ignore_errors;
     kj::TaskSet reports(ignore_errors);
-    auto report_queue = std::make_shared<ReportQueue>();
-    if (set_error_reporter) {
-        set_error_reporter([report_queue](const std::string& message) { report_queue->push(message); });
-        watched.push_back({report_queue->fd(), [&supervisor, &reports, &report_queue] {
-                               for (const auto& message : report_queue->take()) {
-                                   auto request = supervisor.reportErrorRequest();
-                                   request.setMessage(message);
-                                   reports.add(request.send().ignoreResult());
-                               }
-                           }});
-    }
+    auto upcalls = std::make_shared<UpcallQueue>();
+    if (set_error_reporter) set_error_reporter([upcalls](const std::string& message) { upcalls->report(message); });
+    service.set_host_connector(
+        [upcalls](uint32_t guest_port, uint32_t host_port) { return upcalls->connect_host(guest_port, host_port); });
+    watched.push_back({upcalls->fd(), [&supervisor, &reports, &upcalls] {
+                           auto [messages, connects] = upcalls->take();
+                           for (const auto& message : messages) {
+                               auto request = supervisor.reportErrorRequest();
+                               request.setMessage(message);
+                               reports.add(request.send().ignoreResult());
+                           }
+                           for (const auto& connect : connects) {
+                               auto request = supervisor.connectHostRequest();
+                               request.setGuestPort(connect.guest_port);
+                               request.setHostPort(connect.host_port);
+                               reports.add(request.send().ignoreResult());
+                           }
+                       }});
 
     std::exception_ptr failure;
     auto failed = kj::newPromiseAndFulfiller<void>();
@@ -268,8 +320,9 @@ void serve_device(base::UniqueFd control_socket, DeviceService& service, std::ve
     } catch (const kj::Exception&) {
         // A broken connection is the VMM going away: nothing left to serve.
     }
-    report_queue->close();
+    upcalls->close();
     if (set_error_reporter) set_error_reporter({});
+    service.set_host_connector({});
     if (failure) std::rethrow_exception(failure);
 }
 

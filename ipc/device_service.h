@@ -34,6 +34,17 @@ public:
     // function callable from any of its threads, or none (in brig's own process, and
     // after the control connection ends), when the device logs instead.
     virtual void set_error_reporter(std::function<void(const std::string&)> /*report*/) {}
+
+    // virtio-vsock's host side, which brig brokers (device.capnp hostConnection): a
+    // connected host socket for (guest port, host port), or none when brig could not
+    // connect. A kind that takes none just lets the fd close.
+    virtual void host_connection(uint32_t /*guest_port*/, uint32_t /*host_port*/, base::UniqueFd /*fd*/) {}
+    // How the device asks brig to connect a host port for the guest, callable from any
+    // thread: false when the request cannot go out now (over
+    // device_contract::kHostConnectsPerSecond, or no brig to ask), and the device
+    // refuses the guest at once. Set before the loop starts, emptied when it ends.
+    using HostConnector = std::function<bool(uint32_t guest_port, uint32_t host_port)>;
+    virtual void set_host_connector(HostConnector /*connect*/) {}
 };
 
 // Runs the RPC loop. Extra fds to watch (e.g. console input) are given as

@@ -32,12 +32,14 @@ constexpr MemoryBounds kVirtioMemory{80 * kMiB, 32 * kMiB};
 constexpr uint64_t kDeviceTasks = 64;
 constexpr uint64_t kCgroupTasks = 16;
 
-// A device holds a handful of fds, runs a few threads, never dumps core (guest
+// A device holds a handful of fds (and the ones its kind receives later), runs a few threads, never dumps core (guest
 // memory would be in it), and has a bounded heap. No RLIMIT_FSIZE: the kernel checks
 // it against the write offset, so it would fail every disk write past the limit.
-std::vector<Rlimit> device_rlimits(const MemoryBounds& memory) {
+constexpr uint64_t kDeviceFds = 64;
+std::vector<Rlimit> device_rlimits(const MemoryBounds& memory, const ipc::DeviceKind& kind) {
+    const uint64_t fds = kDeviceFds + kind.later_fds;
     return {
-        {"RLIMIT_NOFILE", RLIMIT_NOFILE, 64, 64},
+        {"RLIMIT_NOFILE", RLIMIT_NOFILE, fds, fds},
         {"RLIMIT_NPROC", RLIMIT_NPROC, kDeviceTasks, kDeviceTasks},
         {"RLIMIT_CORE", RLIMIT_CORE, 0, 0},
         {"RLIMIT_DATA", RLIMIT_DATA, memory.data_bytes, memory.data_bytes},
@@ -54,7 +56,7 @@ JailProfile device_jail(const ipc::DeviceKind& kind) {
     jail.drops_all_capabilities = true;
     jail.no_new_privs = true;
     jail.root = "empty read-only tmpfs (pivot_root); no host path visible";
-    jail.rlimits = device_rlimits(memory);
+    jail.rlimits = device_rlimits(memory, kind);
     jail.cgroup_memory_bytes = memory.cgroup_bytes;
     const auto resources = kind.resources();
     jail.cgroup_memory_plus_guest = std::any_of(resources.begin(), resources.end(),
@@ -96,6 +98,8 @@ std::vector<SandboxContext> build() {
          vmm_thread()},
         {"ipc", ContextKind::VmmThread, "brig_ipc.policy", "brig's IPC thread (Cap'n Proto control path)",
          vmm_thread()},
+        {"vsock", ContextKind::VmmThread, "brig_vsock.policy",
+         "brig's vsock broker thread (--vsock: the host's unix sockets for the guest)", vmm_thread()},
     };
     contexts.insert(contexts.end(), threads.begin(), threads.end());
     return contexts;

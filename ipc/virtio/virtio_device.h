@@ -20,6 +20,7 @@ constexpr uint32_t kDeviceIdNet = 1;
 constexpr uint32_t kDeviceIdBlock = 2;
 constexpr uint32_t kDeviceIdConsole = 3;
 constexpr uint32_t kDeviceIdEntropy = 4;
+constexpr uint32_t kDeviceIdVsock = 19;
 
 // A config-space read (virtio 1.2, 4.2.2.2) served from the device's config structure,
 // laid out in `config`: `data` gets the bytes at `offset`, and bytes past the end of

@@ -137,10 +137,10 @@ std::unique_ptr<DeviceProcess> DeviceProcess::spawn(const DeviceProcessConfig& c
     process->verdict_ = std::make_shared<Verdict>();
     process->verdict_->pidfd.reset(fcntl(process->pidfd_.get(), F_DUPFD_CLOEXEC, 0));
     if (!process->verdict_->pidfd) base::throw_errno("dup(" + config.name + " pidfd)");
-    process->control_ = ipc.connect(config.name, std::move(vmm_end), std::move(on_report),
-                                    [verdict = process->verdict_](const std::string&, const ipc::ControlFault& fault) {
-                                        verdict->kill_for(fault);
-                                    });
+    process->control_ = ipc.connect(
+        config.name, std::move(vmm_end), std::move(on_report),
+        [verdict = process->verdict_](const std::string&, const ipc::ControlFault& fault) { verdict->kill_for(fault); },
+        config.on_connect_host);
     spdlog::debug("[{}] device process pid {} started", config.name, spawned.pid);
     return process;
 }

@@ -37,6 +37,8 @@ struct DeviceProcessConfig {
     // --cgroup-parent: the device's own cgroup, joined before it executes; removed
     // once it is reaped.
     std::shared_ptr<DeviceCgroup> cgroup;
+    // virtio-vsock: the device asks brig for host connections (vmm/vsock/vsock_broker.h).
+    ipc::IpcThread::HostConnectHandler on_connect_host;
 };
 
 // The hand-over of a device's seccomp listener over its report socket (SOCK_SEQPACKET,

@@ -8,6 +8,7 @@
 #include "device-procs/virtio/virtio_net.h"
 #include "device-procs/virtio/virtio_rng.h"
 #include "device-procs/virtio/virtio_service.h"
+#include "device-procs/virtio/virtio_vsock.h"
 
 namespace brig::devices {
 namespace {
@@ -33,6 +34,7 @@ constexpr DeviceFactory kFactories[] = {
     {&ipc::kinds::kVirtioRng, virtio<VirtioRng>},
     {&ipc::kinds::kVirtioConsole, virtio<VirtioConsole>},
     {&ipc::kinds::kVirtioNet, virtio<VirtioNet>},
+    {&ipc::kinds::kVirtioVsock, virtio<VirtioVsock>},
 };
 
 }  // namespace

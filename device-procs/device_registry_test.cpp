@@ -58,6 +58,7 @@ std::map<std::string, base::UniqueFd> resources_for(const ipc::DeviceKind& kind)
 // The settings brig sends the kind (ipc::setting), with valid values.
 ipc::Settings settings_for(const ipc::DeviceKind& kind) {
     if (&kind == &ipc::kinds::kVirtioNet) return {{std::string(ipc::setting::kMac), "52:54:00:00:00:01"}};
+    if (&kind == &ipc::kinds::kVirtioVsock) return {{std::string(ipc::setting::kGuestCid), "3"}};
     return {};
 }
 

@@ -66,6 +66,10 @@ void VirtioService::activate(std::map<std::string, base::UniqueFd> resources) {
     base::UniqueFd wake = base::make_eventfd("activate: event thread wake");
 
     device_ = std::move(device);
+    device_->set_host_connector([this](uint32_t guest_port, uint32_t host_port) {
+        std::lock_guard lock(report_mutex_);
+        return host_connector_ && host_connector_(guest_port, host_port);
+    });
     queue_fds_ = std::move(queue_fds);
     wake_fd_ = std::move(wake);
     memory_.emplace(virtio::GuestMemoryView::map(std::move(memory_fd)));
@@ -109,20 +113,31 @@ namespace {
 // What an fd in the event thread's wait set is.
 struct EventSource {
     enum Kind { Wake, Queue, Input } kind;
-    unsigned queue = 0;
+    unsigned queue = 0;  // Queue: its index; Input: the device's fd
 };
 }  // namespace
 
 void VirtioService::event_loop() {
     ipc::PollSet<EventSource> waits;
+    std::vector<HostedVirtioDevice::Watch> device_watches;
     while (!stopping_) {
         bool paused;
+        std::deque<HostConnection> arrived;
         {
             std::lock_guard lock(mutex_);
             paused = paused_;
             if (parked_ != paused) {
                 parked_ = paused;
                 parked_changed_.notify_all();
+            }
+            if (!paused) arrived.swap(host_connections_);
+        }
+        if (!arrived.empty()) {
+            try {
+                for (auto& c : arrived) device_->host_connection(c.guest_port, c.host_port, std::move(c.fd));
+                transport_->kick(device_->input_queue());
+            } catch (const std::exception& e) {
+                log_.error("event thread: {}", e.what());
             }
         }
         waits.clear();
@@ -131,14 +146,18 @@ void VirtioService::event_loop() {
         if (!paused) {
             for (unsigned q = 0; q < queue_fds_.size(); ++q)
                 waits.add(queue_fds_[q].get(), POLLIN, {EventSource::Queue, q});
-            if (device_->input_fd() >= 0 && device_->wants_input()) {
+            device_watches.clear();
+            device_->watches(device_watches);
+            if (!device_watches.empty()) {
                 // Only while its queue would be served: a driver in NEEDS_RESET, FAILED
                 // or without that queue ready would leave the input readable and the
                 // thread spinning on it.
-                if (transport_->queue_usable(device_->input_queue()))
-                    waits.add(device_->input_fd(), POLLIN, {EventSource::Input});
-                else
+                if (transport_->queue_usable(device_->input_queue())) {
+                    for (const auto& w : device_watches)
+                        waits.add(w.fd, w.events, {EventSource::Input, static_cast<unsigned>(w.fd)});
+                } else {
                     timeout = kInputRecheckMs;
+                }
             }
         }
         if (waits.wait(timeout) < 0) {
@@ -151,15 +170,17 @@ void VirtioService::event_loop() {
             if (source.kind == EventSource::Wake) base::drain_eventfd(wake_fd_.get());
         if (paused || stopping_) continue;
         try {
+            bool input = false;
             for (const auto& [source, revents] : ready) {
                 if (source.kind == EventSource::Queue && (revents & POLLIN)) {
                     notifies_.fetch_add(base::drain_eventfd(queue_fds_[source.queue].get()), std::memory_order_relaxed);
                     transport_->notify(source.queue);
                 } else if (source.kind == EventSource::Input) {
-                    device_->pull_input();
-                    transport_->kick(device_->input_queue());
+                    device_->on_ready(static_cast<int>(source.queue), revents);
+                    input = true;
                 }
             }
+            if (input) transport_->kick(device_->input_queue());
         } catch (const std::exception& e) {
             // The transport turns a hostile queue into NEEDS_RESET itself; anything that
             // still escapes is logged and the device keeps serving the other queues.
@@ -185,6 +206,20 @@ void VirtioService::report_error(const std::string& message) {
         }
     }
     log_.error("{}", message);
+}
+
+void VirtioService::host_connection(uint32_t guest_port, uint32_t host_port, base::UniqueFd fd) {
+    {
+        std::lock_guard lock(mutex_);
+        if (!event_thread_.joinable()) return;  // not active: nothing to hand it to
+        host_connections_.push_back({guest_port, host_port, std::move(fd)});
+    }
+    wake_event_thread();
+}
+
+void VirtioService::set_host_connector(HostConnector connect) {
+    std::lock_guard lock(report_mutex_);
+    host_connector_ = std::move(connect);
 }
 
 void VirtioService::wake_event_thread() {

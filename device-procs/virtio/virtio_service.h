@@ -22,7 +22,10 @@
 // queue) are logged at error level to the device's stderr, which is brig's.
 #pragma once
 
+#include <poll.h>
+
 #include <atomic>
+#include <deque>
 #include <condition_variable>
 #include <functional>
 #include <map>
@@ -71,6 +74,26 @@ public:
     // input_queue(), so the device can hand it to the driver.
     virtual void pull_input() {}
     virtual unsigned input_queue() const { return 0; }
+
+    // A device with many host fds (virtio-vsock's connections) lists them here instead,
+    // each with the poll events it waits for; the default is input_fd() for POLLIN
+    // while wants_input(). on_ready() gets what poll() said; after a round of them the
+    // service kicks input_queue().
+    struct Watch {
+        int fd;
+        short events;
+    };
+    virtual void watches(std::vector<Watch>& out) const {
+        if (input_fd() >= 0 && wants_input()) out.push_back({input_fd(), POLLIN});
+    }
+    virtual void on_ready(int /*fd*/, short /*revents*/) { pull_input(); }
+
+    // virtio-vsock: a host connection brig brokered (DeviceService::host_connection),
+    // handed over on the event thread; then input_queue() is kicked.
+    virtual void host_connection(uint32_t /*guest_port*/, uint32_t /*host_port*/, base::UniqueFd /*fd*/) {}
+    // virtio-vsock: how the device asks brig for a host connection; given at activation,
+    // callable on the event thread.
+    virtual void set_host_connector(ipc::DeviceService::HostConnector /*connect*/) {}
     // Shutdown: make everything the guest was told is done durable (blk: fdatasync).
     virtual void flush() {}
 };
@@ -97,6 +120,9 @@ public:
     void write(uint64_t offset, uint8_t size, uint64_t data) override;
     // A hostile queue's error goes to brig as a report (jailed), or to the log.
     void set_error_reporter(std::function<void(const std::string&)> report) override;
+    // Queued for the event thread, which hands it to the device.
+    void host_connection(uint32_t guest_port, uint32_t host_port, base::UniqueFd fd) override;
+    void set_host_connector(HostConnector connect) override;
 
 private:
     uint64_t handle_access(const ipc::Access& access);
@@ -121,6 +147,13 @@ private:
 
     std::mutex report_mutex_;
     std::function<void(const std::string&)> report_;  // guarded by report_mutex_
+    HostConnector host_connector_;                    // guarded by report_mutex_
+    struct HostConnection {
+        uint32_t guest_port;
+        uint32_t host_port;
+        base::UniqueFd fd;
+    };
+    std::deque<HostConnection> host_connections_;  // for the event thread; guarded by mutex_
     std::mutex mutex_;
     std::condition_variable parked_changed_;
     bool paused_ = false;  // guarded by mutex_

@@ -16,6 +16,18 @@ Connection Connection::accept_guest(uint64_t guest_cid, const Header& request, u
     return c;
 }
 
+Connection Connection::await_host(uint64_t guest_cid, const Header& request, uint32_t host_port) {
+    Connection c(guest_cid, request.src_port, host_port, State::Accepting);
+    c.take_credit(request);
+    return c;
+}
+
+void Connection::host_accepted() {
+    if (state_ != State::Accepting) return;
+    state_ = State::Established;
+    send(Op::Response);
+}
+
 Connection Connection::connect_guest(uint64_t guest_cid, uint32_t guest_port, uint32_t host_port) {
     Connection c(guest_cid, guest_port, host_port, State::Connecting);
     c.send(Op::Request);
@@ -74,6 +86,10 @@ bool Connection::on_guest_packet(const Header& header, const uint8_t* payload) {
         reset();
         return false;
     }
+    if (state_ == State::Accepting) {  // the guest must wait for our answer
+        reset();
+        return false;
+    }
     if (state_ == State::Connecting) {
         if (op != Op::Response) {
             reset();
@@ -122,7 +138,7 @@ void Connection::forwarded_to_host(size_t n) {
 }
 
 uint32_t Connection::host_read_allowance() const {
-    if (state_ != State::Established || host_closed_ || (peer_shutdown_ & kShutdownReceive)) return 0;
+    if (state_ != State::Established || !host_sending() || (peer_shutdown_ & kShutdownReceive)) return 0;
     const uint32_t in_flight = tx_cnt_ - peer_fwd_cnt_;
     if (in_flight >= peer_buf_alloc_) return 0;
     return std::min(peer_buf_alloc_ - in_flight, kMaxPayload);
@@ -134,6 +150,12 @@ void Connection::from_host(const uint8_t* data, size_t n) {
     Packet packet{header_for_guest(Op::Rw, static_cast<uint32_t>(n)), std::vector<uint8_t>(data, data + n)};
     outbox_.push_back(std::move(packet));
     tx_cnt_ += static_cast<uint32_t>(n);
+}
+
+void Connection::host_done_sending() {
+    if (state_ != State::Established || !host_sending()) return;
+    host_send_done_ = true;
+    send(Op::Shutdown, kShutdownSend);
 }
 
 void Connection::host_closed() {

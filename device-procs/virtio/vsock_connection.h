@@ -24,8 +24,10 @@ constexpr uint64_t kHostCid = 2;
 constexpr uint16_t kTypeStream = 1;
 constexpr uint32_t kShutdownReceive = 1;  // the sender will receive no more
 constexpr uint32_t kShutdownSend = 2;     // the sender will send no more
-// What the device may buffer per connection, guest -> host (its buf_alloc).
-constexpr uint32_t kDeviceBufAlloc = 256 * 1024;
+// What the device may buffer per connection, guest -> host (its buf_alloc). With at
+// most one packet read ahead host -> guest, a connection holds at most 128 KiB, and
+// the device at most kVsockMaxConnections times that (16 MiB).
+constexpr uint32_t kDeviceBufAlloc = 64 * 1024;
 // The largest payload in one packet, either way (Linux's VIRTIO_VSOCK_MAX_PKT_BUF_SIZE).
 constexpr uint32_t kMaxPayload = 64 * 1024;
 
@@ -73,12 +75,17 @@ class Connection {
 public:
     enum class State {
         Connecting,   // host-initiated: REQUEST sent to the guest, no RESPONSE yet
+        Accepting,    // guest-initiated: brig is connecting the host side, no RESPONSE sent yet
         Established,  // data flows (possibly half-closed, see the shutdown flags)
         Closed,       // reset or fully shut down: the caller forgets it
     };
 
     // A connection the guest asked for (its REQUEST), accepted: answers RESPONSE.
     static Connection accept_guest(uint64_t guest_cid, const Header& request, uint32_t host_port);
+    // A connection the guest asked for, to be answered once the host side is known:
+    // host_accepted() (RESPONSE) or reset() (RST).
+    static Connection await_host(uint64_t guest_cid, const Header& request, uint32_t host_port);
+    void host_accepted();
     // A connection the host asked for: sends REQUEST, waits for the guest's RESPONSE.
     static Connection connect_guest(uint64_t guest_cid, uint32_t guest_port, uint32_t host_port);
 
@@ -94,6 +101,7 @@ public:
 
     // guest -> host bytes waiting for the host socket.
     std::deque<uint8_t>& to_host() { return to_host_; }
+    const std::deque<uint8_t>& to_host() const { return to_host_; }
     // The host socket took `n` bytes of to_host(): they count as forwarded (fwd_cnt),
     // and the guest is told when its credit has grown by a good share.
     void forwarded_to_host(size_t n);
@@ -104,11 +112,16 @@ public:
     // The host socket reached end-of-file (or broke): SHUTDOWN both ways to the guest,
     // once to_host() is no longer wanted.
     void host_closed();
+    // The host shut down its sending side only (end-of-file, the socket still takes
+    // bytes): SHUTDOWN "will send no more" to the guest; guest -> host goes on.
+    void host_done_sending();
+    bool host_sending() const { return !host_closed_ && !host_send_done_; }
     // The guest shut down its sending side and everything it sent reached the host:
     // the caller may half-close the host socket.
     bool guest_done_sending() const { return (peer_shutdown_ & kShutdownSend) && to_host_.empty(); }
     // Packets for the guest, in order.
     std::deque<Packet>& outbox() { return outbox_; }
+    const std::deque<Packet>& outbox() const { return outbox_; }
     // An RST for the guest, and the connection closed.
     void reset();
 
@@ -140,6 +153,7 @@ private:
     uint32_t last_sent_fwd_cnt_ = 0;  // fwd_cnt the guest was last told
     uint32_t peer_shutdown_ = 0;      // the guest's SHUTDOWN flags so far
     bool host_closed_ = false;
+    bool host_send_done_ = false;
     std::deque<uint8_t> to_host_;
     std::deque<Packet> outbox_;
 };

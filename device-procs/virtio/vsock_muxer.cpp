@@ -31,12 +31,17 @@ void Muxer::on_guest_packet(const Header& header, const uint8_t* payload, size_t
             refuse(header);
             return;
         }
-        if (connections_.size() >= kMaxConnections || !host_ports_ || !host_ports_(header.dst_port, header.src_port)) {
+        const HostAnswer answer = connections_.size() >= kMaxConnections || !host_ports_
+                                      ? HostAnswer::Refused
+                                      : host_ports_(header.dst_port, header.src_port);
+        if (answer == HostAnswer::Refused) {
             ++counters_.refused_requests;
             refuse(header);
             return;
         }
-        connections_.emplace(key, Connection::accept_guest(guest_cid_, header, header.dst_port));
+        connections_.emplace(key, answer == HostAnswer::Accepted
+                                      ? Connection::accept_guest(guest_cid_, header, header.dst_port)
+                                      : Connection::await_host(guest_cid_, header, header.dst_port));
         return;
     }
     it->second.on_guest_packet(header, payload);
@@ -52,9 +57,32 @@ std::optional<uint32_t> Muxer::connect_from_host(uint32_t guest_port) {
     return port;
 }
 
+bool Muxer::host_answered(uint32_t guest_port, uint32_t host_port, bool connected) {
+    Connection* c = find(guest_port, host_port);
+    if (!c || c->state() != Connection::State::Accepting) return false;
+    if (connected) {
+        c->host_accepted();
+        return true;
+    }
+    ++counters_.refused_requests;
+    c->reset();
+    return false;
+}
+
 Connection* Muxer::find(uint32_t guest_port, uint32_t host_port) {
     auto it = connections_.find({guest_port, host_port});
     return it == connections_.end() ? nullptr : &it->second;
+}
+
+const Connection* Muxer::find(uint32_t guest_port, uint32_t host_port) const {
+    auto it = connections_.find({guest_port, host_port});
+    return it == connections_.end() ? nullptr : &it->second;
+}
+
+void Muxer::clear() {
+    connections_.clear();
+    replies_.clear();
+    next_turn_ = {0, 0};
 }
 
 void Muxer::forget_closed() {

@@ -19,11 +19,12 @@
 #include <utility>
 
 #include "device-procs/virtio/vsock_connection.h"
+#include "ipc/device_contract.h"
 
 namespace brig::devices::vsock {
 
 // The most connections one VM may hold at once; a REQUEST past it is refused (RST).
-constexpr size_t kMaxConnections = 256;
+constexpr size_t kMaxConnections = ipc::device_contract::kVsockMaxConnections;
 // Replies waiting for a receive buffer: past this many, RSTs for hostile packets are
 // dropped, so a guest that floods bad packets cannot grow the device.
 constexpr size_t kMaxPendingReplies = 1024;
@@ -33,8 +34,20 @@ public:
     // Asked when the guest connects to host port `port`: whether something listens
     // there (brig connects PATH_port for it). False: the guest gets RST.
     using HostPorts = std::function<bool(uint32_t host_port, uint32_t guest_port)>;
+    // Or asked to connect it, with the answer to come (host_answered()): Pending, or
+    // Refused at once.
+    enum class HostAnswer { Refused, Accepted, Pending };
+    using AsyncHostPorts = std::function<HostAnswer(uint32_t host_port, uint32_t guest_port)>;
 
-    Muxer(uint64_t guest_cid, HostPorts host_ports) : guest_cid_(guest_cid), host_ports_(std::move(host_ports)) {}
+    Muxer(uint64_t guest_cid, AsyncHostPorts host_ports) : guest_cid_(guest_cid), host_ports_(std::move(host_ports)) {}
+    Muxer(uint64_t guest_cid, HostPorts host_ports)
+        : Muxer(guest_cid, [ports = std::move(host_ports)](uint32_t host_port, uint32_t guest_port) {
+              return ports && ports(host_port, guest_port) ? HostAnswer::Accepted : HostAnswer::Refused;
+          }) {}
+
+    // The host side of a connection the guest asked for (HostAnswer::Pending) is
+    // connected, or not (RST). False when no connection waited for it.
+    bool host_answered(uint32_t guest_port, uint32_t host_port, bool connected);
 
     uint64_t guest_cid() const { return guest_cid_; }
 
@@ -48,6 +61,9 @@ public:
 
     using Key = std::pair<uint32_t, uint32_t>;  // (guest port, host port)
     Connection* find(uint32_t guest_port, uint32_t host_port);
+    const Connection* find(uint32_t guest_port, uint32_t host_port) const;
+    // Forgets every connection and pending reply (a device reset).
+    void clear();
     std::map<Key, Connection>& connections() { return connections_; }
     // Drops connections that have closed (after their last packets were taken).
     void forget_closed();
@@ -68,7 +84,7 @@ private:
     void refuse(const Header& header);
 
     uint64_t guest_cid_;
-    HostPorts host_ports_;
+    AsyncHostPorts host_ports_;
     std::map<Key, Connection> connections_;
     std::deque<Packet> replies_;
     uint32_t next_host_port_ = 1u << 30;  // host-side ports for CONNECT, above common ones

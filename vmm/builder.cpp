@@ -160,6 +160,15 @@ RunOptions::JailUser jail_ids_for_device(Vm& vm, const RunOptions& options) {
     return {id, id};
 }
 
+// A virtio-vsock device's guest connecting to a host port: queued for the broker,
+// which answers through the device's control path (never from the IPC thread).
+std::function<void(const std::string&, uint32_t, uint32_t)> guest_connects_host(Vm& vm) {
+    return
+        [broker = std::weak_ptr<vsock::Broker>(vm.vsock)](const std::string&, uint32_t guest_port, uint32_t host_port) {
+            if (auto b = broker.lock()) b->connect_host(guest_port, host_port);
+        };
+}
+
 // The device in a jailed brig-device process, behind a proxy on the bus.
 std::shared_ptr<BusDevice> start_device_process(Vm& vm, const RunOptions& options, DeviceAttachment& attachment,
                                                 std::vector<ipc::NamedFd> resources, AttachedDevice& record) {
@@ -167,7 +176,8 @@ std::shared_ptr<BusDevice> start_device_process(Vm& vm, const RunOptions& option
     const std::string kind(attachment.kind.name);
     const auto started = std::chrono::steady_clock::now();
     const RunOptions::JailUser ids = jail_ids_for_device(vm, options);
-    DeviceProcessConfig config{kind, name, vm.device_executable, {}, ids.uid, ids.gid, {}, {}};
+    DeviceProcessConfig config{kind, name, vm.device_executable, {}, ids.uid, ids.gid, {}, {}, {}};
+    if (vm.vsock && &attachment.kind == &ipc::kinds::kVirtioVsock) config.on_connect_host = guest_connects_host(vm);
     if (vm.cgroups) {
         const sandbox::JailProfile& jail = sandbox::device_context(kind).jail;
         const uint64_t memory = jail.cgroup_memory_bytes + (jail.cgroup_memory_plus_guest ? vm.memory.size() : 0);
@@ -218,7 +228,7 @@ std::shared_ptr<BusDevice> start_device_process(Vm& vm, const RunOptions& option
 }
 
 // --disable-sandbox: the same device object in brig's own process, on the bus directly.
-std::shared_ptr<BusDevice> start_in_process(const DeviceAttachment& attachment,
+std::shared_ptr<BusDevice> start_in_process(Vm& vm, const DeviceAttachment& attachment,
                                             const std::vector<ipc::NamedFd>& resources, AttachedDevice& record) {
     std::map<std::string, base::UniqueFd> owned;
     for (const auto& resource : resources) {
@@ -227,6 +237,12 @@ std::shared_ptr<BusDevice> start_in_process(const DeviceAttachment& attachment,
         owned.emplace(resource.name, std::move(fd));
     }
     auto service = devices::create_device_service(attachment.kind, attachment.name);
+    if (vm.vsock && &attachment.kind == &ipc::kinds::kVirtioVsock) {
+        service->set_host_connector([on_connect = guest_connects_host(vm)](uint32_t guest_port, uint32_t host_port) {
+            on_connect("", guest_port, host_port);
+            return true;
+        });
+    }
     try {
         service->configure(attachment.settings);
         service->activate(std::move(owned));
@@ -258,7 +274,7 @@ void attach_device(Vm& vm, const RunOptions& options, DeviceAttachment attachmen
         }
     }
     std::shared_ptr<BusDevice> on_bus =
-        options.disable_sandbox ? start_in_process(attachment, resources, record)
+        options.disable_sandbox ? start_in_process(vm, attachment, resources, record)
                                 : start_device_process(vm, options, attachment, std::move(resources), record);
     if (&attachment.kind == &ipc::kinds::kSerial)
         on_bus = std::make_shared<ConsoleActivityWatch>(on_bus, note_console_output(vm), watch_console_bytes(options));
@@ -347,6 +363,35 @@ void attach_virtio_devices(Vm& vm, const RunOptions& options) {
     }
 }
 
+// --vsock: the device, and brig's broker for its host side on unix sockets. The
+// socket is bound first, so a path in use is refused before any device starts.
+void attach_vsock(Vm& vm, const RunOptions& options) {
+    if (!options.vsock) return;
+    vsock::Broker::Config config;
+    config.socket_path = options.vsock->socket;
+    config.listener = vsock::listen_on(options.vsock->socket);
+    config.ready_port = options.ready_port;
+    config.on_ready = [&vm] { vm.guest_ready = true; };
+    if (vm.thread_filters)
+        config.on_thread_start = [&filter = vm.thread_filters->vsock] { install_thread_filter("vsock", filter); };
+    vm.vsock = std::make_shared<vsock::Broker>(std::move(config));
+    attach_virtio(vm, options, ipc::kinds::kVirtioVsock, "virtio-vsock", {}, {},
+                  {{std::string(ipc::setting::kGuestCid), std::to_string(options.vsock->cid)}});
+    const AttachedDevice& device = vm.devices.back();
+    vsock::Broker::ToDevice to_device;
+    if (device.process) {
+        to_device = [control = &device.process->control()](uint32_t guest_port, uint32_t host_port, int fd) {
+            control->host_connection(guest_port, host_port, fd, kDeviceControlTimeout);
+        };
+    } else {
+        to_device = [in_process = device.in_process](uint32_t guest_port, uint32_t host_port, int fd) {
+            in_process->host_connection(guest_port, host_port, fd);
+        };
+    }
+    vm.vsock->start(std::move(to_device));
+    spdlog::debug("[virtio-vsock] guest CID {}, host socket {}", options.vsock->cid, options.vsock->socket.string());
+}
+
 void prepare_sandbox(Vm& vm, const RunOptions& options) {
     if (options.disable_sandbox) {
         spdlog::warn(
@@ -358,7 +403,8 @@ void prepare_sandbox(Vm& vm, const RunOptions& options) {
     vm.device_executable = find_device_executable();
     vm.thread_filters = compile_vmm_policies(vm.policy_dir);
     if (!options.jail_user) {
-        const size_t devices = 1 + options.disks.size() + (options.rng ? 1 : 0) + (options.virtio_console ? 1 : 0);
+        const size_t devices = 1 + options.disks.size() + options.nets.size() + (options.rng ? 1 : 0) +
+                               (options.virtio_console ? 1 : 0) + (options.vsock ? 1 : 0);
         if (options.jail_ids.size() < devices)
             throw InvalidArgument("--jail-ids " + options.jail_ids.str() + ": " +
                                   std::to_string(options.jail_ids.size()) + " ids for " + std::to_string(devices) +
@@ -448,6 +494,7 @@ std::unique_ptr<Vm> build_vm(const RunOptions& options) {
     attach_platform_devices(*vm);
     attach_serial(*vm, options, forward_stdin);
     attach_virtio_devices(*vm, options);
+    attach_vsock(*vm, options);
     const uint64_t rsdp = write_acpi_tables(*vm, options.cpus);
     const boot::BootEntry entry =
         boot::load_guest_kernel(vm->memory, boot::BootConfig{options.kernel, options.initrd, options.cmdline, rsdp});

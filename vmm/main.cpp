@@ -82,8 +82,8 @@ int run(const brig::RunOptions& options, const std::string& workload) {
     auto notifier = start_seccomp_notifier(options, workload);
     auto vm = brig::build_vm(options);
     const std::filesystem::path policy_dir = vm->policy_dir;  // the set the devices ran with
-    const brig::StopReason reason =
-        brig::supervise(*vm, signals, {forward_stdin, console_reads_stdin, options.boot_timeout_seconds});
+    const brig::StopReason reason = brig::supervise(
+        *vm, signals, {forward_stdin, console_reads_stdin, options.boot_timeout_seconds, options.ready_port});
     vm.reset();  // every thread joined, every device reaped, every fd closed
     if (notifier) {
         // The notifier thread writes the learned policies: this thread's filter opens nothing.

@@ -108,6 +108,8 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
         terminal.emplace();
         if (vm.console_input) input.emplace(ConsoleInput::pipe_sink(vm.console_input.get()), *terminal);
     }
+    // What the boot deadline waits for: the guest's first console byte, or its "ready".
+    const std::atomic<bool>& booted = options.ready_port ? vm.guest_ready : vm.guest_alive;
     std::optional<Clock::time_point> boot_deadline;
     if (options.boot_timeout_seconds)
         boot_deadline = Clock::now() + std::chrono::seconds(*options.boot_timeout_seconds);
@@ -145,7 +147,7 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
         const bool background = terminal && terminal->in_background();
         constexpr int kCheckMs = ConsoleTerminal::kForegroundCheckMs;
         if (background) timeout = timeout < 0 ? kCheckMs : std::min(timeout, kCheckMs);
-        if (boot_deadline && !vm.guest_alive) {
+        if (boot_deadline && !booted) {
             const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*boot_deadline - Clock::now());
             const int boot_ms = static_cast<int>(std::max<int64_t>(left.count(), 0));
             timeout = timeout < 0 ? boot_ms : std::min(timeout, boot_ms);
@@ -189,15 +191,18 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
         if (input && input->backlogged()) input->flush();
         if (stdin_ready && input->read_stdin())
             vm.board.request_stop({StopKind::HostSignal, "stopped by Ctrl-A x on the console", "console=ctrl-a-x"});
-        if (boot_deadline && !vm.guest_alive && Clock::now() >= *boot_deadline) {
-            vm.board.request_stop(
-                {StopKind::Hangup,
-                 fmt::format("no console output within --boot-timeout {} s", *options.boot_timeout_seconds),
-                 fmt::format("after={}s", *options.boot_timeout_seconds)});
+        if (boot_deadline && !booted && Clock::now() >= *boot_deadline) {
+            const std::string what = options.ready_port
+                                         ? fmt::format("no connection to vsock port {}", *options.ready_port)
+                                         : std::string("no console output");
+            vm.board.request_stop({StopKind::Hangup,
+                                   fmt::format("{} within --boot-timeout {} s", what, *options.boot_timeout_seconds),
+                                   fmt::format("after={}s", *options.boot_timeout_seconds)});
         }
     }
 
     vm.board.wind_down();
+    if (vm.vsock) vm.vsock->stop();  // no new host connections for devices that are stopping
     stop_devices(vm);
     // Everything the guest wrote before the stop reaches stdout, within a bound.
     // The terminal goes back as brig found it, and SIGTTOU is blocked again: so what the

@@ -22,6 +22,9 @@ struct SupervisorOptions {
     bool forward_stdin = false;                    // the serial console reads stdin (relayed by the supervisor)
     bool console_reads_stdin = false;              // the virtio console reads stdin (relayed by the supervisor)
     std::optional<unsigned> boot_timeout_seconds;  // --boot-timeout
+    // --ready-port: the boot deadline waits for the guest's vsock connection to this
+    // port (Vm::guest_ready) instead of its first console byte.
+    std::optional<uint32_t> ready_port;
 };
 
 StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& options);

@@ -22,6 +22,7 @@
 #include "vmm/sandbox/jail_ids.h"
 #include "vmm/sandbox/policies.h"
 #include "vmm/devices/in_process_device.h"
+#include "vmm/vsock/vsock_broker.h"
 
 namespace brig {
 
@@ -45,6 +46,13 @@ struct AttachedDevice {
 struct Vm {
     Vm(Kvm kvm_, VmFd vm_fd_, GuestMemory memory_)
         : kvm(std::move(kvm_)), vm_fd(std::move(vm_fd_)), memory(std::move(memory_)) {}
+    // The broker's thread is joined here, on the main thread, before anything it calls
+    // into goes (the IPC thread may hold the last reference to it).
+    ~Vm() {
+        if (vsock) vsock->stop();
+    }
+    Vm(const Vm&) = delete;
+    Vm& operator=(const Vm&) = delete;
 
     Kvm kvm;
     VmFd vm_fd;
@@ -66,8 +74,11 @@ struct Vm {
     std::unique_ptr<JailIdAllocator> jail_ids;
     std::unique_ptr<DeviceCgroups> cgroups;  // --cgroup-parent; each device owns its leaf
     std::vector<AttachedDevice> devices;
+    // --vsock: the host side of the virtio-vsock device (after the devices: it goes first).
+    std::shared_ptr<vsock::Broker> vsock;
 
     std::atomic<bool> guest_alive{false};  // the guest has written to its console
+    std::atomic<bool> guest_ready{false};  // --ready-port: the guest connected to it
     Board board;                           // last: its vCPU threads are joined first
 };
 

@@ -173,6 +173,29 @@ NetOption parse_net(std::string_view flag, std::string_view text) {
     return net;
 }
 
+// cid=N,socket=PATH (crosvm's cid=, Firecracker's uds_path as socket=).
+VsockOption parse_vsock(std::string_view flag, std::string_view text) {
+    const std::string quoted = "'" + std::string(text) + "'";
+    VsockOption vsock;
+    bool have_cid = false;
+    for (const auto& item : parse_key_values(flag, text)) {
+        if (!item.value || item.value->empty())
+            fail(flag, quoted + ": '" + item.key + "' needs a value (cid=N, socket=PATH)");
+        if (item.key == "cid") {
+            // 0, 1 and 2 are the hypervisor, loopback and the host; -1 is VMADDR_CID_ANY.
+            vsock.cid = parse_number(flag, *item.value, 3, 0xfffffffe);
+            have_cid = true;
+        } else if (item.key == "socket") {
+            vsock.socket = *item.value;
+        } else {
+            fail(flag, quoted + ": unknown key '" + item.key + "' (cid, socket)");
+        }
+    }
+    if (!have_cid) fail(flag, quoted + ": needs cid=N (3 or more)");
+    if (vsock.socket.empty()) fail(flag, quoted + ": needs socket=PATH (the host's unix socket)");
+    return vsock;
+}
+
 // FIRST-LAST, inclusive.
 JailIdRange parse_jail_ids(std::string_view flag, std::string_view text) {
     const auto dash = text.find('-');
@@ -283,10 +306,21 @@ const std::vector<Flag>& run_flags() {
          "write why brig stopped, one machine-readable line (SHUTDOWN, REBOOT, ...)",
          [](O& o, F f, F v) { o.failure_file = some_path(f, v); }},
         {"--boot-timeout", "SECONDS", Takes::Value,
-         "stop with HANGUP (exit 36) if the guest prints nothing on the console in time",
+         "stop with HANGUP (exit 36) if the guest prints nothing on the console in time\n"
+         "(with --ready-port: if it does not connect to that port in time)",
          [](O& o, F f, F v) {
              o.boot_timeout_seconds = static_cast<unsigned>(parse_number(f, v, 1, kMaxBootTimeoutSeconds));
          }},
+        {"--vsock", "cid=N,socket=PATH", Takes::Value,
+         "a virtio-vsock device for guest CID N (3 or more), its host side on unix\n"
+         "sockets (Firecracker's hybrid vsock): a host program connects to PATH and\n"
+         "writes \"CONNECT <port>\\n\" (answered \"OK <host port>\\n\"); the guest's\n"
+         "connections to CID 2, port P go to PATH_P. A stale socket at PATH is replaced",
+         [](O& o, F f, F v) { o.vsock = parse_vsock(f, v); }},
+        {"--ready-port", "P", Takes::Value,
+         "with --vsock: the guest connecting to host port P means it is ready (logged\n"
+         "\"guest ready\"); --boot-timeout then waits for that, not for console output",
+         [](O& o, F f, F v) { o.ready_port = static_cast<uint32_t>(parse_number(f, v, 1, 0xffffffff)); }},
         {"--policy-dir", "DIR", Takes::Value, "seccomp policies to use instead of the shipped ones",
          [](O& o, F f, F v) { o.policy_dir = some_path(f, v); }},
         {"--seccomp", "MODE", Takes::Value,
@@ -506,6 +540,14 @@ RunOptions parse_run(const std::vector<std::string_view>& args) {
     if (opts.seccomp_mode == RunOptions::SeccompMode::Learn && !opts.policy_out)
         fail("--seccomp", "learn needs --policy-out DIR for the proposed policies");
     if (opts.jail_user && app->count("--jail-ids") > 0) fail("--jail-ids", "give either --jail-user or --jail-ids");
+    if (opts.ready_port && !opts.vsock) fail("--ready-port", "needs --vsock (the port is a vsock port)");
+    {
+        const size_t virtio = opts.disks.size() + opts.nets.size() + (opts.rng ? 1 : 0) +
+                              (opts.virtio_console ? 1 : 0) + (opts.vsock ? 1 : 0);
+        if (virtio > layout::kVirtioMmioWindows)
+            fail(opts.vsock ? "--vsock" : "--disk", std::to_string(virtio) + " virtio devices; the board has " +
+                                                        std::to_string(layout::kVirtioMmioWindows) + " windows");
+    }
     if (opts.cgroup_parent && opts.disable_sandbox)
         fail("--cgroup-parent", "places device processes; --disable-sandbox has none");
     if (opts.policy_out && opts.seccomp_mode != RunOptions::SeccompMode::Learn)

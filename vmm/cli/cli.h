@@ -40,6 +40,14 @@ struct NetOption {
     std::optional<ipc::MacAddress> mac;   // mac=; without it, one derived from the TAP's name
 };
 
+// --vsock: a virtio-vsock device whose host side is unix sockets (Firecracker's hybrid
+// vsock): host programs connect to `socket`, guest connections to port P go to
+// `socket`_P.
+struct VsockOption {
+    uint64_t cid = 0;  // the guest's CID, 3 and up
+    std::filesystem::path socket;
+};
+
 struct RunOptions {
     std::filesystem::path kernel;
     std::optional<std::filesystem::path> initrd;
@@ -76,6 +84,10 @@ struct RunOptions {
     SeccompMode seccomp_mode = SeccompMode::Kill;
     std::optional<std::filesystem::path> policy_out;
     std::optional<unsigned> boot_timeout_seconds;
+    std::optional<VsockOption> vsock;
+    // --ready-port: the guest connecting to this host vsock port is "ready"; then
+    // --boot-timeout waits for that instead of the first console byte.
+    std::optional<uint32_t> ready_port;
 };
 
 struct HelpRequest {

@@ -1,6 +1,10 @@
 #include "vmm/devices/in_process_device.h"
 
+#include <fcntl.h>
+
 #include <cstring>
+
+#include "base/error.h"
 
 namespace brig {
 
@@ -27,6 +31,20 @@ void InProcessDevice::shutdown() {
     // Gone, with every fd it held, as a device process is once it exits: a console
     // relay draining its output pipe then sees end-of-file rather than its timeout.
     service_.reset();
+}
+
+}  // namespace brig
+
+namespace brig {
+
+void InProcessDevice::host_connection(uint32_t guest_port, uint32_t host_port, int fd) {
+    base::UniqueFd copy;
+    if (fd >= 0) {
+        copy.reset(fcntl(fd, F_DUPFD_CLOEXEC, 0));
+        if (!copy) base::throw_errno(name_ + ": host connection: fcntl(F_DUPFD_CLOEXEC)");
+    }
+    std::lock_guard lock(mutex_);
+    if (service_) service_->host_connection(guest_port, host_port, std::move(copy));
 }
 
 }  // namespace brig

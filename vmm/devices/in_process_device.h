@@ -27,6 +27,9 @@ public:
     // fds closed); later accesses read 0 and are dropped.
     void shutdown();
 
+    // virtio-vsock's host side (vmm/vsock/), as device.capnp carries it to a jailed one.
+    void host_connection(uint32_t guest_port, uint32_t host_port, int fd);
+
 private:
     std::string name_;
     // Serialises the vCPUs, as a device process's one mailbox thread does.

@@ -1,6 +1,6 @@
 // The seccomp filters brig applies: one per device kind (policies/KIND_device.policy)
 // and one per thread class of the VMM itself, like Firecracker's: the vCPU threads,
-// the main (supervisor) thread and the IPC thread.
+// the main (supervisor) thread, the IPC thread and the vsock broker thread.
 #pragma once
 
 #include <linux/filter.h>
@@ -17,6 +17,7 @@ struct VmmThreadFilters {
     BpfProgram vcpu;
     BpfProgram main;
     BpfProgram ipc;
+    BpfProgram vsock;  // the vsock broker thread (--vsock)
 };
 
 // Throws InvalidArgument naming file:line:column for a bad policy.

@@ -40,6 +40,7 @@
 #include "ipc/sandbox/profiles.h"
 #include "minijail-wrapper/minijail/policy.h"
 #include "base/error.h"
+#include "base/malloc_arena.h"
 #include "device-procs/common/device_logger.h"
 #include "device-procs/device_registry.h"
 #include "ipc/device_kind.h"
@@ -120,6 +121,7 @@ void setup_logging(spdlog::level::level_enum level) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    base::use_main_malloc_arena_only();
     std::string name = argc > 2 ? argv[2] : "device";
     std::set_new_handler(out_of_memory);
     try {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/malloc_arena.h"
 #include "vmm/builder.h"
 #include "vmm/cli/cli.h"
 #include "vmm/error.h"
@@ -98,6 +99,7 @@ int run(const brig::RunOptions& options, const std::string& workload) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    base::use_main_malloc_arena_only();
     using brig::exit_report::finish;
     try {
         const std::vector<std::string_view> args(argv + 1, argv + argc);

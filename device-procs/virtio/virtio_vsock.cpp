@@ -61,6 +61,7 @@ void VirtioVsock::reset() {
     owes_ok_.clear();
     host_write_shut_.clear();
     held_.reset();
+    tx_stalled_ = false;
     muxer_.clear();
 }
 
@@ -72,30 +73,46 @@ void VirtioVsock::process_queue(unsigned queue, virtio::QueueContext& ctx) {
     if (queue == kTxQueue || queue == kRxQueue) {
         settle();
         deliver(ctx);
+        // The driver took packets: a transmit queue held back for them goes on.
+        if (tx_stalled_ && !muxer_.backlogged()) {
+            transmit(ctx);
+            settle();
+            deliver(ctx);
+        }
     }
 }
 
 void VirtioVsock::transmit(virtio::QueueContext& ctx) {
-    virtio::serve_available(ctx, kTxQueue, [&](const virtio::DescriptorChain& chain) {
-        const uint64_t length = chain.readable_bytes();
-        if (!chain.writable.empty() || length < sizeof(Header)) {
-            ++counters_.dropped_chains;
-            return uint32_t{0};
-        }
-        Header header;
-        virtio::copy_from_buffers(ctx.memory, chain.readable, 0,
-                                  std::span(reinterpret_cast<uint8_t*>(&header), sizeof header));
-        // The payload is copied once, and only as much as a packet may carry: the muxer
-        // refuses a len past either bound before anything reads it.
-        const uint64_t available = length - sizeof header;
-        const size_t take = static_cast<size_t>(std::min<uint64_t>({header.len, available, buffer_.size()}));
-        virtio::copy_from_buffers(ctx.memory, chain.readable, sizeof header, std::span(buffer_.data(), take));
-        ++counters_.tx_packets;
-        muxer_.on_guest_packet(header, buffer_.data(), static_cast<size_t>(available));
-        if (Connection* c = muxer_.find(header.src_port, header.dst_port))
-            write_to_host({c->guest_port(), c->host_port()}, *c);
-        return uint32_t{0};
-    });
+    virtio::UsedBatch batch(ctx, kTxQueue);
+    for (unsigned served = 0; served < virtio::kChainsPerRun; ++served) {
+        // Packets for the guest piled up: the rest waits in the ring until it takes some.
+        tx_stalled_ = muxer_.backlogged();
+        if (tx_stalled_) return;
+        auto chain = batch.queue().pop();
+        if (!chain) return;
+        transmit_one(*chain, ctx.memory);
+        batch.complete(chain->head, 0);
+    }
+    if (ctx.requeue) ctx.requeue(kTxQueue);
+}
+
+void VirtioVsock::transmit_one(const virtio::DescriptorChain& chain, const virtio::GuestMemoryView& memory) {
+    const uint64_t length = chain.readable_bytes();
+    if (!chain.writable.empty() || length < sizeof(Header)) {
+        ++counters_.dropped_chains;
+        return;
+    }
+    Header header;
+    virtio::copy_from_buffers(memory, chain.readable, 0, std::span(reinterpret_cast<uint8_t*>(&header), sizeof header));
+    // The payload is copied once, and only as much as a packet may carry: the muxer
+    // refuses a len past either bound before anything reads it.
+    const uint64_t available = length - sizeof header;
+    const size_t take = static_cast<size_t>(std::min<uint64_t>({header.len, available, buffer_.size()}));
+    virtio::copy_from_buffers(memory, chain.readable, sizeof header, std::span(buffer_.data(), take));
+    ++counters_.tx_packets;
+    muxer_.on_guest_packet(header, buffer_.data(), static_cast<size_t>(available));
+    if (Connection* c = muxer_.find(header.src_port, header.dst_port))
+        write_to_host({c->guest_port(), c->host_port()}, *c);
 }
 
 void VirtioVsock::deliver(virtio::QueueContext& ctx) {

@@ -17,7 +17,8 @@
 // a connection holds at most kDeviceBufAlloc guest bytes plus one packet. A tx chain
 // that is not a packet (too short, device-writable, shorter than its len) is dropped
 // and counted, not NEEDS_RESET: the guest may make its own driver misbehave, and the
-// other connections go on.
+// other connections go on. When packets for the guest pile up (it posts no receive
+// buffers), the device stops taking from the transmit queue until it does.
 #pragma once
 
 #include <cstdint>
@@ -71,6 +72,7 @@ public:
 private:
     using Key = vsock::Muxer::Key;
     void transmit(virtio::QueueContext& ctx);
+    void transmit_one(const virtio::DescriptorChain& chain, const virtio::GuestMemoryView& memory);
     // Packets for the guest into rx chains, while there are both.
     void deliver(virtio::QueueContext& ctx);
     // Moves bytes between a connection and its socket as far as each side allows.
@@ -89,6 +91,7 @@ private:
     std::set<Key> host_write_shut_;      // shutdown(SHUT_WR) done
     std::vector<uint8_t> buffer_;        // one packet's payload either way
     std::optional<vsock::Packet> held_;  // taken from the muxer, waiting for an rx chain
+    bool tx_stalled_ = false;            // the transmit queue waits for the guest to take packets
     Counters counters_;
 };
 

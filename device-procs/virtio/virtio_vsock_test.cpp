@@ -345,3 +345,30 @@ TEST_CASE("virtio-vsock: a device reset closes every host socket", "[vsock]") {
     char c;
     CHECK(::recv(host.get(), &c, 1, MSG_DONTWAIT) == 0);
 }
+
+TEST_CASE("virtio-vsock: a guest that takes no packets stops being read, and goes on once it does", "[vsock]") {
+    VsockFixture f;
+    f.post_rx(1);
+    base::UniqueFd host = f.connect_guest_to_host();
+    // CREDIT_REQUESTs, each answered with a CREDIT_UPDATE, and no receive buffer for them.
+    // As a driver would: never more chains outstanding than the ring holds.
+    unsigned sent = 1;  // the REQUEST
+    while (sent < 1200 && sent - f.h_.rings[kTx].used_idx() < 60) {
+        f.guest_sends(f.packet(Op::CreditRequest, 1234, 5000));
+        ++sent;
+    }
+    const uint16_t taken = f.h_.rings[kTx].used_idx();
+    CHECK(sent - taken == 60);  // the ring is full and waits
+    // The REQUEST, the answers that fill the backlog, and the one the device holds for
+    // the next receive buffer.
+    CHECK(static_cast<size_t>(taken) == 1 + brig::devices::vsock::kMaxPendingReplies + 1);
+    CHECK(f.device.muxer().counters().dropped_replies == 0);
+    // Buffers for every answer: the device drains them, then takes the rest of the ring.
+    for (int round = 0; round < 40 && f.h_.rings[kTx].used_idx() < sent; ++round) {
+        f.post_rx(60, sizeof(Header) + 64);
+        f.h_.run(f.device, kRx);
+        CHECK(f.received().size() == 60);
+    }
+    CHECK(f.h_.rings[kTx].used_idx() == static_cast<uint16_t>(sent));
+    CHECK(f.device.muxer().counters().dropped_replies == 0);
+}

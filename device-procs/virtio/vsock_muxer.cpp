@@ -94,6 +94,12 @@ void Muxer::forget_closed() {
     }
 }
 
+bool Muxer::backlogged() const {
+    size_t pending = replies_.size();
+    for (const auto& [key, connection] : connections_) pending += connection.outbox().size();
+    return pending >= kMaxPendingReplies;
+}
+
 std::optional<Packet> Muxer::next_for_guest() {
     if (!replies_.empty()) {
         Packet p = std::move(replies_.front());

@@ -25,8 +25,12 @@ namespace brig::devices::vsock {
 
 // The most connections one VM may hold at once; a REQUEST past it is refused (RST).
 constexpr size_t kMaxConnections = ipc::device_contract::kVsockMaxConnections;
-// Replies waiting for a receive buffer: past this many, RSTs for hostile packets are
-// dropped, so a guest that floods bad packets cannot grow the device.
+// Packets waiting for a receive buffer, the table's replies and the connections'
+// together: at this many the device takes no more from the transmit queue until the
+// driver has taken some (virtio 1.2, 5.10.6.1), so a guest that floods requests or
+// bad packets without posting receive buffers cannot grow the device. Each transmit
+// packet adds at most one, and an RST past it is dropped and counted (never reached
+// when the device checks backlogged() first).
 constexpr size_t kMaxPendingReplies = 1024;
 
 class Muxer {
@@ -67,6 +71,10 @@ public:
     std::map<Key, Connection>& connections() { return connections_; }
     // Drops connections that have closed (after their last packets were taken).
     void forget_closed();
+
+    // Whether packets for the guest have piled up to kMaxPendingReplies: the device
+    // stops reading the transmit queue until they drain.
+    bool backlogged() const;
 
     // The next packet for the guest, from the table's own replies first, then each
     // connection's outbox in turn; nullopt when there is none.

@@ -78,6 +78,14 @@ static const struct mode modes[] = {
 	{"net-hostile-tx-gso", mode_net_hostile_tx_gso},
 	{"net-hostile-tx-loop", mode_net_hostile_tx_loop},
 	{"net-hostile-tx-oob", mode_net_hostile_tx_oob},
+	{"vsock-echo-client", mode_vsock_echo_client},
+	{"vsock-echo-server", mode_vsock_echo_server},
+	{"vsock-send", mode_vsock_send},
+	{"vsock-recv", mode_vsock_recv},
+	{"vsock-refused", mode_vsock_refused},
+	{"vsock-hostile", mode_vsock_hostile},
+	{"vsock-ready", mode_vsock_ready},
+	{"vsock-flood", mode_vsock_flood},
 };
 
 void guest_main(const struct boot_info *info) {

@@ -69,3 +69,13 @@ __attribute__((noreturn)) void mode_net_hostile_tx_long(const struct boot_info *
 __attribute__((noreturn)) void mode_net_hostile_tx_gso(const struct boot_info *info);
 __attribute__((noreturn)) void mode_net_hostile_tx_loop(const struct boot_info *info);
 __attribute__((noreturn)) void mode_net_hostile_tx_oob(const struct boot_info *info);
+
+/* virtio-vsock (mode_vsock.c) */
+__attribute__((noreturn)) void mode_vsock_echo_client(const struct boot_info *info);
+__attribute__((noreturn)) void mode_vsock_echo_server(const struct boot_info *info);
+__attribute__((noreturn)) void mode_vsock_send(const struct boot_info *info);
+__attribute__((noreturn)) void mode_vsock_recv(const struct boot_info *info);
+__attribute__((noreturn)) void mode_vsock_refused(const struct boot_info *info);
+__attribute__((noreturn)) void mode_vsock_hostile(const struct boot_info *info);
+__attribute__((noreturn)) void mode_vsock_ready(const struct boot_info *info);
+__attribute__((noreturn)) void mode_vsock_flood(const struct boot_info *info);

@@ -21,6 +21,7 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <regex>
@@ -664,4 +665,91 @@ TEST_CASE("kill -9 of the virtio-net process: exit 33 naming it", "[sandbox]") {
     const std::string pid = std::to_string(net);
     CHECK_THAT(r.err, Contains("brig: DEVICE_CRASHED: virtio-net0 (pid " + pid + ") killed by SIGKILL"));
     CHECK(failure.content() == "DEVICE_CRASHED virtio-net0 pid=" + pid + " signal=SIGKILL\n");
+}
+
+namespace {
+// RLIMIT_NOFILE's soft limit of `pid`, from /proc/PID/limits.
+std::string open_files_limit(pid_t pid) {
+    std::ifstream limits("/proc/" + std::to_string(pid) + "/limits");
+    std::string line;
+    while (std::getline(limits, line)) {
+        if (line.rfind("Max open files", 0) != 0) continue;
+        std::istringstream words(line.substr(std::string("Max open files").size()));
+        std::string soft;
+        words >> soft;
+        return soft;
+    }
+    return "";
+}
+
+// The Seccomp field of brig's thread named `comm` ("brig-vsock"), or "" when there is none.
+std::string thread_seccomp(pid_t brig, const std::string& comm) {
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(brig) + "/task")) {
+        std::ifstream name(task.path() / "comm");
+        std::string text;
+        std::getline(name, text);
+        if (text != comm) continue;
+        std::ifstream status(task.path() / "status");
+        std::string line;
+        while (std::getline(status, line))
+            if (line.rfind("Seccomp:", 0) == 0) return line.substr(line.find_first_not_of(" \t", 8));
+    }
+    return "";
+}
+}  // namespace
+
+TEST_CASE("virtio-vsock is jailed like every device, holds no host socket of its own, and brig's broker is filtered",
+          "[sandbox][vsock]") {
+    TempDir dir;
+    DeviceObservation seen;
+    const auto r = run_spin_and(
+        {"--vsock", "cid=3,socket=" + (dir.path / "vm.sock").string()},
+        [](DeviceObservation& all) {
+            REQUIRE(all.by_name.count("virtio-vsock") == 1);
+            REQUIRE(all.by_name.count("virtio-rng") == 1);
+            const pid_t vsock = all.by_name["virtio-vsock"];
+            for (const char* ns : {"pid", "mnt", "net", "user", "ipc", "uts", "cgroup"}) {
+                INFO("namespace " << ns);
+                CHECK(ns_of(vsock, ns) != ns_of(all.brig, ns));
+            }
+            CHECK(status_field(vsock, "Seccomp") == "2");
+            CHECK(status_field(vsock, "NoNewPrivs") == "1");
+            CHECK(status_field(vsock, "CapEff") == "0000000000000000");
+            // The virtio common set with an ioeventfd per queue, and nothing else: host
+            // sockets arrive only when a connection is made.
+            const auto vsock_fds = fd_targets(vsock), rng_fds = fd_targets(all.by_name["virtio-rng"]);
+            const size_t more_queues =
+                brig::ipc::kinds::kVirtioVsock.queue_count - brig::ipc::kinds::kVirtioRng.queue_count;
+            CHECK(vsock_fds.size() == rng_fds.size() + more_queues);
+            // Room for its connections, and no more.
+            CHECK(open_files_limit(vsock) == std::to_string(64 + brig::ipc::device_contract::kVsockMaxConnections));
+            CHECK(open_files_limit(all.by_name["virtio-rng"]) == "64");
+            CHECK(thread_seccomp(all.brig, "brig-vsock") == "2");
+            kill(all.brig, SIGTERM);
+        },
+        seen);
+    INFO("stderr:\n" << r.err);
+    REQUIRE(seen.brig > 0);
+    CHECK(r.exit_code == 0);
+}
+
+TEST_CASE("kill -9 of the virtio-vsock process: exit 33 naming it", "[sandbox][vsock]") {
+    TempDir dir;
+    TempFile failure;
+    DeviceObservation seen;
+    pid_t vsock = 0;
+    const auto r = run_spin_and(
+        {"--vsock", "cid=3,socket=" + (dir.path / "vm.sock").string(), "--failure-file", failure.path},
+        [&vsock](DeviceObservation& s) {
+            REQUIRE(s.by_name.count("virtio-vsock") == 1);
+            vsock = s.by_name["virtio-vsock"];
+            kill(vsock, SIGKILL);
+        },
+        seen);
+    INFO("stderr:\n" << r.err);
+    REQUIRE_FALSE(r.timed_out);
+    CHECK(r.exit_code == 33);
+    const std::string pid = std::to_string(vsock);
+    CHECK_THAT(r.err, Contains("brig: DEVICE_CRASHED: virtio-vsock (pid " + pid + ") killed by SIGKILL"));
+    CHECK(failure.content() == "DEVICE_CRASHED virtio-vsock pid=" + pid + " signal=SIGKILL\n");
 }

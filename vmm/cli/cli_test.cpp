@@ -539,3 +539,37 @@ TEST_CASE("--disk and --net share the virtio-mmio windows that --rng and --conso
     args.resize(args.size() - 2);
     CHECK(std::holds_alternative<RunOptions>(parse(args)));
 }
+
+TEST_CASE("cli parses --vsock and --ready-port", "[cli][vsock]") {
+    TempFile kernel;
+    const RunOptions o =
+        run_options({"run", "--kernel", kernel.path, "--vsock", "cid=7,socket=/run/vm.sock", "--ready-port", "9000"});
+    REQUIRE(o.vsock);
+    CHECK(o.vsock->cid == 7);
+    CHECK(o.vsock->socket == "/run/vm.sock");
+    CHECK(o.ready_port == 9000u);
+    CHECK_FALSE(run_options({"run", "--kernel", kernel.path}).vsock);
+
+    auto err = [&](std::string_view value) { return error_of({"run", "--kernel", kernel.path, "--vsock", value}); };
+    CHECK(err("cid=2,socket=/s") == "--vsock: 2 is out of range (3..4294967294)");
+    CHECK(err("cid=4294967295,socket=/s") == "--vsock: 4294967295 is out of range (3..4294967294)");
+    CHECK(err("socket=/s") == "--vsock: 'socket=/s': needs cid=N (3 or more)");
+    CHECK(err("cid=3") == "--vsock: 'cid=3': needs socket=PATH (the host's unix socket)");
+    CHECK(err("cid=3,socket=/s,port=4") == "--vsock: 'cid=3,socket=/s,port=4': unknown key 'port' (cid, socket)");
+    CHECK(err("cid=x,socket=/s") == "--vsock: 'x' is not a number");
+    CHECK(error_of({"run", "--kernel", kernel.path, "--ready-port", "9000"}) ==
+          "--ready-port: needs --vsock (the port is a vsock port)");
+    CHECK(error_of({"run", "--kernel", kernel.path, "--vsock", "cid=3,socket=/s", "--ready-port", "0"}) ==
+          "--ready-port: 0 is out of range (1..4294967295)");
+}
+
+TEST_CASE("--vsock takes a virtio-mmio window of its own", "[cli][vsock]") {
+    TempFile kernel, disk;
+    std::vector<std::string> words = {"run", "--kernel", kernel.path, "--console", "sink"};
+    for (int i = 0; i < 14; ++i) words.insert(words.end(), {"--disk", disk.path});
+    words.insert(words.end(), {"--vsock", "cid=3,socket=/s"});
+    std::vector<std::string_view> args(words.begin(), words.end());
+    CHECK(error_of(args) == "--vsock: 17 virtio devices; the board has 16 windows");
+    args.push_back("--no-rng");
+    CHECK(std::holds_alternative<RunOptions>(parse(args)));
+}

@@ -95,10 +95,15 @@ static __attribute__((noreturn)) void fail_wait(const char *what) {
 	finish();
 }
 
-static void open_or_power_off(void) {
+static void open_or_power_off_polling(bool poll) {
 	if (!vsock_open(&vsock)) {
 		power_off();
 	}
+	vsock.poll = poll;
+}
+
+static void open_or_power_off(const struct boot_info *info) {
+	open_or_power_off_polling(cmdline_number(info->cmdline, "vsock.poll=", 0) != 0);
 }
 
 struct budget {
@@ -329,7 +334,7 @@ void mode_vsock_echo_client(const struct boot_info *info) {
 	uint32_t port = option(info, "vsock.port=", DEFAULT_ECHO_CLIENT_PORT, 1, 0xffffffffu);
 	uint32_t size = option(info, "vsock.size=", DEFAULT_ECHO_SIZE, 4, 1u << 24) & ~3u;
 	uint32_t count = option(info, "vsock.count=", DEFAULT_ECHO_COUNT, 1, 0xffffffffu / size);
-	open_or_power_off();
+	open_or_power_off(info);
 	struct vsock_conn *conn = connect_or_fail(port, "echo-client");
 	uint32_t round = 0;
 	enum echo_result result = echo_rounds(conn, count, size, &round);
@@ -478,7 +483,7 @@ static bool echo_reap(uint32_t *served) {
 void mode_vsock_echo_server(const struct boot_info *info) {
 	uint32_t port = option(info, "vsock.port=", DEFAULT_ECHO_SERVER_PORT, 1, 0xffffffffu);
 	uint32_t conns = option(info, "vsock.conns=", 1, 1, 0xffffffffu);
-	open_or_power_off();
+	open_or_power_off(info);
 	vsock.on_data = echo_on_data;
 	vsock_listen(&vsock, port, MAX_ECHO_CONNS);
 	console_write("vsock: listening port=");
@@ -522,7 +527,7 @@ static __attribute__((noreturn)) void send_ended_early(struct vsock_conn *conn, 
 void mode_vsock_send(const struct boot_info *info) {
 	uint32_t port = option(info, "vsock.port=", DEFAULT_SEND_PORT, 1, 0xffffffffu);
 	uint32_t bytes = option(info, "vsock.bytes=", DEFAULT_BYTES, 0, 0xfffffffcu) & ~3u;
-	open_or_power_off();
+	open_or_power_off(info);
 	struct vsock_conn *conn = connect_or_fail(port, "send");
 	stream_init(conn);
 	stream.send_limit = bytes;
@@ -582,7 +587,7 @@ void mode_vsock_send(const struct boot_info *info) {
 void mode_vsock_recv(const struct boot_info *info) {
 	uint32_t port = option(info, "vsock.port=", DEFAULT_RECV_PORT, 1, 0xffffffffu);
 	uint32_t bytes = option(info, "vsock.bytes=", DEFAULT_BYTES, 0, 0xfffffffcu) & ~3u;
-	open_or_power_off();
+	open_or_power_off(info);
 	stream_init(NULL);
 	stream.adopt_accepted = true;
 	stream.receive_limit = 0xffffffffu;
@@ -663,7 +668,7 @@ void mode_vsock_recv(const struct boot_info *info) {
 
 void mode_vsock_refused(const struct boot_info *info) {
 	uint32_t port = option(info, "vsock.port=", DEFAULT_REFUSED_PORT, 1, 0xffffffffu);
-	open_or_power_off();
+	open_or_power_off(info);
 	struct vsock_conn *conn;
 	switch (connect_to(port, &conn)) {
 	case CONNECT_REFUSED:
@@ -681,7 +686,7 @@ void mode_vsock_refused(const struct boot_info *info) {
 
 void mode_vsock_ready(const struct boot_info *info) {
 	uint32_t port = option(info, "vsock.port=", DEFAULT_READY_PORT, 1, 0xffffffffu);
-	open_or_power_off();
+	open_or_power_off(info);
 	struct vsock_conn *conn = connect_or_fail(port, "ready");
 	console_write_line("vsock: ready connected");
 	close_conn(conn);
@@ -816,13 +821,14 @@ static void hostile_short_header(uint32_t port) {
 	if (needs_reset) {
 		hostile_line("short-header", "needs-reset=1");
 		virtio_reset(&vsock.dev);
-		open_or_power_off();
+		const bool poll = vsock.poll;
+		open_or_power_off_polling(poll);
 	}
 }
 
 void mode_vsock_hostile(const struct boot_info *info) {
 	uint32_t port = option(info, "vsock.port=", DEFAULT_HOSTILE_PORT, 1, 0xffffffffu);
-	open_or_power_off();
+	open_or_power_off(info);
 	hostile_established(port, "huge-len", VSOCK_OP_RW, 0xffffffffu, 0);
 	hostile_established(port, "unknown-op", 99, 0, 0);
 	hostile_rw_unknown(port);
@@ -899,7 +905,7 @@ void mode_vsock_flood(const struct boot_info *info) {
 		.port = option(info, "vsock.port=", DEFAULT_FLOOD_PORT, 1, 0xffffffffu),
 		.count = option(info, "vsock.count=", DEFAULT_FLOOD_COUNT, 1, MAX_FLOOD_COUNT),
 	};
-	open_or_power_off();
+	open_or_power_off(info);
 	dma_zero(flood_answered, ((flood.count + 31) / 32) * 4);
 	vsock.on_stray = flood_on_stray;
 	uint32_t sent = 0;

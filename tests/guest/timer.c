@@ -20,6 +20,7 @@
 #define LAPIC_LVT_LINT1 0x360
 #define LAPIC_TIMER_INITIAL 0x380
 #define LAPIC_TIMER_DIVIDE 0x3e0
+#define LAPIC_TIMER_CURRENT 0x390
 #define LAPIC_LVT_MASKED (1u << 16)
 #define LAPIC_SVR_ENABLE (1u << 8)
 #define LAPIC_DIVIDE_BY_1 0xbu
@@ -156,5 +157,21 @@ void sleep_ms(uint32_t ms) {
 		while (!timer_fired)
 			__asm__ volatile("sti; hlt; cli" ::: "memory", "cc");
 		ms -= chunk;
+	}
+}
+
+bool poll_ms(uint32_t ms, bool (*ready)(void *arg), void *arg) {
+	if (!timer_ready)
+		timer_setup();
+	if (ms > LAPIC_MAX_CHUNK_MS)
+		ms = LAPIC_MAX_CHUNK_MS;
+	/* Masked: the count runs down as a clock and raises nothing. */
+	lapic_write(LAPIC_LVT_TIMER, LAPIC_LVT_MASKED | TIMER_VECTOR);
+	lapic_write(LAPIC_TIMER_INITIAL, ms * LAPIC_TICKS_PER_MS);
+	for (;;) {
+		if (ready(arg))
+			return true;
+		if (lapic_read(LAPIC_TIMER_CURRENT) == 0)
+			return false;
 	}
 }

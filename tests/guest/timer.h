@@ -10,3 +10,11 @@
 
 /* Waits `ms` milliseconds with the vCPU halted; interrupts are off again on return. */
 void sleep_ms(uint32_t ms);
+
+/*
+ * Waits up to `ms` milliseconds (at most 4000) without halting: polls ready(arg) and
+ * returns true as soon as it says so, false when the time is up. It burns the vCPU,
+ * so only a latency measurement asks for it (vsock.poll=1).
+ */
+#include <stdbool.h>
+bool poll_ms(uint32_t ms, bool (*ready)(void *arg), void *arg);

@@ -615,6 +615,12 @@ bool vsock_service(struct virtio_vsock *v) {
 	return progress;
 }
 
+/* The device has used a buffer we have not looked at yet. */
+static bool rings_moved(void *arg) {
+	const struct virtio_vsock *v = arg;
+	return v->rx.used->idx != v->rx.last_used || v->tx.used->idx != v->tx.last_used;
+}
+
 bool vsock_idle(struct virtio_vsock *v) {
 	if (v->failed) {
 		return false;
@@ -624,7 +630,10 @@ bool vsock_idle(struct virtio_vsock *v) {
 		console_write_line("vsock: FAIL device needs reset");
 		return false;
 	}
-	sleep_ms(1);
+	if (v->poll)
+		poll_ms(1, rings_moved, v);
+	else
+		sleep_ms(1);
 	return true;
 }
 

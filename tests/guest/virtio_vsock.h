@@ -172,6 +172,7 @@ struct virtio_vsock {
 	/* The device broke a rule (ring bookkeeping, a packet longer than its chain, credit); the mode fails. */
 	bool misbehaved;
 	bool failed;              /* NEEDS_RESET or misbehaved: reported once */
+	bool poll;                /* vsock.poll=1: an idle turn polls the rings for 1 ms instead of halting */
 	uint32_t rx_packets;
 	uint32_t rx_dropped;      /* packets not for this guest or too short to be one */
 	uint32_t events;

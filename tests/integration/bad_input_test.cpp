@@ -4,7 +4,9 @@
 #include <sys/mount.h>
 
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <fstream>
+#include <signal.h>
 
 #include "tests/integration/brig_process.h"
 #include "tests/integration/temp_files.h"
@@ -143,4 +145,51 @@ TEST_CASE("bad --net input exits 35 with one line", "[bad-input]") {
     require_one_line_error(run_brig({{"run", "--kernel", guest, "--net", "tap-name=a,mac=52:54:00:00:00:07", "--net",
                                       "tap-name=b,mac=52:54:00:00:00:07"}}),
                            35, "--net: MAC 52:54:00:00:00:07 is given twice");
+}
+
+TEST_CASE("bad --vsock input exits 35 with one line; a stale socket is replaced", "[bad-input][vsock]") {
+    const std::string guest = test_guest();
+    TempDir dir;
+    const std::string sock = (dir.path / "vm.sock").string();
+    require_one_line_error(run_brig({{"run", "--kernel", guest, "--vsock", "cid=2,socket=" + sock}}), 35,
+                           "--vsock: 2 is out of range (3..4294967294)");
+    require_one_line_error(run_brig({{"run", "--kernel", guest, "--vsock", "cid=3,socket=/nonexistent/dir/vm.sock"}}),
+                           35, "--vsock: socket=/nonexistent/dir/vm.sock: cannot create the socket");
+    require_one_line_error(run_brig({{"run", "--kernel", guest, "--ready-port", "7"}}), 35,
+                           "--ready-port: needs --vsock");
+    {
+        std::ofstream(dir.path / "file") << "not a socket";
+        require_one_line_error(
+            run_brig({{"run", "--kernel", guest, "--vsock", "cid=3,socket=" + (dir.path / "file").string()}}), 35,
+            "exists and is not a socket");
+    }
+    // A directory brig cannot write (root writes anywhere, so: a read-only mount).
+    BrigRun read_only{{"run", "--kernel", guest, "--vsock", "cid=3,socket=" + sock}};
+    read_only.in_child = [path = dir.path.string()] {
+        if (unshare(CLONE_NEWNS) != 0) _exit(90);
+        if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) _exit(91);
+        if (mount("tmpfs", path.c_str(), "tmpfs", MS_RDONLY, nullptr) != 0) _exit(92);
+    };
+    const auto ro = run_brig(read_only);
+    INFO("exit " << ro.exit_code << " (90-92: the test could not set up its namespace; it needs root)");
+    require_one_line_error(ro, 35, "cannot create the socket");
+
+    // A live listener is refused; once it is gone its socket file is stale and replaced.
+    BrigRun live{guest_args("spin", {"--vsock", "cid=3,socket=" + sock})};
+    bool tried = false;
+    live.on_output = [&](const std::string& out, pid_t pid) {
+        if (tried || out.find("spin: 1\n") == std::string::npos) return;
+        tried = true;
+        const auto second = run_brig({{"run", "--kernel", guest, "--vsock", "cid=4,socket=" + sock}});
+        require_one_line_error(second, 35, "in use (a program listens there)");
+        kill(pid, SIGTERM);
+    };
+    const auto first = run_brig(live);
+    INFO("stderr:\n" << first.err);
+    CHECK(tried);
+    CHECK(first.exit_code == 0);
+    REQUIRE(std::filesystem::is_socket(sock));  // left behind, stale
+    const auto again = run_brig({guest_args("poweroff", {"--vsock", "cid=3,socket=" + sock})});
+    INFO("stderr:\n" << again.err);
+    CHECK(again.exit_code == 0);
 }

@@ -259,6 +259,7 @@ std::shared_ptr<BusDevice> start_in_process(Vm& vm, const DeviceAttachment& atta
 void attach_device(Vm& vm, const RunOptions& options, DeviceAttachment attachment) {
     const std::string& name = attachment.name;
     AttachedDevice record;
+    record.kind = std::string(attachment.kind.name);
     std::vector<ipc::NamedFd> resources = std::move(attachment.resources);
     base::UniqueFd irq = base::make_eventfd(name + " irq");
     vm.vm_fd.register_irqfd(irq.get(), attachment.irq);
@@ -371,7 +372,11 @@ void attach_vsock(Vm& vm, const RunOptions& options) {
     config.socket_path = options.vsock->socket;
     config.listener = vsock::listen_on(options.vsock->socket);
     config.ready_port = options.ready_port;
-    config.on_ready = [&vm] { vm.guest_ready = true; };
+    config.on_ready = [&vm, port = options.ready_port.value_or(0)] {
+        vm.guest_ready = true;
+        if (control::EventLog* events = vm.events) events->append("guest-ready", fmt::format(",\"port\":{}", port));
+    };
+    vm.vsock_cid = options.vsock->cid;
     if (vm.thread_filters)
         config.on_thread_start = [&filter = vm.thread_filters->vsock] { install_thread_filter("vsock", filter); };
     vm.vsock = std::make_shared<vsock::Broker>(std::move(config));

@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/fmt/fmt.h>
 #include <spdlog/spdlog.h>
 #include <string_view>
 #include <vector>
@@ -19,10 +20,13 @@
 #include "base/malloc_arena.h"
 #include "vmm/builder.h"
 #include "vmm/cli/cli.h"
+#include "vmm/control/control_client.h"
+#include "vmm/control/control_server.h"
 #include "vmm/error.h"
 #include "vmm/exit_report.h"
 #include "policy-tool/policy_command.h"
 #include "vmm/sandbox/seccomp_notifier.h"
+#include "vmm/sandbox/vmm_sigsys.h"
 #include "vmm/supervisor.h"
 
 namespace {
@@ -81,11 +85,33 @@ int run(const brig::RunOptions& options, const std::string& workload) {
     if (console_reads_stdin) brig::exit_report::note_console_unseen();
     // Declared before the VM: it must answer the devices until they are all reaped.
     auto notifier = start_seccomp_notifier(options, workload);
+    // The control socket is bound first, so a path in use costs nothing; its thread
+    // starts once its filter is compiled, before the guest runs.
+    brig::control::EventLog events;
+    std::optional<brig::control::ControlServer> control;
+    if (options.control_socket) control.emplace(*options.control_socket, events);
     auto vm = brig::build_vm(options);
     const std::filesystem::path policy_dir = vm->policy_dir;  // the set the devices ran with
-    const brig::StopReason reason = brig::supervise(
-        *vm, signals, {forward_stdin, console_reads_stdin, options.boot_timeout_seconds, options.ready_port});
+    if (control) {
+        vm->events = &events;
+        std::function<void()> filter;
+        if (vm->thread_filters) filter = [&vm] { brig::install_thread_filter("control", vm->thread_filters->control); };
+        control->start(filter);
+    }
+    brig::SupervisorOptions supervision{forward_stdin, console_reads_stdin, options.boot_timeout_seconds,
+                                        options.ready_port};
+    supervision.control = control ? &*control : nullptr;
+    supervision.events = &events;
+    supervision.suspended = options.suspended;
+    const brig::StopReason reason = brig::supervise(*vm, signals, supervision);
     vm.reset();  // every thread joined, every device reaped, every fd closed
+    if (control) {
+        events.append("stopped",
+                      fmt::format(",\"exit_code\":{},\"record\":{}", static_cast<int>(brig::exit_code_for(reason.kind)),
+                                  brig::control::json_string(brig::failure_record(reason))));
+        events.end();
+        control->finish();  // the last events reach the clients that wait for them
+    }
     if (notifier) {
         // The notifier thread writes the learned policies: this thread's filter opens nothing.
         const auto outcome = notifier->finish(options.policy_out, policy_dir);
@@ -112,6 +138,8 @@ int main(int argc, char** argv) {
         }
         if (const auto* policy = std::get_if<brig::PolicyCommand>(&command))
             return brig::run_policy_command(policy->args);
+        if (const auto* control = std::get_if<brig::ControlCommand>(&command))
+            return brig::control::run_control_command(control->verb, control->socket);
         if (std::holds_alternative<brig::VersionRequest>(command)) {
             std::puts("brig " BRIG_VERSION);
             return 0;

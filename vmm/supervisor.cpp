@@ -16,6 +16,7 @@
 #include "vmm/console/console_input.h"
 #include "vmm/console/terminal.h"
 #include "ipc/poll_set.h"
+#include "vmm/control/event_log.h"
 #include "vmm/sandbox/vmm_sigsys.h"
 
 namespace brig {
@@ -48,12 +49,19 @@ void on_host_signal(Vm& vm, int sigfd, ConsoleTerminal* terminal) {
 
 // What an fd in the supervisor's wait set is; `index` names the device.
 struct Waiting {
-    enum Kind { Stop, HostSignal, Violation, DeviceLog, DeviceExit, ConsoleOutput, Stdout, Stdin } kind;
+    enum Kind { Stop, HostSignal, Violation, DeviceLog, DeviceExit, ConsoleOutput, Stdout, Stdin, Control } kind;
     size_t index = 0;
 };
 
+void emit(Vm& vm, std::string_view type, const std::string& fields = {}) {
+    if (control::EventLog* events = vm.events) events->append(type, fields);
+}
+
 void on_device_exit(Vm& vm, AttachedDevice& device) {
     const std::string& how = device.process->reap();
+    emit(vm, "device-crashed",
+         fmt::format(",\"device\":{},\"pid\":{},\"reason\":{}", control::json_string(device.process->name()),
+                     device.process->pid(), control::json_string(how)));
     vm.board.request_stop(
         {StopKind::DeviceCrash, fmt::format("{} (pid {}) {}", device.process->name(), device.process->pid(), how),
          fmt::format("{} pid={} {}", device.process->name(), device.process->pid(), device.process->failure_fields())});
@@ -75,6 +83,95 @@ void stop_devices(Vm& vm) {
     }
     for (auto& device : vm.devices)
         if (device.process) device.process->wait_or_kill(kDeviceExitTimeout);
+}
+
+// brig suspend / resume: the devices stop taking requests after what they have in
+// flight (and flushing), and go on; jailed ones through their control path.
+void pause_devices(Vm& vm, bool pause) {
+    for (auto& device : vm.devices) {
+        if (device.in_process) pause ? device.in_process->pause() : device.in_process->resume();
+        if (!device.process || device.process->reaped()) continue;
+        try {
+            if (pause)
+                device.process->control().pause(kDeviceShutdownTimeout);
+            else
+                device.process->control().resume(kDeviceShutdownTimeout);
+        } catch (const std::exception& e) {
+            spdlog::warn("[{}] {}: {}", device.process->name(), pause ? "pause" : "resume", e.what());
+        }
+    }
+}
+
+const char* state_name(BoardState state) {
+    switch (state) {
+        case BoardState::Paused:
+            return "starting";
+        case BoardState::Running:
+            return "running";
+        case BoardState::Suspended:
+            return "paused";
+        case BoardState::Shutdown:
+        case BoardState::RebootPending:
+            return "stopping";
+    }
+    return "stopping";
+}
+
+std::string status_json(const Vm& vm, Clock::time_point started) {
+    const BoardState state = vm.board.state();
+    std::string devices;
+    for (const auto& device : vm.devices) {
+        const bool jailed = device.process != nullptr;
+        const std::string name = jailed ? device.process->name() : std::string(device.in_process->name());
+        const char* device_state = jailed && device.process->reaped() ? "exited"
+                                   : state == BoardState::Suspended   ? "paused"
+                                                                      : "running";
+        devices += fmt::format("{}{{\"name\":{},\"kind\":{},\"pid\":{},\"state\":\"{}\"}}", devices.empty() ? "" : ",",
+                               control::json_string(name), control::json_string(device.kind),
+                               jailed ? std::to_string(device.process->pid()) : "null", device_state);
+    }
+    return fmt::format(
+        "{{\"state\":\"{}\",\"uptime_ms\":{},\"vcpus\":{},\"memory_bytes\":{},\"vsock_cid\":{},\"devices\":[{}]}}",
+        state_name(state), std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count(),
+        vm.board.vcpu_count(), vm.memory.size(), vm.vsock_cid ? std::to_string(*vm.vsock_cid) : "null", devices);
+}
+
+void serve_control(Vm& vm, control::ControlRequest& request, Clock::time_point started,
+                   std::optional<Clock::time_point>& boot_deadline, const SupervisorOptions& options) {
+    using Kind = control::ControlRequest::Kind;
+    switch (request.kind) {
+        case Kind::Stop:
+            vm.board.request_stop({StopKind::ControlStop, "stopped by brig stop on the control socket"});
+            request.answer("");
+            return;
+        case Kind::Suspend: {
+            const auto begun = Clock::now();
+            if (auto refusal = vm.board.suspend(); !refusal.empty()) return request.refuse(refusal);
+            pause_devices(vm, true);
+            emit(vm, "paused");
+            spdlog::info("[control] suspended in {} us",
+                         std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - begun).count());
+            request.answer("");
+            return;
+        }
+        case Kind::Resume: {
+            const auto begun = Clock::now();
+            const std::string refusal = suspend_refusal(vm.board.state(), BoardEvent::Resume);
+            if (!refusal.empty()) return request.refuse(refusal);
+            pause_devices(vm, false);  // the devices first: a vCPU's first access finds them serving
+            if (auto late = vm.board.resume(); !late.empty()) return request.refuse(late);
+            if (options.boot_timeout_seconds && !boot_deadline)  // --suspended: it counts from here
+                boot_deadline = Clock::now() + std::chrono::seconds(*options.boot_timeout_seconds);
+            emit(vm, "resumed");
+            spdlog::info("[control] resumed in {} us",
+                         std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - begun).count());
+            request.answer("");
+            return;
+        }
+        case Kind::Status:
+            request.answer(status_json(vm, started));
+            return;
+    }
 }
 
 void install_vmm_filters(Vm& vm) {
@@ -111,19 +208,22 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
     // What the boot deadline waits for: the guest's first console byte, or its "ready".
     const std::atomic<bool>& booted = options.ready_port ? vm.guest_ready : vm.guest_alive;
     std::optional<Clock::time_point> boot_deadline;
-    if (options.boot_timeout_seconds)
+    if (options.boot_timeout_seconds && !options.suspended)
         boot_deadline = Clock::now() + std::chrono::seconds(*options.boot_timeout_seconds);
+    const Clock::time_point started = Clock::now();
 
     // Every thread of brig is under its seccomp filter before the guest's first
     // instruction: the vCPU threads install theirs as they start, the IPC and main
     // threads between that and the vCPUs' resume (each vCPU checks it: builder.cpp).
-    vm.board.start([&vm] { install_vmm_filters(vm); });
+    vm.board.start([&vm] { install_vmm_filters(vm); }, options.suspended);
+    emit(vm, "started", options.suspended ? ",\"suspended\":true" : "");
 
     ipc::PollSet<Waiting> waits;
     while (!vm.board.stop_reason()) {
         waits.clear();
         waits.add(vm.board.stop_fd(), POLLIN, {Waiting::Stop});
         waits.add(sigfd.get(), POLLIN, {Waiting::HostSignal});
+        if (options.control) waits.add(options.control->wake_fd(), POLLIN, {Waiting::Control});
         for (size_t i = 0; i < vm.devices.size(); ++i) {
             if (!vm.devices[i].process) continue;  // in-process: nothing to watch
             const DeviceProcess& process = *vm.devices[i].process;
@@ -185,6 +285,10 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
                 case Waiting::Stdin:
                     stdin_ready = (revents & (POLLIN | POLLHUP | POLLERR)) != 0;
                     break;
+                case Waiting::Control:
+                    for (auto& request : options.control->take())
+                        serve_control(vm, request, started, boot_deadline, options);
+                    break;
             }
         }
         if (background) terminal->refresh();  // `fg` on a running job sends no signal
@@ -201,6 +305,7 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
         }
     }
 
+    emit(vm, "stopping", ",\"reason\":" + control::json_string(vm.board.stop_reason()->detail));
     vm.board.wind_down();
     if (vm.vsock) vm.vsock->stop();  // no new host connections for devices that are stopping
     stop_devices(vm);

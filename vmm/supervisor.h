@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "vmm/board/stop_reason.h"
+#include "vmm/control/control_server.h"
 #include "vmm/vm.h"
 
 namespace brig {
@@ -25,6 +26,11 @@ struct SupervisorOptions {
     // --ready-port: the boot deadline waits for the guest's vsock connection to this
     // port (Vm::guest_ready) instead of its first console byte.
     std::optional<uint32_t> ready_port;
+    // --socket: requests from the control socket's thread, answered here; and where
+    // the VM's events go (brig events).
+    control::ControlServer* control = nullptr;
+    control::EventLog* events = nullptr;
+    bool suspended = false;  // --suspended: no vCPU runs until brig resume
 };
 
 StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& options);

@@ -23,6 +23,7 @@
 #include "vmm/sandbox/policies.h"
 #include "vmm/devices/in_process_device.h"
 #include "vmm/vsock/vsock_broker.h"
+#include "vmm/control/event_log.h"
 
 namespace brig {
 
@@ -37,6 +38,7 @@ struct DeviceResources {
 // A device and what it owns: either a jailed process with its stand-in on the bus,
 // or (--disable-sandbox) the device object itself, in brig's process.
 struct AttachedDevice {
+    std::string kind;                        // its kind's name ("virtio-blk"), for brig status
     DeviceResources owned;                   // first: released after the process is reaped
     std::unique_ptr<DeviceProcess> process;  // jailed: these two
     std::shared_ptr<DeviceProxy> proxy;
@@ -79,7 +81,10 @@ struct Vm {
 
     std::atomic<bool> guest_alive{false};  // the guest has written to its console
     std::atomic<bool> guest_ready{false};  // --ready-port: the guest connected to it
-    Board board;                           // last: its vCPU threads are joined first
+    std::optional<uint64_t> vsock_cid;     // --vsock, for brig status
+    // Where the VM's events go (brig events), when there is a control socket.
+    std::atomic<control::EventLog*> events{nullptr};
+    Board board;  // last: its vCPU threads are joined first
 };
 
 }  // namespace brig

@@ -100,6 +100,8 @@ std::vector<SandboxContext> build() {
          vmm_thread()},
         {"vsock", ContextKind::VmmThread, "brig_vsock.policy",
          "brig's vsock broker thread (--vsock: the host's unix sockets for the guest)", vmm_thread()},
+        {"control", ContextKind::VmmThread, "brig_control.policy",
+         "brig's control socket thread (--socket: brig stop, suspend, resume, status, events)", vmm_thread()},
     };
     contexts.insert(contexts.end(), threads.begin(), threads.end());
     return contexts;

@@ -17,19 +17,49 @@ Vcpu::StopHandler Board::stop_handler() {
     return [this](StopReason reason) { request_stop(std::move(reason)); };
 }
 
-void Board::start(const std::function<void()>& before_resume) {
+void Board::start(const std::function<void()>& before_resume, bool suspended) {
     {
         std::lock_guard lock(mutex_);
-        state_ = board_transition(state_, BoardEvent::Start);
-        if (state_ != BoardState::Running) return;
+        const BoardState want = suspended ? BoardState::Suspended : BoardState::Running;
+        state_ = board_transition(state_, suspended ? BoardEvent::Suspend : BoardEvent::Start);
+        if (state_ != want) return;
     }
     for (auto& vcpu : vcpus_) vcpu->start();
     if (before_resume) before_resume();
+    if (suspended) return;
+    resume_vcpus();
+}
+
+void Board::resume_vcpus() {
     for (auto& vcpu : vcpus_) {
         const auto response = vcpu->send(VcpuEvent::Resume, kVcpuResponseTimeout);
         if (response != VcpuResponse::Resumed)
             request_stop({StopKind::Internal, "vCPU " + std::to_string(vcpu->index()) + " did not resume"});
     }
+}
+
+std::string Board::suspend() {
+    {
+        std::lock_guard lock(mutex_);
+        if (auto refusal = suspend_refusal(state_, BoardEvent::Suspend); !refusal.empty()) return refusal;
+        state_ = board_transition(state_, BoardEvent::Suspend);
+    }
+    for (auto& vcpu : vcpus_) {
+        const auto response = vcpu->send(VcpuEvent::Pause, kVcpuResponseTimeout);
+        if (response != VcpuResponse::Paused)
+            request_stop({StopKind::Internal, "vCPU " + std::to_string(vcpu->index()) + " did not pause"});
+    }
+    return "";
+}
+
+std::string Board::resume() {
+    {
+        std::lock_guard lock(mutex_);
+        if (auto refusal = suspend_refusal(state_, BoardEvent::Resume); !refusal.empty()) return refusal;
+        state_ = board_transition(state_, BoardEvent::Resume);
+    }
+    resume_vcpus();
+    return "";
 }
 
 void Board::request_stop(StopReason reason) {

@@ -27,18 +27,27 @@ public:
     // Starts every vCPU thread (each installs its own filter and waits, paused), then
     // runs `before_resume` (the supervisor puts the main and IPC threads under their
     // filters there), and only then lets the vCPUs enter the guest.
-    void start(const std::function<void()>& before_resume = {});
+    // `suspended` (--suspended): the vCPUs are started and wait, parked, for resume().
+    void start(const std::function<void()>& before_resume = {}, bool suspended = false);
+    // brig suspend / resume, on the supervisor's thread: every vCPU to Paused, or back
+    // to Running, through its state machine (the devices are the caller's). Returns
+    // why not (suspend_refusal()), or "" once done.
+    std::string suspend();
+    std::string resume();
     // Any thread. The first request decides the outcome; later ones are logged only.
     void request_stop(StopReason reason);
     // Readable once a stop was requested: the supervisor polls it.
     int stop_fd() const { return stop_fd_.get(); }
     BoardState state() const;
+    size_t vcpu_count() const { return vcpus_.size(); }
     std::optional<StopReason> stop_reason() const;
 
     // Pauses, then finishes and joins every vCPU. Safe to call more than once.
     void wind_down();
 
 private:
+    void resume_vcpus();
+
     mutable std::mutex mutex_;
     BoardState state_ = BoardState::Paused;
     std::optional<StopReason> reason_;

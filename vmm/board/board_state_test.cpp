@@ -38,3 +38,23 @@ TEST_CASE("failure records are one machine-readable line", "[board]") {
           "DEVICE_CRASHED serial pid=7 signal=SIGSYS syscall=openat");
     CHECK(exit_code_for(StopKind::Hangup) == ExitCode::Hangup);
 }
+
+TEST_CASE("board suspends only while running and resumes only while suspended", "[board]") {
+    CHECK(board_transition(BoardState::Running, BoardEvent::Suspend) == BoardState::Suspended);
+    CHECK(board_transition(BoardState::Suspended, BoardEvent::Resume) == BoardState::Running);
+    CHECK(board_transition(BoardState::Paused, BoardEvent::Suspend) == BoardState::Suspended);  // --suspended
+    CHECK(board_transition(BoardState::Suspended, BoardEvent::PowerOff) == BoardState::Shutdown);
+    CHECK(board_transition(BoardState::Suspended, BoardEvent::Reset) == BoardState::RebootPending);
+    CHECK(board_transition(BoardState::Shutdown, BoardEvent::Resume) == BoardState::Shutdown);
+    CHECK(suspend_refusal(BoardState::Running, BoardEvent::Suspend).empty());
+    CHECK(suspend_refusal(BoardState::Suspended, BoardEvent::Resume).empty());
+    CHECK(suspend_refusal(BoardState::Suspended, BoardEvent::Suspend) == "the VM is already suspended");
+    CHECK(suspend_refusal(BoardState::Running, BoardEvent::Resume) == "the VM is running, not suspended");
+    CHECK(suspend_refusal(BoardState::Shutdown, BoardEvent::Suspend) == "the VM is stopping");
+}
+
+TEST_CASE("brig stop is a clean shutdown", "[board]") {
+    CHECK(exit_code_for(StopKind::ControlStop) == ExitCode::GuestShutdown);
+    CHECK(failure_record({StopKind::ControlStop, "stopped by brig stop"}) == "SHUTDOWN");
+    CHECK(board_event_for(StopKind::ControlStop) == BoardEvent::PowerOff);
+}

@@ -6,6 +6,7 @@ ExitCode exit_code_for(StopKind kind) {
     switch (kind) {
         case StopKind::GuestPowerOff:
         case StopKind::HostSignal:
+        case StopKind::ControlStop:
             return ExitCode::GuestShutdown;
         case StopKind::GuestReset:
             return ExitCode::GuestReset;
@@ -36,6 +37,8 @@ const char* to_string(StopKind kind) {
             return "device crashed";
         case StopKind::HostSignal:
             return "stopped by signal";
+        case StopKind::ControlStop:
+            return "stopped by brig stop";
         case StopKind::Hangup:
             return "guest hung";
         case StopKind::Internal:
@@ -47,6 +50,7 @@ const char* to_string(StopKind kind) {
 const char* record_keyword(StopKind kind) {
     switch (kind) {
         case StopKind::GuestPowerOff:
+        case StopKind::ControlStop:
             return "SHUTDOWN";
         case StopKind::GuestReset:
             return "REBOOT";

@@ -14,6 +14,7 @@ enum class StopKind {
     VcpuFailure,    // KVM could not run the guest (internal error, failed entry)
     DeviceCrash,    // a device died
     HostSignal,     // SIGTERM/SIGINT/SIGHUP to brig, or Ctrl-A x on its console: a clean stop on request
+    ControlStop,    // `brig stop` on the control socket: a coordinated stop, recorded as SHUTDOWN
     Hangup,         // the guest showed no sign of life before --boot-timeout
     Internal,       // brig itself failed
 };

@@ -321,6 +321,12 @@ const std::vector<Flag>& run_flags() {
          "with --vsock: the guest connecting to host port P means it is ready (logged\n"
          "\"guest ready\"); --boot-timeout then waits for that, not for console output",
          [](O& o, F f, F v) { o.ready_port = static_cast<uint32_t>(parse_number(f, v, 1, 0xffffffff)); }},
+        {"--socket", "PATH", Takes::Value,
+         "a control socket (mode 0600) for brig stop|suspend|resume|status|events PATH;\n"
+         "a live brig's socket there is refused, a stale one replaced",
+         [](O& o, F f, F v) { o.control_socket = some_path(f, v); }},
+        {"--suspended", "", Takes::Nothing, "build the VM and start its devices, but run no vCPU until `brig resume`",
+         [](O& o, F f, F v) { o.suspended = switch_value(f, v); }},
         {"--policy-dir", "DIR", Takes::Value, "seccomp policies to use instead of the shipped ones",
          [](O& o, F f, F v) { o.policy_dir = some_path(f, v); }},
         {"--seccomp", "MODE", Takes::Value,
@@ -541,6 +547,7 @@ RunOptions parse_run(const std::vector<std::string_view>& args) {
         fail("--seccomp", "learn needs --policy-out DIR for the proposed policies");
     if (opts.jail_user && app->count("--jail-ids") > 0) fail("--jail-ids", "give either --jail-user or --jail-ids");
     if (opts.ready_port && !opts.vsock) fail("--ready-port", "needs --vsock (the port is a vsock port)");
+    if (opts.suspended && !opts.control_socket) fail("--suspended", "needs --socket (brig resume SOCKET runs it)");
     {
         const size_t virtio = opts.disks.size() + opts.nets.size() + (opts.rng ? 1 : 0) +
                               (opts.virtio_console ? 1 : 0) + (opts.vsock ? 1 : 0);
@@ -559,7 +566,13 @@ RunOptions parse_run(const std::vector<std::string_view>& args) {
 constexpr std::pair<std::string_view, std::string_view> kCommands[] = {
     {"run", "boot a guest (see `brig run --help`)"},
     {"policy", "inspect and audit the sandboxes (see `brig policy help`)"},
+    {"stop", "SOCKET: stop the VM behind a control socket (brig run --socket): exit 0, SHUTDOWN"},
+    {"suspend", "SOCKET: pause every vCPU and device"},
+    {"resume", "SOCKET: run a suspended VM again"},
+    {"status", "SOCKET: the VM's state as one JSON object"},
+    {"events", "SOCKET: a JSON line per event until the VM ends"},
 };
+constexpr std::string_view kControlVerbs[] = {"stop", "suspend", "resume", "status", "events"};
 
 }  // namespace
 
@@ -623,6 +636,11 @@ Command parse_command_line(const std::vector<std::string_view>& args) {
         return VersionRequest{};
     }
     if (command == "policy") return PolicyCommand{std::vector<std::string>(args.begin() + 1, args.end())};
+    if (std::find(std::begin(kControlVerbs), std::end(kControlVerbs), command) != std::end(kControlVerbs)) {
+        if (args.size() != 2 || args[1].empty() || args[1].starts_with("-"))
+            fail(command, "needs the control socket: brig " + std::string(command) + " SOCKET");
+        return ControlCommand{std::string(command), std::filesystem::path(args[1])};
+    }
     if (command == "run") {
         if (args.size() == 2 && (args[1] == "--help" || args[1] == "-h")) return HelpRequest{run_help()};
         return parse_run(std::vector<std::string_view>(args.begin() + 1, args.end()));

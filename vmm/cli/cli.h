@@ -88,6 +88,10 @@ struct RunOptions {
     // --ready-port: the guest connecting to this host vsock port is "ready"; then
     // --boot-timeout waits for that instead of the first console byte.
     std::optional<uint32_t> ready_port;
+    // --socket: the control socket (brig stop|suspend|resume|status|events).
+    std::optional<std::filesystem::path> control_socket;
+    // --suspended: built, devices active, no vCPU runs until `brig resume`.
+    bool suspended = false;
 };
 
 struct HelpRequest {
@@ -100,7 +104,14 @@ struct PolicyCommand {
     std::vector<std::string> args;
 };
 
-using Command = std::variant<HelpRequest, VersionRequest, RunOptions, PolicyCommand>;
+// `brig stop|suspend|resume|status|events SOCKET`: a request on a running VM's control
+// socket (brig run --socket).
+struct ControlCommand {
+    std::string verb;
+    std::filesystem::path socket;
+};
+
+using Command = std::variant<HelpRequest, VersionRequest, RunOptions, PolicyCommand, ControlCommand>;
 
 // `args` excludes argv[0]. Throws InvalidArgument.
 Command parse_command_line(const std::vector<std::string_view>& args);

@@ -48,3 +48,17 @@ void InProcessDevice::host_connection(uint32_t guest_port, uint32_t host_port, i
 }
 
 }  // namespace brig
+
+namespace brig {
+
+void InProcessDevice::pause() {
+    std::lock_guard lock(mutex_);
+    if (service_) service_->pause();
+}
+
+void InProcessDevice::resume() {
+    std::lock_guard lock(mutex_);
+    if (service_) service_->resume();
+}
+
+}  // namespace brig

@@ -26,6 +26,9 @@ public:
     // Flushes what the guest wrote, stops the device's threads and destroys it (its
     // fds closed); later accesses read 0 and are dropped.
     void shutdown();
+    // brig suspend / resume: the device stops taking requests from its queues, and goes on.
+    void pause();
+    void resume();
 
     // virtio-vsock's host side (vmm/vsock/), as device.capnp carries it to a jailed one.
     void host_connection(uint32_t guest_port, uint32_t host_port, int fd);

@@ -31,7 +31,8 @@ VmmThreadFilters compile_vmm_policies(const std::filesystem::path& dir) {
             if (c.kind == sandbox::ContextKind::VmmThread && c.name == name) return compile(dir / c.policy_file);
         throw HostError("no sandbox context for brig's " + std::string(name) + " thread");
     };
-    return {thread_policy("vcpu"), thread_policy("main"), thread_policy("ipc"), thread_policy("vsock")};
+    return {thread_policy("vcpu"), thread_policy("main"), thread_policy("ipc"), thread_policy("vsock"),
+            thread_policy("control")};
 }
 
 }  // namespace brig

@@ -17,7 +17,8 @@ struct VmmThreadFilters {
     BpfProgram vcpu;
     BpfProgram main;
     BpfProgram ipc;
-    BpfProgram vsock;  // the vsock broker thread (--vsock)
+    BpfProgram vsock;    // the vsock broker thread (--vsock)
+    BpfProgram control;  // the control socket's thread (--socket)
 };
 
 // Throws InvalidArgument naming file:line:column for a bad policy.

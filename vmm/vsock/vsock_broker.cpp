@@ -19,6 +19,7 @@
 #include "ipc/device_contract.h"
 #include "ipc/poll_set.h"
 #include "vmm/error.h"
+#include "vmm/unix_listener.h"
 
 namespace brig::vsock {
 namespace {
@@ -28,29 +29,6 @@ using Clock = std::chrono::steady_clock;
 // "CONNECT 4294967295\n" and a little room; a longer line is not the protocol.
 constexpr size_t kMaxLine = 32;
 
-sockaddr_un unix_address(const std::filesystem::path& path) {
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    const std::string& text = path.native();
-    if (text.size() >= sizeof address.sun_path) throw InvalidArgument("--vsock: socket path " + text + " is too long");
-    std::memcpy(address.sun_path, text.c_str(), text.size() + 1);
-    return address;
-}
-
-base::UniqueFd unix_socket() {
-    base::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (!fd) base::throw_errno("socket(AF_UNIX)");
-    return fd;
-}
-
-// Whether a program listens on `path` now.
-bool live_listener(const std::filesystem::path& path) {
-    base::UniqueFd probe = unix_socket();
-    const sockaddr_un address = unix_address(path);
-    if (::connect(probe.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0) return true;
-    return errno == EAGAIN;  // its backlog is full: it is alive
-}
-
 }  // namespace
 
 base::UniqueFd listen_on(const std::filesystem::path& path) {
@@ -58,20 +36,7 @@ base::UniqueFd listen_on(const std::filesystem::path& path) {
     if (path.native().size() > kMaxSocketPath)
         throw InvalidArgument(flag + ": longer than " + std::to_string(kMaxSocketPath) +
                               " bytes (PATH_<port> must fit a unix socket address)");
-    struct stat st {};
-    if (::lstat(path.c_str(), &st) == 0) {
-        if (!S_ISSOCK(st.st_mode)) throw InvalidArgument(flag + ": exists and is not a socket");
-        if (live_listener(path)) throw InvalidArgument(flag + ": in use (a program listens there)");
-        // A socket nobody listens on is what a VM that died left behind.
-        if (::unlink(path.c_str()) != 0)
-            throw InvalidArgument(flag + ": " + base::errno_message("cannot remove the stale socket"));
-    }
-    base::UniqueFd fd = unix_socket();
-    const sockaddr_un address = unix_address(path);
-    if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
-        throw InvalidArgument(flag + ": " + base::errno_message("cannot create the socket"));
-    if (::listen(fd.get(), kListenBacklog) != 0) base::throw_errno("listen(" + path.string() + ")");
-    return fd;
+    return listen_unix(path, flag, kListenBacklog);
 }
 
 std::filesystem::path host_port_path(const std::filesystem::path& path, uint32_t port) {
@@ -253,11 +218,10 @@ void Broker::serve_connect(const ConnectRequest& request) {
             }
         }
     } else {
-        host = unix_socket();
-        const sockaddr_un address = unix_address(host_port_path(config_.socket_path, request.host_port));
-        if (::connect(host.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+        host = unix_stream_socket();
+        if (const int error = connect_unix(host.get(), host_port_path(config_.socket_path, request.host_port))) {
             spdlog::debug("[vsock] guest port {} -> host port {}: {}", request.guest_port, request.host_port,
-                          base::errno_text(errno));
+                          base::errno_text(error));
             host.reset();  // nothing listens (or its backlog is full): the guest gets RST
         }
     }

@@ -573,3 +573,23 @@ TEST_CASE("--vsock takes a virtio-mmio window of its own", "[cli][vsock]") {
     args.push_back("--no-rng");
     CHECK(std::holds_alternative<RunOptions>(parse(args)));
 }
+
+TEST_CASE("cli parses the control commands, --socket and --suspended", "[cli][control]") {
+    for (const char* verb : {"stop", "suspend", "resume", "status", "events"}) {
+        INFO(verb);
+        const auto command = parse({verb, "/run/vm.sock"});
+        REQUIRE(std::holds_alternative<brig::ControlCommand>(command));
+        CHECK(std::get<brig::ControlCommand>(command).verb == verb);
+        CHECK(std::get<brig::ControlCommand>(command).socket == "/run/vm.sock");
+        CHECK(error_of({verb}) == std::string(verb) + ": needs the control socket: brig " + verb + " SOCKET");
+        CHECK(error_of({verb, "a", "b"}) == std::string(verb) + ": needs the control socket: brig " + verb + " SOCKET");
+    }
+    TempFile kernel;
+    const RunOptions o = run_options({"run", "--kernel", kernel.path, "--socket", "/run/vm.sock", "--suspended"});
+    CHECK(o.control_socket == std::filesystem::path("/run/vm.sock"));
+    CHECK(o.suspended);
+    CHECK_FALSE(run_options({"run", "--kernel", kernel.path}).suspended);
+    CHECK(error_of({"run", "--kernel", kernel.path, "--suspended"}) ==
+          "--suspended: needs --socket (brig resume SOCKET runs it)");
+    CHECK_THAT(brig::main_help(), Contains("suspend"));
+}

@@ -24,20 +24,13 @@
 #include "vmm/control/control_server.h"
 #include "vmm/error.h"
 #include "vmm/exit_report.h"
+#include "vmm/logging.h"
 #include "policy-tool/policy_command.h"
 #include "vmm/sandbox/seccomp_notifier.h"
 #include "vmm/sandbox/vmm_sigsys.h"
 #include "vmm/supervisor.h"
 
 namespace {
-
-void setup_logging(spdlog::level::level_enum level) {
-    tzset();  // log timestamps read /etc/localtime once, now, before any seccomp filter
-    auto logger = spdlog::stderr_logger_mt("brig");
-    logger->set_pattern("[%H:%M:%S.%e] %l %v");
-    logger->set_level(level);
-    spdlog::set_default_logger(logger);
-}
 
 // The command line as one printable line, for the header of learned policies.
 std::string workload_line(int argc, char** argv) {
@@ -72,7 +65,7 @@ std::unique_ptr<brig::SeccompNotifier> start_seccomp_notifier(const brig::RunOpt
 
 int run(const brig::RunOptions& options, const std::string& workload) {
     const sigset_t signals = brig::block_supervisor_signals();
-    setup_logging(options.log_level);
+    brig::logging::setup({options.log_level, options.log_format, options.log_file});
     brig::exit_report::set_quiet(options.log_level == spdlog::level::off);
     // Normally opened from argv already; opening the same path again does nothing.
     if (options.failure_file) brig::exit_report::open_failure_file(*options.failure_file);

@@ -6,11 +6,13 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <fstream>
 #include <regex>
+#include <set>
 #include <sstream>
 
 #include "tests/integration/brig_process.h"
@@ -161,4 +163,36 @@ TEST_CASE("brig's own death by a seccomp violation is recorded from its SIGSYS h
     CHECK(std::regex_match(last_line(r),
                            std::regex("brig: INTERNAL_ERROR: seccomp: blocked syscall p?poll in main thread [0-9]+")));
     CHECK(std::regex_match(failure.content(), std::regex("INTERNAL_ERROR signal=SIGSYS syscall=p?poll thread=main\n")));
+}
+
+TEST_CASE("--log-file with --log-format json: one object a line, a device's words marked with its pid",
+          "[exit-report]") {
+    TempDir dir;
+    const std::string log = (dir.path / "brig.log").string();
+    const auto r = run_guest("mode=poweroff", {"--log-file", log, "--log-format", "json", "--log-level", "debug"});
+    INFO("stderr:\n" << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.err, Contains("brig: SHUTDOWN"));  // the final line stays on stderr
+    CHECK(r.err.find("\"level\"") == std::string::npos);
+    std::ifstream in(log);
+    const std::regex object(
+        R"(\{"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","level":"[a-z]+","component":"[^"]+","pid":\d+,"message":".*"(,"device_text":true)?\})");
+    const std::regex device_line(R"re(.*"component":"virtio-rng","pid":(\d+),.*"device_text":true\})re");
+    std::string line;
+    size_t lines = 0, device_lines = 0;
+    std::set<std::string> device_pids;
+    while (std::getline(in, line)) {
+        ++lines;
+        INFO(line);
+        CHECK(std::regex_match(line, object));
+        std::smatch m;
+        if (std::regex_match(line, m, device_line)) {
+            ++device_lines;
+            device_pids.insert(m[1]);
+        }
+    }
+    CHECK(lines > 5);
+    CHECK(device_lines > 0);
+    CHECK(device_pids.size() == 1);                           // the device's own pid
+    CHECK(device_pids.count(std::to_string(getpid())) == 0);  // not the test's
 }

@@ -286,6 +286,19 @@ const std::vector<Flag>& run_flags() {
          "trace, debug, info (default), warn (or warning), error, off, in any case;\n"
          "logs go to stderr",
          [](O& o, F f, F v) { o.log_level = parse_log_level(f, v); }},
+        {"--log-file", "PATH", Takes::Value, "write the log to PATH (appended; never through a link) instead of stderr",
+         [](O& o, F f, F v) { o.log_file = some_path(f, v); }},
+        {"--log-format", "FORMAT", Takes::Value,
+         "text (default) or json: one object a line with time, level, component, pid,\n"
+         "message, and \"device_text\":true on the words a device wrote",
+         [](O& o, F f, F v) {
+             if (v == "text")
+                 o.log_format = logging::Format::Text;
+             else if (v == "json")
+                 o.log_format = logging::Format::Json;
+             else
+                 fail(f, "'" + std::string(v) + "' is not text or json");
+         }},
         {"--jail-ids", "FIRST-LAST", Takes::Value,
          "each device runs as a uid/gid of its own from this range, held with a lock\n"
          "in /run/brig/ids while the VM runs (default 400000-499999; reserve it for brig)",

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "ipc/mac_address.h"
+#include "vmm/logging.h"
 #include "vmm/sandbox/jail_ids.h"
 
 namespace brig {
@@ -60,6 +61,8 @@ struct RunOptions {
     std::optional<ConsoleOutput> virtio_console;  // --console
     std::vector<NetOption> nets;                  // --net, in order: virtio-net0, 1, ...
     spdlog::level::level_enum log_level = spdlog::level::info;
+    logging::Format log_format = logging::Format::Text;  // --log-format
+    std::optional<std::filesystem::path> log_file;       // --log-file
     // Devices run in-process instead of in jailed brig-device processes (debugging only).
     bool disable_sandbox = false;
     // The unprivileged ids a device process runs as, inside and outside its user namespace:

@@ -593,3 +593,14 @@ TEST_CASE("cli parses the control commands, --socket and --suspended", "[cli][co
           "--suspended: needs --socket (brig resume SOCKET runs it)");
     CHECK_THAT(brig::main_help(), Contains("suspend"));
 }
+
+TEST_CASE("cli parses --log-file and --log-format", "[cli]") {
+    TempFile kernel;
+    const RunOptions o =
+        run_options({"run", "--kernel", kernel.path, "--log-file", "/var/log/vm.log", "--log-format", "json"});
+    CHECK(o.log_file == std::filesystem::path("/var/log/vm.log"));
+    CHECK(o.log_format == brig::logging::Format::Json);
+    CHECK(run_options({"run", "--kernel", kernel.path}).log_format == brig::logging::Format::Text);
+    CHECK(error_of({"run", "--kernel", kernel.path, "--log-format", "xml"}) ==
+          "--log-format: 'xml' is not text or json");
+}

@@ -22,6 +22,7 @@
 #include <string_view>
 
 #include "base/error.h"
+#include "vmm/logging.h"
 #include "ipc/device_contract.h"
 #include "vmm/error.h"
 #include "minijail-wrapper/minijail/spawn.h"
@@ -141,6 +142,7 @@ std::unique_ptr<DeviceProcess> DeviceProcess::spawn(const DeviceProcessConfig& c
         config.name, std::move(vmm_end), std::move(on_report),
         [verdict = process->verdict_](const std::string&, const ipc::ControlFault& fault) { verdict->kill_for(fault); },
         config.on_connect_host);
+    logging::note_pid(config.name, spawned.pid);
     spdlog::debug("[{}] device process pid {} started", config.name, spawned.pid);
     return process;
 }

@@ -1,6 +1,7 @@
 #include "vmm/builder.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -458,7 +459,33 @@ void configure_vcpu(const Vm& vm, const VcpuFd& vcpu, unsigned count, const std:
     (void)vm;
 }
 
-void create_vcpus(Vm& vm, unsigned count, const boot::BootEntry& entry) {
+// --cpu-affinity: every CPU named must be one brig may run on (its own affinity, as a
+// cgroup or taskset left it), else exit 35 before any thread starts.
+void check_cpu_affinity(const RunOptions& options) {
+    if (!options.cpu_affinity) return;
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0) base::throw_errno("sched_getaffinity");
+    for (unsigned v = 0; v < options.cpus; ++v)
+        for (unsigned cpu : options.cpu_affinity->for_vcpu(v))
+            if (!CPU_ISSET(cpu, &allowed))
+                throw InvalidArgument("--cpu-affinity: host CPU " + std::to_string(cpu) +
+                                      " is not one brig may run on");
+}
+
+// The pinning a vCPU thread applies to itself first, before its filter.
+std::function<void()> pin_vcpu(const RunOptions& options, unsigned index) {
+    if (!options.cpu_affinity || options.cpu_affinity->for_vcpu(index).empty()) return {};
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (unsigned cpu : options.cpu_affinity->for_vcpu(index)) CPU_SET(cpu, &set);
+    return [set, index] {
+        if (sched_setaffinity(0, sizeof set, &set) != 0)
+            base::throw_errno("vCPU " + std::to_string(index) + ": sched_setaffinity (--cpu-affinity)");
+    };
+}
+
+void create_vcpus(Vm& vm, const RunOptions& options, unsigned count, const boot::BootEntry& entry) {
     Vcpu::install_kick_handler();
     // Each vCPU thread puts itself under the vCPU filter before its first KVM_RUN.
     std::function<void()> on_thread_start;
@@ -484,8 +511,14 @@ void create_vcpus(Vm& vm, unsigned count, const boot::BootEntry& entry) {
             fd.set_sregs(sregs);
             fd.set_regs(regs);
         }
-        vm.board.add_vcpu(
-            std::make_unique<Vcpu>(std::move(fd), ctx, vm.board.stop_handler(), on_thread_start, before_first_run));
+        std::function<void()> start = on_thread_start;
+        if (auto pin = pin_vcpu(options, i)) {
+            start = [pin, on_thread_start] {
+                pin();
+                if (on_thread_start) on_thread_start();
+            };
+        }
+        vm.board.add_vcpu(std::make_unique<Vcpu>(std::move(fd), ctx, vm.board.stop_handler(), start, before_first_run));
     }
 }
 
@@ -493,6 +526,7 @@ void create_vcpus(Vm& vm, unsigned count, const boot::BootEntry& entry) {
 
 std::unique_ptr<Vm> build_vm(const RunOptions& options) {
     const bool forward_stdin = stdin_console(options) == StdinConsole::Serial;
+    check_cpu_affinity(options);
     auto vm = create_vm_with_memory(options);
     register_guest_memory(*vm);
     prepare_sandbox(*vm, options);
@@ -506,7 +540,7 @@ std::unique_ptr<Vm> build_vm(const RunOptions& options) {
     spdlog::debug("[boot] {} kernel, entry {:#x}, boot info at {:#x}",
                   entry.protocol == boot::BootProtocol::Pvh ? "PVH" : "Linux 64-bit", entry.entry_point,
                   entry.boot_info_addr);
-    create_vcpus(*vm, options.cpus, entry);
+    create_vcpus(*vm, options, options.cpus, entry);
     return vm;
 }
 

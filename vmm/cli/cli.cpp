@@ -196,6 +196,53 @@ VsockOption parse_vsock(std::string_view flag, std::string_view text) {
     return vsock;
 }
 
+// "0,2-3": host CPU numbers, below CPU_SETSIZE, each once.
+std::vector<unsigned> parse_cpu_set(std::string_view flag, std::string_view text) {
+    constexpr uint64_t kMaxCpu = 1023;  // CPU_SETSIZE - 1
+    std::vector<unsigned> cpus;
+    size_t start = 0;
+    while (start <= text.size()) {
+        const size_t comma = text.find(',', start);
+        const std::string_view item = text.substr(start, comma == std::string_view::npos ? text.npos : comma - start);
+        const size_t dash = item.find('-');
+        const uint64_t first = parse_number(flag, item.substr(0, dash), 0, kMaxCpu);
+        const uint64_t last =
+            dash == std::string_view::npos ? first : parse_number(flag, item.substr(dash + 1), 0, kMaxCpu);
+        if (last < first) fail(flag, "'" + std::string(item) + "': the range runs backwards");
+        for (uint64_t c = first; c <= last; ++c) {
+            if (std::find(cpus.begin(), cpus.end(), c) != cpus.end())
+                fail(flag, "CPU " + std::to_string(c) + " is given twice");
+            cpus.push_back(static_cast<unsigned>(c));
+        }
+        if (comma == std::string_view::npos) break;
+        start = comma + 1;
+    }
+    return cpus;
+}
+
+// crosvm's --cpu-affinity: a set for every vCPU, or VCPU=SET pairs joined with ':'.
+CpuAffinity parse_cpu_affinity(std::string_view flag, std::string_view text) {
+    CpuAffinity affinity;
+    if (text.find('=') == std::string_view::npos) {
+        affinity.all = parse_cpu_set(flag, text);
+        return affinity;
+    }
+    size_t start = 0;
+    while (start <= text.size()) {
+        const size_t colon = text.find(':', start);
+        const std::string_view item = text.substr(start, colon == std::string_view::npos ? text.npos : colon - start);
+        const size_t eq = item.find('=');
+        if (eq == std::string_view::npos) fail(flag, "'" + std::string(item) + "' is not VCPU=CPUS");
+        const auto vcpu = static_cast<unsigned>(parse_number(flag, item.substr(0, eq), 0, kMaxCpus - 1));
+        for (const auto& [seen, set] : affinity.per_vcpu)
+            if (seen == vcpu) fail(flag, "vCPU " + std::to_string(vcpu) + " is given twice");
+        affinity.per_vcpu.emplace_back(vcpu, parse_cpu_set(flag, item.substr(eq + 1)));
+        if (colon == std::string_view::npos) break;
+        start = colon + 1;
+    }
+    return affinity;
+}
+
 // FIRST-LAST, inclusive.
 JailIdRange parse_jail_ids(std::string_view flag, std::string_view text) {
     const auto dash = text.find('-');
@@ -278,6 +325,10 @@ const std::vector<Flag>& run_flags() {
              if (o.disks.size() + o.nets.size() > kMaxDisks)
                  fail(f, "at most " + std::to_string(kMaxDisks) + " disks and network devices together");
          }},
+        {"--cpu-affinity", "CPUS|VCPU=CPUS[:...]", Takes::Value,
+         "pin the vCPU threads to host CPUs (crosvm's syntax): \"0,1-3\" pins every vCPU\n"
+         "to that set, \"0=0:1=1,2\" vCPU by vCPU",
+         [](O& o, F f, F v) { o.cpu_affinity = parse_cpu_affinity(f, v); }},
         {"--rng,!--no-rng", "", Takes::Nothing, "virtio-rng entropy device (default: on)",
          [](O& o, F f, F v) { o.rng = switch_value(f, v); }},
         {"--console", "OUT", Takes::Value, "a virtio console (hvc0): stdout, file=PATH, sink (default: none)",
@@ -560,6 +611,11 @@ RunOptions parse_run(const std::vector<std::string_view>& args) {
         fail("--seccomp", "learn needs --policy-out DIR for the proposed policies");
     if (opts.jail_user && app->count("--jail-ids") > 0) fail("--jail-ids", "give either --jail-user or --jail-ids");
     if (opts.ready_port && !opts.vsock) fail("--ready-port", "needs --vsock (the port is a vsock port)");
+    if (opts.cpu_affinity)
+        for (const auto& [vcpu, set] : opts.cpu_affinity->per_vcpu)
+            if (vcpu >= opts.cpus)
+                fail("--cpu-affinity",
+                     "vCPU " + std::to_string(vcpu) + " does not exist (--cpus " + std::to_string(opts.cpus) + ")");
     if (opts.suspended && !opts.control_socket) fail("--suspended", "needs --socket (brig resume SOCKET runs it)");
     {
         const size_t virtio = opts.disks.size() + opts.nets.size() + (opts.rng ? 1 : 0) +
@@ -604,6 +660,12 @@ std::optional<std::string_view> find_failure_file(const std::vector<std::string_
         if (takes_value(*app, word)) ++i;  // its value
     }
     return std::nullopt;
+}
+
+const std::vector<unsigned>& CpuAffinity::for_vcpu(unsigned index) const {
+    for (const auto& [vcpu, set] : per_vcpu)
+        if (vcpu == index) return set;
+    return all;
 }
 
 StdinConsole stdin_console(const RunOptions& options) {

@@ -49,6 +49,15 @@ struct VsockOption {
     std::filesystem::path socket;
 };
 
+// --cpu-affinity, crosvm's syntax: "0,1-3" pins every vCPU to that set; "0=0:1=1,2"
+// pins vCPU by vCPU (a vCPU not named is not pinned).
+struct CpuAffinity {
+    std::vector<unsigned> all;                                         // the set for every vCPU, or empty
+    std::vector<std::pair<unsigned, std::vector<unsigned>>> per_vcpu;  // (vCPU, its set)
+    // The host CPUs vCPU `index` may run on; empty: not pinned.
+    const std::vector<unsigned>& for_vcpu(unsigned index) const;
+};
+
 struct RunOptions {
     std::filesystem::path kernel;
     std::optional<std::filesystem::path> initrd;
@@ -95,6 +104,7 @@ struct RunOptions {
     std::optional<std::filesystem::path> control_socket;
     // --suspended: built, devices active, no vCPU runs until `brig resume`.
     bool suspended = false;
+    std::optional<CpuAffinity> cpu_affinity;  // --cpu-affinity
 };
 
 struct HelpRequest {

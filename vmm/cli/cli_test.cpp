@@ -604,3 +604,25 @@ TEST_CASE("cli parses --log-file and --log-format", "[cli]") {
     CHECK(error_of({"run", "--kernel", kernel.path, "--log-format", "xml"}) ==
           "--log-format: 'xml' is not text or json");
 }
+
+TEST_CASE("cli parses --cpu-affinity in crosvm's syntax", "[cli]") {
+    TempFile kernel;
+    auto all = run_options({"run", "--kernel", kernel.path, "--cpus", "2", "--cpu-affinity", "0,2-3"});
+    REQUIRE(all.cpu_affinity);
+    CHECK(all.cpu_affinity->all == std::vector<unsigned>{0, 2, 3});
+    CHECK(all.cpu_affinity->for_vcpu(1) == std::vector<unsigned>{0, 2, 3});
+    auto each = run_options({"run", "--kernel", kernel.path, "--cpus", "3", "--cpu-affinity", "0=0:2=1,3"});
+    CHECK(each.cpu_affinity->for_vcpu(0) == std::vector<unsigned>{0});
+    CHECK(each.cpu_affinity->for_vcpu(1).empty());  // not named: not pinned
+    CHECK(each.cpu_affinity->for_vcpu(2) == std::vector<unsigned>{1, 3});
+    auto err = [&](std::string_view value) {
+        return error_of({"run", "--kernel", kernel.path, "--cpus", "2", "--cpu-affinity", value});
+    };
+    CHECK(err("3-1") == "--cpu-affinity: '3-1': the range runs backwards");
+    CHECK(err("1,1") == "--cpu-affinity: CPU 1 is given twice");
+    CHECK(err("0=0:0=1") == "--cpu-affinity: vCPU 0 is given twice");
+    CHECK(err("2=0") == "--cpu-affinity: vCPU 2 does not exist (--cpus 2)");
+    CHECK(err("0=0:x") == "--cpu-affinity: 'x' is not VCPU=CPUS");
+    CHECK(err("1024") == "--cpu-affinity: 1024 is out of range (0..1023)");
+    CHECK(err("") == "--cpu-affinity: '' is not a number");
+}

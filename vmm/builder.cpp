@@ -28,6 +28,7 @@
 #include "vmm/output_file.h"
 #include "vmm/platform/acpi_pm.h"
 #include "vmm/platform/i8042.h"
+#include "vmm/platform/pvpanic.h"
 #include "vmm/devices/console_activity.h"
 #include "device-procs/device_registry.h"
 #include "ipc/device_kind.h"
@@ -83,6 +84,10 @@ void attach_platform_devices(Vm& vm) {
     vm.pio.insert(std::make_shared<AcpiPowerManagement>(handler), layout::kAcpiPmPort, layout::kAcpiPmSize);
     vm.pio.insert(std::make_shared<I8042ResetController>(handler), layout::kI8042DataPort,
                   layout::kI8042CommandPort - layout::kI8042DataPort + 1);
+    vm.pio.insert(std::make_shared<Pvpanic>([&board] {
+                      board.request_stop({StopKind::GuestPanic, "guest panicked (pvpanic)"});
+                  }),
+                  layout::kPvpanicPort, 1);
 }
 
 // The fd console output goes to: stdout, a file (kept open in `file`), or none (sink).
@@ -427,6 +432,7 @@ uint64_t write_acpi_tables(const Vm& vm, unsigned cpus) {
     acpi::AcpiConfig config;
     config.num_cpus = cpus;
     config.com1 = true;
+    config.pvpanic = true;
     config.virtio_mmio = vm.virtio_windows;
     const auto blob = acpi::build_acpi_tables(config, layout::kAcpiTables);
     vm.memory.write(blob.base, blob.bytes);

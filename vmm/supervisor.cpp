@@ -305,7 +305,10 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
         }
     }
 
-    emit(vm, "stopping", ",\"reason\":" + control::json_string(vm.board.stop_reason()->detail));
+    const StopReason why = *vm.board.stop_reason();
+    if (why.kind == StopKind::GuestPanic) emit(vm, "guest-panic", ",\"detail\":" + control::json_string(why.detail));
+    if (why.kind == StopKind::GuestReset) emit(vm, "guest-reset", ",\"detail\":" + control::json_string(why.detail));
+    emit(vm, "stopping", ",\"reason\":" + control::json_string(why.detail));
     vm.board.wind_down();
     if (vm.vsock) vm.vsock->stop();  // no new host connections for devices that are stopping
     stop_devices(vm);

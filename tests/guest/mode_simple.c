@@ -71,9 +71,18 @@ void mode_spin(const struct boot_info *info) {
 	power_off();
 }
 
+/*
+ * Tells the VMM through pvpanic (port 0x505, QEMU's QEMU0001) that the guest panicked,
+ * then halts: brig stops with exit 34. pvpanic=0 only halts (a guest that hangs);
+ * without a pvpanic device the write goes nowhere and the guest halts too.
+ */
+#define PVPANIC_PORT 0x505
+#define PVPANIC_PANICKED 1u
+
 void mode_panic(const struct boot_info *info) {
-	(void)info;
 	console_write_line("panic: requested");
+	if (!info || cmdline_number(info->cmdline, "pvpanic=", 1) != 0)
+		outb(PVPANIC_PORT, PVPANIC_PANICKED);
 	halt_forever();
 }
 

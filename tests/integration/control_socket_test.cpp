@@ -215,3 +215,35 @@ TEST_CASE("control socket: no VM, a busy path and misuse are one line each", "[c
     CHECK(done);
     CHECK(r.exit_code == 0);
 }
+
+TEST_CASE("pvpanic: the guest's panic stops the VM with 34 and GUEST_PANIC, and the event says so",
+          "[control-socket]") {
+    TempDir dir;
+    TempFile failure;
+    const std::string sock = (dir.path / "vm.sock").string();
+    BrigRun run{guest_args("panic", {"--socket", sock, "--suspended", "--failure-file", failure.path})};
+    run.timeout = std::chrono::seconds(30);
+    BrigResult events;
+    std::thread driver([&] {
+        for (int i = 0; i < 200 && !std::filesystem::exists(sock); ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        std::thread follow([&] {
+            BrigRun watch{{"events", sock}};
+            watch.timeout = std::chrono::seconds(20);
+            events = run_brig(watch);
+        });
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        CHECK(client("resume", sock).exit_code == 0);
+        follow.join();
+    });
+    const auto r = run_brig(run);
+    driver.join();
+    INFO("stderr:\n" << r.err << "\nevents:\n" << events.out);
+    CHECK(r.exit_code == 34);
+    CHECK(failure.content() == "GUEST_PANIC\n");
+    CHECK_THAT(r.err, Contains("brig: GUEST_PANIC: guest panicked (pvpanic)"));
+    CHECK_THAT(events.out, Contains("\"event\":\"guest-panic\",\"detail\":\"guest panicked (pvpanic)\"}"));
+    CHECK_THAT(events.out, Contains("\"event\":\"stopped\",\"exit_code\":34,\"record\":\"GUEST_PANIC\"}"));
+    CHECK(events.out.find("guest-panic") < events.out.find("\"stopping\""));
+}

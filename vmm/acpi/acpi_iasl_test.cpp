@@ -200,3 +200,15 @@ TEST_CASE("iasl decodes the FADT as hardware reduced with reset support", "[acpi
         CHECK(dsl.find(expected) != std::string::npos);
     }
 }
+
+TEST_CASE("iasl reads the pvpanic device: QEMU0001 on port 0x505", "[acpi][iasl]") {
+    TempDir dir;
+    AcpiConfig config = config_with_virtio(1, 0);
+    config.pvpanic = true;
+    const std::string dsl = disassemble(dir, build_acpi_tables(config), "DSDT");
+    CHECK(count(dsl, "Name (_HID, \"QEMU0001\")") == 1);
+    CHECK(count(dsl, "IO (Decode16,\n                    0x0505,") == 1);
+    TempDir plain_dir;
+    CHECK(disassemble(plain_dir, build_acpi_tables(config_with_virtio(1, 0)), "DSDT").find("QEMU0001") ==
+          std::string::npos);
+}

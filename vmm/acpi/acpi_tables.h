@@ -26,6 +26,7 @@ struct VirtioMmioEntry {
 struct AcpiConfig {
     unsigned num_cpus = 1;
     bool com1 = true;
+    bool pvpanic = false;  // QEMU0001 at layout::kPvpanicPort
     std::vector<VirtioMmioEntry> virtio_mmio;
 };
 

@@ -28,6 +28,17 @@ Bytes com1_device() {
                 });
 }
 
+// Linux's pvpanic driver binds QEMU0001 and takes its port from _CRS.
+Bytes pvpanic_device() {
+    return aml::device("PEVT",
+                       {
+                           aml::name("_HID", aml::string("QEMU0001")),
+                           aml::name("_CRS", aml::resource_template({
+                                                 res::io_decode16(layout::kPvpanicPort, layout::kPvpanicPort, 1, 1),
+                                             })),
+                       });
+}
+
 // Linux binds LNRO0005 to virtio_mmio and takes the register window and interrupt
 // from _CRS. Edge-triggered because brig injects virtio interrupts as edges
 // (irqfd/KVM_IRQ_LINE pulses), the same choice as Firecracker and cloud-hypervisor.
@@ -70,6 +81,7 @@ Bytes build_dsdt(const AcpiConfig& config) {
     if (config.com1) {
         devices.push_back(com1_device());
     }
+    if (config.pvpanic) devices.push_back(pvpanic_device());
     for (size_t i = 0; i < config.virtio_mmio.size(); ++i) {
         devices.push_back(virtio_mmio_device(static_cast<unsigned>(i), config.virtio_mmio[i]));
     }

@@ -48,6 +48,8 @@ constexpr uint16_t kCom1Size = 8;
 constexpr uint32_t kCom1Irq = 4;
 constexpr uint16_t kI8042DataPort = 0x60;
 constexpr uint16_t kI8042CommandPort = 0x64;
+// pvpanic (QEMU's docs/specs/pvpanic.rst): one byte, the guest's "I panicked".
+constexpr uint16_t kPvpanicPort = 0x505;
 // ACPI hardware-reduced power management registers (FADT sleep control/status, reset).
 constexpr uint16_t kAcpiPmPort = 0x600;
 constexpr uint16_t kAcpiSleepControlPort = kAcpiPmPort + 0;

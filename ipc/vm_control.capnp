@@ -24,4 +24,7 @@ interface VmControl {
   # the number to ask after next. Waits about a second for one when there is none.
   # `ended`: the VM has stopped and nothing more will come.
   events @5 (after :UInt64) -> (lines :List(Text), next :UInt64, ended :Bool);
+  # An ACPI power-button press (the DSDT's Generic Event Device), so that the guest
+  # can shut itself down cleanly.
+  powerButton @6 () -> ();
 }

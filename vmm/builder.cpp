@@ -84,6 +84,9 @@ void attach_platform_devices(Vm& vm) {
     vm.pio.insert(std::make_shared<AcpiPowerManagement>(handler), layout::kAcpiPmPort, layout::kAcpiPmSize);
     vm.pio.insert(std::make_shared<I8042ResetController>(handler), layout::kI8042DataPort,
                   layout::kI8042CommandPort - layout::kI8042DataPort + 1);
+    // The power button's line: brig's control socket pulses it (brig powerbtn).
+    vm.power_button = base::make_eventfd("power button");
+    vm.vm_fd.register_irqfd(vm.power_button.get(), layout::kGedIrq);
     vm.pio.insert(std::make_shared<Pvpanic>([&board] {
                       board.request_stop({StopKind::GuestPanic, "guest panicked (pvpanic)"});
                   }),
@@ -433,6 +436,7 @@ uint64_t write_acpi_tables(const Vm& vm, unsigned cpus) {
     config.num_cpus = cpus;
     config.com1 = true;
     config.pvpanic = true;
+    config.power_button_gsi = layout::kGedIrq;
     config.virtio_mmio = vm.virtio_windows;
     const auto blob = acpi::build_acpi_tables(config, layout::kAcpiTables);
     vm.memory.write(blob.base, blob.bytes);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/eventfd.h"
 #include "vmm/console/console_input.h"
 #include "vmm/console/terminal.h"
 #include "ipc/poll_set.h"
@@ -170,6 +171,12 @@ void serve_control(Vm& vm, control::ControlRequest& request, Clock::time_point s
         }
         case Kind::Status:
             request.answer(status_json(vm, started));
+            return;
+        case Kind::PowerButton:
+            if (vm.board.state() != BoardState::Running) return request.refuse("the VM is not running");
+            if (!base::signal_eventfd(vm.power_button.get())) return request.refuse("the interrupt did not go out");
+            emit(vm, "power-button");
+            request.answer("");
             return;
     }
 }

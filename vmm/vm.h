@@ -82,6 +82,8 @@ struct Vm {
     std::atomic<bool> guest_alive{false};  // the guest has written to its console
     std::atomic<bool> guest_ready{false};  // --ready-port: the guest connected to it
     std::optional<uint64_t> vsock_cid;     // --vsock, for brig status
+    // Signalled to press the power button: an irqfd on the GED's GSI (layout::kGedIrq).
+    base::UniqueFd power_button;
     // Where the VM's events go (brig events), when there is a control socket.
     std::atomic<control::EventLog*> events{nullptr};
     Board board;  // last: its vCPU threads are joined first

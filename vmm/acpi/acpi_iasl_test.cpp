@@ -212,3 +212,25 @@ TEST_CASE("iasl reads the pvpanic device: QEMU0001 on port 0x505", "[acpi][iasl]
     CHECK(disassemble(plain_dir, build_acpi_tables(config_with_virtio(1, 0)), "DSDT").find("QEMU0001") ==
           std::string::npos);
 }
+
+TEST_CASE("iasl reads the power button: a Generic Event Device notifying PNP0C0C, and recompiles it", "[acpi][iasl]") {
+    TempDir dir;
+    AcpiConfig config = config_with_virtio(1, 1);
+    config.power_button_gsi = 21;
+    const AcpiBlob blob = build_acpi_tables(config);
+    const std::string dsl = disassemble(dir, blob, "DSDT");
+    CHECK(count(dsl, "Name (_HID, \"ACPI0013\" /* Generic Event Device */)") == 1);
+    CHECK(count(dsl, "Name (_HID, EisaId (\"PNP0C0C\") /* Power Button Device */)") == 1);
+    CHECK(count(dsl, "Method (_EVT, 1, NotSerialized)") == 1);
+    CHECK(count(dsl, "If ((Arg0 == 0x15))") == 1);
+    CHECK(count(dsl, "Notify (\\_SB.PWRB, 0x80)") == 1);
+    CHECK(count(dsl, "0x00000015,") == 1);  // the GED's interrupt
+
+    const fs::path recompiled = dir.path() / "recompiled";
+    run_iasl(dir.path(), {"-on", "-p", recompiled.string(), (dir.path() / "DSDT.dsl").string()});
+    const std::string aml = read_text(dir.path() / "recompiled.aml");
+    const auto original = table_bytes(blob, "DSDT");
+    REQUIRE(aml.size() == original.size());
+    CHECK(std::equal(original.begin() + kHeaderSize, original.end(),
+                     reinterpret_cast<const uint8_t*>(aml.data()) + kHeaderSize));
+}

@@ -27,6 +27,9 @@ struct AcpiConfig {
     unsigned num_cpus = 1;
     bool com1 = true;
     bool pvpanic = false;  // QEMU0001 at layout::kPvpanicPort
+    // A Generic Event Device (ACPI0013) on this GSI whose one event is the power button
+    // (PNP0C0C), as QEMU microvm declares it; none when unset.
+    std::optional<uint32_t> power_button_gsi = std::nullopt;
     std::vector<VirtioMmioEntry> virtio_mmio;
 };
 

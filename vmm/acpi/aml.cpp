@@ -20,6 +20,13 @@ constexpr uint8_t kQWordPrefix = 0x0e;
 constexpr uint8_t kScopeOp = 0x10;
 constexpr uint8_t kBufferOp = 0x11;
 constexpr uint8_t kPackageOp = 0x12;
+constexpr uint8_t kMethodOp = 0x14;
+constexpr uint8_t kArg0Op = 0x68;
+constexpr uint8_t kNotifyOp = 0x86;
+constexpr uint8_t kLEqualOp = 0x93;
+constexpr uint8_t kIfOp = 0xa0;
+constexpr unsigned kMaxMethodArgs = 7;
+constexpr unsigned kMaxArg = 6;
 constexpr uint8_t kDualNamePrefix = 0x2e;
 constexpr uint8_t kMultiNamePrefix = 0x2f;
 constexpr uint8_t kExtOpPrefix = 0x5b;
@@ -217,6 +224,40 @@ Bytes scope(std::string_view path, const std::vector<Bytes>& terms) { return nam
 
 Bytes device(std::string_view path, const std::vector<Bytes>& terms) {
     return named_container({kExtOpPrefix, kDeviceOp}, path, terms);
+}
+
+Bytes method(std::string_view path, unsigned arg_count, const std::vector<Bytes>& terms) {
+    if (arg_count > kMaxMethodArgs)
+        throw InvalidArgument("AML method with " + std::to_string(arg_count) + " arguments");
+    Bytes body = name_string(path);
+    body.push_back(static_cast<uint8_t>(arg_count));  // MethodFlags: NotSerialized, SyncLevel 0
+    for (const Bytes& term : terms) append(body, term);
+    return with_pkg_length({kMethodOp}, body);
+}
+
+Bytes if_then(const Bytes& predicate, const std::vector<Bytes>& terms) {
+    Bytes body = predicate;
+    for (const Bytes& term : terms) append(body, term);
+    return with_pkg_length({kIfOp}, body);
+}
+
+Bytes lequal(const Bytes& a, const Bytes& b) {
+    Bytes out{kLEqualOp};
+    append(out, a);
+    append(out, b);
+    return out;
+}
+
+Bytes arg(unsigned n) {
+    if (n > kMaxArg) throw InvalidArgument("AML Arg" + std::to_string(n) + " does not exist");
+    return {static_cast<uint8_t>(kArg0Op + n)};
+}
+
+Bytes notify(std::string_view path, const Bytes& value) {
+    Bytes out{kNotifyOp};
+    append(out, name_string(path));
+    append(out, value);
+    return out;
 }
 
 Bytes package(const std::vector<Bytes>& elements) {

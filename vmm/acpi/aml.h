@@ -44,6 +44,17 @@ Bytes package(const std::vector<Bytes>& elements);
 // Buffer () { data }
 Bytes buffer(const Bytes& data);
 
+// Method (path, arg_count, NotSerialized) { terms }; arg_count 0..7.
+Bytes method(std::string_view path, unsigned arg_count, const std::vector<Bytes>& terms);
+// If (predicate) { terms }
+Bytes if_then(const Bytes& predicate, const std::vector<Bytes>& terms);
+// LEqual (a, b)
+Bytes lequal(const Bytes& a, const Bytes& b);
+// ArgN, N 0..6: the method's Nth argument.
+Bytes arg(unsigned n);
+// Notify (path, value)
+Bytes notify(std::string_view path, const Bytes& value);
+
 // ResourceTemplate () { descriptors }: a Buffer of resource descriptors closed by an
 // End Tag. The End Tag checksum is 0, which the spec defines as "treat as valid".
 Bytes resource_template(const std::vector<Bytes>& descriptors);

@@ -125,3 +125,15 @@ TEST_CASE("ResourceTemplate is a Buffer closed by an End Tag", "[acpi][aml]") {
           Bytes{0x11, 0x08, 0x0a, 0x05, 0x22, 0x10, 0x00, 0x79, 0x00});
     CHECK(aml::resource_template({}) == Bytes{0x11, 0x05, 0x0a, 0x02, 0x79, 0x00});
 }
+
+TEST_CASE("methods, If, LEqual, ArgN and Notify", "[acpi][aml]") {
+    // MethodOp, PkgLength (itself + NameSeg + flags = 6), "_EVT", one argument, not serialized.
+    CHECK(aml::method("_EVT", 1, {}) == Bytes{0x14, 0x06, '_', 'E', 'V', 'T', 0x01});
+    const Bytes predicate = aml::lequal(aml::arg(0), aml::integer(21));
+    CHECK(predicate == Bytes{0x93, 0x68, 0x0a, 0x15});
+    CHECK(aml::if_then(predicate, {}) == Bytes{0xa0, 0x05, 0x93, 0x68, 0x0a, 0x15});
+    CHECK(aml::notify("PWRB", aml::integer(0x80)) == Bytes{0x86, 'P', 'W', 'R', 'B', 0x0a, 0x80});
+    CHECK(aml::arg(6) == Bytes{0x6e});
+    CHECK_THROWS_AS(aml::arg(7), InvalidArgument);
+    CHECK_THROWS_AS(aml::method("_EVT", 8, {}), InvalidArgument);
+}

@@ -39,6 +39,27 @@ Bytes pvpanic_device() {
                        });
 }
 
+// Hardware-reduced ACPI has no fixed power button: a Generic Event Device raises its
+// interrupt, the OS calls its _EVT with the GSI, and _EVT notifies the power button
+// device (0x80: "pressed"), as in QEMU microvm. Linux's acpi-ged driver does this.
+std::vector<Bytes> power_button_devices(uint32_t gsi) {
+    return {
+        aml::device("PWRB", {aml::name("_HID", aml::eisa_id("PNP0C0C")), aml::name("_UID", aml::integer(0))}),
+        aml::device("GED0",
+                    {
+                        aml::name("_HID", aml::string("ACPI0013")),
+                        aml::name("_UID", aml::integer(0)),
+                        aml::name("_CRS", aml::resource_template({
+                                              res::extended_interrupt(res::Trigger::Edge, res::Polarity::ActiveHigh,
+                                                                      res::Sharing::Exclusive, gsi),
+                                          })),
+                        aml::method("_EVT", 1,
+                                    {aml::if_then(aml::lequal(aml::arg(0), aml::integer(gsi)),
+                                                  {aml::notify("\\_SB_.PWRB", aml::integer(0x80))})}),
+                    }),
+    };
+}
+
 // Linux binds LNRO0005 to virtio_mmio and takes the register window and interrupt
 // from _CRS. Edge-triggered because brig injects virtio interrupts as edges
 // (irqfd/KVM_IRQ_LINE pulses), the same choice as Firecracker and cloud-hypervisor.
@@ -82,6 +103,8 @@ Bytes build_dsdt(const AcpiConfig& config) {
         devices.push_back(com1_device());
     }
     if (config.pvpanic) devices.push_back(pvpanic_device());
+    if (config.power_button_gsi)
+        for (auto& d : power_button_devices(*config.power_button_gsi)) devices.push_back(std::move(d));
     for (size_t i = 0; i < config.virtio_mmio.size(); ++i) {
         devices.push_back(virtio_mmio_device(static_cast<unsigned>(i), config.virtio_mmio[i]));
     }

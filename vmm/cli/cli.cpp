@@ -640,8 +640,9 @@ constexpr std::pair<std::string_view, std::string_view> kCommands[] = {
     {"resume", "SOCKET: run a suspended VM again"},
     {"status", "SOCKET: the VM's state as one JSON object"},
     {"events", "SOCKET: a JSON line per event until the VM ends"},
+    {"powerbtn", "SOCKET: press the guest's ACPI power button"},
 };
-constexpr std::string_view kControlVerbs[] = {"stop", "suspend", "resume", "status", "events"};
+constexpr std::string_view kControlVerbs[] = {"stop", "suspend", "resume", "status", "events", "powerbtn"};
 
 }  // namespace
 

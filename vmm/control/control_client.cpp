@@ -71,6 +71,8 @@ int run_control_command(const std::string& verb, const std::filesystem::path& so
             vm.suspendRequest().send().wait(io.waitScope);
         } else if (verb == "resume") {
             vm.resumeRequest().send().wait(io.waitScope);
+        } else if (verb == "powerbtn") {
+            vm.powerButtonRequest().send().wait(io.waitScope);
         } else if (verb == "status") {
             auto reply = vm.statusRequest().send().wait(io.waitScope);
             std::printf("%s\n", reply.getJson().cStr());

@@ -96,6 +96,9 @@ public:
     kj::Promise<void> stop(StopContext) override { return ask(ControlRequest::Kind::Stop).ignoreResult(); }
     kj::Promise<void> suspend(SuspendContext) override { return ask(ControlRequest::Kind::Suspend).ignoreResult(); }
     kj::Promise<void> resume(ResumeContext) override { return ask(ControlRequest::Kind::Resume).ignoreResult(); }
+    kj::Promise<void> powerButton(PowerButtonContext) override {
+        return ask(ControlRequest::Kind::PowerButton).ignoreResult();
+    }
     kj::Promise<void> status(StatusContext context) override {
         return ask(ControlRequest::Kind::Status).then([context](std::string json) mutable {
             context.getResults().setJson(json);

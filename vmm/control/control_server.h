@@ -31,7 +31,7 @@ constexpr std::chrono::milliseconds kFinishWait(500);
 // One request for the supervisor: answer it exactly once, with the result (status's
 // JSON, or "" for the others) or why it is refused.
 struct ControlRequest {
-    enum class Kind { Stop, Suspend, Resume, Status };
+    enum class Kind { Stop, Suspend, Resume, Status, PowerButton };
     Kind kind;
     std::function<void(const std::string& result)> answer;
     std::function<void(const std::string& refusal)> refuse;

@@ -64,5 +64,8 @@ constexpr uint32_t kVirtioFirstIrq = 5;
 // KVM's in-kernel IOAPIC has 24 pins; every virtio window's GSI must be one of them.
 constexpr uint32_t kIoapicPins = 24;
 static_assert(kVirtioFirstIrq + kVirtioMmioWindows <= kIoapicPins, "virtio-mmio GSIs past the IOAPIC");
+// The Generic Event Device's interrupt (the ACPI power button), after the virtio ones.
+constexpr uint32_t kGedIrq = kVirtioFirstIrq + kVirtioMmioWindows;
+static_assert(kGedIrq < kIoapicPins, "the GED's GSI past the IOAPIC");
 
 }  // namespace brig::layout

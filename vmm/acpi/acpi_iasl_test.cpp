@@ -123,6 +123,20 @@ size_t count(const std::string& haystack, std::string_view needle) {
     return found;
 }
 
+// iasl recompiles the DSDT it disassembled into `dir` (DSDT.dsl) to the very bytes
+// brig built. -on keeps "\_SB_" as written instead of shortening it to "_SB_".
+void check_recompiles_identically(const TempDir& dir, const AcpiBlob& blob) {
+    const fs::path recompiled = dir.path() / "recompiled";
+    run_iasl(dir.path(), {"-on", "-p", recompiled.string(), (dir.path() / "DSDT.dsl").string()});
+
+    const std::string aml = read_text(dir.path() / "recompiled.aml");
+    const auto original = table_bytes(blob, "DSDT");
+    // The header differs by design (compiler id, checksum); compare the AML body.
+    REQUIRE(aml.size() == original.size());
+    CHECK(std::equal(original.begin() + kHeaderSize, original.end(),
+                     reinterpret_cast<const uint8_t*>(aml.data()) + kHeaderSize));
+}
+
 }  // namespace
 
 TEST_CASE("iasl disassembles every table brig builds", "[acpi][iasl]") {
@@ -163,15 +177,7 @@ TEST_CASE("iasl recompiles the disassembled DSDT to the very same AML", "[acpi][
     TempDir dir;
     const AcpiBlob blob = build_acpi_tables(config_with_virtio(2, 3));
     disassemble(dir, blob, "DSDT");
-    const fs::path recompiled = dir.path() / "recompiled";
-    run_iasl(dir.path(), {"-on", "-p", recompiled.string(), (dir.path() / "DSDT.dsl").string()});
-
-    const std::string aml = read_text(dir.path() / "recompiled.aml");
-    const auto original = table_bytes(blob, "DSDT");
-    // The header differs by design (compiler id, checksum); compare the AML body.
-    REQUIRE(aml.size() == original.size());
-    CHECK(std::equal(original.begin() + kHeaderSize, original.end(),
-                     reinterpret_cast<const uint8_t*>(aml.data()) + kHeaderSize));
+    check_recompiles_identically(dir, blob);
 }
 
 TEST_CASE("iasl sees one Processor Local APIC per vCPU", "[acpi][iasl]") {
@@ -226,11 +232,5 @@ TEST_CASE("iasl reads the power button: a Generic Event Device notifying PNP0C0C
     CHECK(count(dsl, "Notify (\\_SB.PWRB, 0x80)") == 1);
     CHECK(count(dsl, "0x00000015,") == 1);  // the GED's interrupt
 
-    const fs::path recompiled = dir.path() / "recompiled";
-    run_iasl(dir.path(), {"-on", "-p", recompiled.string(), (dir.path() / "DSDT.dsl").string()});
-    const std::string aml = read_text(dir.path() / "recompiled.aml");
-    const auto original = table_bytes(blob, "DSDT");
-    REQUIRE(aml.size() == original.size());
-    CHECK(std::equal(original.begin() + kHeaderSize, original.end(),
-                     reinterpret_cast<const uint8_t*>(aml.data()) + kHeaderSize));
+    check_recompiles_identically(dir, blob);
 }

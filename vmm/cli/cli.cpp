@@ -196,14 +196,22 @@ VsockOption parse_vsock(std::string_view flag, std::string_view text) {
     return vsock;
 }
 
+// `text` cut at every `separator` ("" is one empty piece).
+std::vector<std::string_view> split(std::string_view text, char separator) {
+    std::vector<std::string_view> pieces;
+    for (size_t start = 0;;) {
+        const size_t at = text.find(separator, start);
+        pieces.push_back(text.substr(start, at == std::string_view::npos ? text.npos : at - start));
+        if (at == std::string_view::npos) return pieces;
+        start = at + 1;
+    }
+}
+
 // "0,2-3": host CPU numbers, below CPU_SETSIZE, each once.
 std::vector<unsigned> parse_cpu_set(std::string_view flag, std::string_view text) {
     constexpr uint64_t kMaxCpu = 1023;  // CPU_SETSIZE - 1
     std::vector<unsigned> cpus;
-    size_t start = 0;
-    while (start <= text.size()) {
-        const size_t comma = text.find(',', start);
-        const std::string_view item = text.substr(start, comma == std::string_view::npos ? text.npos : comma - start);
+    for (const std::string_view item : split(text, ',')) {
         const size_t dash = item.find('-');
         const uint64_t first = parse_number(flag, item.substr(0, dash), 0, kMaxCpu);
         const uint64_t last =
@@ -214,8 +222,6 @@ std::vector<unsigned> parse_cpu_set(std::string_view flag, std::string_view text
                 fail(flag, "CPU " + std::to_string(c) + " is given twice");
             cpus.push_back(static_cast<unsigned>(c));
         }
-        if (comma == std::string_view::npos) break;
-        start = comma + 1;
     }
     return cpus;
 }
@@ -227,18 +233,13 @@ CpuAffinity parse_cpu_affinity(std::string_view flag, std::string_view text) {
         affinity.all = parse_cpu_set(flag, text);
         return affinity;
     }
-    size_t start = 0;
-    while (start <= text.size()) {
-        const size_t colon = text.find(':', start);
-        const std::string_view item = text.substr(start, colon == std::string_view::npos ? text.npos : colon - start);
+    for (const std::string_view item : split(text, ':')) {
         const size_t eq = item.find('=');
         if (eq == std::string_view::npos) fail(flag, "'" + std::string(item) + "' is not VCPU=CPUS");
         const auto vcpu = static_cast<unsigned>(parse_number(flag, item.substr(0, eq), 0, kMaxCpus - 1));
         for (const auto& [seen, set] : affinity.per_vcpu)
             if (seen == vcpu) fail(flag, "vCPU " + std::to_string(vcpu) + " is given twice");
         affinity.per_vcpu.emplace_back(vcpu, parse_cpu_set(flag, item.substr(eq + 1)));
-        if (colon == std::string_view::npos) break;
-        start = colon + 1;
     }
     return affinity;
 }

@@ -1,9 +1,5 @@
 #include "vmm/control/control_client.h"
 
-#include <sys/socket.h>
-#include <sys/un.h>
-#include <unistd.h>
-
 #include <capnp/rpc-twoparty.h>
 #include <kj/async-io.h>
 
@@ -14,6 +10,7 @@
 #include "base/error.h"
 #include "base/unique_fd.h"
 #include "ipc/vm_control.capnp.h"
+#include "vmm/unix_listener.h"
 
 namespace brig::control {
 namespace {
@@ -34,19 +31,17 @@ std::string reason_of(const kj::Exception& e) {
 }
 
 base::UniqueFd connect_to(const std::filesystem::path& path, std::string& why) {
-    base::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    if (path.native().size() >= sizeof address.sun_path) {
-        why = "no VM at " + path.string() + " (the path is too long for a socket)";
+    try {
+        base::UniqueFd fd = unix_stream_socket();
+        if (const int error = connect_unix(fd.get(), path)) {
+            why = "no VM at " + path.string() + " (" + base::errno_text(error) + ")";
+            return {};
+        }
+        return fd;
+    } catch (const std::exception& e) {  // a path too long for a socket address
+        why = "no VM at " + path.string() + " (" + e.what() + ")";
         return {};
     }
-    std::memcpy(address.sun_path, path.c_str(), path.native().size() + 1);
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-        why = "no VM at " + path.string() + " (" + base::errno_text(errno) + ")";
-        return {};
-    }
-    return fd;
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -195,4 +196,16 @@ TEST_CASE("--log-file with --log-format json: one object a line, a device's word
     CHECK(device_lines > 0);
     CHECK(device_pids.size() == 1);                           // the device's own pid
     CHECK(device_pids.count(std::to_string(getpid())) == 0);  // not the test's
+}
+
+TEST_CASE("--log-file through a symbolic link is refused with one line and exit 35", "[exit-report]") {
+    TempDir dir;
+    const auto link = dir.path / "brig.log";
+    std::filesystem::create_symlink(dir.path / "elsewhere", link);
+    const auto r = run_guest("mode=poweroff", {"--log-file", link.string()});
+    CHECK(r.exit_code == 35);
+    CHECK(r.err_lines().size() == 1);
+    CHECK_THAT(r.err, Contains("--log-file"));
+    CHECK_THAT(r.err, Contains("is a symbolic link"));
+    CHECK_FALSE(std::filesystem::exists(dir.path / "elsewhere"));
 }

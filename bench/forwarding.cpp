@@ -175,6 +175,7 @@ pid_t fork_mailbox_device(const SharedMailbox& mailbox, int cpu) {
 class BenchService : public DeviceService {
 public:
     void activate(std::map<std::string, base::UniqueFd>) override {}
+    void reset() override {}  // never asked: the benchmark does not reboot
     uint64_t read(uint64_t offset, uint8_t) override { return 0x12345678 + offset; }
 };
 

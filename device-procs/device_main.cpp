@@ -85,6 +85,7 @@ public:
     void configure(const brig::ipc::Settings& settings) override { device_->configure(settings); }
     void pause() override { device_->pause(); }
     void resume() override { device_->resume(); }
+    void reset() override { device_->reset(); }
     void shutdown() override { device_->shutdown(); }
     uint64_t read(uint64_t offset, uint8_t size) override { return device_->read(offset, size); }
     void write(uint64_t offset, uint8_t size, uint64_t data) override { device_->write(offset, size, data); }

@@ -34,6 +34,11 @@ interface Device {
   # and writes "OK <port>\n" on the fd once the guest accepts. hostPort != 0: brig's
   # answer to Supervisor.connectHost; without an fd nothing listens there.
   hostConnection @6 (guestPort :UInt32, hostPort :UInt32, fd :FileDescriptor) -> ();
+  # A reboot in place (brig run --on-reboot restart), with every vCPU paused: finish
+  # and flush what is in flight, then return to the state the guest found at power-on
+  # (virtio: status 0 and no queues; the UART: its reset values), keeping the
+  # resources. Answered once done.
+  reset @7 () -> ();
 }
 
 # Exported by the VMM on the same connection.

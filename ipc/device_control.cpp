@@ -239,6 +239,12 @@ public:
         });
     }
 
+    void reset(std::chrono::milliseconds timeout) override {
+        call("reset", timeout, [](Connection& c) {
+            return c.device_cap.resetRequest().send().ignoreResult().then([] { return uint64_t{0}; });
+        });
+    }
+
     void shutdown(std::chrono::milliseconds timeout) override {
         call("shutdown", timeout, [](Connection& c) {
             return c.device_cap.shutdownRequest().send().ignoreResult().then([] { return uint64_t{0}; });

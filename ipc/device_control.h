@@ -40,6 +40,7 @@ public:
     virtual void pause(std::chrono::milliseconds timeout) = 0;
     virtual void resume(std::chrono::milliseconds timeout) = 0;
     virtual void shutdown(std::chrono::milliseconds timeout) = 0;
+    virtual void reset(std::chrono::milliseconds timeout) = 0;
     virtual uint64_t read(uint64_t offset, uint8_t size, std::chrono::milliseconds timeout) = 0;
     virtual void write(uint64_t offset, uint8_t size, uint64_t data, std::chrono::milliseconds timeout) = 0;
     // virtio-vsock: hands the device a connected host socket (`fd` borrowed, duplicated

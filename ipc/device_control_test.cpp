@@ -45,6 +45,7 @@ public:
     }
     void pause() override { ++pauses; }
     void resume() override { ++resumes; }
+    void reset() override { ++resets; }
     void shutdown() override { ++shutdowns; }
     uint64_t read(uint64_t offset, uint8_t) override {
         if (offset == 0xbad) throw std::runtime_error("no register at 0xbad");
@@ -56,7 +57,7 @@ public:
     }
 
     std::string names;
-    int pauses = 0, resumes = 0, shutdowns = 0;
+    int pauses = 0, resumes = 0, resets = 0, shutdowns = 0;
     std::tuple<uint64_t, uint8_t, uint64_t> last_write{};
     std::function<void(const std::string&)> report;
 };
@@ -104,6 +105,8 @@ TEST_CASE("control path round trips: activate with fds, pause, resume, read, wri
     control->pause(kTimeout);
     CHECK(device.service.pauses == 2);
     CHECK(device.service.resumes == 1);
+    control->reset(kTimeout);
+    CHECK(device.service.resets == 1);
 
     CHECK(control->read(0x10, 8, kTimeout) == 0x1122334455667798ull);
     CHECK(control->read(0x10, 2, kTimeout) == 0x7798);

@@ -116,6 +116,11 @@ public:
         return kj::READY_NOW;
     }
 
+    kj::Promise<void> reset(ResetContext) override {
+        service_.reset();
+        return kj::READY_NOW;
+    }
+
     kj::Promise<void> shutdown(ShutdownContext) override {
         service_.shutdown();
         on_shutdown_->fulfill();  // serve_device() returns once this reply is out

@@ -26,6 +26,10 @@ public:
     virtual void pause() {}
     virtual void resume() {}
     virtual void shutdown() {}  // flush; the reply goes out after it returns
+    // A reboot in place (device.capnp reset): flush, then the power-on state. No
+    // default: a kind (or a wrapper) that forgot it would carry the last boot's state
+    // into the next one without a word.
+    virtual void reset() = 0;
     // The slow-path register accesses (tests, benchmarks): a device without registers
     // there reads 0 and ignores writes.
     virtual uint64_t read(uint64_t /*offset*/, uint8_t /*size*/) { return 0; }

@@ -443,6 +443,14 @@ uint64_t write_acpi_tables(const Vm& vm, unsigned cpus) {
     return blob.rsdp_addr;
 }
 
+// The guest-memory half of a boot: ACPI tables, then the kernel with its initrd,
+// command line and boot information. The same steps on every reboot in place.
+boot::BootEntry write_boot_images(const Vm& vm, const boot::BootFiles& files, const std::string& cmdline,
+                                  unsigned cpus) {
+    const uint64_t rsdp = write_acpi_tables(vm, cpus);
+    return boot::load_guest_kernel(vm.memory, files, cmdline, rsdp);
+}
+
 void configure_vcpu(const Vm& vm, const VcpuFd& vcpu, unsigned count, const std::vector<kvm_cpuid_entry2>& cpuid) {
     vcpu.set_cpuid(normalize_cpuid(cpuid, vcpu.index(), count));
     vcpu.set_msrs(boot_msrs());
@@ -521,6 +529,9 @@ void create_vcpus(Vm& vm, const RunOptions& options, unsigned count, const boot:
             fd.set_sregs(sregs);
             fd.set_regs(regs);
         }
+        // Captured now, before any thread runs under a filter (kvm/reset_state.h).
+        std::optional<VcpuResetState> reset_state;
+        if (vm.reboot) reset_state = VcpuResetState::capture(vm.kvm, fd);
         std::function<void()> start = on_thread_start;
         if (auto pin = pin_vcpu(options, i)) {
             start = [pin, on_thread_start] {
@@ -528,11 +539,25 @@ void create_vcpus(Vm& vm, const RunOptions& options, unsigned count, const boot:
                 if (on_thread_start) on_thread_start();
             };
         }
-        vm.board.add_vcpu(std::make_unique<Vcpu>(std::move(fd), ctx, vm.board.stop_handler(), start, before_first_run));
+        vm.board.add_vcpu(std::make_unique<Vcpu>(std::move(fd), ctx, vm.board.stop_handler(), start, before_first_run,
+                                                 std::move(reset_state)));
     }
 }
 
 }  // namespace
+
+void reload_boot_images(const Vm& vm) {
+    const RebootPlan& plan = *vm.reboot;
+    const boot::BootEntry entry = write_boot_images(vm, plan.files, plan.cmdline, plan.cpus);
+    if (entry.entry_point != plan.entry.entry_point || entry.boot_info_addr != plan.entry.boot_info_addr ||
+        entry.protocol != plan.entry.protocol)
+        throw HostError("reboot: the kernel no longer loads where it did at the first boot");
+    // The boot GDT and page tables; the registers that point at them are the boot
+    // CPU's saved state (kvm/reset_state.h), so these scratch ones are dropped.
+    kvm_regs regs{};
+    kvm_sregs sregs{};
+    boot::setup_boot_cpu(vm.memory, entry, regs, sregs);
+}
 
 std::unique_ptr<Vm> build_vm(const RunOptions& options) {
     const bool forward_stdin = stdin_console(options) == StdinConsole::Serial;
@@ -544,9 +569,11 @@ std::unique_ptr<Vm> build_vm(const RunOptions& options) {
     attach_serial(*vm, options, forward_stdin);
     attach_virtio_devices(*vm, options);
     attach_vsock(*vm, options);
-    const uint64_t rsdp = write_acpi_tables(*vm, options.cpus);
-    const boot::BootEntry entry =
-        boot::load_guest_kernel(vm->memory, boot::BootConfig{options.kernel, options.initrd, options.cmdline, rsdp});
+    boot::BootFiles files = boot::open_boot_files({options.kernel, options.initrd, options.cmdline, 0});
+    const boot::BootEntry entry = write_boot_images(*vm, files, options.cmdline, options.cpus);
+    if (options.on_reboot == RunOptions::OnReboot::Restart)
+        vm->reboot.emplace(RebootPlan{std::move(files), options.cmdline, options.cpus, entry,
+                                      VmResetState::capture(vm->vm_fd), options.reboot_limit()});
     spdlog::debug("[boot] {} kernel, entry {:#x}, boot info at {:#x}",
                   entry.protocol == boot::BootProtocol::Pvh ? "PVH" : "Linux 64-bit", entry.entry_point,
                   entry.boot_info_addr);

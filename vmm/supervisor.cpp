@@ -17,7 +17,9 @@
 #include "vmm/console/console_input.h"
 #include "vmm/console/terminal.h"
 #include "ipc/poll_set.h"
+#include "vmm/builder.h"
 #include "vmm/control/event_log.h"
+#include "vmm/error.h"
 #include "vmm/sandbox/vmm_sigsys.h"
 
 namespace brig {
@@ -103,6 +105,48 @@ void pause_devices(Vm& vm, bool pause) {
     }
 }
 
+// --on-reboot restart: the board resets the vCPUs; the machine around them is reset
+// here, as a reset line reaches it: the interrupt controllers and timer, every device
+// through its control path, then the boot images in guest memory (whose RAM is kept).
+// A device is reset rather than respawned: once the guest has run, brig's threads are
+// under filters that cannot create namespaces or exec, and a device the guest took
+// over serves only that same guest, across its reboots too.
+void reset_machine(Vm& vm) {
+    vm.reboot->platform.restore(vm.vm_fd);
+    for (auto& device : vm.devices) {
+        if (device.in_process) device.in_process->reset();
+        if (!device.process || device.process->reaped()) continue;
+        try {
+            device.process->control().reset(kDeviceShutdownTimeout);
+        } catch (const std::exception& e) {
+            const std::string& name = device.process->name();
+            throw DeviceCrashed(fmt::format("{} (pid {}) did not reset: {}", name, device.process->pid(), e.what()),
+                                fmt::format("{} pid={} reason=reset-failed", name, device.process->pid()));
+        }
+    }
+    reload_boot_images(vm);
+}
+
+// A guest reset that --on-reboot restart allows: nothing once the guest runs again,
+// else why the VM stops instead.
+std::optional<StopReason> reboot_in_place(Vm& vm) {
+    const auto begun = Clock::now();
+    try {
+        const std::string refusal = vm.board.reboot([&vm] { reset_machine(vm); });
+        if (!refusal.empty()) return StopReason{StopKind::Internal, "reboot in place: " + refusal};
+    } catch (const DeviceCrashed& e) {
+        return StopReason{StopKind::DeviceCrash, e.what(), e.record_fields()};
+    } catch (const std::exception& e) {
+        return StopReason{StopKind::Internal, std::string("reboot in place: ") + e.what()};
+    }
+    RebootPlan& plan = *vm.reboot;
+    ++plan.done;
+    spdlog::info("[board] rebooted in place in {} us ({} of at most {})",
+                 std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - begun).count(), plan.done,
+                 plan.limit);
+    return std::nullopt;
+}
+
 const char* state_name(BoardState state) {
     switch (state) {
         case BoardState::Paused:
@@ -132,9 +176,11 @@ std::string status_json(const Vm& vm, Clock::time_point started) {
                                jailed ? std::to_string(device.process->pid()) : "null", device_state);
     }
     return fmt::format(
-        "{{\"state\":\"{}\",\"uptime_ms\":{},\"vcpus\":{},\"memory_bytes\":{},\"vsock_cid\":{},\"devices\":[{}]}}",
+        "{{\"state\":\"{}\",\"uptime_ms\":{},\"vcpus\":{},\"memory_bytes\":{},\"vsock_cid\":{},\"reboots\":{},"
+        "\"devices\":[{}]}}",
         state_name(state), std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count(),
-        vm.board.vcpu_count(), vm.memory.size(), vm.vsock_cid ? std::to_string(*vm.vsock_cid) : "null", devices);
+        vm.board.vcpu_count(), vm.memory.size(), vm.vsock_cid ? std::to_string(*vm.vsock_cid) : "null",
+        vm.reboot ? vm.reboot->done : 0, devices);
 }
 
 void serve_control(Vm& vm, control::ControlRequest& request, Clock::time_point started,
@@ -226,95 +272,114 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
     emit(vm, "started", options.suspended ? ",\"suspended\":true" : "");
 
     ipc::PollSet<Waiting> waits;
-    while (!vm.board.stop_reason()) {
-        waits.clear();
-        waits.add(vm.board.stop_fd(), POLLIN, {Waiting::Stop});
-        waits.add(sigfd.get(), POLLIN, {Waiting::HostSignal});
-        if (options.control) waits.add(options.control->wake_fd(), POLLIN, {Waiting::Control});
-        for (size_t i = 0; i < vm.devices.size(); ++i) {
-            if (!vm.devices[i].process) continue;  // in-process: nothing to watch
-            const DeviceProcess& process = *vm.devices[i].process;
-            // -1 when there is none (no listener in --seccomp=log|learn; reaped): skipped.
-            waits.add(process.violation_fd(), POLLIN, {Waiting::Violation, i});
-            waits.add(process.log_fd(), POLLIN, {Waiting::DeviceLog, i});
-            waits.add(process.pidfd(), POLLIN, {Waiting::DeviceExit, i});
-        }
-        bool relay_backlog = false;
-        for (size_t i = 0; i < vm.devices.size(); ++i) {
-            const OutputRelay* relay = vm.devices[i].owned.console_relay.get();
-            if (!relay) continue;
-            if (relay->has_room()) waits.add(relay->read_fd(), POLLIN, {Waiting::ConsoleOutput, i});
-            relay_backlog |= relay->backlogged();
-        }
-        const bool output_held = terminal && terminal->holds_output();
-        if (relay_backlog && !output_held) waits.add(STDOUT_FILENO, POLLOUT, {Waiting::Stdout});
-        if (input && input->wants_read()) waits.add(STDIN_FILENO, POLLIN, {Waiting::Stdin});
+    // Each pass is one boot; a guest reset that --on-reboot restart allows starts the next.
+    std::optional<StopReason> outcome;
+    for (;;) {
+        while (!vm.board.stop_reason()) {
+            waits.clear();
+            waits.add(vm.board.stop_fd(), POLLIN, {Waiting::Stop});
+            waits.add(sigfd.get(), POLLIN, {Waiting::HostSignal});
+            if (options.control) waits.add(options.control->wake_fd(), POLLIN, {Waiting::Control});
+            for (size_t i = 0; i < vm.devices.size(); ++i) {
+                if (!vm.devices[i].process) continue;  // in-process: nothing to watch
+                const DeviceProcess& process = *vm.devices[i].process;
+                // -1 when there is none (no listener in --seccomp=log|learn; reaped): skipped.
+                waits.add(process.violation_fd(), POLLIN, {Waiting::Violation, i});
+                waits.add(process.log_fd(), POLLIN, {Waiting::DeviceLog, i});
+                waits.add(process.pidfd(), POLLIN, {Waiting::DeviceExit, i});
+            }
+            bool relay_backlog = false;
+            for (size_t i = 0; i < vm.devices.size(); ++i) {
+                const OutputRelay* relay = vm.devices[i].owned.console_relay.get();
+                if (!relay) continue;
+                if (relay->has_room()) waits.add(relay->read_fd(), POLLIN, {Waiting::ConsoleOutput, i});
+                relay_backlog |= relay->backlogged();
+            }
+            const bool output_held = terminal && terminal->holds_output();
+            if (relay_backlog && !output_held) waits.add(STDOUT_FILENO, POLLOUT, {Waiting::Stdout});
+            if (input && input->wants_read()) waits.add(STDIN_FILENO, POLLIN, {Waiting::Stdin});
 
-        int timeout = input && input->backlogged() ? kRetryInputMs : -1;
-        const bool background = terminal && terminal->in_background();
-        constexpr int kCheckMs = ConsoleTerminal::kForegroundCheckMs;
-        if (background) timeout = timeout < 0 ? kCheckMs : std::min(timeout, kCheckMs);
-        if (boot_deadline && !booted) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*boot_deadline - Clock::now());
-            const int boot_ms = static_cast<int>(std::max<int64_t>(left.count(), 0));
-            timeout = timeout < 0 ? boot_ms : std::min(timeout, boot_ms);
-        }
-        if (waits.wait(timeout) < 0) {
-            if (errno == EINTR) continue;
-            base::throw_errno("poll (supervisor)");
-        }
-        bool stdin_ready = false;
-        for (const auto& [what, revents] : waits.ready()) {
-            switch (what.kind) {
-                case Waiting::Stop:
-                    break;  // the loop's condition sees it
-                case Waiting::HostSignal:
-                    if (revents & POLLIN) on_host_signal(vm, sigfd.get(), terminal ? &*terminal : nullptr);
-                    break;
-                case Waiting::Violation:
-                    // Killed now; its pidfd reports the death next, with the syscall.
-                    if (revents & POLLIN) vm.devices[what.index].process->take_violation();
-                    break;
-                case Waiting::DeviceLog:
-                    if (revents & POLLIN) vm.devices[what.index].process->drain_log();
-                    break;
-                case Waiting::DeviceExit:
-                    if ((revents & POLLIN) && !vm.devices[what.index].process->reaped())
-                        on_device_exit(vm, vm.devices[what.index]);
-                    break;
-                case Waiting::ConsoleOutput:
-                    vm.devices[what.index].owned.console_relay->read_available();
-                    break;
-                case Waiting::Stdout:
-                    for (auto& device : vm.devices)
-                        if (device.owned.console_relay) device.owned.console_relay->write_some();
-                    break;
-                case Waiting::Stdin:
-                    stdin_ready = (revents & (POLLIN | POLLHUP | POLLERR)) != 0;
-                    break;
-                case Waiting::Control:
-                    for (auto& request : options.control->take())
-                        serve_control(vm, request, started, boot_deadline, options);
-                    break;
+            int timeout = input && input->backlogged() ? kRetryInputMs : -1;
+            const bool background = terminal && terminal->in_background();
+            constexpr int kCheckMs = ConsoleTerminal::kForegroundCheckMs;
+            if (background) timeout = timeout < 0 ? kCheckMs : std::min(timeout, kCheckMs);
+            if (boot_deadline && !booted) {
+                const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*boot_deadline - Clock::now());
+                const int boot_ms = static_cast<int>(std::max<int64_t>(left.count(), 0));
+                timeout = timeout < 0 ? boot_ms : std::min(timeout, boot_ms);
+            }
+            if (waits.wait(timeout) < 0) {
+                if (errno == EINTR) continue;
+                base::throw_errno("poll (supervisor)");
+            }
+            bool stdin_ready = false;
+            for (const auto& [what, revents] : waits.ready()) {
+                switch (what.kind) {
+                    case Waiting::Stop:
+                        break;  // the loop's condition sees it
+                    case Waiting::HostSignal:
+                        if (revents & POLLIN) on_host_signal(vm, sigfd.get(), terminal ? &*terminal : nullptr);
+                        break;
+                    case Waiting::Violation:
+                        // Killed now; its pidfd reports the death next, with the syscall.
+                        if (revents & POLLIN) vm.devices[what.index].process->take_violation();
+                        break;
+                    case Waiting::DeviceLog:
+                        if (revents & POLLIN) vm.devices[what.index].process->drain_log();
+                        break;
+                    case Waiting::DeviceExit:
+                        if ((revents & POLLIN) && !vm.devices[what.index].process->reaped())
+                            on_device_exit(vm, vm.devices[what.index]);
+                        break;
+                    case Waiting::ConsoleOutput:
+                        vm.devices[what.index].owned.console_relay->read_available();
+                        break;
+                    case Waiting::Stdout:
+                        for (auto& device : vm.devices)
+                            if (device.owned.console_relay) device.owned.console_relay->write_some();
+                        break;
+                    case Waiting::Stdin:
+                        stdin_ready = (revents & (POLLIN | POLLHUP | POLLERR)) != 0;
+                        break;
+                    case Waiting::Control:
+                        for (auto& request : options.control->take())
+                            serve_control(vm, request, started, boot_deadline, options);
+                        break;
+                }
+            }
+            if (background) terminal->refresh();  // `fg` on a running job sends no signal
+            if (input && input->backlogged()) input->flush();
+            if (stdin_ready && input->read_stdin())
+                vm.board.request_stop({StopKind::HostSignal, "stopped by Ctrl-A x on the console", "console=ctrl-a-x"});
+            if (boot_deadline && !booted && Clock::now() >= *boot_deadline) {
+                const std::string what = options.ready_port
+                                             ? fmt::format("no connection to vsock port {}", *options.ready_port)
+                                             : std::string("no console output");
+                vm.board.request_stop(
+                    {StopKind::Hangup,
+                     fmt::format("{} within --boot-timeout {} s", what, *options.boot_timeout_seconds),
+                     fmt::format("after={}s", *options.boot_timeout_seconds)});
             }
         }
-        if (background) terminal->refresh();  // `fg` on a running job sends no signal
-        if (input && input->backlogged()) input->flush();
-        if (stdin_ready && input->read_stdin())
-            vm.board.request_stop({StopKind::HostSignal, "stopped by Ctrl-A x on the console", "console=ctrl-a-x"});
-        if (boot_deadline && !booted && Clock::now() >= *boot_deadline) {
-            const std::string what = options.ready_port
-                                         ? fmt::format("no connection to vsock port {}", *options.ready_port)
-                                         : std::string("no console output");
-            vm.board.request_stop({StopKind::Hangup,
-                                   fmt::format("{} within --boot-timeout {} s", what, *options.boot_timeout_seconds),
-                                   fmt::format("after={}s", *options.boot_timeout_seconds)});
+        const StopReason why = *vm.board.stop_reason();
+        if (why.kind != StopKind::GuestReset || !vm.reboot) break;
+        const bool again = vm.reboot->done < vm.reboot->limit;
+        emit(vm, "guest-reset",
+             fmt::format(",\"detail\":{},\"action\":\"{}\",\"reboots\":{}", control::json_string(why.detail),
+                         again ? "restart" : "exit", vm.reboot->done));
+        if (!again) {
+            outcome = StopReason{
+                why.kind, fmt::format("{} after {} reboots in place (--max-reboots)", why.detail, vm.reboot->done),
+                why.fields};
+            break;
         }
+        if ((outcome = reboot_in_place(vm))) break;
     }
 
-    const StopReason why = *vm.board.stop_reason();
+    const StopReason why = outcome ? *outcome : *vm.board.stop_reason();
     if (why.kind == StopKind::GuestPanic) emit(vm, "guest-panic", ",\"detail\":" + control::json_string(why.detail));
-    if (why.kind == StopKind::GuestReset) emit(vm, "guest-reset", ",\"detail\":" + control::json_string(why.detail));
+    if (why.kind == StopKind::GuestReset && !vm.reboot)
+        emit(vm, "guest-reset", ",\"detail\":" + control::json_string(why.detail));
     emit(vm, "stopping", ",\"reason\":" + control::json_string(why.detail));
     vm.board.wind_down();
     if (vm.vsock) vm.vsock->stop();  // no new host connections for devices that are stopping
@@ -327,7 +392,7 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
     terminal.reset();
     for (auto& device : vm.devices)
         if (device.owned.console_relay) device.owned.console_relay->finish(kConsoleDrainTimeout);
-    return *vm.board.stop_reason();
+    return why;
 }
 
 }  // namespace brig

@@ -10,6 +10,8 @@
 #include <vector>
 
 #include "vmm/acpi/acpi_tables.h"
+#include "vmm/boot/kernel_loader.h"
+#include "vmm/kvm/reset_state.h"
 #include "vmm/board/board.h"
 #include "vmm/console/output_relay.h"
 #include "vmm/bus/bus.h"
@@ -43,6 +45,17 @@ struct AttachedDevice {
     std::unique_ptr<DeviceProcess> process;  // jailed: these two
     std::shared_ptr<DeviceProxy> proxy;
     std::shared_ptr<InProcessDevice> in_process;  // --disable-sandbox: this one
+};
+
+// --on-reboot restart: what a reboot in place loads again and writes back.
+struct RebootPlan {
+    boot::BootFiles files;  // open since the first boot
+    std::string cmdline;
+    unsigned cpus;
+    boot::BootEntry entry;  // the first boot's: every reboot must land on the same
+    VmResetState platform;  // the PIC, IOAPIC and PIT before the first instruction
+    unsigned limit;         // --max-reboots
+    unsigned done = 0;      // reboots so far
 };
 
 struct Vm {
@@ -82,6 +95,7 @@ struct Vm {
     std::atomic<bool> guest_alive{false};  // the guest has written to its console
     std::atomic<bool> guest_ready{false};  // --ready-port: the guest connected to it
     std::optional<uint64_t> vsock_cid;     // --vsock, for brig status
+    std::optional<RebootPlan> reboot;      // --on-reboot restart
     // Signalled to press the power button: an irqfd on the GED's GSI (layout::kGedIrq).
     base::UniqueFd power_button;
     // Where the VM's events go (brig events), when there is a control socket.

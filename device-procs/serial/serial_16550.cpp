@@ -77,6 +77,16 @@ void Serial16550::write(uint64_t offset, std::span<const uint8_t> data) {
     update_interrupt(was_pending);
 }
 
+void Serial16550::reset() {
+    std::lock_guard lock(mutex_);
+    rx_.clear();
+    ier_ = lcr_ = mcr_ = scr_ = fcr_ = 0;
+    divisor_low_ = 0x0c;
+    divisor_high_ = 0;
+    thr_empty_interrupt_ = false;
+    new_event_ = false;
+}
+
 size_t Serial16550::queue_input(std::span<const uint8_t> bytes) {
     std::lock_guard lock(mutex_);
     if (loopback()) return bytes.size();  // a UART in loopback ignores its wire

@@ -34,6 +34,10 @@ public:
     void read(uint64_t offset, std::span<uint8_t> data) override;
     void write(uint64_t offset, std::span<const uint8_t> data) override;
 
+    // A machine reset (a reboot in place): every register to its power-on value and
+    // the receive FIFO emptied, as the 16550's MR pin does.
+    void reset();
+
     // Queues host input for the guest; returns how many bytes were accepted.
     size_t queue_input(std::span<const uint8_t> bytes);
 

@@ -86,3 +86,27 @@ TEST_CASE("serial input queue is bounded", "[serial]") {
     CHECK(u.dev.queue_input(big) == Serial16550::kInputCapacity);
     CHECK(u.dev.queue_input(big) == 0);
 }
+
+TEST_CASE("serial reset returns every register to its power-on value and empties the FIFO", "[serial]") {
+    Uart u;
+    u.outb(3, 0x80);  // DLAB
+    u.outb(0, 0x01);  // divisor 1: 115200 baud
+    u.outb(3, 0x03);  // 8N1
+    u.outb(1, 0x03);  // IER: receive and transmit-empty interrupts
+    u.outb(4, 0x0b);  // MCR: DTR, RTS, OUT2
+    u.outb(7, 0x5a);  // scratch
+    const uint8_t typed[] = {'x', 'y'};
+    REQUIRE(u.dev.queue_input(typed) == 2);
+    REQUIRE((u.in(5) & 0x01) == 0x01);  // data ready
+
+    u.dev.reset();
+    CHECK(u.in(1) == 0);           // IER
+    CHECK(u.in(3) == 0);           // LCR
+    CHECK(u.in(4) == 0);           // MCR
+    CHECK(u.in(7) == 0);           // scratch
+    CHECK(u.in(2) == 0x01);        // IIR: no interrupt pending
+    CHECK((u.in(5) & 0x01) == 0);  // the FIFO is empty
+    u.outb(3, 0x80);
+    CHECK(u.in(0) == 0x0c);  // the divisor firmware leaves: 9600 baud
+    CHECK(u.in(1) == 0x00);
+}

@@ -88,6 +88,14 @@ void SerialService::forward_input() {
 void SerialService::pause() { paused_ = true; }
 void SerialService::resume() { paused_ = false; }
 
+void SerialService::reset() {
+    if (!uart_) return;
+    // What the guest wrote before the reset is already with the output buffer, whose
+    // thread keeps writing it out: nothing of it is dropped here.
+    uart_->reset();
+    publish_line_status();
+}
+
 void SerialService::shutdown() {
     stop_threads();
     // Everything the guest wrote reaches the output (within a bound: a reader that

@@ -243,6 +243,29 @@ void VirtioService::resume() {
     wake_event_thread();
 }
 
+// The event thread parks first, having finished the request it was on, so the
+// device is reset between requests; what the guest was told is written is flushed
+// before the next boot can read it.
+void VirtioService::reset() {
+    if (!transport_) return;
+    bool was_paused;
+    {
+        std::lock_guard lock(mutex_);
+        was_paused = paused_;
+    }
+    pause();
+    device_->flush();
+    transport_->reset();
+    {
+        std::lock_guard lock(mutex_);
+        host_connections_.clear();  // brokered for the last boot's driver
+    }
+    // Notifies the last boot sent and nobody took: the new driver has no queues yet.
+    for (const auto& fd : queue_fds_) base::drain_eventfd(fd.get());
+    if (!was_paused) resume();
+    log_.debug("reset (a reboot in place)");
+}
+
 void VirtioService::shutdown() {
     stop_threads();
     if (device_) device_->flush();

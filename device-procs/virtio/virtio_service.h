@@ -115,6 +115,7 @@ public:
     void activate(std::map<std::string, base::UniqueFd> resources) override;
     void pause() override;
     void resume() override;
+    void reset() override;
     void shutdown() override;
     uint64_t read(uint64_t offset, uint8_t size) override;
     void write(uint64_t offset, uint8_t size, uint64_t data) override;

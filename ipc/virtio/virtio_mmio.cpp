@@ -331,6 +331,13 @@ void VirtioMmioTransport::reset_or_defer() {
     apply_reset();
 }
 
+void VirtioMmioTransport::reset() {
+    State& s = *state_;
+    std::lock_guard queue_lock(s.queue_mutex);
+    std::lock_guard lock(s.mutex);
+    apply_reset();
+}
+
 // Called by whoever processed a queue, after releasing queue_mutex.
 void VirtioMmioTransport::finish_pending_reset() {
     State& s = *state_;

@@ -75,6 +75,10 @@ public:
     // Lets the device process a queue on its own initiative (e.g. console input arrived).
     void kick(unsigned queue) { notify(queue); }
 
+    // A machine reset (a reboot in place): what a Status 0 write does, but waiting for
+    // a queue being processed instead of leaving the reset to it.
+    void reset();
+
     bool driver_ok() const;
     bool needs_reset() const;
     // Whether a notify of `queue` would be processed now: DRIVER_OK, neither NEEDS_RESET

@@ -55,6 +55,7 @@ static const struct mode modes[] = {
 	{"blk-write-log", mode_blk_write_log},
 	{"blk-id", mode_blk_id},
 	{"blk-bench", mode_blk_bench},
+	{"reboot", mode_reboot},
 	{"reg-bench", mode_reg_bench},
 	{"hostile-oob", mode_hostile_oob},
 	{"hostile-len-overflow", mode_hostile_len_overflow},

@@ -62,6 +62,29 @@ std::string Board::resume() {
     return "";
 }
 
+std::string Board::reboot(const std::function<void()>& reset_machine) {
+    {
+        std::lock_guard lock(mutex_);
+        if (state_ != BoardState::RebootPending) return std::string("the board is ") + to_string(state_);
+    }
+    // The vCPU that saw the reset is parked already; the others are stopped where they are.
+    for (auto& vcpu : vcpus_)
+        if (vcpu->send(VcpuEvent::Pause, kVcpuResponseTimeout) != VcpuResponse::Paused)
+            return "vCPU " + std::to_string(vcpu->index()) + " did not pause";
+    for (auto& vcpu : vcpus_)
+        if (vcpu->send(VcpuEvent::Reset, kVcpuResponseTimeout) != VcpuResponse::WasReset)
+            return "vCPU " + std::to_string(vcpu->index()) + " could not be reset to its boot state";
+    reset_machine();
+    {
+        std::lock_guard lock(mutex_);
+        state_ = board_transition(state_, BoardEvent::Reboot);
+        reason_.reset();
+        base::drain_eventfd(stop_fd_.get());
+    }
+    resume_vcpus();
+    return "";
+}
+
 void Board::request_stop(StopReason reason) {
     std::lock_guard lock(mutex_);
     const BoardState next = board_transition(state_, board_event_for(reason.kind));

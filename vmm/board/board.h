@@ -34,6 +34,12 @@ public:
     // why not (suspend_refusal()), or "" once done.
     std::string suspend();
     std::string resume();
+    // A reboot in place (--on-reboot restart), on the supervisor's thread, once a guest
+    // reset has left the board in RebootPending: every vCPU paused and reset to its boot
+    // state (VcpuEvent::Reset), then `reset_machine` (the devices, the irqchip, the boot
+    // images; it may throw), then the stop is forgotten and every vCPU runs again from
+    // the boot entry. Returns why not, or "" once running.
+    std::string reboot(const std::function<void()>& reset_machine);
     // Any thread. The first request decides the outcome; later ones are logged only.
     void request_stop(StopReason reason);
     // Readable once a stop was requested: the supervisor polls it.

@@ -6,18 +6,20 @@ BoardState board_transition(BoardState state, BoardEvent event) {
     switch (state) {
         case BoardState::Paused:
             if (event == BoardEvent::Start) return BoardState::Running;
+            if (event == BoardEvent::Reboot) return state;
             if (event == BoardEvent::Suspend) return BoardState::Suspended;  // --suspended
             if (event == BoardEvent::Resume) return state;
             // A failure before the guest ever ran still ends the board.
             return event == BoardEvent::Reset ? BoardState::RebootPending : BoardState::Shutdown;
         case BoardState::Suspended:
             if (event == BoardEvent::Resume) return BoardState::Running;
-            if (event == BoardEvent::Start || event == BoardEvent::Suspend) return state;
+            if (event == BoardEvent::Start || event == BoardEvent::Suspend || event == BoardEvent::Reboot) return state;
             return event == BoardEvent::Reset ? BoardState::RebootPending : BoardState::Shutdown;
         case BoardState::Running:
             switch (event) {
                 case BoardEvent::Start:
                 case BoardEvent::Resume:
+                case BoardEvent::Reboot:
                     return BoardState::Running;
                 case BoardEvent::Suspend:
                     return BoardState::Suspended;
@@ -28,8 +30,9 @@ BoardState board_transition(BoardState state, BoardEvent event) {
                     return BoardState::Shutdown;
             }
             break;
-        case BoardState::Shutdown:
         case BoardState::RebootPending:
+            return event == BoardEvent::Reboot ? BoardState::Running : state;
+        case BoardState::Shutdown:
             return state;
     }
     return state;

@@ -8,6 +8,9 @@
 //                      v  |
 //                   Suspended --PowerOff/Fail--> Shutdown, --Reset--> RebootPending
 //
+//   RebootPending --Reboot--> Running: --on-reboot restart, once the machine is reset
+//   (Board::reboot); without it RebootPending ends the run like Shutdown (exit 32).
+//
 // Suspended is `brig suspend` (or --suspended before the first resume): every vCPU
 // parked and every device paused. Suspend is refused unless Running, Resume unless
 // Suspended (suspend_refusal()).
@@ -20,7 +23,7 @@
 namespace brig {
 
 enum class BoardState { Paused, Running, Suspended, Shutdown, RebootPending };
-enum class BoardEvent { Start, Suspend, Resume, PowerOff, Reset, Fail };
+enum class BoardEvent { Start, Suspend, Resume, PowerOff, Reset, Fail, Reboot };
 
 BoardState board_transition(BoardState state, BoardEvent event);
 BoardEvent board_event_for(StopKind kind);

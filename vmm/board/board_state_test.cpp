@@ -58,3 +58,14 @@ TEST_CASE("brig stop is a clean shutdown", "[board]") {
     CHECK(failure_record({StopKind::ControlStop, "stopped by brig stop"}) == "SHUTDOWN");
     CHECK(board_event_for(StopKind::ControlStop) == BoardEvent::PowerOff);
 }
+
+TEST_CASE("only a pending reboot is rebooted, and it runs again", "[board]") {
+    CHECK(board_transition(BoardState::RebootPending, BoardEvent::Reboot) == BoardState::Running);
+    CHECK(board_transition(BoardState::Shutdown, BoardEvent::Reboot) == BoardState::Shutdown);
+    CHECK(board_transition(BoardState::Paused, BoardEvent::Reboot) == BoardState::Paused);
+    CHECK(board_transition(BoardState::Suspended, BoardEvent::Reboot) == BoardState::Suspended);
+    CHECK(board_transition(BoardState::Running, BoardEvent::Reboot) == BoardState::Running);
+    // Rebooted, a second reset is a reset again: the loop is the supervisor's to bound.
+    CHECK(board_transition(board_transition(BoardState::RebootPending, BoardEvent::Reboot), BoardEvent::Reset) ==
+          BoardState::RebootPending);
+}

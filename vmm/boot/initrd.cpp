@@ -14,7 +14,10 @@ constexpr uint64_t kPageSize = 4096;
 
 InitrdPlacement load_initrd(const GuestMemory& mem, const std::filesystem::path& path, uint64_t kernel_end,
                             uint64_t limit) {
-    const HostFile file = HostFile::open("--initrd", path);
+    return load_initrd(mem, HostFile::open("--initrd", path), kernel_end, limit);
+}
+
+InitrdPlacement load_initrd(const GuestMemory& mem, const HostFile& file, uint64_t kernel_end, uint64_t limit) {
     if (file.size() == 0) file.fail("is empty");
 
     const uint64_t top = std::min({limit, layout::kMmioHoleStart, mem.low_ram_end()});

@@ -15,5 +15,8 @@ namespace brig::boot {
 // then reads the file there. Throws InvalidArgument when it does not fit.
 InitrdPlacement load_initrd(const GuestMemory& mem, const std::filesystem::path& path, uint64_t kernel_end,
                             uint64_t limit);
+// The same from a file already open (kernel_loader.h's BootFiles).
+class HostFile;
+InitrdPlacement load_initrd(const GuestMemory& mem, const HostFile& file, uint64_t kernel_end, uint64_t limit);
 
 }  // namespace brig::boot

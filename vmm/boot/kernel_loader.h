@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "vmm/boot/host_file.h"
 #include "vmm/memory/guest_memory.h"
 
 namespace brig::boot {
@@ -30,6 +31,17 @@ struct BootEntry {
     uint64_t entry_point;
     uint64_t boot_info_addr;  // zero page (Linux64) or hvm_start_info (PVH)
 };
+
+// The kernel and initrd, opened once. A reboot in place (--on-reboot restart) loads
+// them again from these open files: brig's main thread opens nothing once the guest
+// runs (brig_main.policy), and a file renamed over meanwhile does not change the guest.
+struct BootFiles {
+    HostFile kernel;
+    std::optional<HostFile> initrd;
+};
+BootFiles open_boot_files(const BootConfig& config);
+BootEntry load_guest_kernel(const GuestMemory& mem, const BootFiles& files, const std::string& cmdline,
+                            uint64_t rsdp_addr);
 
 // Detects the image format (ELF with a PVH note, or bzImage), loads it, the initrd and the
 // command line into guest memory, and writes the boot information (zero page with e820, or

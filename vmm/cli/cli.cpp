@@ -28,6 +28,7 @@ constexpr unsigned kMaxCpus = 254;            // APIC ids below the broadcast id
 constexpr size_t kMaxDisks = layout::kVirtioMmioWindows - 2;
 constexpr size_t kMaxInterfaceName = 15;  // IFNAMSIZ - 1
 constexpr uint64_t kMaxBootTimeoutSeconds = 24 * 3600;
+constexpr uint64_t kMaxReboots = 1000000;
 constexpr uint64_t kMaxJailId = 0xfffffffe;  // (uid_t)-1 means "unchanged" to setresuid
 constexpr size_t kHelpColumn = 26;           // where `brig run --help` starts a flag's text
 
@@ -390,6 +391,22 @@ const std::vector<Flag>& run_flags() {
          "a control socket (mode 0600) for brig stop|suspend|resume|status|events PATH;\n"
          "a live brig's socket there is refused, a stale one replaced",
          [](O& o, F f, F v) { o.control_socket = some_path(f, v); }},
+        {"--on-reboot", "exit|restart", Takes::Value,
+         "what a guest reset does: exit (default, exit 32) or restart: reboot in place,\n"
+         "guest RAM kept, vCPUs and devices reset, kernel and ACPI tables loaded again",
+         [](O& o, F f, F v) {
+             if (v == "exit")
+                 o.on_reboot = RunOptions::OnReboot::Exit;
+             else if (v == "restart")
+                 o.on_reboot = RunOptions::OnReboot::Restart;
+             else
+                 fail(f, "'" + std::string(v) + "' is not exit or restart");
+         }},
+        {"--max-reboots", "N", Takes::Value,
+         "with --on-reboot restart: the guest's reset after N reboots in place exits 32\n"
+         "(default " +
+             std::to_string(kDefaultMaxReboots) + ")",
+         [](O& o, F f, F v) { o.max_reboots = static_cast<unsigned>(parse_number(f, v, 0, kMaxReboots)); }},
         {"--suspended", "", Takes::Nothing, "build the VM and start its devices, but run no vCPU until `brig resume`",
          [](O& o, F f, F v) { o.suspended = switch_value(f, v); }},
         {"--policy-dir", "DIR", Takes::Value, "seccomp policies to use instead of the shipped ones",
@@ -617,6 +634,8 @@ RunOptions parse_run(const std::vector<std::string_view>& args) {
             if (vcpu >= opts.cpus)
                 fail("--cpu-affinity",
                      "vCPU " + std::to_string(vcpu) + " does not exist (--cpus " + std::to_string(opts.cpus) + ")");
+    if (opts.max_reboots && opts.on_reboot != RunOptions::OnReboot::Restart)
+        fail("--max-reboots", "needs --on-reboot restart");
     if (opts.suspended && !opts.control_socket) fail("--suspended", "needs --socket (brig resume SOCKET runs it)");
     {
         const size_t virtio = opts.disks.size() + opts.nets.size() + (opts.rng ? 1 : 0) +

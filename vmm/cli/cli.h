@@ -22,6 +22,10 @@
 
 namespace brig {
 
+// --max-reboots' default: enough for a guest that reboots to apply an update, few
+// enough that a guest in a reset loop ends with exit 32 within seconds.
+constexpr unsigned kDefaultMaxReboots = 10;
+
 struct ConsoleOutput {
     enum class Kind { Stdout, File, Sink };
     Kind kind = Kind::Stdout;
@@ -105,6 +109,12 @@ struct RunOptions {
     // --suspended: built, devices active, no vCPU runs until `brig resume`.
     bool suspended = false;
     std::optional<CpuAffinity> cpu_affinity;  // --cpu-affinity
+    // --on-reboot: what a guest reset does. Exit (crosvm's exit 32), or restart: a
+    // reboot in place (supervisor.cpp), at most max_reboots times, then exit 32.
+    enum class OnReboot { Exit, Restart };
+    OnReboot on_reboot = OnReboot::Exit;
+    std::optional<unsigned> max_reboots;
+    unsigned reboot_limit() const { return max_reboots.value_or(kDefaultMaxReboots); }
 };
 
 struct HelpRequest {

@@ -56,6 +56,11 @@ void InProcessDevice::pause() {
     if (service_) service_->pause();
 }
 
+void InProcessDevice::reset() {
+    std::lock_guard lock(mutex_);
+    if (service_) service_->reset();
+}
+
 void InProcessDevice::resume() {
     std::lock_guard lock(mutex_);
     if (service_) service_->resume();

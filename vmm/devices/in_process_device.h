@@ -29,6 +29,8 @@ public:
     // brig suspend / resume: the device stops taking requests from its queues, and goes on.
     void pause();
     void resume();
+    // A reboot in place: back to the power-on state (device.capnp reset).
+    void reset();
 
     // virtio-vsock's host side (vmm/vsock/), as device.capnp carries it to a jailed one.
     void host_connection(uint32_t guest_port, uint32_t host_port, int fd);

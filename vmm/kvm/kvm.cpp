@@ -136,6 +136,24 @@ void VmFd::register_ioeventfd(int eventfd, uint64_t addr, uint32_t datamatch) co
     checked_ioctl(fd_.get(), KVM_IOEVENTFD, &ioeventfd, "KVM_IOEVENTFD");
 }
 
+kvm_irqchip VmFd::get_irqchip(uint32_t chip_id) const {
+    kvm_irqchip chip{};
+    chip.chip_id = chip_id;
+    checked_ioctl(fd_.get(), KVM_GET_IRQCHIP, &chip, "KVM_GET_IRQCHIP");
+    return chip;
+}
+void VmFd::set_irqchip(const kvm_irqchip& chip) const {
+    checked_ioctl(fd_.get(), KVM_SET_IRQCHIP, const_cast<kvm_irqchip*>(&chip), "KVM_SET_IRQCHIP");
+}
+kvm_pit_state2 VmFd::get_pit2() const {
+    kvm_pit_state2 pit{};
+    checked_ioctl(fd_.get(), KVM_GET_PIT2, &pit, "KVM_GET_PIT2");
+    return pit;
+}
+void VmFd::set_pit2(const kvm_pit_state2& pit) const {
+    checked_ioctl(fd_.get(), KVM_SET_PIT2, const_cast<kvm_pit_state2*>(&pit), "KVM_SET_PIT2");
+}
+
 VcpuFd VcpuFd::create(const Kvm& kvm, const VmFd& vm, unsigned index) {
     int raw;
     do {
@@ -179,7 +197,29 @@ kvm_sregs VcpuFd::get_sregs() const {
 void VcpuFd::set_sregs(const kvm_sregs& sregs) const {
     checked_ioctl(fd_.get(), KVM_SET_SREGS, &sregs, "KVM_SET_SREGS");
 }
+kvm_fpu VcpuFd::get_fpu() const {
+    kvm_fpu fpu{};
+    checked_ioctl(fd_.get(), KVM_GET_FPU, &fpu, "KVM_GET_FPU");
+    return fpu;
+}
 void VcpuFd::set_fpu(const kvm_fpu& fpu) const { checked_ioctl(fd_.get(), KVM_SET_FPU, &fpu, "KVM_SET_FPU"); }
+
+// The get/set pairs of fixed-size vCPU state, each one ioctl each way.
+#define BRIG_VCPU_STATE(type, getter, setter, get_ioctl, set_ioctl)                 \
+    type VcpuFd::getter() const {                                                   \
+        type value{};                                                               \
+        checked_ioctl(fd_.get(), get_ioctl, &value, #get_ioctl);                    \
+        return value;                                                               \
+    }                                                                               \
+    void VcpuFd::setter(const type& value) const {                                  \
+        checked_ioctl(fd_.get(), set_ioctl, const_cast<type*>(&value), #set_ioctl); \
+    }
+BRIG_VCPU_STATE(kvm_mp_state, get_mp_state, set_mp_state, KVM_GET_MP_STATE, KVM_SET_MP_STATE)
+BRIG_VCPU_STATE(kvm_vcpu_events, get_vcpu_events, set_vcpu_events, KVM_GET_VCPU_EVENTS, KVM_SET_VCPU_EVENTS)
+BRIG_VCPU_STATE(kvm_debugregs, get_debugregs, set_debugregs, KVM_GET_DEBUGREGS, KVM_SET_DEBUGREGS)
+BRIG_VCPU_STATE(kvm_xcrs, get_xcrs, set_xcrs, KVM_GET_XCRS, KVM_SET_XCRS)
+BRIG_VCPU_STATE(kvm_xsave, get_xsave, set_xsave, KVM_GET_XSAVE, KVM_SET_XSAVE)
+#undef BRIG_VCPU_STATE
 
 void VcpuFd::set_cpuid(std::span<const kvm_cpuid_entry2> entries) const {
     auto buf = kvm_abi::FlexBuffer<kvm_abi::Cpuid2Header, kvm_cpuid_entry2>(entries);

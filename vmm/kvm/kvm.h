@@ -42,6 +42,12 @@ public:
     // Makes a guest write of `datamatch` (4 bytes) to MMIO `addr` signal `eventfd` inside
     // KVM, without a VM exit to user space: a virtio queue notify.
     void register_ioeventfd(int eventfd, uint64_t addr, uint32_t datamatch) const;
+    // The in-kernel PIC (chip 0 master, 1 slave) and IOAPIC (2), and the PIT: read at
+    // build time and written back on a reboot in place (kvm/reset_state.h).
+    kvm_irqchip get_irqchip(uint32_t chip_id) const;
+    void set_irqchip(const kvm_irqchip& chip) const;
+    kvm_pit_state2 get_pit2() const;
+    void set_pit2(const kvm_pit_state2& pit) const;
 
 private:
     explicit VmFd(base::UniqueFd fd) : fd_(std::move(fd)) {}
@@ -67,7 +73,18 @@ public:
     void set_regs(const kvm_regs& regs) const;
     kvm_sregs get_sregs() const;
     void set_sregs(const kvm_sregs& sregs) const;
+    kvm_fpu get_fpu() const;
     void set_fpu(const kvm_fpu& fpu) const;
+    kvm_mp_state get_mp_state() const;
+    void set_mp_state(const kvm_mp_state& state) const;
+    kvm_vcpu_events get_vcpu_events() const;
+    void set_vcpu_events(const kvm_vcpu_events& events) const;
+    kvm_debugregs get_debugregs() const;
+    void set_debugregs(const kvm_debugregs& regs) const;
+    kvm_xcrs get_xcrs() const;
+    void set_xcrs(const kvm_xcrs& xcrs) const;
+    kvm_xsave get_xsave() const;
+    void set_xsave(const kvm_xsave& xsave) const;
     void set_cpuid(std::span<const kvm_cpuid_entry2> entries) const;
     void set_msrs(std::span<const kvm_msr_entry> entries) const;
     kvm_lapic_state get_lapic() const;

@@ -19,12 +19,13 @@ void on_kick(int) {}
 int Vcpu::kick_signal() { return SIGRTMIN; }
 
 Vcpu::Vcpu(VcpuFd fd, VcpuExitContext ctx, StopHandler on_stop, std::function<void()> on_thread_start,
-           std::function<void()> before_first_run)
+           std::function<void()> before_first_run, std::optional<VcpuResetState> reset_state)
     : fd_(std::move(fd)),
       ctx_(ctx),
       on_stop_(std::move(on_stop)),
       on_thread_start_(std::move(on_thread_start)),
-      before_first_run_(std::move(before_first_run)) {}
+      before_first_run_(std::move(before_first_run)),
+      reset_state_(std::move(reset_state)) {}
 
 // Never frees a vCPU whose thread still runs: the thread uses this object, the buses
 // and guest memory. Everything it can wait on is bounded (KVM_RUN is kicked, a device
@@ -94,10 +95,11 @@ bool Vcpu::apply_pending_event(VcpuState& state) {
     const VcpuEvent event = events_.front();
     events_.pop_front();
     events_pending_.store(!events_.empty(), std::memory_order_release);
-    const VcpuTransition t = vcpu_transition(state, event);
+    VcpuTransition t = vcpu_transition(state, event);
     SPDLOG_DEBUG("[vcpu{}] {} + {} -> {}", index(), to_string(state), to_string(event), to_string(t.next));
     state = t.next;
     if (state == VcpuState::Exited) exited_ = true;
+    if (t.response == VcpuResponse::WasReset) t.response = reset_to_boot_state();
     responses_.push_back(t.response);
     responses_cv_.notify_all();
     return true;
@@ -116,6 +118,17 @@ void Vcpu::thread_main() {
         }
     }
     while (state != VcpuState::Exited) state = state == VcpuState::Paused ? paused() : running();
+}
+
+VcpuResponse Vcpu::reset_to_boot_state() {
+    if (!reset_state_) return VcpuResponse::NotAllowed;
+    try {
+        reset_state_->restore(fd_);
+        return VcpuResponse::WasReset;
+    } catch (const std::exception& e) {
+        spdlog::error("[vcpu{}] reset: {}", index(), e.what());
+        return VcpuResponse::NotAllowed;
+    }
 }
 
 VcpuState Vcpu::paused() {

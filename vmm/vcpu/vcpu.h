@@ -17,6 +17,7 @@
 
 #include "vmm/board/stop_reason.h"
 #include "vmm/kvm/kvm.h"
+#include "vmm/kvm/reset_state.h"
 #include "vmm/vcpu/vcpu_exit.h"
 #include "vmm/vcpu/vcpu_state.h"
 
@@ -29,8 +30,10 @@ public:
     // `on_thread_start` runs first on the new thread (it installs the vCPU seccomp filter);
     // `before_first_run` runs on it once, just before the first KVM_RUN (it checks that
     // the rest of brig is locked down). Either one throwing stops the VM, guest unrun.
+    // `reset_state` (--on-reboot restart): what VcpuEvent::Reset writes back; without
+    // it a Reset is refused.
     Vcpu(VcpuFd fd, VcpuExitContext ctx, StopHandler on_stop, std::function<void()> on_thread_start = {},
-         std::function<void()> before_first_run = {});
+         std::function<void()> before_first_run = {}, std::optional<VcpuResetState> reset_state = {});
     ~Vcpu();
     Vcpu(const Vcpu&) = delete;
     Vcpu& operator=(const Vcpu&) = delete;
@@ -55,6 +58,7 @@ private:
     VcpuState paused();
     VcpuState running();
     bool apply_pending_event(VcpuState& state);  // true if one was applied
+    VcpuResponse reset_to_boot_state();          // on this vCPU's thread, paused
     void kick();
 
     VcpuFd fd_;
@@ -62,6 +66,7 @@ private:
     StopHandler on_stop_;
     std::function<void()> on_thread_start_;
     std::function<void()> before_first_run_;  // cleared once it has run
+    std::optional<VcpuResetState> reset_state_;
 
     std::mutex mutex_;
     std::condition_variable events_cv_;

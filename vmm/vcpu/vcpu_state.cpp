@@ -11,6 +11,10 @@ VcpuTransition vcpu_transition(VcpuState state, VcpuEvent event) {
             return {VcpuState::Paused, VcpuResponse::Paused};
         case VcpuEvent::Finish:
             return {VcpuState::Exited, VcpuResponse::Exited};
+        case VcpuEvent::Reset:
+            // Never under a running guest: the owner pauses every vCPU first.
+            if (state == VcpuState::Paused) return {VcpuState::Paused, VcpuResponse::WasReset};
+            return {state, VcpuResponse::NotAllowed};
     }
     return {state, VcpuResponse::NotAllowed};
 }
@@ -35,6 +39,8 @@ const char* to_string(VcpuEvent event) {
             return "Pause";
         case VcpuEvent::Finish:
             return "Finish";
+        case VcpuEvent::Reset:
+            return "Reset";
     }
     return "?";
 }
@@ -47,6 +53,8 @@ const char* to_string(VcpuResponse response) {
             return "Paused";
         case VcpuResponse::Exited:
             return "Exited";
+        case VcpuResponse::WasReset:
+            return "WasReset";
         case VcpuResponse::NotAllowed:
             return "NotAllowed";
     }

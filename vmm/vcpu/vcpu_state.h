@@ -2,15 +2,17 @@
 // in exactly one state, and only an event from its owner moves it.
 //
 //   Paused --Resume--> Running --Pause--> Paused
-//      \                  |
-//       \--Finish--> Exited <--Finish--/
+//    |  ^ \                  |
+//  Reset   \--Finish--> Exited <--Finish--/
+//
+// Reset (a reboot in place) puts the boot state back and is taken only while Paused.
 #pragma once
 
 namespace brig {
 
 enum class VcpuState { Paused, Running, Exited };
-enum class VcpuEvent { Resume, Pause, Finish };
-enum class VcpuResponse { Resumed, Paused, Exited, NotAllowed };
+enum class VcpuEvent { Resume, Pause, Finish, Reset };
+enum class VcpuResponse { Resumed, Paused, Exited, WasReset, NotAllowed };
 
 struct VcpuTransition {
     VcpuState next;

@@ -1,6 +1,7 @@
 #include "vmm/vcpu/vcpu_state.h"
 
 #include <catch2/catch.hpp>
+#include <string>
 
 using namespace brig;
 
@@ -24,4 +25,15 @@ TEST_CASE("an exited vCPU refuses every event", "[vcpu]") {
 TEST_CASE("repeating an event is idempotent", "[vcpu]") {
     CHECK(vcpu_transition(VcpuState::Running, VcpuEvent::Resume).next == VcpuState::Running);
     CHECK(vcpu_transition(VcpuState::Paused, VcpuEvent::Pause).next == VcpuState::Paused);
+}
+
+TEST_CASE("a vCPU is reset only while paused, and stays paused", "[vcpu]") {
+    const auto paused = vcpu_transition(VcpuState::Paused, VcpuEvent::Reset);
+    CHECK(paused.next == VcpuState::Paused);
+    CHECK(paused.response == VcpuResponse::WasReset);
+    const auto running = vcpu_transition(VcpuState::Running, VcpuEvent::Reset);
+    CHECK(running.next == VcpuState::Running);
+    CHECK(running.response == VcpuResponse::NotAllowed);
+    CHECK(vcpu_transition(VcpuState::Exited, VcpuEvent::Reset).response == VcpuResponse::NotAllowed);
+    CHECK(std::string(to_string(VcpuEvent::Reset)) == "Reset");
 }

@@ -7,7 +7,7 @@
  *   reboot: boot=N status=S marker=M cmdline=ok|lost
  * where S is the disk's virtio status register as the boot found it (0 after a reset
  * of the device) and M is the variable (0x600d unless the kernel was not reloaded).
- * Options: resets=N; kbd=1 (reset through the i8042) or triple=1 (a triple fault),
+ * Options: resets=N; hold=1 (after the last boot, halt instead of powering off); kbd=1 (reset through the i8042) or triple=1 (a triple fault),
  * else through the ACPI reset register. The caller adds intact=1 to the command line.
  */
 #include "modes.h"
@@ -101,6 +101,12 @@ void mode_reboot(const struct boot_info *info) {
 	console_write(cmdline_intact ? " cmdline=ok\n" : " cmdline=lost\n");
 
 	if (boot > cmdline_number(info->cmdline, "resets=", 1)) {
+		if (cmdline_number(info->cmdline, "hold=", 0) == 1) {
+			console_write_line("reboot: holding");
+			for (;;) {
+				__asm__ volatile("cli; hlt");
+			}
+		}
 		power_off();
 	}
 	const bool via_kbd = cmdline_number(info->cmdline, "kbd=", 0) == 1;

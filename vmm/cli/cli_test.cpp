@@ -626,3 +626,22 @@ TEST_CASE("cli parses --cpu-affinity in crosvm's syntax", "[cli]") {
     CHECK(err("1024") == "--cpu-affinity: 1024 is out of range (0..1023)");
     CHECK(err("") == "--cpu-affinity: '' is not a number");
 }
+
+TEST_CASE("cli parses --on-reboot and --max-reboots", "[cli]") {
+    TempFile kernel;
+    const RunOptions plain = run_options({"run", "--kernel", kernel.path});
+    CHECK(plain.on_reboot == RunOptions::OnReboot::Exit);
+    CHECK(plain.reboot_limit() == brig::kDefaultMaxReboots);
+    const RunOptions restart =
+        run_options({"run", "--kernel", kernel.path, "--on-reboot", "restart", "--max-reboots", "0"});
+    CHECK(restart.on_reboot == RunOptions::OnReboot::Restart);
+    CHECK(restart.reboot_limit() == 0);
+    CHECK(run_options({"run", "--kernel", kernel.path, "--on-reboot=exit"}).on_reboot == RunOptions::OnReboot::Exit);
+    CHECK(error_of({"run", "--kernel", kernel.path, "--on-reboot", "reboot"}) ==
+          "--on-reboot: 'reboot' is not exit or restart");
+    CHECK(error_of({"run", "--kernel", kernel.path, "--max-reboots", "3"}) ==
+          "--max-reboots: needs --on-reboot restart");
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--on-reboot", "restart", "--max-reboots", "-1"}),
+               StartsWith("--max-reboots: "));
+    CHECK_THAT(brig::run_help(), Contains("--on-reboot"));
+}

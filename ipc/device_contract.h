@@ -42,6 +42,11 @@ constexpr unsigned kHostConnectsPerSecond = 128;
 // The serial device publishes its line status register in this mailbox shadow, and
 // brig's proxy serves reads of it from there.
 constexpr unsigned kSerialLineStatusShadow = 0;
+// Every device publishes its own counters in these shadows as they change: queue
+// notifies taken and interrupts raised. They are the device's account, shown as such
+// by `brig status` and never acted on (a device the guest took over may write anything).
+constexpr unsigned kNotifiesShadow = 6;
+constexpr unsigned kInterruptsShadow = 7;
 
 // argv: brig-device KIND NAME JAIL_UID JAIL_GID [LOG_LEVEL]
 struct Arguments {

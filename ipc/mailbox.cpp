@@ -214,6 +214,11 @@ uint64_t MailboxClient::read_shadow(unsigned index) {
     return layout_->shadow[index].load(std::memory_order_acquire);
 }
 
+uint64_t MailboxClient::peek_shadow(unsigned index) const {
+    if (index >= kShadowRegisters) return 0;
+    return layout_->shadow[index].load(std::memory_order_relaxed);
+}
+
 void MailboxClient::mark_peer_dead() {
     peer_dead_.store(true, std::memory_order_seq_cst);
     layout_->vmm_doorbell.fetch_add(1, std::memory_order_seq_cst);

@@ -70,6 +70,9 @@ public:
     uint64_t read(uint64_t offset, uint32_t size);
     // Waits until every queued write has been handled, then returns shadow `index`.
     uint64_t read_shadow(unsigned index);
+    // Shadow `index` as it is now, without waiting for anything: for reports, which a
+    // stalled device must not hold up. 0 for an index out of range.
+    uint64_t peek_shadow(unsigned index) const;
     // Any thread: wakes every waiter; they and all later calls throw MailboxError.
     void mark_peer_dead();
 

@@ -17,6 +17,7 @@
 #include "vmm/console/console_input.h"
 #include "vmm/console/terminal.h"
 #include "ipc/poll_set.h"
+#include "ipc/device_contract.h"
 #include "vmm/builder.h"
 #include "vmm/control/event_log.h"
 #include "vmm/error.h"
@@ -162,6 +163,26 @@ const char* state_name(BoardState state) {
     return "stopping";
 }
 
+// A device's counters for brig status: notifies and interrupts as the device itself
+// publishes them (its mailbox shadows; a device the guest took over may write any
+// number there, and brig acts on none), bytes in and out as the kernel counts them.
+// null where there is no such count (in brig's own process, or reaped).
+std::string device_counters_json(const AttachedDevice& device) {
+    auto number = [](std::optional<uint64_t> value) { return value ? std::to_string(*value) : std::string("null"); };
+    std::optional<uint64_t> notifies, interrupts, in, out;
+    if (device.proxy && device.process && !device.process->reaped()) {
+        notifies = device.proxy->peek_shadow(ipc::device_contract::kNotifiesShadow);
+        interrupts = device.proxy->peek_shadow(ipc::device_contract::kInterruptsShadow);
+    }
+    if (device.process)
+        if (const auto io = device.process->io_counters()) {
+            in = io->bytes_in;
+            out = io->bytes_out;
+        }
+    return fmt::format("\"notifies\":{},\"interrupts\":{},\"bytes_in\":{},\"bytes_out\":{}", number(notifies),
+                       number(interrupts), number(in), number(out));
+}
+
 std::string status_json(const Vm& vm, Clock::time_point started) {
     const BoardState state = vm.board.state();
     std::string devices;
@@ -171,9 +192,10 @@ std::string status_json(const Vm& vm, Clock::time_point started) {
         const char* device_state = jailed && device.process->reaped() ? "exited"
                                    : state == BoardState::Suspended   ? "paused"
                                                                       : "running";
-        devices += fmt::format("{}{{\"name\":{},\"kind\":{},\"pid\":{},\"state\":\"{}\"}}", devices.empty() ? "" : ",",
-                               control::json_string(name), control::json_string(device.kind),
-                               jailed ? std::to_string(device.process->pid()) : "null", device_state);
+        devices += fmt::format(
+            "{}{{\"name\":{},\"kind\":{},\"pid\":{},\"state\":\"{}\",{}}}", devices.empty() ? "" : ",",
+            control::json_string(name), control::json_string(device.kind),
+            jailed ? std::to_string(device.process->pid()) : "null", device_state, device_counters_json(device));
     }
     return fmt::format(
         "{{\"state\":\"{}\",\"uptime_ms\":{},\"vcpus\":{},\"memory_bytes\":{},\"vsock_cid\":{},\"reboots\":{},"

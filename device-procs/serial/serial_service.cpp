@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 #include <stdexcept>
 
+#include "device-procs/common/counting_interrupt.h"
 #include "device-procs/common/resources.h"
 #include "ipc/device_contract.h"
 #include "ipc/device_kind.h"
@@ -28,7 +29,11 @@ SerialService::~SerialService() { stop_threads(); }
 void SerialService::activate(std::map<std::string, base::UniqueFd> resources) {
     if (uart_) throw std::runtime_error("activate: already active");
     namespace resource = ipc::resource;
-    auto irq = std::make_shared<EventFdInterrupt>(take_resource(resources, std::string(resource::kIrq), true));
+    auto irq = std::make_shared<CountingInterrupt>(
+        std::make_shared<EventFdInterrupt>(take_resource(resources, std::string(resource::kIrq), true)),
+        [this](uint64_t count) {
+            if (server_) server_->publish_shadow(ipc::device_contract::kInterruptsShadow, count);
+        });
     output_ = take_resource(resources, std::string(resource::kOutput), false);
     input_ = take_resource(resources, std::string(resource::kInput), false);
     // No mailbox: the device runs in brig's process and brig calls read()/write() itself.

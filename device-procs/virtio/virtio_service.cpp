@@ -25,21 +25,6 @@ constexpr int kInputRecheckMs = 100;
 // pause() waits this long for the event thread to finish the request it is on.
 constexpr auto kPauseWait = std::chrono::seconds(1);
 
-// Counts the interrupts a device raises, for the statistics logged at shutdown.
-class CountingInterrupt final : public InterruptLine {
-public:
-    CountingInterrupt(std::shared_ptr<InterruptLine> line, std::atomic<uint64_t>& count)
-        : line_(std::move(line)), count_(count) {}
-    void trigger() override {
-        count_.fetch_add(1, std::memory_order_relaxed);
-        line_->trigger();
-    }
-
-private:
-    std::shared_ptr<InterruptLine> line_;
-    std::atomic<uint64_t>& count_;
-};
-
 }  // namespace
 
 VirtioService::VirtioService(std::string name, VirtioDeviceFactory factory)
@@ -50,8 +35,11 @@ VirtioService::~VirtioService() { stop_threads(); }
 void VirtioService::activate(std::map<std::string, base::UniqueFd> resources) {
     if (transport_) throw std::runtime_error("activate: already active");
     namespace resource = ipc::resource;
-    auto irq = std::make_shared<CountingInterrupt>(
-        std::make_shared<EventFdInterrupt>(take_resource(resources, std::string(resource::kIrq), true)), interrupts_);
+    auto irq = interrupts_ = std::make_shared<CountingInterrupt>(
+        std::make_shared<EventFdInterrupt>(take_resource(resources, std::string(resource::kIrq), true)),
+        [this](uint64_t count) {
+            if (server_) server_->publish_shadow(ipc::device_contract::kInterruptsShadow, count);
+        });
     // No mailbox: the device runs in brig's process and brig calls read()/write() itself.
     base::UniqueFd mailbox_fd = take_resource(resources, std::string(resource::kMailbox), false);
     base::UniqueFd memory_fd = take_resource(resources, std::string(resource::kGuestMemory), true);
@@ -173,7 +161,9 @@ void VirtioService::event_loop() {
             bool input = false;
             for (const auto& [source, revents] : ready) {
                 if (source.kind == EventSource::Queue && (revents & POLLIN)) {
-                    notifies_.fetch_add(base::drain_eventfd(queue_fds_[source.queue].get()), std::memory_order_relaxed);
+                    const uint64_t taken = base::drain_eventfd(queue_fds_[source.queue].get());
+                    const uint64_t total = notifies_.fetch_add(taken, std::memory_order_relaxed) + taken;
+                    if (server_) server_->publish_shadow(ipc::device_contract::kNotifiesShadow, total);
                     transport_->notify(source.queue);
                 } else if (source.kind == EventSource::Input) {
                     device_->on_ready(static_cast<int>(source.queue), revents);
@@ -269,7 +259,8 @@ void VirtioService::reset() {
 void VirtioService::shutdown() {
     stop_threads();
     if (device_) device_->flush();
-    log_.debug("{} queue notifies (ioeventfd), {} interrupts (irqfd)", notifies_.load(), interrupts_.load());
+    log_.debug("{} queue notifies (ioeventfd), {} interrupts (irqfd)", notifies_.load(),
+               interrupts_ ? interrupts_->count() : 0);
     // A device process's own CPU time, for bench/net.py (in brig's process it would be brig's).
     timespec cpu{};
     if (server_ && clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu) == 0)

@@ -44,6 +44,7 @@
 #include "ipc/virtio/guest_memory_view.h"
 #include "ipc/virtio/virtio_device.h"
 #include "ipc/virtio/virtio_mmio.h"
+#include "device-procs/common/counting_interrupt.h"
 #include "device-procs/common/device_logger.h"
 #include "device-procs/common/resources.h"
 
@@ -161,7 +162,7 @@ private:
     bool parked_ = false;  // the event thread saw paused_ and does nothing; guarded by mutex_
     std::atomic<bool> stopping_{false};
     std::atomic<uint64_t> notifies_{0};
-    std::atomic<uint64_t> interrupts_{0};
+    std::shared_ptr<CountingInterrupt> interrupts_;  // the irqfd, counted
 };
 
 }  // namespace brig::devices

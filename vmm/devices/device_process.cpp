@@ -14,6 +14,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/fmt/ranges.h>
@@ -121,6 +122,8 @@ std::unique_ptr<DeviceProcess> DeviceProcess::spawn(const DeviceProcessConfig& c
     process->name_ = config.name;
     process->pid_ = spawned.pid;
     process->pidfd_ = std::move(spawned.pidfd);
+    // While the pidfd is held the pid cannot be reused, so this is the device's entry.
+    process->proc_io_.reset(::open(("/proc/" + std::to_string(process->pid_) + "/io").c_str(), O_RDONLY | O_CLOEXEC));
     process->cgroup_ = config.cgroup;
     process->report_read_ = std::move(report_read);
     process->log_.emplace(config.name, std::move(log_read));
@@ -279,6 +282,23 @@ void DeviceProcess::wait_or_kill(std::chrono::milliseconds timeout) {
         kill_by_pidfd(pidfd_.get());
     }
     reap();
+}
+
+std::optional<DeviceProcess::IoCounters> DeviceProcess::io_counters() const {
+    if (!proc_io_ || reaped()) return std::nullopt;
+    char text[512];
+    const ssize_t n = ::pread(proc_io_.get(), text, sizeof text - 1, 0);
+    if (n <= 0) return std::nullopt;
+    text[n] = '\0';
+    auto field = [&text](const char* name) -> std::optional<uint64_t> {
+        const char* at = std::strstr(text, name);
+        if (!at) return std::nullopt;
+        return std::strtoull(at + std::strlen(name), nullptr, 10);
+    };
+    const auto in = field("rchar: ");
+    const auto out = field("wchar: ");
+    if (!in || !out) return std::nullopt;
+    return IoCounters{*in, *out};
 }
 
 }  // namespace brig

@@ -83,6 +83,15 @@ public:
     // Reads the refused syscall from the kernel, kills the device, and keeps the syscall
     // for reap(). False when there was none waiting.
     bool take_violation();
+    // Bytes the device moved through read and write calls of every kind (disk, TAP,
+    // sockets, pipes), as the kernel counts them (/proc/PID/io rchar and wchar, opened
+    // at spawn): for brig status, and not the device's own account. None once it is
+    // reaped, or where the kernel keeps no such count.
+    struct IoCounters {
+        uint64_t bytes_in;
+        uint64_t bytes_out;
+    };
+    std::optional<IoCounters> io_counters() const;
     // Waits up to `timeout` for the process to exit after a shutdown; SIGKILL after.
     void wait_or_kill(std::chrono::milliseconds timeout);
 
@@ -97,6 +106,7 @@ private:
     std::string name_;
     pid_t pid_ = -1;
     base::UniqueFd pidfd_;
+    base::UniqueFd proc_io_;      // /proc/PID/io, read with pread (brig_main.policy opens nothing)
     base::UniqueFd report_read_;  // our end of the report socket, until the listener came
     // Kill mode: the listener of the device's seccomp filter, whose default action is
     // SECCOMP_RET_USER_NOTIF. A refused syscall waits there until brig reads it and

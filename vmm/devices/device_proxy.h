@@ -28,6 +28,8 @@ public:
 
     // The device process is gone: fail every access at once instead of waiting.
     void mark_peer_dead() { client_.mark_peer_dead(); }
+    // A shadow the device publishes, as it is now (its counters, for brig status).
+    uint64_t peek_shadow(unsigned index) const { return client_.peek_shadow(index); }
 
 private:
     void fail(const std::string& why);

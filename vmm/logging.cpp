@@ -1,7 +1,12 @@
 #include "vmm/logging.h"
 
 #include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <ctime>
 #include <map>
@@ -11,7 +16,9 @@
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include "base/error.h"
 #include "vmm/control/event_log.h"
+#include "vmm/error.h"
 #include "vmm/output_file.h"
 
 namespace brig::logging {
@@ -50,6 +57,60 @@ protected:
 private:
     base::UniqueFd fd_;
 };
+
+// --syslog-tag: each line one datagram on the syslog socket, connected in setup()
+// before any filter and then only written to: write() is in every thread's filter,
+// and a syslog daemon that is gone, restarted or full costs lines, never the VM.
+// (glibc's syslog(), under spdlog's syslog sink, reconnects with socket() and
+// connect() from whichever thread logs, which the filters refuse.) RFC 3164's
+// "<PRI>TAG[PID]: MSG"; the receiving daemon stamps the time.
+class SyslogSink final : public spdlog::sinks::base_sink<std::mutex> {
+public:
+    SyslogSink(base::UniqueFd socket, std::string tag) : socket_(std::move(socket)), tag_(std::move(tag)) {}
+
+protected:
+    void sink_it_(const spdlog::details::log_msg& msg) override {
+        const std::string line = fmt::format("<{}>{}[{}]: {}", kFacilityUser | severity(msg.level), tag_, ::getpid(),
+                                             std::string_view(msg.payload.data(), msg.payload.size()));
+        // Non-blocking: a full queue drops the line (EAGAIN), as does a daemon gone (ECONNREFUSED).
+        (void)!::write(socket_.get(), line.data(), line.size());
+    }
+    void flush_() override {}
+
+private:
+    static constexpr int kFacilityUser = 1 << 3;  // LOG_USER
+    static int severity(spdlog::level::level_enum level) {
+        switch (level) {
+            case spdlog::level::critical:
+                return 2;  // LOG_CRIT
+            case spdlog::level::err:
+                return 3;  // LOG_ERR
+            case spdlog::level::warn:
+                return 4;  // LOG_WARNING
+            case spdlog::level::info:
+                return 6;  // LOG_INFO
+            default:
+                return 7;  // LOG_DEBUG
+        }
+    }
+    base::UniqueFd socket_;
+    std::string tag_;
+};
+
+base::UniqueFd connect_syslog(const std::filesystem::path& path) {
+    base::UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!fd) base::throw_errno("socket(syslog)");
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (path.native().size() >= sizeof address.sun_path)
+        throw InvalidArgument("--syslog-tag: the syslog socket path " + path.string() + " is too long");
+    std::memcpy(address.sun_path, path.c_str(), path.native().size());
+    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+        const int err = errno;
+        throw InvalidArgument("--syslog-tag: cannot reach syslog at " + path.string() + ": " + std::strerror(err));
+    }
+    return fd;
+}
 
 class JsonFormatter final : public spdlog::formatter {
 public:
@@ -111,6 +172,10 @@ void setup(const Options& options) {
         logger->set_formatter(std::make_unique<JsonFormatter>());
     else
         logger->set_pattern("[%H:%M:%S.%e] %l %v");
+    // After the formatter: syslog lines are the message alone, whatever the format.
+    if (options.syslog_tag)
+        logger->sinks().push_back(
+            std::make_shared<SyslogSink>(connect_syslog(options.syslog_socket), *options.syslog_tag));
     logger->set_level(options.level);
     spdlog::set_default_logger(logger);
 }

@@ -19,6 +19,9 @@ struct Options {
     spdlog::level::level_enum level = spdlog::level::info;
     Format format = Format::Text;
     std::optional<std::filesystem::path> file;  // --log-file: appended to, never through a link
+    // --syslog-tag: every line also goes to syslog, as "TAG[pid]: [component] message".
+    std::optional<std::string> syslog_tag;
+    std::filesystem::path syslog_socket = "/dev/log";
 };
 
 // Before any thread and any filter (the file is opened here).

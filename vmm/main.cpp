@@ -26,6 +26,7 @@
 #include "vmm/exit_report.h"
 #include "vmm/logging.h"
 #include "policy-tool/policy_command.h"
+#include "vmm/sandbox/sandbox_files.h"
 #include "vmm/sandbox/seccomp_notifier.h"
 #include "vmm/sandbox/vmm_sigsys.h"
 #include "vmm/supervisor.h"
@@ -65,7 +66,8 @@ std::unique_ptr<brig::SeccompNotifier> start_seccomp_notifier(const brig::RunOpt
 
 int run(const brig::RunOptions& options, const std::string& workload) {
     const sigset_t signals = brig::block_supervisor_signals();
-    brig::logging::setup({options.log_level, options.log_format, options.log_file});
+    brig::logging::setup(
+        {options.log_level, options.log_format, options.log_file, options.syslog_tag, brig::syslog_socket_path()});
     brig::exit_report::set_quiet(options.log_level == spdlog::level::off);
     // Normally opened from argv already; opening the same path again does nothing.
     if (options.failure_file) brig::exit_report::open_failure_file(*options.failure_file);

@@ -6,16 +6,20 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
 #include <sstream>
 
+#include "base/unique_fd.h"
 #include "tests/integration/brig_process.h"
 #include "tests/integration/temp_files.h"
 
@@ -208,4 +212,77 @@ TEST_CASE("--log-file through a symbolic link is refused with one line and exit 
     CHECK_THAT(r.err, Contains("--log-file"));
     CHECK_THAT(r.err, Contains("is a symbolic link"));
     CHECK_FALSE(std::filesystem::exists(dir.path / "elsewhere"));
+}
+
+namespace {
+
+// A syslog daemon's socket for --syslog-tag (brig-test reads $BRIG_TEST_SYSLOG_SOCKET).
+struct FakeSyslog {
+    explicit FakeSyslog(const std::filesystem::path& at) : path(at) {
+        fd = base::UniqueFd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        std::strcpy(address.sun_path, path.c_str());
+        REQUIRE(::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    }
+    std::vector<std::string> take() {
+        std::vector<std::string> lines;
+        char buf[4096];
+        for (ssize_t n; fd && (n = ::recv(fd.get(), buf, sizeof buf, 0)) > 0;) lines.emplace_back(buf, size_t(n));
+        return lines;
+    }
+    std::filesystem::path path;
+    base::UniqueFd fd;
+};
+
+BrigRun syslog_run(const FakeSyslog& syslog, const std::string& mode) {
+    BrigRun run{guest_args(mode, {"--syslog-tag", "vm-7", "--log-level", "debug"})};
+    run.timeout = std::chrono::seconds(30);
+    run.in_child = [socket = syslog.path.string()] { ::setenv("BRIG_TEST_SYSLOG_SOCKET", socket.c_str(), 1); };
+    return run;
+}
+
+}  // namespace
+
+TEST_CASE("--syslog-tag: every line also goes to syslog as TAG[pid], device words marked", "[exit-report]") {
+    TempDir dir;
+    FakeSyslog syslog(dir.path / "log");
+    const auto r = run_brig(syslog_run(syslog, "poweroff"));
+    require_exit(r, 0);
+    const auto lines = syslog.take();
+    const std::regex line(R"(<(1[1-5])>vm-7\[(\d+)\]: \[[a-z0-9-]+\] .+)");
+    std::set<std::string> pids;
+    size_t device_words = 0;
+    for (const auto& l : lines) {
+        INFO(l);
+        std::smatch m;
+        CHECK(std::regex_match(l, m, line));
+        pids.insert(m[2]);
+        if (l.find("] device: ") != std::string::npos) ++device_words;
+    }
+    CHECK(lines.size() > 5);
+    CHECK(device_words > 0);
+    CHECK(pids.size() == 1);                           // brig's pid on every line, a device's words included
+    CHECK_THAT(r.err, Contains("[boot] PVH kernel"));  // stderr keeps its log too
+}
+
+TEST_CASE("--syslog-tag: a syslog that goes away costs lines, never the VM; none at start is exit 35",
+          "[exit-report]") {
+    TempDir dir;
+    {
+        FakeSyslog syslog(dir.path / "log");
+        BrigRun run = syslog_run(syslog, "spin lines=3");
+        run.on_output = [&](const std::string& out, pid_t) {
+            if (out.find("spin: 0") != std::string::npos) syslog.fd.reset();  // the daemon dies
+        };
+        const auto r = run_brig(run);
+        require_exit(r, 0);
+        CHECK_THAT(r.out, Contains("spin: done"));
+    }
+    FakeSyslog gone(dir.path / "gone");
+    gone.fd.reset();  // its socket file stays, and nobody reads it
+    const auto r = run_brig(syslog_run(gone, "poweroff"));
+    CHECK(r.exit_code == 35);
+    CHECK(r.err_lines().size() == 1);
+    CHECK_THAT(r.err, Contains("--syslog-tag: cannot reach syslog at"));
 }

@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -29,6 +30,7 @@ constexpr size_t kMaxDisks = layout::kVirtioMmioWindows - 2;
 constexpr size_t kMaxInterfaceName = 15;  // IFNAMSIZ - 1
 constexpr uint64_t kMaxBootTimeoutSeconds = 24 * 3600;
 constexpr uint64_t kMaxReboots = 1000000;
+constexpr size_t kMaxSyslogTag = 32;         // RFC 3164's TAG
 constexpr uint64_t kMaxJailId = 0xfffffffe;  // (uid_t)-1 means "unchanged" to setresuid
 constexpr size_t kHelpColumn = 26;           // where `brig run --help` starts a flag's text
 
@@ -351,6 +353,17 @@ const std::vector<Flag>& run_flags() {
                  o.log_format = logging::Format::Json;
              else
                  fail(f, "'" + std::string(v) + "' is not text or json");
+         }},
+        {"--syslog-tag", "TAG", Takes::Value,
+         "also log to syslog (/dev/log) as TAG[pid], as crosvm does: 1..32 letters,\n"
+         "digits, '-', '_' or '.'",
+         [](O& o, F f, F v) {
+             if (v.empty() || v.size() > kMaxSyslogTag)
+                 fail(f, "a tag is 1.." + std::to_string(kMaxSyslogTag) + " characters");
+             for (char c : v)
+                 if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.')
+                     fail(f, "'" + std::string(v) + "': only letters, digits, '-', '_' and '.'");
+             o.syslog_tag = std::string(v);
          }},
         {"--jail-ids", "FIRST-LAST", Takes::Value,
          "each device runs as a uid/gid of its own from this range, held with a lock\n"

@@ -645,3 +645,15 @@ TEST_CASE("cli parses --on-reboot and --max-reboots", "[cli]") {
                StartsWith("--max-reboots: "));
     CHECK_THAT(brig::run_help(), Contains("--on-reboot"));
 }
+
+TEST_CASE("cli parses --syslog-tag", "[cli]") {
+    TempFile kernel;
+    CHECK(run_options({"run", "--kernel", kernel.path, "--syslog-tag", "vm-1.web_2"}).syslog_tag == "vm-1.web_2");
+    CHECK_FALSE(run_options({"run", "--kernel", kernel.path}).syslog_tag);
+    CHECK(error_of({"run", "--kernel", kernel.path, "--syslog-tag", "a b"}) ==
+          "--syslog-tag: 'a b': only letters, digits, '-', '_' and '.'");
+    CHECK(error_of({"run", "--kernel", kernel.path, "--syslog-tag", std::string(33, 'x')}) ==
+          "--syslog-tag: a tag is 1..32 characters");
+    CHECK(error_of({"run", "--kernel", kernel.path, "--syslog-tag", "x]:"}) ==
+          "--syslog-tag: 'x]:': only letters, digits, '-', '_' and '.'");
+}

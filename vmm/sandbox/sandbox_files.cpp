@@ -40,6 +40,13 @@ std::filesystem::path find_device_executable() {
                           "the brig-device executable");
 }
 
+std::filesystem::path syslog_socket_path() {
+#ifdef BRIG_TEST_BUILD
+    if (const char* env = std::getenv("BRIG_TEST_SYSLOG_SOCKET"); env && *env) return env;
+#endif
+    return "/dev/log";
+}
+
 std::filesystem::path find_policy_dir() {
     const auto dir = executable_dir();
 #ifdef BRIG_TEST_BUILD

@@ -15,5 +15,8 @@ namespace brig {
 // brig-device (or, in brig-test, $BRIG_DEVICE_BINARY if set). Throws HostError when none exists.
 std::filesystem::path find_device_executable();
 std::filesystem::path find_policy_dir();
+// The syslog socket --syslog-tag writes to: /dev/log (in brig-test, $BRIG_TEST_SYSLOG_SOCKET
+// if set, so that a test can read what brig sends).
+std::filesystem::path syslog_socket_path();
 
 }  // namespace brig

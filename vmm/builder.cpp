@@ -431,9 +431,10 @@ void prepare_sandbox(Vm& vm, const RunOptions& options) {
     vm.ipc = std::make_unique<ipc::IpcThread>();
 }
 
-uint64_t write_acpi_tables(const Vm& vm, unsigned cpus) {
+uint64_t write_acpi_tables(const Vm& vm, const CpuTopology& topology) {
     acpi::AcpiConfig config;
-    config.num_cpus = cpus;
+    config.num_cpus = topology.count();
+    config.apic_ids = topology.apic_ids();
     config.com1 = true;
     config.pvpanic = true;
     config.power_button_gsi = layout::kGedIrq;
@@ -446,13 +447,14 @@ uint64_t write_acpi_tables(const Vm& vm, unsigned cpus) {
 // The guest-memory half of a boot: ACPI tables, then the kernel with its initrd,
 // command line and boot information. The same steps on every reboot in place.
 boot::BootEntry write_boot_images(const Vm& vm, const boot::BootFiles& files, const std::string& cmdline,
-                                  unsigned cpus) {
-    const uint64_t rsdp = write_acpi_tables(vm, cpus);
+                                  const CpuTopology& topology) {
+    const uint64_t rsdp = write_acpi_tables(vm, topology);
     return boot::load_guest_kernel(vm.memory, files, cmdline, rsdp);
 }
 
-void configure_vcpu(const Vm& vm, const VcpuFd& vcpu, unsigned count, const std::vector<kvm_cpuid_entry2>& cpuid) {
-    vcpu.set_cpuid(normalize_cpuid(cpuid, vcpu.index(), count));
+void configure_vcpu(const Vm& vm, const VcpuFd& vcpu, const CpuTopology& topology,
+                    const std::vector<kvm_cpuid_entry2>& cpuid) {
+    vcpu.set_cpuid(normalize_cpuid(cpuid, vcpu.index(), topology));
     vcpu.set_msrs(boot_msrs());
 
     kvm_fpu fpu{};
@@ -503,7 +505,8 @@ std::function<void()> pin_vcpu(const RunOptions& options, unsigned index) {
     };
 }
 
-void create_vcpus(Vm& vm, const RunOptions& options, unsigned count, const boot::BootEntry& entry) {
+void create_vcpus(Vm& vm, const RunOptions& options, const boot::BootEntry& entry) {
+    const CpuTopology& topology = options.topology;
     Vcpu::install_kick_handler();
     // Each vCPU thread puts itself under the vCPU filter before its first KVM_RUN.
     std::function<void()> on_thread_start;
@@ -518,9 +521,9 @@ void create_vcpus(Vm& vm, const RunOptions& options, unsigned count, const boot:
     }
     const auto cpuid = vm.kvm.supported_cpuid();
     const VcpuExitContext ctx{vm.pio, vm.mmio, vm.memory};
-    for (unsigned i = 0; i < count; ++i) {
-        VcpuFd fd = VcpuFd::create(vm.kvm, vm.vm_fd, i);
-        configure_vcpu(vm, fd, count, cpuid);
+    for (unsigned i = 0; i < topology.count(); ++i) {
+        VcpuFd fd = VcpuFd::create(vm.kvm, vm.vm_fd, i, topology.apic_id(i));
+        configure_vcpu(vm, fd, topology, cpuid);
         if (i == 0) {
             // Only the boot CPU gets registers; the others wait for INIT/SIPI from the guest.
             kvm_regs regs{};
@@ -548,7 +551,7 @@ void create_vcpus(Vm& vm, const RunOptions& options, unsigned count, const boot:
 
 void reload_boot_images(const Vm& vm) {
     const RebootPlan& plan = *vm.reboot;
-    const boot::BootEntry entry = write_boot_images(vm, plan.files, plan.cmdline, plan.cpus);
+    const boot::BootEntry entry = write_boot_images(vm, plan.files, plan.cmdline, vm.topology);
     if (entry.entry_point != plan.entry.entry_point || entry.boot_info_addr != plan.entry.boot_info_addr ||
         entry.protocol != plan.entry.protocol)
         throw HostError("reboot: the kernel no longer loads where it did at the first boot");
@@ -570,14 +573,15 @@ std::unique_ptr<Vm> build_vm(const RunOptions& options) {
     attach_virtio_devices(*vm, options);
     attach_vsock(*vm, options);
     boot::BootFiles files = boot::open_boot_files({options.kernel, options.initrd, options.cmdline, 0});
-    const boot::BootEntry entry = write_boot_images(*vm, files, options.cmdline, options.cpus);
+    vm->topology = options.topology;
+    const boot::BootEntry entry = write_boot_images(*vm, files, options.cmdline, vm->topology);
     if (options.on_reboot == RunOptions::OnReboot::Restart)
-        vm->reboot.emplace(RebootPlan{std::move(files), options.cmdline, options.cpus, entry,
+        vm->reboot.emplace(RebootPlan{std::move(files), options.cmdline, entry,
                                       VmResetState::capture(vm->vm_fd), options.reboot_limit()});
     spdlog::debug("[boot] {} kernel, entry {:#x}, boot info at {:#x}",
                   entry.protocol == boot::BootProtocol::Pvh ? "PVH" : "Linux 64-bit", entry.entry_point,
                   entry.boot_info_addr);
-    create_vcpus(*vm, options, options.cpus, entry);
+    create_vcpus(*vm, options, entry);
     return vm;
 }
 

@@ -199,10 +199,10 @@ std::string status_json(const Vm& vm, Clock::time_point started) {
     }
     return fmt::format(
         "{{\"state\":\"{}\",\"uptime_ms\":{},\"vcpus\":{},\"memory_bytes\":{},\"vsock_cid\":{},\"reboots\":{},"
-        "\"devices\":[{}]}}",
+        "\"topology\":{{\"sockets\":{},\"cores\":{},\"threads\":{}}},\"devices\":[{}]}}",
         state_name(state), std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count(),
         vm.board.vcpu_count(), vm.memory.size(), vm.vsock_cid ? std::to_string(*vm.vsock_cid) : "null",
-        vm.reboot ? vm.reboot->done : 0, devices);
+        vm.reboot ? vm.reboot->done : 0, vm.topology.sockets, vm.topology.cores, vm.topology.threads, devices);
 }
 
 void serve_control(Vm& vm, control::ControlRequest& request, Clock::time_point started,

@@ -13,6 +13,7 @@
 #include "vmm/boot/kernel_loader.h"
 #include "vmm/kvm/reset_state.h"
 #include "vmm/board/board.h"
+#include "vmm/board/cpu_topology.h"
 #include "vmm/console/output_relay.h"
 #include "vmm/bus/bus.h"
 #include "ipc/device_control.h"
@@ -51,7 +52,6 @@ struct AttachedDevice {
 struct RebootPlan {
     boot::BootFiles files;  // open since the first boot
     std::string cmdline;
-    unsigned cpus;
     boot::BootEntry entry;  // the first boot's: every reboot must land on the same
     VmResetState platform;  // the PIC, IOAPIC and PIT before the first instruction
     unsigned limit;         // --max-reboots
@@ -96,6 +96,7 @@ struct Vm {
     std::atomic<bool> guest_ready{false};  // --ready-port: the guest connected to it
     std::optional<uint64_t> vsock_cid;     // --vsock, for brig status
     std::optional<RebootPlan> reboot;      // --on-reboot restart
+    CpuTopology topology;                  // --cpus, for brig status and every reboot
     // Signalled to press the power button: an irqfd on the GED's GSI (layout::kGedIrq).
     base::UniqueFd power_button;
     // Where the VM's events go (brig events), when there is a control socket.

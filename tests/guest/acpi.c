@@ -43,6 +43,10 @@ _Static_assert(sizeof(struct acpi_rsdp) == 36, "RSDP layout");
 #define MADT_LOCAL_APIC_FLAGS_OFFSET 4
 #define MADT_LOCAL_APIC_LENGTH 8
 #define MADT_LOCAL_APIC_ENABLED 0x1u
+#define MADT_LOCAL_APIC_ID_OFFSET 3
+#define MADT_TYPE_IO_APIC 1
+#define MADT_IO_APIC_ID_OFFSET 2
+#define MADT_IO_APIC_LENGTH 12
 
 static const struct acpi_rsdp *rsdp;
 
@@ -204,13 +208,16 @@ const struct acpi_table_header *acpi_find_table(const char signature[ACPI_SIGNAT
 	return NULL;
 }
 
-int acpi_count_enabled_cpus(void) {
+int acpi_madt_ids(uint8_t *apic_ids, int max, int *ioapic_id) {
 	const struct acpi_table_header *madt = acpi_find_table("APIC");
 	if (madt == NULL || madt->length < MADT_ENTRIES_OFFSET) {
 		return -1;
 	}
 	const uint8_t *bytes = (const uint8_t *)madt;
 	int cpus = 0;
+	if (ioapic_id != NULL) {
+		*ioapic_id = -1;
+	}
 	uint32_t offset = MADT_ENTRIES_OFFSET;
 	while (offset + MADT_ENTRY_HEADER_LENGTH <= madt->length) {
 		uint8_t type = bytes[offset];
@@ -221,11 +228,21 @@ int acpi_count_enabled_cpus(void) {
 		}
 		if (type == MADT_TYPE_PROCESSOR_LOCAL_APIC && length >= MADT_LOCAL_APIC_LENGTH &&
 		    (read_le(bytes + offset + MADT_LOCAL_APIC_FLAGS_OFFSET, 4) & MADT_LOCAL_APIC_ENABLED)) {
+			if (apic_ids != NULL && cpus < max) {
+				apic_ids[cpus] = bytes[offset + MADT_LOCAL_APIC_ID_OFFSET];
+			}
 			cpus++;
+		}
+		if (type == MADT_TYPE_IO_APIC && length >= MADT_IO_APIC_LENGTH && ioapic_id != NULL) {
+			*ioapic_id = bytes[offset + MADT_IO_APIC_ID_OFFSET];
 		}
 		offset += length;
 	}
 	return cpus;
+}
+
+int acpi_count_enabled_cpus(void) {
+	return acpi_madt_ids(NULL, 0, NULL);
 }
 
 /* The FADT if it is long enough to contain `needed` bytes, else NULL. */

@@ -59,6 +59,9 @@ void acpi_report_tables(void);
 const struct acpi_table_header *acpi_find_table(const char signature[ACPI_SIGNATURE_LENGTH]);
 
 /* Enabled processor local APIC entries in the MADT; -1 if there is no valid MADT. */
+/* The APIC ids of the MADT's enabled local APICs, in table order (at most `max` stored),
+ * and the IOAPIC's id (-1 if none): how many local APICs there are, -1 without a MADT. */
+int acpi_madt_ids(uint8_t *apic_ids, int max, int *ioapic_id);
 int acpi_count_enabled_cpus(void);
 
 /*

@@ -56,6 +56,7 @@ static const struct mode modes[] = {
 	{"blk-id", mode_blk_id},
 	{"blk-bench", mode_blk_bench},
 	{"reboot", mode_reboot},
+	{"topology", mode_topology},
 	{"reg-bench", mode_reg_bench},
 	{"hostile-oob", mode_hostile_oob},
 	{"hostile-len-overflow", mode_hostile_len_overflow},

@@ -62,6 +62,19 @@ void validate(const AcpiConfig& config, uint64_t base) {
         throw InvalidArgument("ACPI tables: " + std::to_string(config.num_cpus) +
                               " vCPUs requested, supported range is 1.." + std::to_string(kMaxCpus));
     }
+    if (!config.apic_ids.empty()) {
+        if (config.apic_ids.size() != config.num_cpus)
+            throw InvalidArgument("ACPI tables: " + std::to_string(config.apic_ids.size()) + " APIC ids for " +
+                                  std::to_string(config.num_cpus) + " vCPUs");
+        std::vector<uint32_t> sorted = config.apic_ids;
+        std::sort(sorted.begin(), sorted.end());
+        if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end())
+            throw InvalidArgument("ACPI tables: two vCPUs share an APIC id");
+        // The IOAPIC takes the id after the highest, and 0xff is broadcast.
+        if (sorted.back() >= kMaxCpus)
+            throw InvalidArgument("ACPI tables: APIC id " + std::to_string(sorted.back()) + " is above " +
+                                  std::to_string(kMaxCpus - 1));
+    }
     if (base % format::kRsdpAlignment != 0) {
         throw InvalidArgument("ACPI tables: base " + hex(base) + " is not 16-byte aligned as the RSDP must be");
     }
@@ -77,7 +90,10 @@ AcpiBlob build_acpi_tables(const AcpiConfig& config, uint64_t base) {
 
     // Build what does not depend on placement first, then lay out
     // RSDP, XSDT, FADT, MADT, DSDT and fill in the pointers.
-    const Bytes madt = detail::build_madt(config.num_cpus);
+    std::vector<uint32_t> apic_ids = config.apic_ids;
+    if (apic_ids.empty())
+        for (unsigned cpu = 0; cpu < config.num_cpus; ++cpu) apic_ids.push_back(cpu);
+    const Bytes madt = detail::build_madt(apic_ids);
     const Bytes dsdt = detail::build_dsdt(config);
     constexpr size_t kXsdtEntries = 2;  // FADT, MADT
     const size_t rsdp_offset = 0;

@@ -31,6 +31,8 @@ struct AcpiConfig {
     // (PNP0C0C), as QEMU microvm declares it; none when unset.
     std::optional<uint32_t> power_button_gsi = std::nullopt;
     std::vector<VirtioMmioEntry> virtio_mmio;
+    // Each vCPU's APIC id, num_cpus of them (board/cpu_topology.h); empty: vCPU i has id i.
+    std::vector<uint32_t> apic_ids = {};
 };
 
 struct AcpiTableInfo {
@@ -48,7 +50,7 @@ struct AcpiBlob {
 
 // Builds every table for `config` placed at `base` (16-byte aligned). Throws
 // InvalidArgument when the configuration cannot be described (num_cpus not in
-// 1..254, a virtio-mmio range outside 32 bits or overlapping another, an IRQ that
+// 1..254, APIC ids not one per vCPU, distinct and below 254, a virtio-mmio range outside 32 bits or overlapping another, an IRQ that
 // is not a free IOAPIC pin) or the image would exceed layout::kAcpiTablesMax.
 AcpiBlob build_acpi_tables(const AcpiConfig& config, uint64_t base = layout::kAcpiTables);
 

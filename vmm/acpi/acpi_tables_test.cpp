@@ -218,3 +218,28 @@ TEST_CASE("configurations ACPI cannot describe are rejected", "[acpi]") {
     CHECK_NOTHROW(build_acpi_tables(with({{0xfffff000, 0x1000, 5}})));
     CHECK_THROWS_AS(build_acpi_tables(with({{UINT64_MAX - 0xfff, 0x1000, 5}})), InvalidArgument);
 }
+
+TEST_CASE("MADT carries the topology's APIC ids, and the IOAPIC takes the id after the highest", "[acpi]") {
+    AcpiConfig config{.num_cpus = 6, .com1 = true, .virtio_mmio = {}};
+    config.apic_ids = {0, 1, 2, 4, 5, 6};  // 2 sockets of 3 cores
+    const auto madt = table_bytes(build_acpi_tables(config), "APIC");
+    std::map<uint8_t, std::vector<std::span<const uint8_t>>> by_type;
+    for (const MadtEntry& entry : madt_entries(madt)) by_type[entry.type].push_back(entry.bytes);
+    REQUIRE(by_type[0].size() == 6);
+    for (unsigned i = 0; i < 6; ++i) {
+        CHECK(u8(by_type[0][i], 2) == i);                   // ACPI processor UID: the vCPU index
+        CHECK(u8(by_type[0][i], 3) == config.apic_ids[i]);  // APIC id: the topology's
+    }
+    REQUIRE(by_type[1].size() == 1);
+    CHECK(u8(by_type[1][0], 2) == 7);
+
+    auto refused = [](unsigned cpus, std::vector<uint32_t> ids) {
+        AcpiConfig bad{.num_cpus = cpus, .com1 = true, .virtio_mmio = {}};
+        bad.apic_ids = std::move(ids);
+        return build_acpi_tables(bad);
+    };
+    CHECK_THROWS_AS(refused(3, {0, 1}), InvalidArgument);     // not one per vCPU
+    CHECK_THROWS_AS(refused(3, {0, 1, 1}), InvalidArgument);  // shared
+    CHECK_THROWS_AS(refused(2, {0, 254}), InvalidArgument);   // no id left for the IOAPIC
+    CHECK_NOTHROW(refused(2, {0, 253}));
+}

@@ -1,5 +1,7 @@
 // MADT: one local APIC per vCPU, KVM's in-kernel IOAPIC, and the ISA overrides
 // that make the PC's wiring (PIT on IOAPIC pin 2) explicit.
+#include <algorithm>
+
 #include "vmm/acpi/table_formats.h"
 #include "vmm/acpi/tables.h"
 #include "vmm/memory/layout.h"
@@ -14,20 +16,22 @@ constexpr uint16_t kMpsIntiConformsToBus = 0;
 static_assert(layout::kLapic <= UINT32_MAX && layout::kIoapic <= UINT32_MAX, "MADT APIC address fields are 32 bits");
 }  // namespace
 
-Bytes build_madt(unsigned num_cpus) {
+Bytes build_madt(const std::vector<uint32_t>& apic_ids) {
     Bytes table;
     format::MadtHeader header{};
     header.local_apic_address = static_cast<uint32_t>(layout::kLapic);
     append_struct(table, header);
 
-    // vCPU index == APIC id == ACPI processor UID: the vCPU code creates vCPU i with
-    // APIC id i, and nothing is gained by letting the three numberings drift.
-    for (unsigned cpu = 0; cpu < num_cpus; ++cpu) {
+    // The ACPI processor UID is brig's vCPU index; the APIC id comes from the topology
+    // (vCPU i's, in the same order as the vCPUs are created).
+    uint32_t highest = 0;
+    for (unsigned cpu = 0; cpu < apic_ids.size(); ++cpu) {
+        highest = std::max(highest, apic_ids[cpu]);
         append_struct(table, format::MadtLocalApic{
                                  .type = format::kMadtTypeLocalApic,
                                  .length = sizeof(format::MadtLocalApic),
                                  .acpi_processor_uid = static_cast<uint8_t>(cpu),
-                                 .apic_id = static_cast<uint8_t>(cpu),
+                                 .apic_id = static_cast<uint8_t>(apic_ids[cpu]),
                                  .flags = format::kLocalApicEnabled,
                              });
     }
@@ -36,7 +40,7 @@ Bytes build_madt(unsigned num_cpus) {
     append_struct(table, format::MadtIoApic{
                              .type = format::kMadtTypeIoApic,
                              .length = sizeof(format::MadtIoApic),
-                             .io_apic_id = static_cast<uint8_t>(num_cpus),
+                             .io_apic_id = static_cast<uint8_t>(highest + 1),
                              .reserved = 0,
                              .io_apic_address = static_cast<uint32_t>(layout::kIoapic),
                              .global_system_interrupt_base = 0,

@@ -39,7 +39,7 @@ void append_struct(Bytes& out, const T& value) {
 }
 
 Bytes build_dsdt(const AcpiConfig& config);
-Bytes build_madt(unsigned num_cpus);
+Bytes build_madt(const std::vector<uint32_t>& apic_ids);  // each < 254, distinct
 Bytes build_fadt(uint64_t dsdt_addr);
 Bytes build_xsdt(std::span<const uint64_t> table_addrs);
 Bytes build_rsdp(uint64_t xsdt_addr);

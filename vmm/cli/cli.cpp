@@ -199,6 +199,36 @@ VsockOption parse_vsock(std::string_view flag, std::string_view text) {
     return vsock;
 }
 
+// --cpus N[,sockets=S,cores=C,threads=T]: sockets and threads default to 1, cores to
+// what is left of N; the product must be N, and the APIC ids it makes must fit xAPIC.
+void parse_cpus(std::string_view flag, std::string_view text, RunOptions& o) {
+    const std::string quoted = "'" + std::string(text) + "'";
+    const auto items = parse_key_values(flag, text, KeyValueForm::PathFirst);
+    const unsigned count = static_cast<unsigned>(parse_number(flag, items.front().key, 1, kMaxCpus));
+    std::optional<unsigned> sockets, cores, threads;
+    for (size_t i = 1; i < items.size(); ++i) {
+        const KeyValue& item = items[i];
+        std::optional<unsigned>* field = item.key == "sockets"   ? &sockets
+                                         : item.key == "cores"   ? &cores
+                                         : item.key == "threads" ? &threads
+                                                                 : nullptr;
+        if (!field) fail(flag, quoted + ": unknown key '" + item.key + "' (sockets, cores, threads)");
+        if (!item.value || item.value->empty()) fail(flag, quoted + ": '" + item.key + "' needs a number");
+        *field = static_cast<unsigned>(parse_number(flag, *item.value, 1, kMaxCpus));
+    }
+    CpuTopology topology{sockets.value_or(1), 1, threads.value_or(1)};
+    topology.cores = cores.value_or(std::max(1u, count / (topology.sockets * topology.threads)));
+    if (topology.count() != count)
+        fail(flag, quoted + ": sockets x cores x threads is " + std::to_string(topology.sockets) + " x " +
+                       std::to_string(topology.cores) + " x " + std::to_string(topology.threads) + " = " +
+                       std::to_string(topology.count()) + ", not " + std::to_string(count));
+    if (topology.apic_id(count - 1) >= kMaxCpus)
+        fail(flag, quoted + ": its APIC ids run to " + std::to_string(topology.apic_id(count - 1)) + ", past xAPIC's " +
+                       std::to_string(kMaxCpus - 1));
+    o.cpus = count;
+    o.topology = topology;
+}
+
 // `text` cut at every `separator` ("" is one empty piece).
 std::vector<std::string_view> split(std::string_view text, char separator) {
     std::vector<std::string_view> pieces;
@@ -294,8 +324,10 @@ const std::vector<Flag>& run_flags() {
          "guest memory: MiB, or with a suffix K, M, G, T (1G, 512M); a multiple of 2 MiB\n"
          "(default 256, minimum 16)",
          [](O& o, F f, F v) { o.mem_mib = parse_mem_mib(f, v); }},
-        {"--cpus", "N", Takes::Value, "number of vCPUs, 1..254 (default 1)",
-         [](O& o, F f, F v) { o.cpus = static_cast<unsigned>(parse_number(f, v, 1, kMaxCpus)); }},
+        {"--cpus", "N[,sockets=S,cores=C,threads=T]", Takes::Value,
+         "number of vCPUs, 1..254 (default 1), and their shape: S x C x T must be N\n"
+         "(default: one socket of N single-threaded cores), seen in CPUID and the MADT",
+         [](O& o, F f, F v) { parse_cpus(f, v, o); }},
         {"--serial", "OUT", Takes::Value,
          "COM1 output: stdout (default; reads stdin too), file=PATH, sink;\n"
          "crosvm's type=file,path=PATH too",

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "ipc/mac_address.h"
+#include "vmm/board/cpu_topology.h"
 #include "vmm/logging.h"
 #include "vmm/sandbox/jail_ids.h"
 
@@ -68,6 +69,7 @@ struct RunOptions {
     std::string cmdline = "console=ttyS0 reboot=k panic=-1";
     uint64_t mem_mib = 256;
     unsigned cpus = 1;
+    CpuTopology topology;  // --cpus N,sockets=...: its count() is always `cpus`
     ConsoleOutput serial;
     std::vector<DiskOption> disks;                // --disk, in order: virtio-blk0, 1, ...
     bool rng = true;                              // virtio-rng, on unless --no-rng

@@ -657,3 +657,21 @@ TEST_CASE("cli parses --syslog-tag", "[cli]") {
     CHECK(error_of({"run", "--kernel", kernel.path, "--syslog-tag", "x]:"}) ==
           "--syslog-tag: 'x]:': only letters, digits, '-', '_' and '.'");
 }
+
+TEST_CASE("cli parses --cpus N with sockets, cores and threads", "[cli]") {
+    TempFile kernel;
+    const RunOptions flat = run_options({"run", "--kernel", kernel.path, "--cpus", "4"});
+    CHECK(flat.cpus == 4);
+    CHECK(flat.topology.sockets == 1);
+    CHECK(flat.topology.cores == 4);
+    CHECK(flat.topology.threads == 1);
+    const RunOptions shaped = run_options({"run", "--kernel", kernel.path, "--cpus", "12,sockets=2,threads=2"});
+    CHECK(shaped.cpus == 12);
+    CHECK(shaped.topology.sockets == 2);
+    CHECK(shaped.topology.cores == 3);  // what sockets and threads leave of 12
+    CHECK(shaped.topology.threads == 2);
+    CHECK(shaped.topology.count() == shaped.cpus);
+    CHECK(error_of({"run", "--kernel", kernel.path, "--cpus", "5,threads=2"}) ==
+          "--cpus: '5,threads=2': sockets x cores x threads is 1 x 2 x 2 = 4, not 5");
+    CHECK(error_of({"run", "--kernel", kernel.path, "--cpus", "0"}).rfind("--cpus: ", 0) == 0);
+}

@@ -1,5 +1,6 @@
 #include "vmm/kvm/cpuid.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 
@@ -39,20 +40,25 @@ constexpr uint32_t kLevelTypeSmt = 1;
 constexpr uint32_t kLevelTypeCore = 2;
 constexpr uint32_t kLevelTypeShift = 8;
 
-void set_topology_level(kvm_cpuid_entry2& e, unsigned index, unsigned count) {
-    // One thread per core, `count` cores in one package: level 0 is SMT (width 0),
-    // level 1 is the core level, everything above is invalid.
-    const uint32_t core_shift = count <= 1 ? 0 : static_cast<uint32_t>(std::bit_width(count - 1u));
-    e.edx = index;  // x2APIC id
+// Leaf 4 EAX: the threads sharing this cache, minus one; the cache level.
+constexpr uint32_t kCacheSharingShift = 14;
+constexpr uint32_t kCacheSharingMask = 0xfffu << kCacheSharingShift;
+constexpr uint32_t kCacheLevelShift = 5;
+constexpr uint32_t kCacheLevelMask = 0x7u;
+
+void set_topology_level(kvm_cpuid_entry2& e, uint32_t apic_id, const CpuTopology& topology) {
+    // Level 0 is SMT, level 1 the core level (everything in a package); EAX is how far
+    // to shift the x2APIC id to get past the level's field, EBX its logical count.
+    e.edx = apic_id;
     switch (e.index) {
         case 0:
-            e.eax = 0;
-            e.ebx = 1;
+            e.eax = topology.thread_bits();
+            e.ebx = topology.threads;
             e.ecx = (kLevelTypeSmt << kLevelTypeShift) | 0;
             break;
         case 1:
-            e.eax = core_shift;
-            e.ebx = count;
+            e.eax = topology.thread_bits() + topology.core_bits();
+            e.ebx = topology.cores * topology.threads;
             e.ecx = (kLevelTypeCore << kLevelTypeShift) | 1;
             break;
         default:
@@ -63,23 +69,54 @@ void set_topology_level(kvm_cpuid_entry2& e, unsigned index, unsigned count) {
     }
 }
 
+// Leaf 4: the cores of a package, and who shares the cache: a core's threads for L1
+// and L2, the whole package for L3 and beyond.
+void set_cache_sharing(kvm_cpuid_entry2& e, const CpuTopology& topology) {
+    const uint32_t level = (e.eax >> kCacheLevelShift) & kCacheLevelMask;
+    const uint32_t sharing = level >= 3 ? topology.cores * topology.threads : topology.threads;
+    e.eax = (e.eax & ~kCacheCoresMask & ~kCacheSharingMask) | ((topology.cores - 1u) << kCacheCoresShift) |
+            ((sharing - 1u) << kCacheSharingShift);
+}
+
 }  // namespace
 
-std::vector<kvm_cpuid_entry2> normalize_cpuid(std::vector<kvm_cpuid_entry2> entries, unsigned index, unsigned count) {
+std::vector<kvm_cpuid_entry2> normalize_cpuid(std::vector<kvm_cpuid_entry2> entries, unsigned index,
+                                              const CpuTopology& topology) {
+    const uint32_t apic_id = topology.apic_id(index);
+    const uint32_t per_package = topology.cores * topology.threads;
+    // A topology leaf KVM offers must describe both levels and end with an invalid
+    // one, whatever subleaves KVM listed (some list only the first): the guest walks
+    // the subleaves until ECX's level type is 0.
+    for (uint32_t topology_leaf : {leaf::kTopology, leaf::kTopologyV2}) {
+        const auto has = [&](uint32_t index) {
+            return std::any_of(entries.begin(), entries.end(), [&](const kvm_cpuid_entry2& e) {
+                return e.function == topology_leaf && e.index == index;
+            });
+        };
+        if (!has(0)) continue;
+        for (uint32_t index = 1; index <= 2; ++index) {
+            if (has(index)) continue;
+            kvm_cpuid_entry2 level{};
+            level.function = topology_leaf;
+            level.index = index;
+            level.flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX;
+            entries.push_back(level);
+        }
+    }
     for (auto& e : entries) {
         switch (e.function) {
             case leaf::kFeatures:
-                e.ebx = (e.ebx & ~(0xffu << kEbxApicIdShift) & ~kEbxLogicalCountMask) | (index << kEbxApicIdShift) |
-                        (count << kEbxLogicalCountShift);
+                e.ebx = (e.ebx & ~(0xffu << kEbxApicIdShift) & ~kEbxLogicalCountMask) | (apic_id << kEbxApicIdShift) |
+                        (per_package << kEbxLogicalCountShift);
                 e.ecx = (e.ecx | kEcxHypervisor) & ~(kEcxMonitor | kEcxVmx | kEcxEist | kEcxTm2 | kEcxPdcm);
                 e.edx &= ~(kEdxAcpiThermal | kEdxTm);
-                if (count > 1)
+                if (per_package > 1)
                     e.edx |= kEdxHtt;
                 else
                     e.edx &= ~kEdxHtt;
                 break;
             case leaf::kCacheParams:
-                e.eax = (e.eax & ~kCacheCoresMask) | ((count - 1u) << kCacheCoresShift);
+                set_cache_sharing(e, topology);
                 break;
             case leaf::kThermalPower:
             case leaf::kPerfMon:
@@ -87,7 +124,7 @@ std::vector<kvm_cpuid_entry2> normalize_cpuid(std::vector<kvm_cpuid_entry2> entr
                 break;
             case leaf::kTopology:
             case leaf::kTopologyV2:
-                set_topology_level(e, index, count);
+                set_topology_level(e, apic_id, topology);
                 break;
             case leaf::kExtFeatures:
                 e.ecx &= ~kExtEcxSvm;

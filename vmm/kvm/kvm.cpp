@@ -154,10 +154,11 @@ void VmFd::set_pit2(const kvm_pit_state2& pit) const {
     checked_ioctl(fd_.get(), KVM_SET_PIT2, const_cast<kvm_pit_state2*>(&pit), "KVM_SET_PIT2");
 }
 
-VcpuFd VcpuFd::create(const Kvm& kvm, const VmFd& vm, unsigned index) {
+VcpuFd VcpuFd::create(const Kvm& kvm, const VmFd& vm, unsigned index, uint32_t apic_id) {
     int raw;
     do {
-        raw = ioctl(vm.fd(), KVM_CREATE_VCPU, static_cast<unsigned long>(index));
+        // KVM's vCPU id is the LAPIC's id at reset; 0 is the boot CPU.
+        raw = ioctl(vm.fd(), KVM_CREATE_VCPU, static_cast<unsigned long>(apic_id));
     } while (raw < 0 && errno == EINTR);
     if (raw < 0) base::throw_errno("KVM_CREATE_VCPU " + std::to_string(index));
     base::UniqueFd fd(raw);

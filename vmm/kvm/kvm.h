@@ -56,7 +56,9 @@ private:
 
 class VcpuFd {
 public:
-    static VcpuFd create(const Kvm& kvm, const VmFd& vm, unsigned index);
+    // vCPU `index` (brig's numbering, in names and --cpu-affinity) with `apic_id` as
+    // KVM's vCPU id, which KVM makes its APIC id (board/cpu_topology.h).
+    static VcpuFd create(const Kvm& kvm, const VmFd& vm, unsigned index, uint32_t apic_id);
     VcpuFd(VcpuFd&&) noexcept;
     VcpuFd& operator=(VcpuFd&&) = delete;
     VcpuFd(const VcpuFd&) = delete;

@@ -576,8 +576,8 @@ std::unique_ptr<Vm> build_vm(const RunOptions& options) {
     vm->topology = options.topology;
     const boot::BootEntry entry = write_boot_images(*vm, files, options.cmdline, vm->topology);
     if (options.on_reboot == RunOptions::OnReboot::Restart)
-        vm->reboot.emplace(RebootPlan{std::move(files), options.cmdline, entry,
-                                      VmResetState::capture(vm->vm_fd), options.reboot_limit()});
+        vm->reboot.emplace(RebootPlan{std::move(files), options.cmdline, entry, VmResetState::capture(vm->vm_fd),
+                                      options.reboot_limit()});
     spdlog::debug("[boot] {} kernel, entry {:#x}, boot info at {:#x}",
                   entry.protocol == boot::BootProtocol::Pvh ? "PVH" : "Linux 64-bit", entry.entry_point,
                   entry.boot_info_addr);

@@ -6,15 +6,21 @@ Measures wall time from process start to
   - with --linux KIT_DIR: the Debian kernel's "smpboot:" line (PVH vmlinux + initramfs).
 Prints medians and the brig/QEMU ratio. Numbers only, no pass/fail: this is a benchmark.
 
-usage: bench/boot_time.py [--build build] [--runs 10] [--linux KIT_DIR] [--linux-runs 2]
+With --hugepages, brig also runs with its guest RAM on 2 MiB huge pages (reserved for
+the run, then given back), reported against QEMU and against brig on normal pages.
+
+usage: bench/boot_time.py [--build build] [--runs 10] [--hugepages] [--linux KIT_DIR] [--linux-runs 2]
 """
 import argparse
+import contextlib
 import os
 import select
 import signal
 import statistics
 import subprocess
 import time
+
+import hugepages
 
 
 def timed_run(cmd, marker=None, stop_on_marker=False, timeout=300):
@@ -80,17 +86,26 @@ def main():
     ap.add_argument("--runs", type=int, default=10)
     ap.add_argument("--linux", metavar="KIT_DIR")
     ap.add_argument("--linux-runs", type=int, default=2)
+    ap.add_argument("--hugepages", action="store_true")
     args = ap.parse_args()
     brig = os.path.join(args.build, "vmm", "brig")
     guest = os.path.join(args.build, "tests", "guest", "brig-test-guest.elf")
 
-    results = {"brig": [], "qemu": []}
-    for _ in range(args.runs):
-        results["brig"].append(timed_run(brig_cmd(brig, guest, "mode=poweroff", 128, 1)))
-        results["qemu"].append(timed_run(qemu_cmd(guest, "mode=poweroff", 128, 1)))
+    results = {"brig": [], "qemu": [], "huge": []}
+    with hugepages.reserved(128) if args.hugepages else contextlib.nullcontext():
+        for _ in range(args.runs):
+            results["brig"].append(timed_run(brig_cmd(brig, guest, "mode=poweroff", 128, 1)))
+            if args.hugepages:
+                results["huge"].append(timed_run(brig_cmd(brig, guest, "mode=poweroff", 128, 1) + ["--hugepages"]))
+            results["qemu"].append(timed_run(qemu_cmd(guest, "mode=poweroff", 128, 1)))
     print(f"test guest (PVH ELF, 128 MiB, 1 vCPU), median of {args.runs} runs:")
     report("  first serial byte", [r[0] for r in results["brig"]], [r[0] for r in results["qemu"]])
     report("  ACPI power-off, process exit", [r[2] for r in results["brig"]], [r[2] for r in results["qemu"]])
+    if args.hugepages:
+        for name, i in (("first serial byte", 0), ("ACPI power-off, process exit", 2)):
+            report(f"  {name}, --hugepages", [r[i] for r in results["huge"]], [r[i] for r in results["qemu"]])
+            h, n = median([r[i] for r in results["huge"]]), median([r[i] for r in results["brig"]])
+            print(f"{'':44s} hugepages/normal pages {h / n:5.2f}")
 
     if args.linux:
         vmlinux = os.path.join(args.linux, "vmlinux")

@@ -58,7 +58,8 @@ std::filesystem::path policy_dir(const RunOptions& options) {
 
 std::unique_ptr<Vm> create_vm_with_memory(const RunOptions& options) {
     Kvm kvm = Kvm::open();
-    GuestMemory memory = GuestMemory::create(options.mem_mib * layout::MiB);
+    GuestMemory memory = GuestMemory::create(
+        options.mem_mib * layout::MiB, options.hugepages ? GuestMemory::Pages::Huge2MiB : GuestMemory::Pages::Normal);
     VmFd vm = VmFd::create(kvm);
     vm.set_tss_address(layout::kKvmTss);
     vm.set_identity_map_address(layout::kKvmIdentityMap);

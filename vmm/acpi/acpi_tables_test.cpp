@@ -221,8 +221,9 @@ TEST_CASE("configurations ACPI cannot describe are rejected", "[acpi]") {
 
 TEST_CASE("MADT carries the topology's APIC ids, and the IOAPIC takes the id after the highest", "[acpi]") {
     AcpiConfig config{.num_cpus = 6, .com1 = true, .virtio_mmio = {}};
-    config.apic_ids = {0, 1, 2, 4, 5, 6};  // 2 sockets of 3 cores
-    const auto madt = table_bytes(build_acpi_tables(config), "APIC");
+    config.apic_ids = {0, 1, 2, 4, 5, 6};             // 2 sockets of 3 cores
+    const AcpiBlob blob = build_acpi_tables(config);  // the span below points into it
+    const auto madt = table_bytes(blob, "APIC");
     std::map<uint8_t, std::vector<std::span<const uint8_t>>> by_type;
     for (const MadtEntry& entry : madt_entries(madt)) by_type[entry.type].push_back(entry.bytes);
     REQUIRE(by_type[0].size() == 6);

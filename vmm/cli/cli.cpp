@@ -324,6 +324,10 @@ const std::vector<Flag>& run_flags() {
          "guest memory: MiB, or with a suffix K, M, G, T (1G, 512M); a multiple of 2 MiB\n"
          "(default 256, minimum 16)",
          [](O& o, F f, F v) { o.mem_mib = parse_mem_mib(f, v); }},
+        {"--hugepages", "", Takes::Nothing,
+         "back guest RAM with 2 MiB huge pages (all reserved at start; too few free is\n"
+         "exit 35); the devices map it as they map normal pages",
+         [](O& o, F f, F v) { o.hugepages = switch_value(f, v); }},
         {"--cpus", "N[,sockets=S,cores=C,threads=T]", Takes::Value,
          "number of vCPUs, 1..254 (default 1), and their shape: S x C x T must be N\n"
          "(default: one socket of N single-threaded cores), seen in CPUID and the MADT",

@@ -79,6 +79,7 @@ struct RunOptions {
     logging::Format log_format = logging::Format::Text;  // --log-format
     std::optional<std::filesystem::path> log_file;       // --log-file
     std::optional<std::string> syslog_tag;               // --syslog-tag
+    bool hugepages = false;                              // --hugepages: guest RAM on 2 MiB pages
     // Devices run in-process instead of in jailed brig-device processes (debugging only).
     bool disable_sandbox = false;
     // The unprivileged ids a device process runs as, inside and outside its user namespace:

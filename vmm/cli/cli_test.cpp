@@ -675,3 +675,10 @@ TEST_CASE("cli parses --cpus N with sockets, cores and threads", "[cli]") {
           "--cpus: '5,threads=2': sockets x cores x threads is 1 x 2 x 2 = 4, not 5");
     CHECK(error_of({"run", "--kernel", kernel.path, "--cpus", "0"}).rfind("--cpus: ", 0) == 0);
 }
+
+TEST_CASE("cli parses --hugepages", "[cli]") {
+    TempFile kernel;
+    CHECK(run_options({"run", "--kernel", kernel.path, "--hugepages"}).hugepages);
+    CHECK_FALSE(run_options({"run", "--kernel", kernel.path}).hugepages);
+    CHECK_THAT(brig::run_help(), Contains("--hugepages"));
+}

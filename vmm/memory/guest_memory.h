@@ -25,7 +25,11 @@ struct MemoryRegion {
 class GuestMemory {
 public:
     // Lays out `size` bytes of RAM below the 32-bit MMIO hole, the rest above 4 GiB.
-    static GuestMemory create(uint64_t size);
+    // Pages: the host's normal pages, or (--hugepages) 2 MiB huge pages, reserved in
+    // full here so that a host without enough of them fails now, with exit 35, and
+    // never later with a SIGBUS under a guest access.
+    enum class Pages { Normal, Huge2MiB };
+    static GuestMemory create(uint64_t size, Pages pages = Pages::Normal);
 
     GuestMemory(GuestMemory&&) noexcept;
     GuestMemory& operator=(GuestMemory&&) = delete;

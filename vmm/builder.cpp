@@ -26,6 +26,7 @@
 #include "vmm/net/tap.h"
 #include "vmm/memory/layout.h"
 #include "vmm/output_file.h"
+#include "vmm/unix_listener.h"
 #include "vmm/platform/acpi_pm.h"
 #include "vmm/platform/i8042.h"
 #include "vmm/platform/pvpanic.h"
@@ -94,13 +95,30 @@ void attach_platform_devices(Vm& vm) {
                   layout::kPvpanicPort, 1);
 }
 
-// The fd console output goes to: stdout, a file (kept open in `file`), or none (sink).
+// --serial type=unix: brig connects to the listening socket, so the jailed device
+// connects nothing; blocking from then on, as a file is (the device writes from a
+// thread of its own).
+base::UniqueFd connect_console_socket(const ConsoleOutput& output) {
+    base::UniqueFd fd = unix_stream_socket();
+    if (const int err = connect_unix(fd.get(), output.path); err != 0)
+        throw InvalidArgument(output.flag + ": cannot connect to " + output.path.string() + ": " + std::strerror(err));
+    const int flags = fcntl(fd.get(), F_GETFL);
+    if (flags < 0 || fcntl(fd.get(), F_SETFL, flags & ~O_NONBLOCK) != 0)
+        base::throw_errno("fcntl(" + output.path.string() + ")");
+    return fd;
+}
+
+// The fd console output goes to: stdout, a file or a connected socket (kept open in
+// `file`), or none (sink).
 int open_console_output(const ConsoleOutput& output, base::UniqueFd& file) {
     switch (output.kind) {
         case ConsoleOutput::Kind::Stdout:
             return STDOUT_FILENO;
         case ConsoleOutput::Kind::File:
             file = open_output_file(output.flag, output.path, O_TRUNC, 0640);
+            return file.get();
+        case ConsoleOutput::Kind::Unix:
+            file = connect_console_socket(output);
             return file.get();
         case ConsoleOutput::Kind::Sink:
             break;
@@ -294,18 +312,36 @@ void attach_device(Vm& vm, const RunOptions& options, DeviceAttachment attachmen
     vm.devices.push_back(std::move(record));
 }
 
-void attach_serial(Vm& vm, const RunOptions& options, bool forward_stdin) {
-    DeviceAttachment serial{ipc::kinds::kSerial, "serial",        {}, &vm.pio, layout::kCom1Port,
-                            layout::kCom1Size,   layout::kCom1Irq};
-    base::UniqueFd output_pipe;  // closed once the device holds it
-    const int output_fd = device_console_output("serial", options.serial, serial.owned, output_pipe);
-    if (output_fd >= 0) serial.resources.push_back({std::string(ipc::resource::kOutput), output_fd});
-    base::UniqueFd input;  // closed once the device holds it
-    if (forward_stdin) {
+// A console device's output and input resources: the output as device_console_output
+// makes it; the input from the operator's stdin (a pipe brig relays into), or from the
+// socket of a type=unix output, which goes both ways.
+void add_console_resources(Vm& vm, const std::string& name, const ConsoleOutput& output, bool reads_stdin,
+                           std::vector<ipc::NamedFd>& resources, DeviceResources& owned, base::UniqueFd& output_pipe,
+                           base::UniqueFd& input) {
+    const int output_fd = device_console_output(name, output, owned, output_pipe);
+    if (output_fd >= 0) resources.push_back({std::string(ipc::resource::kOutput), output_fd});
+    if (reads_stdin) {
         input = console_input_pipe(vm);
-        serial.resources.push_back({std::string(ipc::resource::kInput), input.get()});
+        resources.push_back({std::string(ipc::resource::kInput), input.get()});
+    } else if (output.kind == ConsoleOutput::Kind::Unix) {
+        resources.push_back({std::string(ipc::resource::kInput), output_fd});
     }
+}
+
+// COM1..COM4 (num 1..4): each its own jailed serial device; COM1 is "serial".
+void attach_com_port(Vm& vm, const RunOptions& options, unsigned num, const ConsoleOutput& output, bool reads_stdin) {
+    const layout::ComPort& com = layout::kComPorts[num - 1];
+    const std::string name = num == 1 ? "serial" : "serial" + std::to_string(num);
+    DeviceAttachment serial{ipc::kinds::kSerial, name, {}, &vm.pio, com.port, layout::kComSize, com.irq};
+    base::UniqueFd output_pipe, input;  // closed once the device holds them
+    add_console_resources(vm, name, output, reads_stdin, serial.resources, serial.owned, output_pipe, input);
     attach_device(vm, options, std::move(serial));
+    if (num != 1) vm.more_com_ports.push_back(num);
+}
+
+void attach_serial(Vm& vm, const RunOptions& options, bool forward_stdin) {
+    attach_com_port(vm, options, 1, options.serial, forward_stdin);
+    for (const auto& [num, output] : options.more_serial_ports) attach_com_port(vm, options, num, output, false);
 }
 
 // The next virtio-mmio window, declared in the DSDT.
@@ -320,6 +356,17 @@ void attach_virtio(Vm& vm, const RunOptions& options, const ipc::DeviceKind& kin
                   {kind, name, std::move(resources), &vm.mmio, base, virtio::kMmioWindowSize, irq, std::move(owned),
                    std::move(settings)});
     vm.virtio_windows.push_back({base, virtio::kMmioWindowSize, irq});
+}
+
+// hvc<index>: "virtio-console" for hvc0, then "virtio-console1", ...
+void attach_virtio_console(Vm& vm, const RunOptions& options, unsigned index, const ConsoleOutput& output,
+                           bool reads_stdin) {
+    const std::string name = index == 0 ? "virtio-console" : "virtio-console" + std::to_string(index);
+    std::vector<ipc::NamedFd> fds;
+    DeviceResources owned;
+    base::UniqueFd output_pipe, input;  // closed once the device holds them
+    add_console_resources(vm, name, output, reads_stdin, fds, owned, output_pipe, input);
+    attach_virtio(vm, options, ipc::kinds::kVirtioConsole, name, std::move(fds), std::move(owned));
 }
 
 void attach_virtio_devices(Vm& vm, const RunOptions& options) {
@@ -359,19 +406,11 @@ void attach_virtio_devices(Vm& vm, const RunOptions& options) {
                       {{std::string(ipc::setting::kMac), macs[i].to_string()}});
     }
     if (options.rng) attach_virtio(vm, options, ipc::kinds::kVirtioRng, "virtio-rng", {});
-    if (options.virtio_console) {
-        std::vector<ipc::NamedFd> fds;
-        base::UniqueFd output_pipe;  // closed once the device holds it
-        DeviceResources owned;
-        const int out = device_console_output("virtio-console", *options.virtio_console, owned, output_pipe);
-        if (out >= 0) fds.push_back({std::string(ipc::resource::kOutput), out});
-        base::UniqueFd input;  // closed once the device holds it
-        if (stdin_console(options) == StdinConsole::VirtioConsole) {
-            input = console_input_pipe(vm);
-            fds.push_back({std::string(ipc::resource::kInput), input.get()});
-        }
-        attach_virtio(vm, options, ipc::kinds::kVirtioConsole, "virtio-console", std::move(fds), std::move(owned));
-    }
+    if (options.virtio_console)
+        attach_virtio_console(vm, options, 0, *options.virtio_console,
+                              stdin_console(options) == StdinConsole::VirtioConsole);
+    for (size_t i = 0; i < options.more_consoles.size(); ++i)
+        attach_virtio_console(vm, options, static_cast<unsigned>(i + 1), options.more_consoles[i], false);
 }
 
 // --vsock: the device, and brig's broker for its host side on unix sockets. The
@@ -418,8 +457,9 @@ void prepare_sandbox(Vm& vm, const RunOptions& options) {
     vm.device_executable = find_device_executable();
     vm.thread_filters = compile_vmm_policies(vm.policy_dir);
     if (!options.jail_user) {
-        const size_t devices = 1 + options.disks.size() + options.nets.size() + (options.rng ? 1 : 0) +
-                               (options.virtio_console ? 1 : 0) + (options.vsock ? 1 : 0);
+        const size_t devices = 1 + options.more_serial_ports.size() + options.disks.size() + options.nets.size() +
+                               (options.rng ? 1 : 0) + (options.virtio_console ? 1 : 0) + options.more_consoles.size() +
+                               (options.vsock ? 1 : 0);
         if (options.jail_ids.size() < devices)
             throw InvalidArgument("--jail-ids " + options.jail_ids.str() + ": " +
                                   std::to_string(options.jail_ids.size()) + " ids for " + std::to_string(devices) +
@@ -437,6 +477,7 @@ uint64_t write_acpi_tables(const Vm& vm, const CpuTopology& topology) {
     config.num_cpus = topology.count();
     config.apic_ids = topology.apic_ids();
     config.com1 = true;
+    config.serial_ports = vm.more_com_ports;
     config.pvpanic = true;
     config.power_button_gsi = layout::kGedIrq;
     config.virtio_mmio = vm.virtio_windows;

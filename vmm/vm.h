@@ -79,6 +79,7 @@ struct Vm {
     // device, or the virtio console); the supervisor relays stdin into it.
     base::UniqueFd console_input;
     std::vector<acpi::VirtioMmioEntry> virtio_windows;  // declared in the DSDT
+    std::vector<unsigned> more_com_ports;               // COM2..COM4 attached, declared in the DSDT
 
     std::optional<VmmThreadFilters> thread_filters;  // absent with --disable-sandbox
     // Resolved once, before the first device: where policies and brig-device come from.

@@ -57,6 +57,7 @@ static const struct mode modes[] = {
 	{"blk-bench", mode_blk_bench},
 	{"reboot", mode_reboot},
 	{"topology", mode_topology},
+	{"serial-ports", mode_serial_ports},
 	{"reg-bench", mode_reg_bench},
 	{"hostile-oob", mode_hostile_oob},
 	{"hostile-len-overflow", mode_hostile_len_overflow},

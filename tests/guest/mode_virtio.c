@@ -3,6 +3,7 @@
 
 #include "console.h"
 #include "dma.h"
+#include "port_io.h"
 #include "power.h"
 #include "virtio_mmio.h"
 #include "virtqueue.h"
@@ -192,5 +193,95 @@ void mode_console_echo(const struct boot_info *info) {
 		power_off();
 	}
 	console_write_line("console: echoed");
+	power_off();
+}
+
+/*
+ * serial-ports: a line on every serial port and console brig gave the guest, for
+ * crosvm's --serial layouts (Android's among them). Each of COM2..COM4 that answers
+ * (its scratch register keeps what is written) gets "ttyS<n>: hello" by polled
+ * writes, and ttyS1 also "ttyS1: reason=<the failure reason>" (reason=WORD on the
+ * command line), as Android's guests report why they stopped; then each virtio
+ * console hvc<i> gets "hvc<i>: hello". On COM1: "serial-ports: ttyS<n> present"
+ * per port, "serial-ports: hvc<i> sent" per console, "serial-ports: done".
+ */
+static const uint16_t com_ports[] = {0x3f8, 0x2f8, 0x3e8, 0x2e8};
+enum { UART_SCRATCH = 7, UART_LINE_CONTROL = 3, UART_LINE_STATUS = 5, UART_THR_EMPTY = 0x20 };
+
+static void uart_polled_write(uint16_t port, const char *text) {
+	for (; *text != '\0'; text++) {
+		for (uint32_t spins = 0; spins < 100000 && !(inb(port + UART_LINE_STATUS) & UART_THR_EMPTY); spins++) {
+		}
+		outb(port, (uint8_t)*text);
+	}
+}
+
+static void send_on_console(uint32_t nth) {
+	struct virtio_device dev;
+	struct virtqueue receive;
+	struct virtqueue transmit;
+	if (!virtio_find_nth(VIRTIO_ID_CONSOLE, nth, &dev)) {
+		return;
+	}
+	if (!virtio_negotiate(&dev, 0) ||
+	    !vq_setup(&receive, &dev, CONSOLE_RECEIVE_QUEUE, &queue_pages[0], VQ_DEFAULT_SIZE) ||
+	    !vq_setup(&transmit, &dev, CONSOLE_TRANSMIT_QUEUE, &queue_pages[1], VQ_DEFAULT_SIZE)) {
+		return;
+	}
+	virtio_driver_ok(&dev);
+	static const char text[] = "hvc?: hello\n";
+	uint32_t length = sizeof text - 1;
+	for (uint32_t i = 0; i < length; i++) {
+		buffer[i] = (uint8_t)text[i];
+	}
+	buffer[3] = (uint8_t)('0' + nth);
+	struct vq_buffer out = {dma_address(buffer), length, false};
+	vq_add(&transmit, &out, 1);
+	vq_kick(&transmit);
+	uint32_t len;
+	if (wait_one(&transmit, "serial-ports", &len)) {
+		console_write("serial-ports: hvc");
+		console_write_decimal(nth);
+		console_write_line(" sent");
+	}
+	virtio_reset(&dev); /* the queue pages are the next console's */
+}
+
+void mode_serial_ports(const struct boot_info *info) {
+	char reason[40] = "none";
+	const char *at = info->cmdline;
+	for (; *at != '\0'; at++) {
+		if ((at == info->cmdline || at[-1] == ' ') && at[0] == 'r' && at[1] == 'e' && at[2] == 'a' &&
+		    at[3] == 's' && at[4] == 'o' && at[5] == 'n' && at[6] == '=') {
+			uint32_t n = 0;
+			for (const char *c = at + 7; *c != '\0' && *c != ' ' && n + 1 < sizeof reason; c++) {
+				reason[n++] = *c;
+			}
+			reason[n] = '\0';
+		}
+	}
+	for (uint32_t n = 1; n < sizeof com_ports / sizeof com_ports[0]; n++) {
+		const uint16_t port = com_ports[n];
+		outb(port + UART_SCRATCH, 0x5a);
+		if (inb(port + UART_SCRATCH) != 0x5a) {
+			continue; /* nothing there: the bus reads 0xff */
+		}
+		outb(port + UART_LINE_CONTROL, 0x03); /* 8N1 */
+		static char line[64] = "ttyS?: hello\n";
+		line[4] = (char)('0' + n);
+		uart_polled_write(port, line);
+		if (n == 1) {
+			uart_polled_write(port, "ttyS1: reason=");
+			uart_polled_write(port, reason);
+			uart_polled_write(port, "\n");
+		}
+		console_write("serial-ports: ttyS");
+		console_write_decimal(n);
+		console_write_line(" present");
+	}
+	for (uint32_t nth = 0; nth < 8; nth++) {
+		send_on_console(nth);
+	}
+	console_write_line("serial-ports: done");
 	power_off();
 }

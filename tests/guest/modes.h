@@ -48,6 +48,7 @@ __attribute__((noreturn)) void mode_blk_id(const struct boot_info *info);
 __attribute__((noreturn)) void mode_blk_bench(const struct boot_info *info);
 __attribute__((noreturn)) void mode_reboot(const struct boot_info *info);
 __attribute__((noreturn)) void mode_topology(const struct boot_info *info);
+__attribute__((noreturn)) void mode_serial_ports(const struct boot_info *info);
 __attribute__((noreturn)) void mode_reg_bench(const struct boot_info *info);
 __attribute__((noreturn)) void mode_hostile_oob(const struct boot_info *info);
 __attribute__((noreturn)) void mode_hostile_len_overflow(const struct boot_info *info);

@@ -234,3 +234,19 @@ TEST_CASE("iasl reads the power button: a Generic Event Device notifying PNP0C0C
 
     check_recompiles_identically(dir, blob);
 }
+
+TEST_CASE("iasl reads COM1..COM4: PNP0501 at 0x3f8/4, 0x2f8/3, 0x3e8/4, 0x2e8/3, and recompiles them", "[acpi][iasl]") {
+    TempDir dir;
+    AcpiConfig config = config_with_virtio(1, 0);
+    config.serial_ports = {2, 3, 4};
+    const AcpiBlob blob = build_acpi_tables(config);
+    const std::string dsl = disassemble(dir, blob, "DSDT");
+    CHECK(count(dsl, "EisaId (\"PNP0501\")") == 4);
+    for (const char* port : {"0x03F8", "0x02F8", "0x03E8", "0x02E8"})
+        CHECK(count(dsl, std::string("IO (Decode16,\n                    ") + port + ",") == 1);
+    CHECK(count(dsl, "IRQNoFlags ()\n                    {4}") == 2);
+    CHECK(count(dsl, "IRQNoFlags ()\n                    {3}") == 2);
+    for (const char* uid : {"Name (_UID, Zero)", "Name (_UID, One)", "Name (_UID, 0x02)", "Name (_UID, 0x03)"})
+        CHECK(count(dsl, uid) == 1);
+    check_recompiles_identically(dir, blob);
+}

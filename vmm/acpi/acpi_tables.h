@@ -33,6 +33,8 @@ struct AcpiConfig {
     std::vector<VirtioMmioEntry> virtio_mmio;
     // Each vCPU's APIC id, num_cpus of them (board/cpu_topology.h); empty: vCPU i has id i.
     std::vector<uint32_t> apic_ids = {};
+    // COM ports besides COM1 (2..4, layout::kComPorts), each a PNP0501 in the DSDT.
+    std::vector<unsigned> serial_ports = {};
 };
 
 struct AcpiTableInfo {

@@ -16,16 +16,18 @@ namespace res = brig::acpi::aml::resource;
 
 namespace {
 
-Bytes com1_device() {
-    return aml::device(
-        "COM1", {
-                    aml::name("_HID", aml::eisa_id("PNP0501")),  // 16550A-compatible UART
-                    aml::name("_UID", aml::integer(0)),
-                    aml::name("_CRS", aml::resource_template({
-                                          res::io_decode16(layout::kCom1Port, layout::kCom1Port, 1, layout::kCom1Size),
-                                          res::irq_no_flags(layout::kCom1Irq),
-                                      })),
-                });
+// COM<num> (1..4) at its standard port and IRQ; _UID num-1, so Linux names it ttyS<num-1>.
+Bytes com_device(unsigned num) {
+    const layout::ComPort& com = layout::kComPorts.at(num - 1);
+    return aml::device("COM" + std::to_string(num),
+                       {
+                           aml::name("_HID", aml::eisa_id("PNP0501")),  // 16550A-compatible UART
+                           aml::name("_UID", aml::integer(num - 1)),
+                           aml::name("_CRS", aml::resource_template({
+                                                 res::io_decode16(com.port, com.port, 1, layout::kComSize),
+                                                 res::irq_no_flags(com.irq),
+                                             })),
+                       });
 }
 
 // Linux's pvpanic driver binds QEMU0001 and takes its port from _CRS.
@@ -99,9 +101,8 @@ Bytes s5_package() {
 
 Bytes build_dsdt(const AcpiConfig& config) {
     std::vector<Bytes> devices;
-    if (config.com1) {
-        devices.push_back(com1_device());
-    }
+    if (config.com1) devices.push_back(com_device(1));
+    for (unsigned num : config.serial_ports) devices.push_back(com_device(num));
     if (config.pvpanic) devices.push_back(pvpanic_device());
     if (config.power_button_gsi)
         for (auto& d : power_button_devices(*config.power_button_gsi)) devices.push_back(std::move(d));

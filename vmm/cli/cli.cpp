@@ -30,7 +30,9 @@ constexpr size_t kMaxDisks = layout::kVirtioMmioWindows - 2;
 constexpr size_t kMaxInterfaceName = 15;  // IFNAMSIZ - 1
 constexpr uint64_t kMaxBootTimeoutSeconds = 24 * 3600;
 constexpr uint64_t kMaxReboots = 1000000;
-constexpr size_t kMaxSyslogTag = 32;         // RFC 3164's TAG
+constexpr size_t kMaxSyslogTag = 32;  // RFC 3164's TAG
+// hvc0..hvc7: more than Android's three, few enough to leave windows for the disks.
+constexpr uint64_t kMaxConsoles = 8;
 constexpr uint64_t kMaxJailId = 0xfffffffe;  // (uid_t)-1 means "unchanged" to setresuid
 constexpr size_t kHelpColumn = 26;           // where `brig run --help` starts a flag's text
 
@@ -87,12 +89,12 @@ std::filesystem::path readable_file(std::string_view flag, std::string_view text
 }
 
 [[noreturn]] void not_a_console(std::string_view flag, std::string_view text) {
-    fail(flag, "'" + std::string(text) + "' is not one of stdout, file=PATH, sink (or type=file,path=PATH)");
+    fail(flag, "'" + std::string(text) +
+                   "' is not one of stdout, file=PATH, sink (or type=stdout|file|sink|unix[,path=PATH])");
 }
 
-// stdout, sink, file=PATH, or crosvm's type=stdout|sink|file[,path=PATH].
-ConsoleOutput parse_console(std::string_view flag, std::string_view text) {
-    const auto items = parse_key_values(flag, text);
+// stdout, sink, file=PATH, or crosvm's type=stdout|sink|file|unix[,path=PATH].
+ConsoleOutput console_output(std::string_view flag, std::string_view text, const std::vector<KeyValue>& items) {
     const auto value_of = [&](std::string_view key) -> std::optional<std::string> {
         for (const auto& item : items)
             if (item.key == key) return item.value ? item.value : std::optional<std::string>("");
@@ -114,7 +116,99 @@ ConsoleOutput parse_console(std::string_view flag, std::string_view text) {
     if (kind == "stdout" && !path) return {ConsoleOutput::Kind::Stdout, {}, std::string(flag)};
     if (kind == "sink" && !path) return {ConsoleOutput::Kind::Sink, {}, std::string(flag)};
     if (kind == "file" && path && !path->empty()) return {ConsoleOutput::Kind::File, *path, std::string(flag)};
+    if (kind == "unix" && path && !path->empty()) return {ConsoleOutput::Kind::Unix, *path, std::string(flag)};
     not_a_console(flag, text);
+}
+
+ConsoleOutput parse_console(std::string_view flag, std::string_view text) {
+    return console_output(flag, text, parse_key_values(flag, text));
+}
+
+bool parse_bool(std::string_view flag, const std::string& key, const std::optional<std::string>& value) {
+    if (!value || *value == "true") return true;  // a bare key is true
+    if (*value == "false") return false;
+    fail(flag, key + "=" + *value + ": true or false");
+}
+
+// crosvm's --serial: the output (as for --console) plus hardware=serial|virtio-console,
+// num=N, stdin=BOOL, console=BOOL.
+SerialOption parse_serial(std::string_view flag, std::string_view text) {
+    SerialOption serial;
+    std::vector<KeyValue> output;
+    for (auto& item : parse_key_values(flag, text)) {
+        if (item.key == "hardware") {
+            if (item.value == "serial")
+                serial.hardware = SerialOption::Hardware::Serial;
+            else if (item.value == "virtio-console")
+                serial.hardware = SerialOption::Hardware::VirtioConsole;
+            else
+                fail(flag, "hardware=" + item.value.value_or("") + ": serial or virtio-console");
+        } else if (item.key == "num") {
+            serial.num = static_cast<unsigned>(parse_number(flag, item.value.value_or(""), 1, kMaxConsoles));
+        } else if (item.key == "stdin") {
+            serial.reads_stdin = parse_bool(flag, item.key, item.value);
+        } else if (item.key == "console") {
+            serial.kernel_console = parse_bool(flag, item.key, item.value);
+        } else {
+            output.push_back(std::move(item));
+        }
+    }
+    if (serial.hardware == SerialOption::Hardware::Serial && serial.num > layout::kComPorts.size())
+        fail(flag, "'" + std::string(text) + "': hardware=serial is COM1..COM" +
+                       std::to_string(layout::kComPorts.size()) + " (num=1.." +
+                       std::to_string(layout::kComPorts.size()) + ")");
+    serial.output = output.empty() ? ConsoleOutput{ConsoleOutput::Kind::Stdout, {}, std::string(flag)}
+                                   : console_output(flag, text, output);
+    return serial;
+}
+
+// Every --serial in its place: COM1 and hvc0 where the short forms put them, the rest
+// by number (consoles numbered without gaps, as the guest will find them), stdin to
+// at most one, and console=true onto the kernel command line.
+void place_serial_flags(RunOptions& o) {
+    bool com1 = false;
+    std::map<unsigned, ConsoleOutput> consoles;
+    if (o.virtio_console) consoles.emplace(1, *o.virtio_console);  // --console
+    std::optional<StdinConsole> wanted;
+    std::optional<StdinConsole> refused;  // stdin=false on ttyS0 or hvc0
+    for (const SerialOption& s : o.serial_flags) {
+        const bool uart = s.hardware == SerialOption::Hardware::Serial;
+        const std::string name = uart ? "ttyS" + std::to_string(s.num - 1) : "hvc" + std::to_string(s.num - 1);
+        bool fresh;
+        if (uart && s.num == 1) {
+            fresh = !std::exchange(com1, true);
+            o.serial = s.output;
+        } else if (uart) {
+            fresh = o.more_serial_ports.emplace(s.num, s.output).second;
+        } else {
+            fresh = consoles.emplace(s.num, s.output).second;
+        }
+        if (!fresh) fail("--serial", name + " is given twice");
+        if (s.reads_stdin.value_or(false)) {
+            if (s.num != 1) fail("--serial", name + ": stdin=true: brig feeds stdin to ttyS0 or hvc0 only");
+            if (wanted) fail("--serial", "stdin=true on two consoles");
+            wanted = uart ? StdinConsole::Serial : StdinConsole::VirtioConsole;
+        }
+        if (s.reads_stdin == false && s.num == 1) refused = uart ? StdinConsole::Serial : StdinConsole::VirtioConsole;
+        if (s.kernel_console) o.cmdline += " console=" + name;
+    }
+    o.virtio_console.reset();
+    o.more_consoles.clear();
+    for (unsigned num = 1; !consoles.empty(); ++num) {
+        const auto it = consoles.find(num);
+        if (it == consoles.end())
+            fail("--serial", "hvc" + std::to_string(consoles.begin()->first - 1) + " without hvc" +
+                                 std::to_string(num - 1) + ": virtio consoles are numbered from hvc0 without gaps");
+        if (num == 1)
+            o.virtio_console = it->second;
+        else
+            o.more_consoles.push_back(it->second);
+        consoles.erase(it);
+    }
+    if (wanted)
+        o.stdin_choice = wanted;
+    else if (refused && stdin_console(o) == *refused)
+        o.stdin_choice = StdinConsole::None;  // the one that would have read it said stdin=false
 }
 
 // Any case; `warning` is `warn`.
@@ -332,10 +426,13 @@ const std::vector<Flag>& run_flags() {
          "number of vCPUs, 1..254 (default 1), and their shape: S x C x T must be N\n"
          "(default: one socket of N single-threaded cores), seen in CPUID and the MADT",
          [](O& o, F f, F v) { parse_cpus(f, v, o); }},
-        {"--serial", "OUT", Takes::Value,
-         "COM1 output: stdout (default; reads stdin too), file=PATH, sink;\n"
-         "crosvm's type=file,path=PATH too",
-         [](O& o, F f, F v) { o.serial = parse_console(f, v); }},
+        {"--serial", "OUT|type=T[,path=P,hardware=H,num=N,stdin=B,console=B]", Takes::Values,
+         "COM1 output: stdout (default; reads stdin too), file=PATH, sink. Or crosvm's\n"
+         "form, repeatable: type=stdout|file|sink|unix (unix: connect to a listening\n"
+         "socket at path), hardware=serial (num=1..4: COM1..COM4, ttyS0..3) or\n"
+         "virtio-console (num=1..: hvc0..), stdin=true (ttyS0 or hvc0 reads stdin),\n"
+         "console=true (console=ttySn|hvcn on the kernel command line)",
+         [](O& o, F f, F v) { o.serial_flags.push_back(parse_serial(f, v)); }},
         {"--disk", "PATH[,ro]", Takes::Values,
          "a raw disk image (a regular file, whole 512-byte sectors) as virtio-blk;\n"
          "repeatable, up to " +
@@ -674,6 +771,7 @@ RunOptions parse_run(const std::vector<std::string_view>& args) {
         for (const auto& value : option->results()) flag.handle(opts, name, value);
     }
     if (app->count("--kernel") == 0) fail("--kernel", "required (see `brig run --help`)");
+    place_serial_flags(opts);
     if (opts.seccomp_mode == RunOptions::SeccompMode::Learn && !opts.policy_out)
         fail("--seccomp", "learn needs --policy-out DIR for the proposed policies");
     if (opts.jail_user && app->count("--jail-ids") > 0) fail("--jail-ids", "give either --jail-user or --jail-ids");
@@ -688,7 +786,7 @@ RunOptions parse_run(const std::vector<std::string_view>& args) {
     if (opts.suspended && !opts.control_socket) fail("--suspended", "needs --socket (brig resume SOCKET runs it)");
     {
         const size_t virtio = opts.disks.size() + opts.nets.size() + (opts.rng ? 1 : 0) +
-                              (opts.virtio_console ? 1 : 0) + (opts.vsock ? 1 : 0);
+                              (opts.virtio_console ? 1 : 0) + opts.more_consoles.size() + (opts.vsock ? 1 : 0);
         if (virtio > layout::kVirtioMmioWindows)
             fail(opts.vsock ? "--vsock" : "--disk", std::to_string(virtio) + " virtio devices; the board has " +
                                                         std::to_string(layout::kVirtioMmioWindows) + " windows");
@@ -739,6 +837,7 @@ const std::vector<unsigned>& CpuAffinity::for_vcpu(unsigned index) const {
 }
 
 StdinConsole stdin_console(const RunOptions& options) {
+    if (options.stdin_choice) return *options.stdin_choice;
     if (options.serial.kind == ConsoleOutput::Kind::Stdout) return StdinConsole::Serial;
     if (options.virtio_console && options.virtio_console->kind == ConsoleOutput::Kind::Stdout)
         return StdinConsole::VirtioConsole;

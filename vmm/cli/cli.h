@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,10 +29,25 @@ namespace brig {
 constexpr unsigned kDefaultMaxReboots = 10;
 
 struct ConsoleOutput {
-    enum class Kind { Stdout, File, Sink };
+    // Unix: a listening stream socket brig connects to (and the device reads it too).
+    enum class Kind { Stdout, File, Sink, Unix };
     Kind kind = Kind::Stdout;
-    std::filesystem::path path;     // Kind::File only
+    std::filesystem::path path;     // Kind::File and Kind::Unix
     std::string flag = "--serial";  // for error messages
+};
+
+// Which console reads the operator's stdin (see stdin_console()).
+enum class StdinConsole { None, Serial, VirtioConsole };
+
+// One of crosvm's --serial: where the output goes, which hardware the guest sees,
+// and whether it reads stdin or is the kernel's console.
+struct SerialOption {
+    enum class Hardware { Serial, VirtioConsole };
+    ConsoleOutput output;
+    Hardware hardware = Hardware::Serial;
+    unsigned num = 1;                 // COM1..COM4 (ttyS0..3), or hvc0.. as num 1..
+    std::optional<bool> reads_stdin;  // stdin=BOOL
+    bool kernel_console = false;      // console=true: console=ttyS<n>/hvc<n> on the command line
 };
 
 struct DiskOption {
@@ -70,10 +86,15 @@ struct RunOptions {
     uint64_t mem_mib = 256;
     unsigned cpus = 1;
     CpuTopology topology;  // --cpus N,sockets=...: its count() is always `cpus`
-    ConsoleOutput serial;
+    ConsoleOutput serial;  // COM1
+    // --serial hardware=serial,num=2..4: COM2..COM4, by number.
+    std::map<unsigned, ConsoleOutput> more_serial_ports;
     std::vector<DiskOption> disks;                // --disk, in order: virtio-blk0, 1, ...
     bool rng = true;                              // virtio-rng, on unless --no-rng
-    std::optional<ConsoleOutput> virtio_console;  // --console
+    std::optional<ConsoleOutput> virtio_console;  // --console, or --serial hardware=virtio-console,num=1: hvc0
+    std::vector<ConsoleOutput> more_consoles;     // --serial hardware=virtio-console,num=2..: hvc1, hvc2, ...
+    std::vector<SerialOption> serial_flags;       // every --serial, before parse_run() places them
+    std::optional<StdinConsole> stdin_choice;     // --serial ...,stdin=BOOL
     std::vector<NetOption> nets;                  // --net, in order: virtio-net0, 1, ...
     spdlog::level::level_enum log_level = spdlog::level::info;
     logging::Format log_format = logging::Format::Text;  // --log-format
@@ -144,7 +165,6 @@ using Command = std::variant<HelpRequest, VersionRequest, RunOptions, PolicyComm
 Command parse_command_line(const std::vector<std::string_view>& args);
 // Which console reads the operator's stdin: the UART when it writes to stdout, else
 // the virtio console when it does, else none. Decided here and nowhere else.
-enum class StdinConsole { None, Serial, VirtioConsole };
 StdinConsole stdin_console(const RunOptions& options);
 
 // UID or UID:GID (a bare UID is the group too), each 1..0xfffffffe: the one parser of

@@ -682,3 +682,53 @@ TEST_CASE("cli parses --hugepages", "[cli]") {
     CHECK_FALSE(run_options({"run", "--kernel", kernel.path}).hugepages);
     CHECK_THAT(brig::run_help(), Contains("--hugepages"));
 }
+
+TEST_CASE("cli parses crosvm's --serial: hardware, num, stdin, console, type=unix; the short forms stay", "[cli]") {
+    TempFile kernel;
+    const std::string k = kernel.path;
+    const RunOptions android =
+        run_options({"run", "--kernel", k, "--serial", "type=stdout,hardware=serial,num=1,console=true", "--serial",
+                     "type=file,path=/tmp/reason,num=2", "--serial", "type=sink,hardware=virtio-console,num=1",
+                     "--serial", "type=file,path=/tmp/hvc1,hardware=virtio-console,num=2", "--serial",
+                     "type=unix,path=/run/hvc2.sock,hardware=virtio-console,num=3"});
+    CHECK(android.serial.kind == ConsoleOutput::Kind::Stdout);
+    REQUIRE(android.more_serial_ports.size() == 1);
+    CHECK(android.more_serial_ports.at(2).path == "/tmp/reason");
+    REQUIRE(android.virtio_console);
+    CHECK(android.virtio_console->kind == ConsoleOutput::Kind::Sink);
+    REQUIRE(android.more_consoles.size() == 2);
+    CHECK(android.more_consoles[0].path == "/tmp/hvc1");
+    CHECK(android.more_consoles[1].kind == ConsoleOutput::Kind::Unix);
+    CHECK(android.more_consoles[1].path == "/run/hvc2.sock");
+    CHECK(android.cmdline.ends_with(" console=ttyS0"));
+    CHECK(stdin_console(android) == StdinConsole::Serial);
+
+    // stdin=true moves the operator's input; stdin=false keeps it from the default reader.
+    CHECK(stdin_console(run_options(
+              {"run", "--kernel", k, "--serial", "type=stdout,hardware=virtio-console,num=1,stdin=true"})) ==
+          StdinConsole::VirtioConsole);
+    CHECK(stdin_console(run_options({"run", "--kernel", k, "--serial", "type=stdout,stdin=false"})) ==
+          StdinConsole::None);
+    // The short forms: COM1 and hvc0.
+    const RunOptions short_forms = run_options({"run", "--kernel", k, "--serial", "sink", "--console", "file=/tmp/c"});
+    CHECK(short_forms.serial.kind == ConsoleOutput::Kind::Sink);
+    REQUIRE(short_forms.virtio_console);
+    CHECK(short_forms.virtio_console->path == "/tmp/c");
+
+    CHECK(error_of({"run", "--kernel", k, "--serial", "type=sink,num=2", "--serial", "type=sink,num=2"}) ==
+          "--serial: ttyS1 is given twice");
+    CHECK(error_of({"run", "--kernel", k, "--console", "sink", "--serial", "type=sink,hardware=virtio-console"}) ==
+          "--serial: hvc0 is given twice");
+    CHECK(error_of({"run", "--kernel", k, "--serial", "type=sink,hardware=virtio-console,num=3"}) ==
+          "--serial: hvc2 without hvc0: virtio consoles are numbered from hvc0 without gaps");
+    CHECK(error_of({"run", "--kernel", k, "--serial", "type=sink,num=2,stdin=true"}) ==
+          "--serial: ttyS1: stdin=true: brig feeds stdin to ttyS0 or hvc0 only");
+    CHECK(error_of({"run", "--kernel", k, "--serial", "type=sink,hardware=pci"}) ==
+          "--serial: hardware=pci: serial or virtio-console");
+    CHECK(error_of({"run", "--kernel", k, "--serial", "type=sink,num=5"}) ==
+          "--serial: 'type=sink,num=5': hardware=serial is COM1..COM4 (num=1..4)");
+    CHECK_THAT(error_of({"run", "--kernel", k, "--serial", "type=unix"}),
+               StartsWith("--serial: 'type=unix' is not one of"));
+    CHECK(error_of({"run", "--kernel", k, "--serial", "type=sink,console=maybe"}) ==
+          "--serial: console=maybe: true or false");
+}

@@ -2,6 +2,7 @@
 // the e820 map and the device buses can never disagree.
 #pragma once
 
+#include <array>
 #include <cstdint>
 
 #include "ipc/guest_ram_map.h"
@@ -43,9 +44,16 @@ constexpr uint64_t kKvmTss = 0xfffbd000;
 constexpr uint64_t kKvmIdentityMap = 0xfffbc000;
 
 // Legacy port I/O.
-constexpr uint16_t kCom1Port = 0x3f8;
-constexpr uint16_t kCom1Size = 8;
-constexpr uint32_t kCom1Irq = 4;
+// The PC's COM1..COM4: ports and ISA IRQs (COM1 and COM3 share 4, COM2 and COM4 share 3).
+struct ComPort {
+    uint16_t port;
+    uint32_t irq;
+};
+constexpr std::array<ComPort, 4> kComPorts = {{{0x3f8, 4}, {0x2f8, 3}, {0x3e8, 4}, {0x2e8, 3}}};
+constexpr uint16_t kComSize = 8;
+constexpr uint16_t kCom1Port = kComPorts[0].port;
+constexpr uint16_t kCom1Size = kComSize;
+constexpr uint32_t kCom1Irq = kComPorts[0].irq;
 constexpr uint16_t kI8042DataPort = 0x60;
 constexpr uint16_t kI8042CommandPort = 0x64;
 // pvpanic (QEMU's docs/specs/pvpanic.rst): one byte, the guest's "I panicked".

@@ -25,6 +25,7 @@
 #include "vmm/kvm/msrs.h"
 #include "vmm/net/tap.h"
 #include "vmm/memory/layout.h"
+#include "vmm/logging.h"
 #include "vmm/output_file.h"
 #include "vmm/unix_listener.h"
 #include "vmm/platform/acpi_pm.h"
@@ -121,6 +122,7 @@ int open_console_output(const ConsoleOutput& output, base::UniqueFd& file) {
             file = connect_console_socket(output);
             return file.get();
         case ConsoleOutput::Kind::Sink:
+        case ConsoleOutput::Kind::Syslog:  // a pipe of its own (device_console_output)
             break;
     }
     return -1;
@@ -136,12 +138,22 @@ std::function<void(uint8_t)> watch_console_bytes(const RunOptions& options) {
     return exit_report::note_console_byte;
 }
 
-// Where a console device writes: a file brig opened for it alone, or, for stdout, a
-// pipe of its own that the supervisor relays (console/output_relay.h); the device
-// never holds brig's stdout. Returns the fd to hand over, -1 for a sink; a pipe's
-// write end is kept in `write_end` until the device holds it.
+// Where a console device writes: a file or socket brig opened for it alone, or, for
+// stdout and syslog, a pipe of its own that the supervisor relays
+// (console/output_relay.h, console/syslog_lines.h); the device never holds brig's
+// stdout or its syslog socket. Returns the fd to hand over, -1 for a sink; a pipe's
+// write end is kept in `write_end` until the device holds it. `syslog_tag` tags a
+// syslog port's lines.
 int device_console_output(const std::string& device, const ConsoleOutput& output, DeviceResources& owned,
-                          base::UniqueFd& write_end) {
+                          base::UniqueFd& write_end, const std::string& syslog_tag) {
+    if (output.kind == ConsoleOutput::Kind::Syslog) {
+        int fds[2];
+        if (pipe2(fds, O_CLOEXEC) != 0) base::throw_errno("pipe2(" + device + " syslog output)");
+        write_end.reset(fds[1]);
+        owned.syslog_lines = std::make_unique<SyslogLines>(
+            device, base::UniqueFd(fds[0]), logging::connect_syslog(syslog_socket_path(), output.flag), syslog_tag);
+        return write_end.get();
+    }
     if (output.kind != ConsoleOutput::Kind::Stdout) {
         base::UniqueFd file;
         const int fd = open_console_output(output, file);
@@ -315,10 +327,12 @@ void attach_device(Vm& vm, const RunOptions& options, DeviceAttachment attachmen
 // A console device's output and input resources: the output as device_console_output
 // makes it; the input from the operator's stdin (a pipe brig relays into), or from the
 // socket of a type=unix output, which goes both ways.
-void add_console_resources(Vm& vm, const std::string& name, const ConsoleOutput& output, bool reads_stdin,
-                           std::vector<ipc::NamedFd>& resources, DeviceResources& owned, base::UniqueFd& output_pipe,
-                           base::UniqueFd& input) {
-    const int output_fd = device_console_output(name, output, owned, output_pipe);
+// `port` is the guest's name for it (ttyS1, hvc0), which tags its syslog lines.
+void add_console_resources(Vm& vm, const RunOptions& options, const std::string& name, const std::string& port,
+                           const ConsoleOutput& output, bool reads_stdin, std::vector<ipc::NamedFd>& resources,
+                           DeviceResources& owned, base::UniqueFd& output_pipe, base::UniqueFd& input) {
+    const std::string tag = options.syslog_tag.value_or("brig") + "-" + port;
+    const int output_fd = device_console_output(name, output, owned, output_pipe, tag);
     if (output_fd >= 0) resources.push_back({std::string(ipc::resource::kOutput), output_fd});
     if (reads_stdin) {
         input = console_input_pipe(vm);
@@ -334,7 +348,8 @@ void attach_com_port(Vm& vm, const RunOptions& options, unsigned num, const Cons
     const std::string name = num == 1 ? "serial" : "serial" + std::to_string(num);
     DeviceAttachment serial{ipc::kinds::kSerial, name, {}, &vm.pio, com.port, layout::kComSize, com.irq};
     base::UniqueFd output_pipe, input;  // closed once the device holds them
-    add_console_resources(vm, name, output, reads_stdin, serial.resources, serial.owned, output_pipe, input);
+    add_console_resources(vm, options, name, "ttyS" + std::to_string(num - 1), output, reads_stdin, serial.resources,
+                          serial.owned, output_pipe, input);
     attach_device(vm, options, std::move(serial));
     if (num != 1) vm.more_com_ports.push_back(num);
 }
@@ -365,7 +380,8 @@ void attach_virtio_console(Vm& vm, const RunOptions& options, unsigned index, co
     std::vector<ipc::NamedFd> fds;
     DeviceResources owned;
     base::UniqueFd output_pipe, input;  // closed once the device holds them
-    add_console_resources(vm, name, output, reads_stdin, fds, owned, output_pipe, input);
+    add_console_resources(vm, options, name, "hvc" + std::to_string(index), output, reads_stdin, fds, owned,
+                          output_pipe, input);
     attach_virtio(vm, options, ipc::kinds::kVirtioConsole, name, std::move(fds), std::move(owned));
 }
 

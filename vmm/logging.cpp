@@ -97,21 +97,6 @@ private:
     std::string tag_;
 };
 
-base::UniqueFd connect_syslog(const std::filesystem::path& path) {
-    base::UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-    if (!fd) base::throw_errno("socket(syslog)");
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    if (path.native().size() >= sizeof address.sun_path)
-        throw InvalidArgument("--syslog-tag: the syslog socket path " + path.string() + " is too long");
-    std::memcpy(address.sun_path, path.c_str(), path.native().size());
-    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-        const int err = errno;
-        throw InvalidArgument("--syslog-tag: cannot reach syslog at " + path.string() + ": " + std::strerror(err));
-    }
-    return fd;
-}
-
 class JsonFormatter final : public spdlog::formatter {
 public:
     void format(const spdlog::details::log_msg& msg, spdlog::memory_buf_t& dest) override {
@@ -123,6 +108,22 @@ public:
 };
 
 }  // namespace
+
+base::UniqueFd connect_syslog(const std::filesystem::path& path, std::string_view flag) {
+    base::UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!fd) base::throw_errno("socket(syslog)");
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (path.native().size() >= sizeof address.sun_path)
+        throw InvalidArgument(std::string(flag) + ": the syslog socket path " + path.string() + " is too long");
+    std::memcpy(address.sun_path, path.c_str(), path.native().size());
+    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+        const int err = errno;
+        throw InvalidArgument(std::string(flag) + ": cannot reach syslog at " + path.string() + ": " +
+                              std::strerror(err));
+    }
+    return fd;
+}
 
 void note_pid(const std::string& component, pid_t pid) {
     std::lock_guard lock(g_pids_mutex);
@@ -175,7 +176,7 @@ void setup(const Options& options) {
     // After the formatter: syslog lines are the message alone, whatever the format.
     if (options.syslog_tag)
         logger->sinks().push_back(
-            std::make_shared<SyslogSink>(connect_syslog(options.syslog_socket), *options.syslog_tag));
+            std::make_shared<SyslogSink>(connect_syslog(options.syslog_socket, "--syslog-tag"), *options.syslog_tag));
     logger->set_level(options.level);
     spdlog::set_default_logger(logger);
 }

@@ -10,6 +10,9 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
+
+#include "base/unique_fd.h"
 
 namespace brig::logging {
 
@@ -23,6 +26,10 @@ struct Options {
     std::optional<std::string> syslog_tag;
     std::filesystem::path syslog_socket = "/dev/log";
 };
+
+// A datagram socket connected to syslog at `path`, non-blocking, before any filter
+// (InvalidArgument naming `flag` when nobody listens there).
+base::UniqueFd connect_syslog(const std::filesystem::path& path, std::string_view flag);
 
 // Before any thread and any filter (the file is opened here).
 void setup(const Options& options);

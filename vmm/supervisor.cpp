@@ -53,7 +53,18 @@ void on_host_signal(Vm& vm, int sigfd, ConsoleTerminal* terminal) {
 
 // What an fd in the supervisor's wait set is; `index` names the device.
 struct Waiting {
-    enum Kind { Stop, HostSignal, Violation, DeviceLog, DeviceExit, ConsoleOutput, Stdout, Stdin, Control } kind;
+    enum Kind {
+        Stop,
+        HostSignal,
+        Violation,
+        DeviceLog,
+        DeviceExit,
+        ConsoleOutput,
+        SyslogOutput,
+        Stdout,
+        Stdin,
+        Control
+    } kind;
     size_t index = 0;
 };
 
@@ -317,6 +328,9 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
                 if (relay->has_room()) waits.add(relay->read_fd(), POLLIN, {Waiting::ConsoleOutput, i});
                 relay_backlog |= relay->backlogged();
             }
+            for (size_t i = 0; i < vm.devices.size(); ++i)
+                if (const SyslogLines* lines = vm.devices[i].owned.syslog_lines.get())
+                    waits.add(lines->read_fd(), POLLIN, {Waiting::SyslogOutput, i});
             const bool output_held = terminal && terminal->holds_output();
             if (relay_backlog && !output_held) waits.add(STDOUT_FILENO, POLLOUT, {Waiting::Stdout});
             if (input && input->wants_read()) waits.add(STDIN_FILENO, POLLIN, {Waiting::Stdin});
@@ -355,6 +369,9 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
                         break;
                     case Waiting::ConsoleOutput:
                         vm.devices[what.index].owned.console_relay->read_available();
+                        break;
+                    case Waiting::SyslogOutput:
+                        vm.devices[what.index].owned.syslog_lines->read_available();
                         break;
                     case Waiting::Stdout:
                         for (auto& device : vm.devices)
@@ -412,8 +429,10 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
     // own final line, rather than lost.
     input.reset();
     terminal.reset();
-    for (auto& device : vm.devices)
+    for (auto& device : vm.devices) {
         if (device.owned.console_relay) device.owned.console_relay->finish(kConsoleDrainTimeout);
+        if (device.owned.syslog_lines) device.owned.syslog_lines->finish();
+    }
     return why;
 }
 

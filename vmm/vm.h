@@ -15,6 +15,7 @@
 #include "vmm/board/board.h"
 #include "vmm/board/cpu_topology.h"
 #include "vmm/console/output_relay.h"
+#include "vmm/console/syslog_lines.h"
 #include "vmm/bus/bus.h"
 #include "ipc/device_control.h"
 #include "vmm/devices/device_process.h"
@@ -36,6 +37,7 @@ namespace brig {
 struct DeviceResources {
     std::vector<base::UniqueFd> fds;
     std::unique_ptr<OutputRelay> console_relay;  // none unless it writes to stdout
+    std::unique_ptr<SyslogLines> syslog_lines;   // none unless it writes to syslog
 };
 
 // A device and what it owns: either a jailed process with its stand-in on the bus,

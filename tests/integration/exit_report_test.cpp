@@ -21,6 +21,7 @@
 
 #include "base/unique_fd.h"
 #include "tests/integration/brig_process.h"
+#include "tests/integration/fake_syslog.h"
 #include "tests/integration/temp_files.h"
 
 using namespace brig::test;
@@ -216,29 +217,10 @@ TEST_CASE("--log-file through a symbolic link is refused with one line and exit 
 
 namespace {
 
-// A syslog daemon's socket for --syslog-tag (brig-test reads $BRIG_TEST_SYSLOG_SOCKET).
-struct FakeSyslog {
-    explicit FakeSyslog(const std::filesystem::path& at) : path(at) {
-        fd = base::UniqueFd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-        sockaddr_un address{};
-        address.sun_family = AF_UNIX;
-        std::strcpy(address.sun_path, path.c_str());
-        REQUIRE(::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-    }
-    std::vector<std::string> take() {
-        std::vector<std::string> lines;
-        char buf[4096];
-        for (ssize_t n; fd && (n = ::recv(fd.get(), buf, sizeof buf, 0)) > 0;) lines.emplace_back(buf, size_t(n));
-        return lines;
-    }
-    std::filesystem::path path;
-    base::UniqueFd fd;
-};
-
 BrigRun syslog_run(const FakeSyslog& syslog, const std::string& mode) {
     BrigRun run{guest_args(mode, {"--syslog-tag", "vm-7", "--log-level", "debug"})};
     run.timeout = std::chrono::seconds(30);
-    run.in_child = [socket = syslog.path.string()] { ::setenv("BRIG_TEST_SYSLOG_SOCKET", socket.c_str(), 1); };
+    run.in_child = use_syslog(syslog);
     return run;
 }
 

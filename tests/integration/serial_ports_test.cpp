@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -15,6 +16,7 @@
 
 #include "base/unique_fd.h"
 #include "tests/integration/brig_process.h"
+#include "tests/integration/fake_syslog.h"
 #include "tests/integration/temp_files.h"
 
 using namespace brig::test;
@@ -137,4 +139,31 @@ TEST_CASE("--serial stdin=true gives the operator's input to hvc0; bad layouts a
         CHECK(bad.err_lines().size() == 1);
         CHECK_THAT(bad.err, Contains(c.says));
     }
+}
+
+TEST_CASE("--serial type=syslog: a port's lines to syslog, each tagged with the port", "[serial-ports]") {
+    TempDir dir;
+    FakeSyslog syslog(dir.path / "log");
+    BrigRun run{{"run", "--kernel", test_guest(), "--cmdline", "mode=serial-ports reason=oom-killed", "--mem", "64",
+                 "--serial", "type=syslog,num=2", "--serial", "type=syslog,hardware=virtio-console,num=1",
+                 "--syslog-tag", "vm-3"}};
+    run.timeout = std::chrono::seconds(60);
+    run.in_child = use_syslog(syslog);
+    const auto r = run_brig(run);
+    require_exit(r, 0);
+    const auto lines = syslog.take();
+    auto has = [&lines](const std::string& line) { return std::find(lines.begin(), lines.end(), line) != lines.end(); };
+    CHECK(has("<14>vm-3-ttyS1: ttyS1: hello"));
+    CHECK(has("<14>vm-3-ttyS1: ttyS1: reason=oom-killed"));
+    CHECK(has("<14>vm-3-hvc0: hvc0: hello"));
+    CHECK(r.out.find("ttyS1: hello") == std::string::npos);
+
+    FakeSyslog gone(dir.path / "gone");
+    gone.fd.reset();
+    BrigRun refused{guest_args("poweroff", {"--serial", "type=syslog,num=2"})};
+    refused.in_child = use_syslog(gone);
+    const auto bad = run_brig(refused);
+    CHECK(bad.exit_code == 35);
+    CHECK(bad.err_lines().size() == 1);
+    CHECK_THAT(bad.err, Contains("--serial: cannot reach syslog at"));
 }

@@ -90,7 +90,7 @@ std::filesystem::path readable_file(std::string_view flag, std::string_view text
 
 [[noreturn]] void not_a_console(std::string_view flag, std::string_view text) {
     fail(flag, "'" + std::string(text) +
-                   "' is not one of stdout, file=PATH, sink (or type=stdout|file|sink|unix[,path=PATH])");
+                   "' is not one of stdout, file=PATH, sink (or type=stdout|file|sink|unix|syslog[,path=PATH])");
 }
 
 // stdout, sink, file=PATH, or crosvm's type=stdout|sink|file|unix[,path=PATH].
@@ -115,6 +115,7 @@ ConsoleOutput console_output(std::string_view flag, std::string_view text, const
     }
     if (kind == "stdout" && !path) return {ConsoleOutput::Kind::Stdout, {}, std::string(flag)};
     if (kind == "sink" && !path) return {ConsoleOutput::Kind::Sink, {}, std::string(flag)};
+    if (kind == "syslog" && !path) return {ConsoleOutput::Kind::Syslog, {}, std::string(flag)};
     if (kind == "file" && path && !path->empty()) return {ConsoleOutput::Kind::File, *path, std::string(flag)};
     if (kind == "unix" && path && !path->empty()) return {ConsoleOutput::Kind::Unix, *path, std::string(flag)};
     not_a_console(flag, text);
@@ -428,8 +429,8 @@ const std::vector<Flag>& run_flags() {
          [](O& o, F f, F v) { parse_cpus(f, v, o); }},
         {"--serial", "OUT|type=T[,path=P,hardware=H,num=N,stdin=B,console=B]", Takes::Values,
          "COM1 output: stdout (default; reads stdin too), file=PATH, sink. Or crosvm's\n"
-         "form, repeatable: type=stdout|file|sink|unix (unix: connect to a listening\n"
-         "socket at path), hardware=serial (num=1..4: COM1..COM4, ttyS0..3) or\n"
+         "form, repeatable: type=stdout|file|sink|unix|syslog (unix: connect to a\n"
+         "listening socket at path; syslog: its lines, tagged), hardware=serial (num=1..4: COM1..COM4, ttyS0..3) or\n"
          "virtio-console (num=1..: hvc0..), stdin=true (ttyS0 or hvc0 reads stdin),\n"
          "console=true (console=ttySn|hvcn on the kernel command line)",
          [](O& o, F f, F v) { o.serial_flags.push_back(parse_serial(f, v)); }},

@@ -30,7 +30,8 @@ constexpr unsigned kDefaultMaxReboots = 10;
 
 struct ConsoleOutput {
     // Unix: a listening stream socket brig connects to (and the device reads it too).
-    enum class Kind { Stdout, File, Sink, Unix };
+    // Syslog: each line to syslog, tagged with the port's name (ttyS1, hvc0).
+    enum class Kind { Stdout, File, Sink, Unix, Syslog };
     Kind kind = Kind::Stdout;
     std::filesystem::path path;     // Kind::File and Kind::Unix
     std::string flag = "--serial";  // for error messages

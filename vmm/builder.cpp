@@ -317,8 +317,11 @@ void attach_device(Vm& vm, const RunOptions& options, DeviceAttachment attachmen
     std::shared_ptr<BusDevice> on_bus =
         options.disable_sandbox ? start_in_process(vm, attachment, resources, record)
                                 : start_device_process(vm, options, attachment, std::move(resources), record);
+    // Any UART's output is a sign of life; only COM1's bytes are the ones on brig's stdout.
     if (&attachment.kind == &ipc::kinds::kSerial)
-        on_bus = std::make_shared<ConsoleActivityWatch>(on_bus, note_console_output(vm), watch_console_bytes(options));
+        on_bus = std::make_shared<ConsoleActivityWatch>(
+            on_bus, note_console_output(vm),
+            attachment.base == layout::kCom1Port ? watch_console_bytes(options) : std::function<void(uint8_t)>{});
     attachment.bus->insert(on_bus, attachment.base, attachment.size);
     record.owned = std::move(attachment.owned);
     vm.devices.push_back(std::move(record));

@@ -32,7 +32,8 @@ Arguments parse_argv(int argc, const char* const* argv) {
 
 void place_activation_resources(const DeviceKind& kind, std::map<std::string, base::UniqueFd>& resources) {
     const auto expected = kind.resources();
-    for (const auto& [name, fd] : resources) {
+    for (const auto& entry : resources) {
+        const std::string& name = entry.first;
         const bool listed =
             std::any_of(expected.begin(), expected.end(), [&name](const auto& r) { return r.name == name; });
         if (!listed) throw std::runtime_error("activate: unexpected resource '" + name + "'");

@@ -78,6 +78,14 @@ void validate(const AcpiConfig& config, uint64_t base) {
     if (base % format::kRsdpAlignment != 0) {
         throw InvalidArgument("ACPI tables: base " + hex(base) + " is not 16-byte aligned as the RSDP must be");
     }
+    std::vector<unsigned> ports = config.serial_ports;
+    std::sort(ports.begin(), ports.end());
+    for (unsigned num : ports)
+        if (num < 2 || num > layout::kComPorts.size())
+            throw InvalidArgument("ACPI tables: COM" + std::to_string(num) + " is not one of COM2..COM" +
+                                  std::to_string(layout::kComPorts.size()));
+    if (std::adjacent_find(ports.begin(), ports.end()) != ports.end())
+        throw InvalidArgument("ACPI tables: a COM port is listed twice");
     validate_virtio_mmio(config.virtio_mmio);
 }
 

@@ -219,6 +219,20 @@ TEST_CASE("configurations ACPI cannot describe are rejected", "[acpi]") {
     CHECK_THROWS_AS(build_acpi_tables(with({{UINT64_MAX - 0xfff, 0x1000, 5}})), InvalidArgument);
 }
 
+// Found by the acpi fuzz target: COM port 0 indexed the port table at -1.
+TEST_CASE("COM ports other than COM2..COM4, or one given twice, are rejected", "[acpi]") {
+    auto with_ports = [](std::vector<unsigned> ports) {
+        AcpiConfig config;
+        config.serial_ports = std::move(ports);
+        return config;
+    };
+    for (const auto& ports : std::vector<std::vector<unsigned>>{{0}, {1}, {5}, {2, 2}, {4, 3, 4}}) {
+        INFO("serial_ports of " << ports.size() << ", first " << ports.front());
+        CHECK_THROWS_AS(build_acpi_tables(with_ports(ports)), InvalidArgument);
+    }
+    CHECK_NOTHROW(build_acpi_tables(with_ports({2, 3, 4})));
+}
+
 TEST_CASE("MADT carries the topology's APIC ids, and the IOAPIC takes the id after the highest", "[acpi]") {
     AcpiConfig config{.num_cpus = 6, .com1 = true, .virtio_mmio = {}};
     config.apic_ids = {0, 1, 2, 4, 5, 6};             // 2 sockets of 3 cores

@@ -216,9 +216,25 @@ int parse_errno(LineParser& p) {
 
 class Parser {
 public:
+    // brig's largest policy is a few KiB; a megabyte is no policy anyone reviewed.
+    static constexpr uintmax_t kMaxPolicyBytes = 1 << 20;
+
     Policy policy;
 
+    [[noreturn]] static void refuse(const std::filesystem::path& file, const SourceLocation* included_from,
+                                    const std::string& problem) {
+        throw PolicyError(included_from ? *included_from : SourceLocation{file, 0, 0},
+                          "'" + file.string() + "' " + problem);
+    }
+
     void parse_file(const std::filesystem::path& file, const SourceLocation* included_from) {
+        // A policy is a small regular file: a device (/dev/zero) would be read without
+        // end, so anything else is refused before it is opened.
+        std::error_code ec;
+        const auto status = std::filesystem::status(file, ec);
+        if (!ec && !std::filesystem::is_regular_file(status)) refuse(file, included_from, "is not a regular file");
+        if (!ec && std::filesystem::file_size(file, ec) > kMaxPolicyBytes && !ec)
+            refuse(file, included_from, "is larger than " + std::to_string(kMaxPolicyBytes) + " bytes");
         std::ifstream in(file);
         if (!in) {
             int err = errno;

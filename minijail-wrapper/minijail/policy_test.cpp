@@ -173,6 +173,21 @@ TEST_CASE("two comparisons of one argument in a clause are reported with their l
           "argument per rule (split it with '||' or drop one)");
 }
 
+// An @include of something that is not a policy file (a device that never ends, a
+// directory, a file too large to be one) is one PolicyError, never a hang or an
+// allocation without end.
+TEST_CASE("@include of a device, a directory or a huge file is refused", "[policy]") {
+    TempDir dir;
+    for (const std::string target : {"/dev/zero", "/dev/urandom", "/tmp"}) {
+        const auto file = dir.write("dev.policy", "read: 1\n@include " + target + "\n");
+        CHECK_THROWS_WITH(minijail::parse_policy_file(file),
+                          Contains("dev.policy:2:1: ") && Contains(target) && Contains("is not a regular file"));
+    }
+    dir.write("huge.policy", std::string(2 << 20, '#'));
+    const auto top = dir.write("top.policy", "@include huge.policy\n");
+    CHECK_THROWS_WITH(minijail::parse_policy_file(top), Contains("top.policy:1:1: ") && Contains("larger than"));
+}
+
 TEST_CASE("@include is resolved relative to the including file, and loops are reported", "[policy]") {
     TempDir dir;
     std::filesystem::create_directory(dir.path / "sub");

@@ -79,6 +79,19 @@ uint64_t parse_mem_mib(std::string_view flag, std::string_view text) {
     return mib;
 }
 
+// Why CLI11 must not read --config's file, or "" when it may: it reads the whole file
+// before brig sees a word of it, so a device (/dev/zero) would never end.
+constexpr uintmax_t kMaxConfigBytes = 1 << 20;
+std::string config_file_problem(const std::string& path) {
+    std::error_code ec;
+    const auto status = std::filesystem::status(path, ec);
+    if (ec) return "";  // CLI11 and readable_file name the reason
+    if (!std::filesystem::is_regular_file(status)) return path + " is not a regular file";
+    if (std::filesystem::file_size(path, ec) > kMaxConfigBytes && !ec)
+        return path + " is larger than " + std::to_string(kMaxConfigBytes) + " bytes";
+    return "";
+}
+
 std::filesystem::path readable_file(std::string_view flag, std::string_view text) {
     if (text.empty()) fail(flag, "empty path");
     std::filesystem::path path(text);
@@ -640,7 +653,8 @@ std::unique_ptr<CLI::App> make_run_app() {
     }
     app->set_config("--config", "", "read flags from a TOML file (see below); flags given here win")
         ->type_name("FILE")
-        ->configurable(false);
+        ->configurable(false)
+        ->check(CLI::Validator(config_file_problem, ""));
     return app;
 }
 
@@ -869,7 +883,40 @@ std::string main_help() {
 
 std::string run_help() { return make_run_app()->help(); }
 
+namespace {
+
+// An error quotes what was typed, and the line goes to the operator's terminal and
+// logs: control characters become \xNN, so it stays one line and carries no escape
+// sequence. Other bytes (UTF-8 paths) are kept.
+std::string one_line(std::string_view text) {
+    std::string out;
+    for (const char ch : text) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c >= 0x20 && c != 0x7f) {
+            out.push_back(ch);
+        } else {
+            static constexpr char kHex[] = "0123456789abcdef";
+            out += {'\\', 'x', kHex[c >> 4], kHex[c & 0xf]};
+        }
+    }
+    return out;
+}
+
+Command parse_any_command(const std::vector<std::string_view>& args);
+
+}  // namespace
+
 Command parse_command_line(const std::vector<std::string_view>& args) {
+    try {
+        return parse_any_command(args);
+    } catch (const InvalidArgument& e) {
+        throw InvalidArgument(one_line(e.what()));
+    }
+}
+
+namespace {
+
+Command parse_any_command(const std::vector<std::string_view>& args) {
     if (args.empty()) throw InvalidArgument("missing command (see `brig --help`)");
     const std::string_view command = args[0];
     if (command == "--help" || command == "-h" || command == "help") {
@@ -897,5 +944,7 @@ Command parse_command_line(const std::vector<std::string_view>& args) {
     throw InvalidArgument("unknown command '" + std::string(command) + "'" +
                           did_you_mean(command, commands, " (see `brig --help`)"));
 }
+
+}  // namespace
 
 }  // namespace brig

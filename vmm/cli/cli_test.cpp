@@ -124,6 +124,17 @@ TEST_CASE("cli parses seccomp modes and the policy command", "[cli]") {
     CHECK(policy.args == std::vector<std::string>{"audit", "--json"});
 }
 
+// Found by the cli fuzz target: an argument with a newline in it made the error two
+// lines, and a terminal escape would have reached the operator's terminal.
+TEST_CASE("an error shows what was typed on one line, control characters escaped", "[cli]") {
+    CHECK(error_of({"\n"}) == "unknown command '\\x0a' (see `brig --help`)");
+    const std::string kernel_error = error_of({"run", "--kernel", "a\nb\x1b[2J"});
+    CHECK(kernel_error.find('\n') == std::string::npos);
+    CHECK(kernel_error.find('\x1b') == std::string::npos);
+    CHECK_THAT(kernel_error, Contains("a\\x0ab\\x1b[2J"));
+    CHECK_THAT(error_of({"run", "--kernel", "/tmp/caf\xc3\xa9"}), Contains("/tmp/caf\xc3\xa9"));  // UTF-8 stays
+}
+
 TEST_CASE("cli defaults", "[cli]") {
     TempFile kernel;
     const auto o = std::get<RunOptions>(parse({"run", "--kernel", kernel.path}));
@@ -414,6 +425,18 @@ TEST_CASE("--config reads the flags from a TOML file", "[cli]") {
         CHECK_FALSE(o.rng);
         CHECK(o.disable_sandbox);
     }
+}
+
+// A --config that is a device would have been read until memory ran out.
+TEST_CASE("--config of a device or a huge file is refused before it is read", "[cli]") {
+    TempFile kernel;
+    CHECK(error_of({"run", "--kernel", kernel.path, "--config", "/dev/zero"}) ==
+          "--config: /dev/zero is not a regular file");
+    CHECK(error_of({"run", "--kernel", kernel.path, "--config=/dev/urandom"}) ==
+          "--config: /dev/urandom is not a regular file");
+    const TextFile huge(std::string(2 << 20, '#'));
+    CHECK_THAT(error_of({"run", "--kernel", kernel.path, "--config", huge.path}),
+               StartsWith("--config: " + huge.path + " is larger than"));
 }
 
 TEST_CASE("a bad --config file is one line naming it", "[cli]") {

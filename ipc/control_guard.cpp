@@ -59,21 +59,26 @@ void GuardedMessageStream::check_budget() {
 kj::Promise<kj::Maybe<capnp::MessageReaderAndFds>> GuardedMessageStream::tryReadMessage(
     kj::ArrayPtr<kj::AutoCloseFd> fd_space, capnp::ReaderOptions options, kj::ArrayPtr<capnp::word> scratch) {
     using Result = kj::Maybe<capnp::MessageReaderAndFds>;
-    // After a fault nothing more is read: the device is being killed.
-    if (faulted_) return kj::Promise<Result>(kj::NEVER_DONE);
+    // After a fault nothing more is read: the device is being killed. The connection
+    // ends as if it had hung up, so that a command waiting for this device fails now
+    // rather than at its deadline.
+    auto cut_off = [] {
+        return kj::Promise<Result>(KJ_EXCEPTION(DISCONNECTED, "the device broke the control protocol"));
+    };
+    if (faulted_) return cut_off();
     return inner_.tryReadMessage(fd_space, options, scratch)
         .then(
-            [this](Result&& message) -> kj::Promise<Result> {
+            [this, cut_off](Result&& message) -> kj::Promise<Result> {
                 if (message != nullptr) check_budget();
-                if (faulted_) return kj::Promise<Result>(kj::NEVER_DONE);
+                if (faulted_) return cut_off();
                 return kj::mv(message);
             },
-            [this](kj::Exception&& e) -> kj::Promise<Result> {
+            [this, cut_off](kj::Exception&& e) -> kj::Promise<Result> {
                 // A device that died mid-message is the supervisor's business (its pidfd
                 // says how); anything else is a frame brig refuses.
                 if (e.getType() == kj::Exception::Type::DISCONNECTED) return kj::mv(e);
                 fault(ControlFault::Kind::Protocol, e.getDescription().cStr());
-                return kj::Promise<Result>(kj::NEVER_DONE);
+                return cut_off();
             });
 }
 

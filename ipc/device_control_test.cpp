@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -166,6 +167,24 @@ TEST_CASE("control path: a device that closes its socket is a lost connection, a
     const auto start = std::chrono::steady_clock::now();
     CHECK_THROWS_WITH(control->read(0, 4, 5000ms), "gone: read: connection lost");
     CHECK(std::chrono::steady_clock::now() - start < 1000ms);
+}
+
+// Found by the control_vmm fuzz target: after a protocol fault brig stopped reading,
+// and a command waiting for that device sat until its deadline.
+TEST_CASE("control path: a device that breaks the protocol is a fault and a lost connection, at once", "[ipc]") {
+    auto [vmm_end, device_end] = socket_pair();
+    IpcThread ipc;
+    std::atomic<int> faults{0};
+    auto control = ipc.connect("liar", std::move(vmm_end), {}, [&](const std::string&, const ControlFault& fault) {
+        if (fault.kind == ControlFault::Kind::Protocol) ++faults;
+    });
+    // A frame header claiming one segment of 2^31 words; the socket stays open.
+    const uint32_t header[2] = {0, 0x80000000u};
+    REQUIRE(::write(device_end.get(), header, sizeof header) == sizeof header);
+    const auto start = std::chrono::steady_clock::now();
+    CHECK_THROWS_WITH(control->read(0, 4, 5000ms), "liar: read: connection lost");
+    CHECK(std::chrono::steady_clock::now() - start < 1000ms);
+    CHECK(faults == 1);
 }
 
 TEST_CASE("control path refuses a datagram or seqpacket socket", "[ipc]") {

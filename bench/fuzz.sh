@@ -6,6 +6,8 @@
 #
 #   bench/fuzz.sh --list                  the target names, one per line
 #   bench/fuzz.sh TARGET SECONDS [RUNS]   run for SECONDS, or until RUNS executions
+#   bench/fuzz.sh --build                 only build every target (scripts/test.sh then
+#                                         runs each briefly: meson test --suite fuzz)
 #
 # It builds what it needs from a clean checkout: the packages (scripts/setup.sh), then
 # a clang build of its own in build-fuzz/ (BRIG_FUZZ_BUILD_DIR). What the fuzzer adds
@@ -20,13 +22,12 @@ if [ "${1:-}" = "--list" ]; then
   targets
   exit 0
 fi
-if [ $# -lt 2 ] || ! targets | grep -qx "$1"; then
-  echo "usage: bench/fuzz.sh --list | TARGET SECONDS [RUNS]   (TARGET one of: $(targets | tr '\n' ' '))" >&2
+if [ "${1:-}" != "--build" ] && { [ $# -lt 2 ] || ! targets | grep -qx "$1"; }; then
+  echo "usage: bench/fuzz.sh --list | --build | TARGET SECONDS [RUNS]   (TARGET one of: $(targets | tr '\n' ' '))" >&2
   exit 2
 fi
-target=$1 seconds=$2 runs=${3:-0}
 
-if ! command -v clang++ >/dev/null || [ ! -f /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ] ||
+if ! command -v clang++-14 >/dev/null || [ ! -f /usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a ] ||
    ! pkg-config --exists capnp libseccomp spdlog; then
   ./scripts/setup.sh >&2
 fi
@@ -34,20 +35,30 @@ if [ ! -f "$BUILD/build.ninja" ]; then
   # -fsanitize=fuzzer-no-link: coverage for all of brig's code, not only the target's file.
   # No UBSan vptr check: it misreads the dynamic type of objects from Debian's Cap'n
   # Proto libraries (built with GCC), and its memory probe calls pipe() inside brig's filters.
-  CC=clang CXX=clang++ meson setup "$BUILD" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
+  # -O1 and line tables only: what libFuzzer's documentation suggests, and a cold
+  # build is what a fresh CI machine pays.
+  CC=clang-14 CXX=clang++-14 meson setup "$BUILD" -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false \
+    -Doptimization=1 -Ddebug=false \
     -Dcpp_args="-fsanitize=fuzzer-no-link -fno-sanitize=vptr -fno-sanitize-recover=all -g1" >/dev/null
 fi
-mkdir -p "$BUILD"
-if ! ninja -C "$BUILD" "tests/fuzz/brig-fuzz-$target" >"$BUILD/ninja-$target.log" 2>&1; then
-  echo "fuzz: building brig-fuzz-$target failed:" >&2
-  tail -n 30 "$BUILD/ninja-$target.log" >&2
+if [ "$1" = "--build" ]; then
+  wanted=($(targets | sed 's|^|tests/fuzz/brig-fuzz-|'))
+  name=all
+else
+  wanted=("tests/fuzz/brig-fuzz-$1")
+  name=$1
+fi
+if ! ninja -C "$BUILD" "${wanted[@]}" >"$BUILD/ninja-$name.log" 2>&1; then
+  echo "fuzz: building ${wanted[*]} failed:" >&2
+  tail -n 30 "$BUILD/ninja-$name.log" >&2
   exit 1
 fi
+[ "$1" = "--build" ] && exit 0
+target=$1 seconds=$2 runs=${3:-0}
 
 work="$BUILD/corpus/$target" crashes="$BUILD/crashes/$target"
 mkdir -p "$work" "$crashes"
-seeds=(tests/fuzz/corpus/"$target")
-[ "$target" = policy ] && seeds+=(policies)  # the shipped policies are the policy target's seeds
+seeds=(tests/fuzz/corpus/"$target")  # libFuzzer reads it recursively: corpus/policy/shipped is policies/
 log="$BUILD/fuzz-$target.log"
 status=0
 start=$SECONDS

@@ -13,6 +13,7 @@ packages=(
   g++ gcc binutils meson ninja-build pkg-config python3
   libseccomp-dev libcap-dev capnproto libcapnp-dev libspdlog-dev nlohmann-json3-dev catch2 libcli11-dev clang-format
   acpica-tools qemu-system-x86 iproute2
+  clang-14 libclang-rt-14-dev
   busybox-static cpio kmod xz-utils zstd lz4 gzip
 )
 missing=()

@@ -60,7 +60,20 @@ else
 fi
 echo "test: the sanitizer build and its tests took $((SECONDS - asan_start)) s"
 
+# The fuzz targets (tests/fuzz/), each for a short fixed time from its committed seeds
+# (meson test --suite fuzz), in the clang build bench/fuzz.sh makes; bench/fuzz.sh
+# runs one for longer.
+FUZZ_BUILD=${BRIG_FUZZ_BUILD_DIR:-build-fuzz}
+fuzz_targets=$(bench/fuzz.sh --list | wc -l)
+fuzz_start=$SECONDS
+rm -f "$FUZZ_BUILD"/meson-logs/testlog-fuzz*.json
+if BRIG_FUZZ_BUILD_DIR="$FUZZ_BUILD" bench/fuzz.sh --build; then
+  meson test -C "$FUZZ_BUILD" --no-rebuild --print-errorlogs --logbase testlog-fuzz --suite fuzz --num-processes 2
+fi
+echo "test: the fuzz build and its short runs took $((SECONDS - fuzz_start)) s"
+
 python3 scripts/test-summary.py "$BUILD/meson-logs/testlog.json" "$expected" \
-  "$ASAN_BUILD/meson-logs/testlog-integration.json" 2 "$ASAN_BUILD/meson-logs/testlog-unit.json" 1
+  "$ASAN_BUILD/meson-logs/testlog-integration.json" 2 "$ASAN_BUILD/meson-logs/testlog-unit.json" 1 \
+  "$FUZZ_BUILD/meson-logs/testlog-fuzz.json" "$fuzz_targets"
 summary=$?
 [ $status -eq 0 ] && [ $summary -eq 0 ]

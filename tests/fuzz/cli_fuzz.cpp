@@ -1,7 +1,7 @@
 // Target 8: the command-line parser (vmm/cli/cli.h). The input is argv, one argument
 // per NUL-separated piece, most often after `run`. Bad input must end in an
-// InvalidArgument (one line, exit 35); a command line that parses must parse again to
-// the same command kind.
+// InvalidArgument: one line (exit 35), with no control character in it (the line goes
+// to the operator's terminal).
 #include <string>
 #include <string_view>
 #include <vector>
@@ -28,13 +28,12 @@ BRIG_FUZZ_TARGET(cli) {
     words.push_back(word);
     std::vector<std::string_view> args(words.begin(), words.end());
     try {
-        const Command first = parse_command_line(args);
-        const Command again = parse_command_line(args);
-        if (first.index() != again.index()) fail("the same command line parsed to two different commands");
+        parse_command_line(args);
     } catch (const InvalidArgument& e) {
         const std::string_view line(e.what());
-        if (line.empty() || line.find('\n') != std::string_view::npos)
-            fail("an error that is not one line: " + std::string(line));
+        if (line.empty()) fail("an empty error");
+        for (const unsigned char c : line)
+            if (c < 0x20 || c == 0x7f) fail("an error with a control character: " + std::string(line));
     }
     return 0;
 }

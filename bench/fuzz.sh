@@ -62,9 +62,11 @@ seeds=(tests/fuzz/corpus/"$target")  # libFuzzer reads it recursively: corpus/po
 log="$BUILD/fuzz-$target.log"
 status=0
 start=$SECONDS
+# -timeout=60: an input that runs for a minute is a hang; 10 s also caught inputs that
+# a loaded host (the soak's twenty VMs) merely starved of CPU.
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
   "$BUILD/tests/fuzz/brig-fuzz-$target" -max_total_time="$seconds" -runs="$((runs > 0 ? runs : -1))" \
-  -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$crashes/" \
+  -timeout=60 -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$crashes/" \
   "$work" "${seeds[@]}" >"$log" 2>&1 || status=$?
 
 stat() { grep -o "^stat::$1: *[0-9]*" "$log" | grep -o '[0-9]*$' || echo 0; }

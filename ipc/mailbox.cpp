@@ -99,6 +99,13 @@ MailboxClient::MailboxClient(const SharedMailbox& mailbox, std::chrono::millisec
                              std::chrono::microseconds spin)
     : layout_(mailbox.layout()), reply_timeout_(reply_timeout), spin_(spin) {
     head_ = layout_->head.load(std::memory_order_relaxed);
+    posted_ = head_;
+}
+
+bool MailboxClient::owes_answer() const {
+    const uint64_t posted = posted_.load(std::memory_order_acquire);
+    const uint64_t handled = layout_->tail.load(std::memory_order_acquire);
+    return posted - handled > 0 && posted - handled < (uint64_t{1} << 63);
 }
 
 void MailboxClient::throw_if_dead() const {
@@ -172,6 +179,7 @@ uint64_t MailboxClient::enqueue(AccessOp op, uint64_t offset, uint32_t size, uin
     slot.data = mask_to_size(data, size);
     slot.seq.store(index + 1, std::memory_order_release);
     L.head.store(head_, std::memory_order_seq_cst);
+    posted_.store(head_, std::memory_order_release);
     // Wake the device only if it sleeps (or is about to): the hot path makes no syscall.
     if (L.device_sleeping.load(std::memory_order_seq_cst) != 0) {
         L.device_doorbell.fetch_add(1, std::memory_order_seq_cst);

@@ -75,6 +75,9 @@ public:
     uint64_t peek_shadow(unsigned index) const;
     // Any thread: wakes every waiter; they and all later calls throw MailboxError.
     void mark_peer_dead();
+    // Any thread, without waiting: whether an access posted has not been handled yet,
+    // by the device's counter (a hint: the supervisor's hang check reads it).
+    bool owes_answer() const;
 
 private:
     void check_size(uint32_t size) const;
@@ -86,7 +89,8 @@ private:
     std::chrono::milliseconds reply_timeout_;
     std::chrono::microseconds spin_;
     std::mutex mutex_;
-    uint64_t head_ = 0;  // our own count of posted accesses; the shared copy is only a hint
+    uint64_t head_ = 0;                // our own count of posted accesses; the shared copy is only a hint
+    std::atomic<uint64_t> posted_{0};  // head_, for owes_answer() on other threads
     std::atomic<bool> peer_dead_{false};
 };
 

@@ -45,8 +45,10 @@ namespace brig {
 namespace {
 
 constexpr std::chrono::milliseconds kDeviceControlTimeout(2000);
-// A forwarded access the device has not answered in this long is a device failure.
-constexpr std::chrono::milliseconds kDeviceReplyTimeout(1000);
+// A forwarded access unanswered this long fails even if the device keeps running (one
+// that spins instead of answering). A device that sleeps on an access fails far sooner,
+// by the supervisor's hang check (devices/stall_watch.h, kDeviceAnswerLimit).
+constexpr std::chrono::milliseconds kDeviceAnswerBackstop(30000);
 
 // --- step helpers, in the order build_vm() calls them ---
 
@@ -251,6 +253,7 @@ std::shared_ptr<BusDevice> start_device_process(Vm& vm, const RunOptions& option
         throw DeviceCrashed(fmt::format("{} (pid {}) {} during activation ({})", name, process->pid(), how, e.what()),
                             fmt::format("{} pid={} {}", name, process->pid(), process->failure_fields()));
     }
+    process->watch_threads();  // its threads are up now; the hang check reads them
     spdlog::debug(
         "[{}] device process pid {} jailed and active in {} us", name, process->pid(),
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count());
@@ -259,7 +262,7 @@ std::shared_ptr<BusDevice> start_device_process(Vm& vm, const RunOptions& option
     std::map<uint64_t, unsigned> shadowed;
     for (const auto& shadow : attachment.kind.shadows) shadowed.emplace(shadow.offset, shadow.shadow);
     record.proxy = std::make_shared<DeviceProxy>(
-        name, mailbox, kDeviceReplyTimeout, shadowed, [&vm, pid](const std::string& device, const std::string& why) {
+        name, mailbox, kDeviceAnswerBackstop, shadowed, [&vm, pid](const std::string& device, const std::string& why) {
             vm.board.request_stop({StopKind::DeviceCrash, fmt::format("{} (pid {}): {}", device, pid, why),
                                    fmt::format("{} pid={} reason=bad-reply", device, pid)});
         });

@@ -85,6 +85,24 @@ void on_device_exit(Vm& vm, AttachedDevice& device) {
     device.proxy->mark_peer_dead();
 }
 
+// A device that owes an access and has slept on it for kDeviceAnswerLimit (not one that
+// waits for a CPU: stall_watch.h) is hung: the VM stops with DEVICE_CRASHED, and the
+// vCPU waiting for it is woken, after the cause is recorded.
+void check_device_stalls(Vm& vm) {
+    const auto now = StallWatch::Clock::now();
+    for (auto& device : vm.devices) {
+        if (!device.process || !device.proxy || device.process->reaped()) continue;
+        if (!device.stall.observe(now, device.proxy->owes_answer(), device.process->activity())) continue;
+        const DeviceProcess& process = *device.process;
+        vm.board.request_stop(
+            {StopKind::DeviceCrash,
+             fmt::format("{} (pid {}): mailbox: the device did not answer an access within {} ms, asleep all along",
+                         process.name(), process.pid(), device.stall.limit().count()),
+             fmt::format("{} pid={} reason=bad-reply", process.name(), process.pid())});
+        device.proxy->mark_peer_dead();
+    }
+}
+
 // Every device still alive is asked to flush and stop, then given a deadline to exit.
 void stop_devices(Vm& vm) {
     for (auto& device : vm.devices) {
@@ -336,6 +354,8 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
             if (input && input->wants_read()) waits.add(STDIN_FILENO, POLLIN, {Waiting::Stdin});
 
             int timeout = input && input->backlogged() ? kRetryInputMs : -1;
+            const int stall_ms = static_cast<int>(kStallCheckInterval.count());
+            timeout = timeout < 0 ? stall_ms : std::min(timeout, stall_ms);
             const bool background = terminal && terminal->in_background();
             constexpr int kCheckMs = ConsoleTerminal::kForegroundCheckMs;
             if (background) timeout = timeout < 0 ? kCheckMs : std::min(timeout, kCheckMs);
@@ -386,6 +406,7 @@ StopReason supervise(Vm& vm, const sigset_t& signals, const SupervisorOptions& o
                         break;
                 }
             }
+            check_device_stalls(vm);
             if (background) terminal->refresh();  // `fg` on a running job sends no signal
             if (input && input->backlogged()) input->flush();
             if (stdin_ready && input->read_stdin())

@@ -20,6 +20,7 @@
 #include "ipc/device_control.h"
 #include "vmm/devices/device_process.h"
 #include "vmm/devices/device_proxy.h"
+#include "vmm/devices/stall_watch.h"
 #include "vmm/kvm/kvm.h"
 #include "vmm/memory/guest_memory.h"
 #include "vmm/sandbox/device_cgroup.h"
@@ -48,6 +49,7 @@ struct AttachedDevice {
     std::unique_ptr<DeviceProcess> process;  // jailed: these two
     std::shared_ptr<DeviceProxy> proxy;
     std::shared_ptr<InProcessDevice> in_process;  // --disable-sandbox: this one
+    StallWatch stall{kDeviceAnswerLimit};         // jailed: the supervisor's hang check
 };
 
 // --on-reboot restart: what a reboot in place loads again and writes back.

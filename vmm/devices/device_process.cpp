@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <spdlog/fmt/fmt.h>
 #include <spdlog/fmt/ranges.h>
 #include <spdlog/spdlog.h>
@@ -33,8 +34,9 @@
 namespace brig {
 namespace {
 
-constexpr std::chrono::milliseconds kListenerTimeout(5000);
-constexpr int kDeviceKillWaitMs = 1000;  // for a device brig has just killed
+constexpr std::chrono::milliseconds kListenerTimeout(5000);    // asleep (stall_watch.h)
+constexpr std::chrono::milliseconds kListenerBackstop(60000);  // whatever it does
+constexpr int kDeviceKillWaitMs = 1000;                        // for a device brig has just killed
 
 // A listener from a device is checked to be one before brig serves it.
 bool is_seccomp_listener(int fd) {
@@ -132,6 +134,7 @@ std::unique_ptr<DeviceProcess> DeviceProcess::spawn(const DeviceProcessConfig& c
     report_write.reset();  // only the device holds the write end: its death is our EOF
     // The device jails itself, installs its filter and sends the listener before it
     // serves; until we hold it, its next syscall waits, so take it before connecting.
+    process->watch_threads();  // it has one thread until it serves
     base::UniqueFd listener = process->receive_seccomp_listener(kListenerTimeout);
     process->report_read_.reset();  // nothing the device says there matters any more
     if (config.on_seccomp_listener)
@@ -173,17 +176,30 @@ bool DeviceProcess::take_violation() {
     return true;
 }
 
-ListenerHandover receive_listener_handover(int report_fd, const std::string& device,
-                                           std::chrono::milliseconds timeout) {
+ListenerHandover receive_listener_handover(int report_fd, const std::string& device, std::chrono::milliseconds timeout,
+                                           const std::function<std::optional<ProcessActivity>()>& activity) {
     auto refuse = [](std::string why) { return ListenerHandover{base::UniqueFd(), std::move(why)}; };
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    // `timeout` counts only while the device sleeps (stall_watch.h): one that waits
+    // for a CPU on a loaded host is not refused, up to the backstop.
+    StallWatch stall(timeout);
+    const auto backstop = std::chrono::steady_clock::now() + kListenerBackstop;
+    const auto step = std::min(timeout, kStallCheckInterval);
+    auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0)
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= backstop)
+            return refuse("sent no seccomp listener within " + std::to_string(kListenerBackstop.count()) + " ms");
+        if (activity) {
+            if (stall.observe(now, true, activity()))
+                return refuse("sent no seccomp listener within " + std::to_string(timeout.count()) +
+                              " ms, asleep all along");
+            deadline = now + step;
+        } else if (now >= deadline) {
             return refuse("sent no seccomp listener within " + std::to_string(timeout.count()) + " ms");
+        }
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
         pollfd pfd{report_fd, POLLIN, 0};
-        const int ready = poll(&pfd, 1, static_cast<int>(left.count()));
+        const int ready = poll(&pfd, 1, static_cast<int>(std::max<int64_t>(left.count(), 1)));
         if (ready < 0 && errno == EINTR) continue;
         if (ready < 0) base::throw_errno("poll(" + device + " report)");
         if (ready == 0) continue;
@@ -219,7 +235,8 @@ ListenerHandover receive_listener_handover(int report_fd, const std::string& dev
 }
 
 base::UniqueFd DeviceProcess::receive_seccomp_listener(std::chrono::milliseconds timeout) {
-    ListenerHandover handover = receive_listener_handover(report_read_.get(), name_, timeout);
+    ListenerHandover handover =
+        receive_listener_handover(report_read_.get(), name_, timeout, [this] { return activity(); });
     if (handover.listener) return std::move(handover.listener);
     if (!reaped()) {
         kill_by_pidfd(pidfd_.get());
@@ -282,6 +299,31 @@ void DeviceProcess::wait_or_kill(std::chrono::milliseconds timeout) {
         kill_by_pidfd(pidfd_.get());
     }
     reap();
+}
+
+void DeviceProcess::watch_threads() {
+    thread_stats_.clear();
+    const std::string task_dir = "/proc/" + std::to_string(pid_) + "/task";
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(task_dir, ec)) {
+        base::UniqueFd fd(::open((entry.path() / "stat").c_str(), O_RDONLY | O_CLOEXEC));
+        if (fd) thread_stats_.push_back(std::move(fd));
+    }
+}
+
+std::optional<ProcessActivity> DeviceProcess::activity() const {
+    if (thread_stats_.empty() || reaped()) return std::nullopt;
+    ProcessActivity total;
+    for (const auto& fd : thread_stats_) {
+        char text[512];
+        const ssize_t n = ::pread(fd.get(), text, sizeof text - 1, 0);
+        if (n <= 0) continue;  // that thread has exited
+        const auto thread = parse_proc_stat(std::string_view(text, static_cast<size_t>(n)));
+        if (!thread) continue;
+        total.cpu_ticks += thread->cpu_ticks;
+        total.could_run |= thread->state == 'R' || thread->state == 'D' || thread->state == 'T' || thread->state == 't';
+    }
+    return total;
 }
 
 std::optional<DeviceProcess::IoCounters> DeviceProcess::io_counters() const {

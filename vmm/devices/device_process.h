@@ -17,6 +17,7 @@
 #include "vmm/devices/device_log.h"
 #include "vmm/sandbox/device_cgroup.h"
 #include "base/unique_fd.h"
+#include "vmm/devices/stall_watch.h"
 
 namespace brig {
 
@@ -52,7 +53,10 @@ struct ListenerHandover {
     base::UniqueFd listener;
     std::string refusal;  // "sent something other than its seccomp listener"
 };
-ListenerHandover receive_listener_handover(int report_fd, const std::string& device, std::chrono::milliseconds timeout);
+// `timeout` is how long the device may sleep without sending it; with `activity`
+// (what its threads do), a device that runs or waits for a CPU gets up to a minute.
+ListenerHandover receive_listener_handover(int report_fd, const std::string& device, std::chrono::milliseconds timeout,
+                                           const std::function<std::optional<ProcessActivity>()>& activity = {});
 
 class DeviceProcess {
 public:
@@ -92,6 +96,12 @@ public:
         uint64_t bytes_out;
     };
     std::optional<IoCounters> io_counters() const;
+    // Opens /proc/PID/task/TID/stat of every thread the device has now; called once it
+    // is activated (its threads started), before brig's filters (brig_main.policy
+    // opens nothing). activity() then reads them with pread: what the supervisor's
+    // hang check needs (stall_watch.h). None before, once reaped, or unreadable.
+    void watch_threads();
+    std::optional<ProcessActivity> activity() const;
     // Waits up to `timeout` for the process to exit after a shutdown; SIGKILL after.
     void wait_or_kill(std::chrono::milliseconds timeout);
 
@@ -106,8 +116,9 @@ private:
     std::string name_;
     pid_t pid_ = -1;
     base::UniqueFd pidfd_;
-    base::UniqueFd proc_io_;      // /proc/PID/io, read with pread (brig_main.policy opens nothing)
-    base::UniqueFd report_read_;  // our end of the report socket, until the listener came
+    base::UniqueFd proc_io_;                    // /proc/PID/io, read with pread (brig_main.policy opens nothing)
+    std::vector<base::UniqueFd> thread_stats_;  // /proc/PID/task/TID/stat, from watch_threads()
+    base::UniqueFd report_read_;                // our end of the report socket, until the listener came
     // Kill mode: the listener of the device's seccomp filter, whose default action is
     // SECCOMP_RET_USER_NOTIF. A refused syscall waits there until brig reads it and
     // kills the device, so the device can neither hide nor forge a violation.

@@ -28,6 +28,8 @@ public:
 
     // The device process is gone: fail every access at once instead of waiting.
     void mark_peer_dead() { client_.mark_peer_dead(); }
+    // Whether the device has an access to answer (the supervisor's hang check).
+    bool owes_answer() const { return client_.owes_answer(); }
     // A shadow the device publishes, as it is now (its counters, for brig status).
     uint64_t peek_shadow(unsigned index) const { return client_.peek_shadow(index); }
 

@@ -134,6 +134,47 @@ TEST_CASE("SIGSTOP and SIGCONT in the middle of a run: the guest carries on and 
     require_clean_power_off(r);
 }
 
+// brig's children whose command line starts with "brig-device KIND".
+std::vector<pid_t> device_pids(pid_t brig, const std::string& kind) {
+    std::vector<pid_t> out;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(brig) + "/task")) {
+        std::ifstream children(task.path() / "children");
+        pid_t child;
+        while (children >> child) {
+            std::ifstream cmdline("/proc/" + std::to_string(child) + "/cmdline");
+            std::string argv0, argv1;
+            std::getline(cmdline, argv0, '\0');
+            std::getline(cmdline, argv1, '\0');
+            if (argv0.find("brig-device") != std::string::npos && argv1 == kind) out.push_back(child);
+        }
+    }
+    return out;
+}
+
+// Found by the soak (bench/soak.py): an answer deadline on the wall clock killed VMs
+// whose devices had only waited for a CPU, or been stopped.
+TEST_CASE("a device stopped for 2.5 s while the guest floods it is waited for, not called hung", "[conditions]") {
+    BrigRun run{{"run", "--kernel", test_guest(), "--cmdline", "mode=print-flood bytes=262144", "--mem", "64"}};
+    bool stopped = false;
+    run.on_output = [&](const std::string& out, pid_t brig) {
+        if (stopped || out.size() < 4096) return;
+        stopped = true;
+        const auto serial = device_pids(brig, "serial");
+        REQUIRE(serial.size() == 1);
+        REQUIRE(kill(serial[0], SIGSTOP) == 0);
+        std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+        REQUIRE(kill(serial[0], SIGCONT) == 0);
+    };
+    run.timeout = std::chrono::seconds(60);
+    const BrigResult r = run_brig(run);
+    INFO("stderr:\n" << r.err);
+    REQUIRE(stopped);
+    REQUIRE_FALSE(r.timed_out);
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.out, Contains("flood: done"));
+    CHECK_THAT(r.err, !Contains("did not answer"));
+}
+
 TEST_CASE("a cgroup freeze and thaw in the middle of a run: the guest carries on and powers off", "[conditions]") {
     FreezerGroup group;
     const auto r = run_spin_and(
